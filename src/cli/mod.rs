@@ -1,0 +1,89 @@
+//! The `socbot` command line. One subcommand per file; `main.rs` only calls [`main`].
+
+mod check;
+mod list;
+mod show;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::playbook::{Library, LoadReport};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "socbot",
+    version,
+    about = "SOC triage playbooks, incidents and Tier 2 paging, in Discord and at a terminal"
+)]
+pub struct Cli {
+    /// Configuration file layered over config/default.toml (also SOCBOT_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show a playbook: `socbot show T1583.006 [--section questions] [--json]`.
+    Show(show::Args),
+    /// Lint a playbook directory; exit 1 on any error (for a playbook repo's CI).
+    Check(check::Args),
+    /// List the playbooks, optionally of one tactic.
+    List(list::ListArgs),
+    /// Search playbooks by id prefix, name words or tactic, as autocomplete does.
+    Search(list::SearchArgs),
+}
+
+/// Parses the command line, loads the configuration, runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("socbot: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(&config.log);
+    let result = match cli.command {
+        Command::Show(args) => show::run(&config, args),
+        Command::Check(args) => check::run(&config, args),
+        Command::List(args) => list::run_list(&config, args),
+        Command::Search(args) => list::run_search(&config, args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("socbot: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Loads the configured playbook directory; problems go to stderr as one summary line so
+/// `show` and friends stay usable while `check` gives the details.
+fn load_library(config: &Config) -> anyhow::Result<Library> {
+    let (library, report) = Library::load_dir(&config.playbooks.dir)?;
+    warn_summary(&report);
+    Ok(library)
+}
+
+fn warn_summary(report: &LoadReport) {
+    if report.errors() > 0 {
+        eprintln!(
+            "socbot: warning: {} playbook problem(s) kept some files out; run `socbot check` for file:line details",
+            report.errors()
+        );
+    }
+}
+
+/// Terminal width for wrapping: `--width`, else `$COLUMNS`, else 100.
+fn width(arg: Option<usize>) -> usize {
+    arg.or_else(|| std::env::var("COLUMNS").ok()?.parse().ok())
+        .unwrap_or(100)
+        .max(30)
+}

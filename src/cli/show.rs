@@ -1,0 +1,81 @@
+//! `socbot show <technique> [--section S] [--json]`: one playbook, for a terminal or as JSON.
+
+use std::process::ExitCode;
+
+use crate::config::Config;
+use crate::playbook::{Lookup, Playbook, SectionKind};
+use crate::render::terminal;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Technique id as people type it: T1583.006, t1583006, 1583.006.
+    pub technique: String,
+    /// Only this section: log-sources, indicators, questions, escalation, l1-steps, t2-actions, containment.
+    #[arg(long, short)]
+    pub section: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Wrap text at this many columns (default: $COLUMNS or 100).
+    #[arg(long)]
+    pub width: Option<usize>,
+}
+
+pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
+    let section = match args
+        .section
+        .as_deref()
+        .map(|s| (s, SectionKind::from_user(s)))
+    {
+        None => None,
+        Some((_, Some(kind))) => Some(kind),
+        Some((s, None)) => {
+            let keys: Vec<_> = SectionKind::KNOWN.iter().map(|k| k.key()).collect();
+            eprintln!("socbot: no section `{s}`; use one of: {}", keys.join(", "));
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let library = super::load_library(config)?;
+    let playbook = match library.lookup(&args.technique) {
+        Lookup::Found(p) => p,
+        Lookup::Parent { asked, playbook } => {
+            eprintln!(
+                "socbot: no playbook for {asked}; showing its parent technique {}",
+                playbook.id
+            );
+            playbook
+        }
+        Lookup::NotFound {
+            asked,
+            valid_id,
+            suggestions,
+        } => {
+            let what = if valid_id {
+                "no playbook for"
+            } else {
+                "not a technique id or name:"
+            };
+            eprintln!("socbot: {what} `{asked}`");
+            if !suggestions.is_empty() {
+                eprintln!("closest:");
+                for s in suggestions {
+                    eprintln!("  {}", s.label());
+                }
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if args.json {
+        let mut shown: Playbook = (*playbook).clone();
+        if let Some(kind) = section {
+            shown.sections.retain(|s| s.kind == kind);
+        }
+        println!("{}", serde_json::to_string_pretty(&shown)?);
+    } else {
+        print!(
+            "{}",
+            terminal::playbook(&playbook, section, super::width(args.width))
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,231 @@
+//! Configuration: `config/default.toml` (compiled in), then an optional file (`--config FILE` or
+//! `SOCBOT_CONFIG`), then `SOCBOT__SECTION__KEY` environment variables. Strict: an unknown key
+//! is an error, and every problem names the key and says what to put there.
+
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The defaults shipped in the repository, compiled into the binary.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub playbooks: PlaybooksConfig,
+    pub store: StoreConfig,
+    pub discord: DiscordConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaybooksConfig {
+    pub dir: PathBuf,
+    pub watch: bool,
+    pub watch_interval_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordConfig {
+    /// Never logged: `SecretString`'s Debug prints `[REDACTED]`.
+    pub token: SecretString,
+    pub api_base: String,
+    pub guild_id: u64,
+    pub soc_channel_id: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+/// A configuration problem, phrased for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(String),
+    #[error("configuration key `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+impl DiscordConfig {
+    pub const DEFAULT_API_BASE: &str = "https://discord.com";
+
+    /// True when pointed at something other than Discord (a test server).
+    pub fn is_custom_api(&self) -> bool {
+        self.api_base.trim_end_matches('/') != Self::DEFAULT_API_BASE
+    }
+
+    pub fn has_token(&self) -> bool {
+        !self.token.expose_secret().trim().is_empty()
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` (or `SOCBOT_CONFIG` when `file` is None), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with_env(file, std::env::vars())
+    }
+
+    /// As [`Config::load`] with an explicit environment (tests pass their own).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        use config::{Environment, File, FileFormat};
+        let env: std::collections::HashMap<String, String> = env.into_iter().collect();
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| env.get("SOCBOT_CONFIG").map(PathBuf::from));
+        let mut builder =
+            config::Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
+        if let Some(path) = &file {
+            if !path.is_file() {
+                return Err(ConfigError::Load(format!(
+                    "config file {} does not exist; pass an existing file to --config or SOCBOT_CONFIG",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(File::from(path.as_path()).format(FileFormat::Toml));
+        }
+        let vars: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("SOCBOT__"))
+            .collect();
+        builder = builder.add_source(
+            Environment::with_prefix("SOCBOT")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(false)
+                .source(Some(vars)),
+        );
+        let cfg: Config = builder
+            .build()
+            .and_then(config::Config::try_deserialize)
+            .map_err(|e| ConfigError::Load(explain(&e)))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks values serde cannot: what each must look like.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let base = self.discord.api_base.trim();
+        if !(base.starts_with("https://") || base.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                key: "discord.api_base",
+                message: format!("`{base}` is not an http(s) URL; leave it at https://discord.com"),
+            });
+        }
+        if self.playbooks.watch_interval_secs == 0 {
+            return Err(ConfigError::Invalid {
+                key: "playbooks.watch_interval_secs",
+                message: "must be at least 1 (seconds)".into(),
+            });
+        }
+        if self.log.level.trim().is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "log.level",
+                message: "put a level such as info or debug".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The config crate's messages name the key; add what to do.
+fn explain(e: &config::ConfigError) -> String {
+    let msg = e.to_string();
+    if msg.contains("unknown field") {
+        format!("{msg}; remove it or check its spelling against config/default.toml")
+    } else {
+        msg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn shipped_defaults_parse() {
+        let cfg = Config::load_with_env(None, env(&[])).unwrap();
+        assert_eq!(cfg.playbooks.dir, PathBuf::from("playbooks"));
+        assert!(!cfg.discord.has_token());
+        assert!(!cfg.discord.is_custom_api());
+    }
+
+    #[test]
+    fn environment_overrides_nested_keys() {
+        let cfg = Config::load_with_env(
+            None,
+            env(&[
+                ("SOCBOT__PLAYBOOKS__DIR", "/srv/pb"),
+                ("SOCBOT__DISCORD__GUILD_ID", "123456789012345678"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(cfg.playbooks.dir, PathBuf::from("/srv/pb"));
+        assert_eq!(cfg.discord.guild_id, 123_456_789_012_345_678);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let err = Config::load_with_env(None, env(&[("SOCBOT__DISCORD__GUILD_ID", "general")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("discord.guild_id"), "{err}");
+        let err = Config::load_with_env(None, env(&[("SOCBOT__DISCORD__API_BASE", "discord.com")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("discord.api_base"), "{err}");
+    }
+
+    #[test]
+    fn the_token_never_shows_in_debug_output() {
+        let cfg = Config::load_with_env(
+            None,
+            env(&[("SOCBOT__DISCORD__TOKEN", "very.secret.token")]),
+        )
+        .unwrap();
+        assert!(cfg.discord.has_token());
+        assert!(!format!("{cfg:?}").contains("very.secret"));
+    }
+
+    #[test]
+    fn a_file_layer_with_an_unknown_key_is_refused() {
+        let dir = std::env::temp_dir().join(format!("socbot-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bad.toml");
+        std::fs::write(&file, "[playbooks]\ndirr = \"x\"\n").unwrap();
+        let err = Config::load_with_env(Some(&file), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("dirr") && err.contains("config/default.toml"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,414 @@
+//! One table cell's text into a lead-in and list items, for every cell style found in real
+//! playbooks: prose, `1. …<br>2. …`, `1) …`, inline `1) …; 2) …`, `- …` bullets, Python-list
+//! cells `['…', "…"]`, items glued without `<br>`, a lead-in sentence before the list. Nothing is
+//! dropped: text that belongs to no item stays in the lead or the nearest item.
+
+/// A cell split into its parts. A prose cell is all lead and no items.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Cell {
+    pub lead: Option<String>,
+    pub items: Vec<String>,
+}
+
+/// Splits a cell (pipes already unescaped).
+pub fn split(raw: &str) -> Cell {
+    let raw = raw.trim();
+    if let Some(items) = python_list(raw) {
+        return Cell { lead: None, items };
+    }
+    let text = segments(raw).join("\n");
+    if let Some(cell) = numbered(&text) {
+        return cell;
+    }
+    if let Some(cell) = bulleted(&text) {
+        return cell;
+    }
+    Cell {
+        lead: non_empty(&text),
+        items: Vec::new(),
+    }
+}
+
+/// Splits an analysis-questions cell into single questions and the lead-in before them.
+/// Each list item, or the prose, is cut after every `?`; text after an item's last `?` stays
+/// with that item's last question.
+pub fn questions(raw: &str) -> (Option<String>, Vec<String>) {
+    let cell = split(raw);
+    if !cell.items.is_empty() {
+        let qs = cell
+            .items
+            .iter()
+            .flat_map(|item| split_questions(item))
+            .collect();
+        return (cell.lead, qs);
+    }
+    let Some(prose) = cell.lead else {
+        return (None, Vec::new());
+    };
+    let Some(first_q) = prose.find('?') else {
+        return (None, vec![prose]);
+    };
+    let start = lead_in_end(&prose[..first_q]);
+    let lead = non_empty(&prose[..start]);
+    (lead, split_questions(&prose[start..]))
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+/// Where the lead-in ends inside `before` (the text before the first `?`): after the last
+/// `:` or sentence-ending `.` that is followed by a capitalised word; 0 when there is none.
+fn lead_in_end(before: &str) -> usize {
+    let b = before.as_bytes();
+    let mut best = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if !(c == b':' || c == b'.') || i + 2 >= b.len() || !b[i + 1].is_ascii_whitespace() {
+            continue;
+        }
+        let next = before[i + 1..].trim_start();
+        if !next.starts_with(|ch: char| ch.is_uppercase()) {
+            continue;
+        }
+        if c == b'.' {
+            // Not an abbreviation like `e.g.` or `etc.`: the word before must be 3+ letters.
+            let word: String = before[..i]
+                .chars()
+                .rev()
+                .take_while(|ch| ch.is_alphabetic())
+                .collect();
+            if word.chars().count() < 3 || before[..i].ends_with("etc") {
+                continue;
+            }
+        }
+        best = i + 1;
+    }
+    best
+}
+
+/// Cuts after each `?` that ends a sentence (followed by space, a closing quote or the end).
+fn split_questions(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut start = 0;
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    for (k, &(i, c)) in chars.iter().enumerate() {
+        if c != '?' {
+            continue;
+        }
+        let mut end = i + 1;
+        let mut j = k + 1;
+        while let Some(&(at, q)) = chars.get(j) {
+            if matches!(q, '"' | '\'' | '”' | '’' | ')') {
+                end = at + q.len_utf8();
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        if chars.get(j).is_none_or(|&(_, n)| n.is_whitespace()) {
+            if let Some(q) = non_empty(&text[start..end]) {
+                out.push(q);
+            }
+            start = end;
+        }
+    }
+    if let Some(rest) = non_empty(&text[start..]) {
+        match out.last_mut() {
+            Some(last) => {
+                last.push(' ');
+                last.push_str(&rest);
+            }
+            None => out.push(rest),
+        }
+    }
+    out
+}
+
+/// `<br>`, `<br/>`, `<br />` (any case) separate lines inside a cell.
+fn segments(raw: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let lower = raw.to_ascii_lowercase();
+    let mut start = 0;
+    let mut i = 0;
+    while let Some(pos) = lower[i..].find("<br") {
+        let at = i + pos;
+        let after = &lower[at + 3..];
+        let close = after
+            .find('>')
+            .filter(|&c| after[..c].trim().trim_end_matches('/').trim().is_empty());
+        match close {
+            Some(c) => {
+                out.push(raw[start..at].trim().to_owned());
+                start = at + 3 + c + 1;
+                i = start;
+            }
+            None => i = at + 3,
+        }
+    }
+    out.push(raw[start..].trim().to_owned());
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+/// A list marker candidate: number, style (`.` or `)`), where the marker starts and where its
+/// text starts.
+struct Marker {
+    n: u32,
+    style: u8,
+    at: usize,
+    text: usize,
+}
+
+fn markers(text: &str) -> Vec<Marker> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let boundary = i == 0 || matches!(b[i - 1], b' ' | b'\n' | b'\t' | b':' | b';');
+        if !(boundary && b[i].is_ascii_digit()) {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        let marker = j - i <= 2
+            && j < b.len()
+            && matches!(b[j], b'.' | b')')
+            && b.get(j + 1).is_none_or(|c| c.is_ascii_whitespace());
+        if marker {
+            let mut t = j + 1;
+            while t < b.len() && b[t].is_ascii_whitespace() {
+                t += 1;
+            }
+            let n = text[i..j].parse().unwrap_or(0);
+            out.push(Marker {
+                n,
+                style: b[j],
+                at: i,
+                text: t,
+            });
+            i = j + 1;
+        } else {
+            i = j;
+        }
+    }
+    out
+}
+
+/// A numbered list: the markers 1, 2, 3, … in order and in one style, at least two of them
+/// (or one that opens the cell).
+fn numbered(text: &str) -> Option<Cell> {
+    let all = markers(text);
+    let first = all.iter().position(|m| m.n == 1)?;
+    let style = all[first].style;
+    let mut chosen = vec![&all[first]];
+    for m in &all[first + 1..] {
+        if m.style == style && m.n == chosen.len() as u32 + 1 {
+            chosen.push(m);
+        }
+    }
+    if chosen.len() < 2 && chosen[0].at != 0 {
+        return None;
+    }
+    let lead = non_empty(&text[..chosen[0].at]);
+    let items = chosen
+        .iter()
+        .enumerate()
+        .map(|(k, m)| {
+            let end = chosen.get(k + 1).map_or(text.len(), |next| next.at);
+            let item = text[m.text..end].trim();
+            // Inline lists separate items with `;` or `,`: that separator is not the item's.
+            let item = if k + 1 < chosen.len() {
+                item.strip_suffix([';', ',']).unwrap_or(item)
+            } else {
+                item
+            };
+            item.trim().to_owned()
+        })
+        .collect();
+    Some(Cell { lead, items })
+}
+
+/// Lines that start with `- `, `* ` or `• `. Lines before the first bullet are the lead; a
+/// line after a bullet that is not one continues it.
+fn bulleted(text: &str) -> Option<Cell> {
+    fn bullet(l: &str) -> Option<&str> {
+        ["- ", "* ", "• "]
+            .iter()
+            .find_map(|m| l.strip_prefix(m))
+            .map(str::trim)
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let first = lines.iter().position(|l| bullet(l).is_some())?;
+    let lead = non_empty(&lines[..first].join("\n"));
+    let mut items: Vec<String> = Vec::new();
+    for l in &lines[first..] {
+        match bullet(l) {
+            Some(item) => items.push(item.to_owned()),
+            None => {
+                let last = items.last_mut().expect("a bullet came first");
+                last.push('\n');
+                last.push_str(l);
+            }
+        }
+    }
+    Some(Cell { lead, items })
+}
+
+/// `['one', "two"]`: a Python list of string literals, with either quote and backslash escapes.
+fn python_list(raw: &str) -> Option<Vec<String>> {
+    let inner = raw.strip_prefix('[')?.strip_suffix(']')?;
+    let mut items = Vec::new();
+    let mut chars = inner.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let quote = match chars.next() {
+            None => break,
+            Some(q @ ('\'' | '"')) => q,
+            Some(_) => return None,
+        };
+        let mut s = String::new();
+        loop {
+            match chars.next()? {
+                '\\' => match chars.next()? {
+                    c @ ('\'' | '"' | '\\') => s.push(c),
+                    c => {
+                        s.push('\\');
+                        s.push(c);
+                    }
+                },
+                c if c == quote => break,
+                c => s.push(c),
+            }
+        }
+        items.push(s.trim().to_owned());
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        match chars.next() {
+            None => break,
+            Some(',') => {}
+            Some(_) => return None,
+        }
+    }
+    (!items.is_empty()).then_some(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(lead: Option<&str>, items: &[&str]) -> Cell {
+        Cell {
+            lead: lead.map(str::to_owned),
+            items: items.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn prose_stays_a_paragraph() {
+        assert_eq!(
+            split("Watch the proxy. Check the DNS logs. "),
+            cell(Some("Watch the proxy. Check the DNS logs."), &[])
+        );
+    }
+
+    #[test]
+    fn numbered_with_br_and_a_lead_in() {
+        let c = split(
+            "Look at these:<br>1. Proxy logs<br>2. DNS logs<br/>3) not a marker of this list",
+        );
+        assert_eq!(
+            c,
+            cell(
+                Some("Look at these:"),
+                &["Proxy logs", "DNS logs\n3) not a marker of this list"]
+            )
+        );
+    }
+
+    #[test]
+    fn glued_and_inline_items() {
+        assert_eq!(
+            split("1. First? 2. Second? 3. Third?"),
+            cell(None, &["First?", "Second?", "Third?"])
+        );
+        assert_eq!(
+            split("Check: 1) the host; 2) the user; 3) the time."),
+            cell(Some("Check:"), &["the host", "the user", "the time."])
+        );
+        // A single marker in mid-text is not a list: the whole cell stays prose.
+        assert_eq!(
+            split("Runs on Windows 10. 1. alone"),
+            cell(Some("Runs on Windows 10. 1. alone"), &[])
+        );
+    }
+
+    #[test]
+    fn bullets_and_continuations() {
+        let c = split("Sources:<br>- EDR<br>- Proxy<br>including TLS SNI<br>* DNS");
+        assert_eq!(
+            c,
+            cell(
+                Some("Sources:"),
+                &["EDR", "Proxy\nincluding TLS SNI", "DNS"]
+            )
+        );
+    }
+
+    #[test]
+    fn python_lists_with_mixed_quotes() {
+        let c = split(r#"['Is it "odd"?', "Isn't it late?", 'C:\\Temp\\x.exe ran?']"#);
+        assert_eq!(
+            c,
+            cell(
+                None,
+                &["Is it \"odd\"?", "Isn't it late?", "C:\\Temp\\x.exe ran?"]
+            )
+        );
+        assert_eq!(split("[not a list"), cell(Some("[not a list"), &[]));
+    }
+
+    #[test]
+    fn questions_in_prose_with_a_lead_in() {
+        let (lead, qs) = questions(
+            "Consider the following: Was it expected? Did the user (e.g. Bob) run it? Is it signed?",
+        );
+        assert_eq!(lead.as_deref(), Some("Consider the following:"));
+        assert_eq!(
+            qs,
+            vec![
+                "Was it expected?",
+                "Did the user (e.g. Bob) run it?",
+                "Is it signed?"
+            ]
+        );
+    }
+
+    #[test]
+    fn two_questions_in_one_item_and_trailing_text() {
+        let (lead, qs) = questions(
+            "1. Known tool? Signed by a trusted source?<br>2. Seen before? Check the SIEM.",
+        );
+        assert_eq!(lead, None);
+        assert_eq!(
+            qs,
+            vec![
+                "Known tool?",
+                "Signed by a trusted source?",
+                "Seen before? Check the SIEM."
+            ]
+        );
+    }
+
+    #[test]
+    fn question_marks_before_closing_quotes() {
+        let (_, qs) = questions("Was it 'odd?' Is it late? Done");
+        assert_eq!(qs, vec!["Was it 'odd?'", "Is it late? Done"]);
+    }
+}

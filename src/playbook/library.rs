@@ -1,0 +1,269 @@
+//! The set of playbooks loaded from a directory: index by id, lookup by what people type.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::diagnostic::Diagnostic;
+use super::id::TechniqueId;
+use super::model::Playbook;
+use super::parser;
+use super::search::SearchIndex;
+
+/// Loaded playbooks, sorted by id. Cheap to share: the daemon swaps a whole new `Arc<Library>`
+/// in on reload.
+#[derive(Debug, Default)]
+pub struct Library {
+    playbooks: Vec<Arc<Playbook>>,
+    by_id: HashMap<TechniqueId, usize>,
+    index: SearchIndex,
+}
+
+/// What loading a directory found.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    /// Every problem, errors and warnings, sorted by path and line.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Markdown files read.
+    pub files: usize,
+    /// Files passed over because they hold no playbook (no table, no technique heading), e.g. a README.
+    pub skipped: Vec<String>,
+}
+
+impl LoadReport {
+    pub fn errors(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+    pub fn warnings(&self) -> usize {
+        self.diagnostics.len() - self.errors()
+    }
+}
+
+/// The result of looking up what a user typed.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// The playbook of exactly that technique.
+    Found(Arc<Playbook>),
+    /// No playbook for the sub-technique `asked`; this is its parent's.
+    Parent {
+        asked: TechniqueId,
+        playbook: Arc<Playbook>,
+    },
+    /// Nothing matches; the closest playbooks, best first.
+    NotFound {
+        asked: String,
+        valid_id: bool,
+        suggestions: Vec<Arc<Playbook>>,
+    },
+}
+
+/// Why a directory could not be read at all.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read playbook directory {path}: {source}")]
+pub struct LoadError {
+    pub path: String,
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl Library {
+    /// Builds a library from parsed playbooks. Two playbooks for one technique: the first (in
+    /// source order) stays and an error names both files.
+    pub fn from_playbooks(list: Vec<Playbook>) -> (Self, Vec<Diagnostic>) {
+        let mut diags = Vec::new();
+        let mut playbooks: Vec<Arc<Playbook>> = Vec::with_capacity(list.len());
+        let mut seen: HashMap<TechniqueId, usize> = HashMap::new();
+        for pb in list {
+            if let Some(&i) = seen.get(&pb.id) {
+                let first: &Playbook = &playbooks[i];
+                diags.push(Diagnostic::error(
+                    &pb.source,
+                    1,
+                    format!(
+                        "{} has two playbooks: {} and {}; keep one (the first is used until then)",
+                        pb.id, first.source, pb.source
+                    ),
+                ));
+                continue;
+            }
+            seen.insert(pb.id, playbooks.len());
+            playbooks.push(Arc::new(pb));
+        }
+        playbooks.sort_by_key(|p| p.id);
+        let by_id = playbooks
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id, i))
+            .collect();
+        let index = SearchIndex::build(&playbooks);
+        (
+            Self {
+                playbooks,
+                by_id,
+                index,
+            },
+            diags,
+        )
+    }
+
+    /// Loads every `.md` file below `dir`, recursively, in path order. One bad file never
+    /// stops the others; its problems are in the report.
+    pub fn load_dir(dir: &Path) -> Result<(Self, LoadReport), LoadError> {
+        let mut files = Vec::new();
+        collect_markdown(dir, &mut files).map_err(|source| LoadError {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        files.sort();
+        let mut report = LoadReport {
+            files: files.len(),
+            ..LoadReport::default()
+        };
+        let mut parsed = Vec::new();
+        for file in &files {
+            let shown = file.display().to_string();
+            let text = match std::fs::read(file) {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(e) => {
+                    report.diagnostics.push(Diagnostic::error(
+                        &shown,
+                        1,
+                        format!("cannot read: {e}"),
+                    ));
+                    continue;
+                }
+            };
+            if !looks_like_playbook(&text) {
+                report.skipped.push(shown);
+                continue;
+            }
+            match parser::parse(&text, &shown) {
+                Ok(p) => {
+                    report.diagnostics.extend(p.warnings);
+                    parsed.push(p.playbook);
+                }
+                Err(diags) => report.diagnostics.extend(diags),
+            }
+        }
+        let (library, dups) = Self::from_playbooks(parsed);
+        report.diagnostics.extend(dups);
+        report
+            .diagnostics
+            .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+        Ok((library, report))
+    }
+
+    pub fn len(&self) -> usize {
+        self.playbooks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.playbooks.is_empty()
+    }
+
+    /// All playbooks, sorted by id.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Playbook>> {
+        self.playbooks.iter()
+    }
+
+    pub fn get(&self, id: TechniqueId) -> Option<&Arc<Playbook>> {
+        self.by_id.get(&id).map(|&i| &self.playbooks[i])
+    }
+
+    /// Looks up what a user typed (`T1583.006`, `t1583006`, `1583.006`, …). A sub-technique
+    /// without a playbook falls back to its parent's; otherwise the closest are suggested.
+    pub fn lookup(&self, input: &str) -> Lookup {
+        let asked = input.trim().to_owned();
+        match TechniqueId::parse(&asked) {
+            Ok(id) => {
+                if let Some(pb) = self.get(id) {
+                    return Lookup::Found(pb.clone());
+                }
+                if let Some(pb) = id.is_sub().then(|| self.get(id.parent())).flatten() {
+                    return Lookup::Parent {
+                        asked: id,
+                        playbook: pb.clone(),
+                    };
+                }
+                Lookup::NotFound {
+                    asked,
+                    valid_id: true,
+                    suggestions: self.closest_ids(id, 5),
+                }
+            }
+            Err(_) => {
+                let suggestions = self.search(&asked, 5).into_iter().cloned().collect();
+                Lookup::NotFound {
+                    asked,
+                    valid_id: false,
+                    suggestions,
+                }
+            }
+        }
+    }
+
+    /// The best `limit` matches for what has been typed so far (see [`SearchIndex`]).
+    pub fn search(&self, query: &str, limit: usize) -> Vec<&Arc<Playbook>> {
+        self.index
+            .search(query, limit)
+            .into_iter()
+            .map(|i| &self.playbooks[i])
+            .collect()
+    }
+
+    /// Ids nearest to one that has no playbook: same technique first, then a technique number
+    /// one typo away, then numerically close ones.
+    fn closest_ids(&self, id: TechniqueId, limit: usize) -> Vec<Arc<Playbook>> {
+        let digits = |t: u16| format!("{t:04}");
+        let want = digits(id.technique);
+        let mut scored: Vec<(u32, u32, &Arc<Playbook>)> = self
+            .playbooks
+            .iter()
+            .map(|p| {
+                let tier = if p.id.technique == id.technique {
+                    0
+                } else {
+                    1 + super::search::edit_distance(&want, &digits(p.id.technique)) as u32
+                };
+                (tier, u32::from(p.id.technique.abs_diff(id.technique)), p)
+            })
+            .collect();
+        scored.sort_by_key(|&(tier, dist, p)| (tier, dist, p.id));
+        scored
+            .into_iter()
+            .take(limit)
+            .map(|(_, _, p)| p.clone())
+            .collect()
+    }
+}
+
+fn collect_markdown(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            collect_markdown(&path, out)?;
+        } else if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("md"))
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// A playbook has a table row or a heading ending in a technique id; a README has neither.
+fn looks_like_playbook(text: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim();
+        l.starts_with('|')
+            || l.strip_prefix("# ")
+                .and_then(|h| h.rsplit_once(" - "))
+                .is_some_and(|(_, id)| TechniqueId::parse(id).is_ok())
+    })
+}

@@ -1,0 +1,18 @@
+//! Logging: structured `tracing` to stderr, human-readable or JSON (`log.format`).
+
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{LogConfig, LogFormat};
+
+/// Installs the global subscriber. `RUST_LOG` wins over `log.level` when set. Safe to call twice
+/// (the second call does nothing), so tests may start several bots in one process.
+pub fn init(log: &LogConfig) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
