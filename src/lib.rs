@@ -5,6 +5,10 @@
 //!
 //! # Layout
 //! - [`playbook`]: model, parser, escalation rule, library (lookup and search). Pure.
+//! - [`service`]: the command router `(command, actor) → reply`, shared by every adapter.
+//! - [`discord`]: the serenity adapter (gateway, slash commands, rendering within Discord's limits).
+//! - [`console`]: the terminal adapter (`socbot console`).
+//! - [`daemon`]: `socbot run`: start-up, playbook reload, signals, shutdown.
 //! - [`config`]: layered configuration (defaults, file, `SOCBOT__SECTION__KEY`).
 //! - [`cli`]: the `socbot` command line (`show`, `check`, `list`, `search`, …).
 //! - [`render`]: inline markup and the terminal layout of playbooks.
@@ -12,6 +16,10 @@
 
 pub mod cli;
 pub mod config;
+pub mod console;
+pub mod daemon;
+pub mod discord;
 pub mod playbook;
 pub mod render;
+pub mod service;
 pub mod telemetry;

@@ -1,6 +1,7 @@
 //! The `socbot` command line. One subcommand per file; `main.rs` only calls [`main`].
 
 mod check;
+mod daemon;
 mod list;
 mod show;
 
@@ -28,6 +29,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the Discord bot daemon until SIGTERM or Ctrl-C (SIGHUP reloads the playbooks).
+    Run,
+    /// The same commands at a terminal prompt, without Discord: `/playbook T1583.006`.
+    Console,
     /// Show a playbook: `socbot show T1583.006 [--section questions] [--json]`.
     Show(show::Args),
     /// Lint a playbook directory; exit 1 on any error (for a playbook repo's CI).
@@ -50,6 +55,8 @@ pub fn main() -> ExitCode {
     };
     crate::telemetry::init(&config.log);
     let result = match cli.command {
+        Command::Run => daemon::run(config),
+        Command::Console => daemon::console(config),
         Command::Show(args) => show::run(&config, args),
         Command::Check(args) => check::run(&config, args),
         Command::List(args) => list::run_list(&config, args),

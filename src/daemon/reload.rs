@@ -1,0 +1,93 @@
+//! Reloads the playbook library on SIGHUP and when files under its directory change (polled:
+//! no file-watching dependency, and it works on every filesystem). A reload with errors keeps
+//! the last good library and logs each problem with its file:line.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tracing::{error, info, warn};
+
+use crate::service::LibraryHandle;
+use crate::service::library::Reloaded;
+
+/// A cheap fingerprint of the directory: every file's path, size and modification time.
+pub fn fingerprint(dir: &Path) -> u64 {
+    fn walk(dir: &Path, h: &mut DefaultHasher) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut entries: Vec<_> = entries.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let path = e.path();
+            path.hash(h);
+            match e.metadata() {
+                Ok(m) if m.is_dir() => walk(&path, h),
+                Ok(m) => {
+                    m.len().hash(h);
+                    m.modified().ok().hash(h);
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    let mut h = DefaultHasher::new();
+    walk(dir, &mut h);
+    h.finish()
+}
+
+/// Reloads now and logs the outcome.
+pub fn reload_now(library: &LibraryHandle) {
+    match library.reload() {
+        Ok(Reloaded::Swapped { playbooks, report }) => {
+            info!(
+                playbooks,
+                warnings = report.warnings(),
+                "playbooks reloaded"
+            );
+        }
+        Ok(Reloaded::Kept { report }) => {
+            for d in report.diagnostics.iter().filter(|d| d.is_error()) {
+                warn!(problem = %d, "playbook reload refused");
+            }
+            warn!(
+                errors = report.errors(),
+                "reload had errors: the last good playbooks stay in use"
+            );
+        }
+        Err(e) => error!(error = %e, "playbook reload failed: the last good playbooks stay in use"),
+    }
+}
+
+/// Runs until `stop` turns true. `interval` None: reload only on `hup`.
+pub async fn watch(
+    library: LibraryHandle,
+    interval: Option<Duration>,
+    hup: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let dir = library.dir().to_path_buf();
+    let mut last = fingerprint(&dir);
+    let mut tick = tokio::time::interval(interval.unwrap_or(Duration::from_secs(3600)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = hup.notified() => {
+                reload_now(&library);
+                last = fingerprint(&dir);
+            }
+            _ = tick.tick(), if interval.is_some() => {
+                let now = fingerprint(&dir);
+                if now != last {
+                    last = now;
+                    reload_now(&library);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! The serenity adapter: connects to the gateway, registers the slash commands, turns
+//! interactions into service commands and replies into messages within Discord's limits.
+
+pub mod commands;
+pub mod handler;
+pub mod render;
+pub mod reply;
+
+use std::future::Future;
+
+use secrecy::ExposeSecret;
+use serenity::all::{ClientBuilder, GatewayIntents, GuildId, HttpBuilder};
+use tracing::info;
+
+use crate::config::DiscordConfig;
+use crate::service::Service;
+
+/// Connects and serves until `shutdown` resolves, then closes the gateway cleanly.
+pub async fn serve(
+    config: &DiscordConfig,
+    service: Service,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let mut http = HttpBuilder::new(config.token.expose_secret());
+    if config.is_custom_api() {
+        // serenity's ratelimiter would send requests to discord.com whatever the proxy says
+        // (serenity issue #1739), so it is off when pointed elsewhere; the caller retries 429s.
+        info!(api_base = %config.api_base, "using a Discord-compatible server");
+        http = http
+            .proxy(config.api_base.trim_end_matches('/'))
+            .ratelimiter_disabled(true);
+    }
+    let handler = handler::Handler {
+        service,
+        guild: (config.guild_id != 0).then(|| GuildId::new(config.guild_id)),
+    };
+    let mut client = ClientBuilder::new_with_http(http.build(), GatewayIntents::GUILDS)
+        .event_handler(handler)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start the Discord client: {e}"))?;
+    let shards = client.shard_manager.clone();
+    let mut running = tokio::spawn(async move { client.start().await });
+    tokio::select! {
+        result = &mut running => {
+            return match result {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(anyhow::anyhow!("Discord connection ended: {e}")),
+                Err(e) => Err(anyhow::anyhow!("Discord client task failed: {e}")),
+            };
+        }
+        () = shutdown => {}
+    }
+    info!("shutting down: closing the Discord gateway");
+    shards.shutdown_all().await;
+    let _ = running.await;
+    Ok(())
+}

@@ -1,0 +1,356 @@
+//! Playbook replies laid out for Discord, as plain data checked against Discord's limits.
+//! Long sections are split over several embeds and messages at line or word boundaries; nothing
+//! is cut. Converting to serenity builders happens in `reply.rs`.
+
+use crate::playbook::{Section, SectionKind};
+use crate::render::inline::code_to_backticks;
+use crate::service::PlaybookView;
+
+/// Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
+pub mod limits {
+    pub const CONTENT: usize = 2000;
+    pub const EMBED_TITLE: usize = 256;
+    pub const EMBED_DESCRIPTION: usize = 4096;
+    pub const EMBED_FOOTER: usize = 2048;
+    pub const EMBEDS_TOTAL: usize = 6000;
+    pub const EMBEDS_PER_MESSAGE: usize = 10;
+    pub const SELECT_OPTIONS: usize = 25;
+    pub const SELECT_LABEL: usize = 100;
+    pub const CUSTOM_ID: usize = 100;
+    pub const CHOICE_NAME: usize = 100;
+    pub const THREAD_NAME: usize = 100;
+}
+
+/// One embed, as Discord counts it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EmbedSpec {
+    pub title: String,
+    pub url: Option<String>,
+    pub description: String,
+    pub footer: Option<String>,
+    pub color: u32,
+}
+
+impl EmbedSpec {
+    /// Characters counted toward the 6,000 per-message total.
+    pub fn size(&self) -> usize {
+        self.title.chars().count()
+            + self.description.chars().count()
+            + self.footer.as_deref().map_or(0, |f| f.chars().count())
+    }
+}
+
+/// One message: optional text, embeds, and (on the first message) the section picker.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MessageSpec {
+    pub content: Option<String>,
+    pub embeds: Vec<EmbedSpec>,
+    pub section_picker: Option<SectionPicker>,
+}
+
+/// A select menu that switches the message to one section, in place. Its custom_id carries the
+/// technique so it keeps working after a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SectionPicker {
+    pub custom_id: String,
+    /// (value, label, selected)
+    pub options: Vec<(String, String, bool)>,
+}
+
+/// The custom_id prefix of the section picker: `pb:T1583.006`.
+pub const PICKER_PREFIX: &str = "pb:";
+/// The picker value for "every section".
+pub const ALL_SECTIONS: &str = "all";
+
+const BLUE: u32 = 0x3b82f6;
+const AMBER: u32 = 0xf59e0b;
+
+/// Escapes playbook text so Discord shows what the author wrote: backslashes and markdown
+/// characters are escaped, `<code>` becomes inline code, an author's `**bold**` stays bold.
+pub fn escape(text: &str) -> String {
+    let converted = code_to_backticks(text);
+    let mut out = String::with_capacity(converted.len() + 16);
+    for (i, part) in converted.split('`').enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        if i % 2 == 1 {
+            out.push_str(part);
+            continue;
+        }
+        let chars: Vec<char> = part.chars().collect();
+        let mut k = 0;
+        while k < chars.len() {
+            let c = chars[k];
+            if c == '*' && chars.get(k + 1) == Some(&'*') {
+                out.push_str("**");
+                k += 2;
+                continue;
+            }
+            let line_start = k == 0 && i == 0 || (k > 0 && chars[k - 1] == '\n');
+            if matches!(c, '\\' | '*' | '_' | '~' | '|')
+                || (line_start && matches!(c, '#' | '>' | '-'))
+            {
+                out.push('\\');
+            }
+            out.push(c);
+            k += 1;
+        }
+    }
+    // An unpaired backtick would swallow the rest of the message as code: escape them all then.
+    if converted.matches('`').count() % 2 == 1 {
+        return out.replace('`', "\\`");
+    }
+    out
+}
+
+/// A section's body: the lead paragraph, then the items as a list (`q1.` for questions).
+pub fn section_text(s: &Section) -> String {
+    let mut out = String::new();
+    if let Some(lead) = &s.lead {
+        out.push_str(&escape(lead));
+    }
+    for (i, item) in s.items.iter().enumerate() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let marker = if s.kind == SectionKind::Questions {
+            format!("**q{}.** ", i + 1)
+        } else {
+            format!("{}. ", i + 1)
+        };
+        out.push_str(&marker);
+        out.push_str(&escape(item).replace('\n', "\n   "));
+    }
+    if out.is_empty() {
+        out.push_str("*(empty in this playbook)*");
+    }
+    out
+}
+
+/// Splits `text` into pieces of at most `max` characters: at line breaks when possible, else at
+/// spaces, else (one enormous word) between characters. Joining the pieces gives back the words.
+pub fn chunk(text: &str, max: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut cur_len = 0;
+    let push_piece =
+        |piece: &str, cur: &mut String, cur_len: &mut usize, out: &mut Vec<String>, sep: &str| {
+            let n = piece.chars().count();
+            let sep_n = if cur.is_empty() {
+                0
+            } else {
+                sep.chars().count()
+            };
+            if *cur_len + sep_n + n <= max {
+                if !cur.is_empty() {
+                    cur.push_str(sep);
+                }
+                cur.push_str(piece);
+                *cur_len += sep_n + n;
+                true
+            } else {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(cur));
+                    *cur_len = 0;
+                }
+                false
+            }
+        };
+    for line in text.split('\n') {
+        if push_piece(line, &mut cur, &mut cur_len, &mut out, "\n") {
+            continue;
+        }
+        // The line does not fit in what is left: start afresh, word by word.
+        for word in line.split(' ') {
+            if push_piece(word, &mut cur, &mut cur_len, &mut out, " ") {
+                continue;
+            }
+            let mut rest: Vec<char> = word.chars().collect();
+            while rest.len() > max {
+                out.push(rest.drain(..max).collect());
+            }
+            cur = rest.into_iter().collect();
+            cur_len = cur.chars().count();
+        }
+    }
+    if !cur.is_empty() || out.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// The header embed: id, name, tactics, ATT&CK link, escalation rule, note, source.
+fn header(view: &PlaybookView) -> EmbedSpec {
+    let p = &view.playbook;
+    let mut description = String::new();
+    if let Some(note) = &view.note {
+        description.push_str(&format!("*{}*\n", escape(note)));
+    }
+    let tactics = if p.tactics.is_empty() {
+        "—".to_owned()
+    } else {
+        escape(&p.tactics.join(", "))
+    };
+    description.push_str(&format!(
+        "**Tactics:** {tactics}\n**ATT&CK:** {}",
+        p.id.attack_url()
+    ));
+    if let Some(rule) = &p.escalation_rule {
+        description.push_str(&format!(
+            "\n**Escalation rule:** `{}`",
+            rule.replace('`', "'")
+        ));
+    }
+    let title = clip(&format!("{} · {}", p.id, p.name), limits::EMBED_TITLE);
+    EmbedSpec {
+        title,
+        url: Some(p.id.attack_url()),
+        description: chunk(&description, limits::EMBED_DESCRIPTION).swap_remove(0),
+        footer: Some(clip(&p.source, limits::EMBED_FOOTER)),
+        color: if view.note.is_some() { AMBER } else { BLUE },
+    }
+}
+
+fn clip(s: &str, max: usize) -> String {
+    crate::service::playbook::clip(s, max)
+}
+
+/// The whole reply: the header and the chosen sections, packed into as few messages as the
+/// limits allow. The first message carries the section picker.
+pub fn playbook_messages(view: &PlaybookView) -> Vec<MessageSpec> {
+    let mut embeds = vec![header(view)];
+    for s in view
+        .playbook
+        .sections
+        .iter()
+        .filter(|s| view.section.is_none_or(|k| s.kind == k))
+    {
+        let parts = chunk(&section_text(s), limits::EMBED_DESCRIPTION);
+        let n = parts.len();
+        for (i, description) in parts.into_iter().enumerate() {
+            let title = if n == 1 {
+                s.title.clone()
+            } else {
+                format!("{} ({}/{n})", s.title, i + 1)
+            };
+            embeds.push(EmbedSpec {
+                title: clip(&title, limits::EMBED_TITLE),
+                description,
+                color: BLUE,
+                ..EmbedSpec::default()
+            });
+        }
+    }
+    let mut messages: Vec<MessageSpec> = Vec::new();
+    let mut cur = MessageSpec::default();
+    let mut size = 0;
+    for e in embeds {
+        if !cur.embeds.is_empty()
+            && (cur.embeds.len() == limits::EMBEDS_PER_MESSAGE
+                || size + e.size() > limits::EMBEDS_TOTAL)
+        {
+            messages.push(std::mem::take(&mut cur));
+            size = 0;
+        }
+        size += e.size();
+        cur.embeds.push(e);
+    }
+    messages.push(cur);
+    messages[0].section_picker = Some(picker(view));
+    messages
+}
+
+fn picker(view: &PlaybookView) -> SectionPicker {
+    let current = view.section.map_or(ALL_SECTIONS, SectionKind::key);
+    let mut options = vec![(
+        ALL_SECTIONS.to_owned(),
+        "All sections".to_owned(),
+        current == ALL_SECTIONS,
+    )];
+    for s in view
+        .playbook
+        .sections
+        .iter()
+        .filter(|s| s.kind != SectionKind::Extra)
+    {
+        options.push((
+            s.kind.key().to_owned(),
+            clip(&s.title, limits::SELECT_LABEL),
+            s.kind.key() == current,
+        ));
+    }
+    options.truncate(limits::SELECT_OPTIONS);
+    SectionPicker {
+        custom_id: format!("{PICKER_PREFIX}{}", view.playbook.id),
+        options,
+    }
+}
+
+/// Checks a message against every limit; the list of what is over (empty when fine).
+pub fn violations(m: &MessageSpec) -> Vec<String> {
+    let mut v = Vec::new();
+    if let Some(c) = &m.content
+        && c.chars().count() > limits::CONTENT
+    {
+        v.push(format!(
+            "content {} > {}",
+            c.chars().count(),
+            limits::CONTENT
+        ));
+    }
+    if m.embeds.len() > limits::EMBEDS_PER_MESSAGE {
+        v.push(format!("{} embeds", m.embeds.len()));
+    }
+    let total: usize = m.embeds.iter().map(EmbedSpec::size).sum();
+    if total > limits::EMBEDS_TOTAL {
+        v.push(format!("embeds total {total} > {}", limits::EMBEDS_TOTAL));
+    }
+    for e in &m.embeds {
+        if e.title.chars().count() > limits::EMBED_TITLE {
+            v.push(format!("title {}", e.title.chars().count()));
+        }
+        if e.description.chars().count() > limits::EMBED_DESCRIPTION {
+            v.push(format!("description {}", e.description.chars().count()));
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_shows_what_the_author_wrote() {
+        assert_eq!(
+            escape(r"C:\Windows\Temp\*.dll"),
+            r"C:\\Windows\\Temp\\\*.dll"
+        );
+        assert_eq!(
+            escape("run <code>reg query HKLM\\x</code> now"),
+            "run `reg query HKLM\\x` now"
+        );
+        assert_eq!(
+            escape("**System Logs**: check_this"),
+            "**System Logs**: check\\_this"
+        );
+        assert_eq!(escape("# not a heading"), "\\# not a heading");
+        assert_eq!(escape("a ` b"), "a \\` b");
+    }
+
+    #[test]
+    fn chunks_keep_every_word_and_respect_the_limit() {
+        let text = (0..500)
+            .map(|i| format!("word{i}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+            + "\nsecond line";
+        let parts = chunk(&text, 300);
+        assert!(parts.iter().all(|p| p.chars().count() <= 300));
+        let joined: Vec<&str> = parts.iter().flat_map(|p| p.split_whitespace()).collect();
+        assert_eq!(joined, text.split_whitespace().collect::<Vec<_>>());
+        let giant = "x".repeat(1000);
+        assert_eq!(chunk(&giant, 300).concat(), giant);
+    }
+}

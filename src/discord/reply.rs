@@ -1,0 +1,88 @@
+//! Plain message specs → serenity builders. Every message allows no mentions at all: playbook
+//! and user text can never ping `@everyone`, a role or a user.
+
+use serenity::all::{
+    CreateActionRow, CreateAllowedMentions, CreateEmbed, CreateEmbedFooter,
+    CreateInteractionResponseFollowup, CreateInteractionResponseMessage, CreateSelectMenu,
+    CreateSelectMenuKind, CreateSelectMenuOption,
+};
+
+use super::render::{EmbedSpec, MessageSpec};
+
+fn embed(e: &EmbedSpec) -> CreateEmbed {
+    let mut out = CreateEmbed::new()
+        .title(&e.title)
+        .description(&e.description)
+        .colour(e.color);
+    if let Some(url) = &e.url {
+        out = out.url(url);
+    }
+    if let Some(f) = &e.footer {
+        out = out.footer(CreateEmbedFooter::new(f));
+    }
+    out
+}
+
+fn components(m: &MessageSpec) -> Vec<CreateActionRow> {
+    m.section_picker
+        .iter()
+        .map(|p| {
+            let options = p
+                .options
+                .iter()
+                .map(|(value, label, selected)| {
+                    CreateSelectMenuOption::new(label, value).default_selection(*selected)
+                })
+                .collect();
+            CreateActionRow::SelectMenu(
+                CreateSelectMenu::new(&p.custom_id, CreateSelectMenuKind::String { options })
+                    .placeholder("Show a section…"),
+            )
+        })
+        .collect()
+}
+
+/// No one is pinged by this message.
+pub fn no_mentions() -> CreateAllowedMentions {
+    CreateAllowedMentions::new()
+        .empty_users()
+        .empty_roles()
+        .everyone(false)
+}
+
+/// The interaction response (message or in-place update) for a spec.
+pub fn response_message(m: &MessageSpec, private: bool) -> CreateInteractionResponseMessage {
+    let mut r = CreateInteractionResponseMessage::new()
+        .embeds(m.embeds.iter().map(embed).collect())
+        .components(components(m))
+        .allowed_mentions(no_mentions())
+        .ephemeral(private);
+    if let Some(c) = &m.content {
+        r = r.content(c);
+    }
+    r
+}
+
+/// A follow-up message for a spec.
+pub fn followup(m: &MessageSpec, private: bool) -> CreateInteractionResponseFollowup {
+    let mut r = CreateInteractionResponseFollowup::new()
+        .embeds(m.embeds.iter().map(embed).collect())
+        .components(components(m))
+        .allowed_mentions(no_mentions())
+        .ephemeral(private);
+    if let Some(c) = &m.content {
+        r = r.content(c);
+    }
+    r
+}
+
+/// A private text answer (user errors, refusals).
+pub fn private_text(text: &str) -> CreateInteractionResponseMessage {
+    CreateInteractionResponseMessage::new()
+        .content(crate::service::playbook::clip(
+            text,
+            super::render::limits::CONTENT,
+        ))
+        .allowed_mentions(no_mentions())
+        .ephemeral(true)
+}
