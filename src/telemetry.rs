@@ -1,5 +1,7 @@
 //! Logging: structured `tracing` to stderr, human-readable or JSON (`log.format`).
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogConfig, LogFormat};

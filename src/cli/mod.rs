@@ -23,8 +23,9 @@ pub struct Cli {
     /// Configuration file layered over config/default.toml (also SOCBOT_CONFIG).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Without a command: `run` when a Discord token is configured, else `console`.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -54,7 +55,15 @@ pub fn main() -> ExitCode {
         }
     };
     crate::telemetry::init(&config.log);
-    let result = match cli.command {
+    let command = cli.command.unwrap_or_else(|| {
+        if config.discord.has_token() {
+            Command::Run
+        } else {
+            eprintln!("socbot: no Discord token configured (SOCBOT__DISCORD__TOKEN): starting the console instead of the bot");
+            Command::Console
+        }
+    });
+    let result = match command {
         Command::Run => daemon::run(config),
         Command::Console => daemon::console(config),
         Command::Show(args) => show::run(&config, args),

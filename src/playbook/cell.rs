@@ -151,25 +151,56 @@ fn segments(raw: &str) -> Vec<String> {
     out
 }
 
-/// A list marker candidate: number, style (`.` or `)`), where the marker starts and where its
-/// text starts.
+/// A list marker candidate: number, style (`.` or `)`), where the marker starts, where its
+/// text starts, and how sure we are that it opens a list item.
 struct Marker {
     n: u32,
     style: u8,
     at: usize,
     text: usize,
+    place: Place,
 }
 
+/// Where a marker stands, most trusted first: at the start of a line (`<br>1. …`), after the
+/// end of a sentence or clause (`…? 4. …`, `…; 2) …`), or after a word (`Escalate if 1. …`,
+/// but also `version 3. Then`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Place {
+    LineStart,
+    AfterPunctuation,
+    AfterWord,
+}
+
+/// Where a marker starting at byte `i` stands, or None when it is glued to a word or number.
+fn place(b: &[u8], i: usize) -> Option<Place> {
+    if i == 0 || b[i - 1] == b'\n' {
+        return Some(Place::LineStart);
+    }
+    if matches!(b[i - 1], b':' | b';' | b'?') {
+        return Some(Place::AfterPunctuation);
+    }
+    if !matches!(b[i - 1], b' ' | b'\t') {
+        return None;
+    }
+    let before = b[..i].iter().rev().find(|c| !matches!(c, b' ' | b'\t'));
+    Some(match before {
+        None | Some(b'\n') => Place::LineStart,
+        Some(b'.' | b'?' | b'!' | b';' | b':' | b',') => Place::AfterPunctuation,
+        Some(_) => Place::AfterWord,
+    })
+}
+
+/// Every `1.`/`1)` … `99.`/`99)` followed by a space or the end, that is not glued to a word.
 fn markers(text: &str) -> Vec<Marker> {
     let b = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        let boundary = i == 0 || matches!(b[i - 1], b' ' | b'\n' | b'\t' | b':' | b';');
-        if !(boundary && b[i].is_ascii_digit()) {
+        let start_of_number = b[i].is_ascii_digit() && (i == 0 || !b[i - 1].is_ascii_digit());
+        let Some(place) = start_of_number.then(|| place(b, i)).flatten() else {
             i += 1;
             continue;
-        }
+        };
         let mut j = i;
         while j < b.len() && b[j].is_ascii_digit() {
             j += 1;
@@ -183,32 +214,38 @@ fn markers(text: &str) -> Vec<Marker> {
             while t < b.len() && b[t].is_ascii_whitespace() {
                 t += 1;
             }
-            let n = text[i..j].parse().unwrap_or(0);
             out.push(Marker {
-                n,
+                n: text[i..j].parse().unwrap_or(0),
                 style: b[j],
                 at: i,
                 text: t,
+                place,
             });
-            i = j + 1;
-        } else {
-            i = j;
         }
+        i = j;
     }
     out
+}
+
+/// The marker that opens item `n` among `all[from..]`: the most trusted place wins, then the
+/// earliest. `style` (after the first item) keeps `1.` and `1)` lists apart.
+fn pick(all: &[Marker], from: usize, n: u32, style: Option<u8>) -> Option<usize> {
+    (from..all.len())
+        .filter(|&k| all[k].n == n && style.is_none_or(|s| all[k].style == s))
+        .min_by_key(|&k| (all[k].place, k))
 }
 
 /// A numbered list: the markers 1, 2, 3, … in order and in one style, at least two of them
 /// (or one that opens the cell).
 fn numbered(text: &str) -> Option<Cell> {
     let all = markers(text);
-    let first = all.iter().position(|m| m.n == 1)?;
+    let first = pick(&all, 0, 1, None)?;
     let style = all[first].style;
     let mut chosen = vec![&all[first]];
-    for m in &all[first + 1..] {
-        if m.style == style && m.n == chosen.len() as u32 + 1 {
-            chosen.push(m);
-        }
+    let mut from = first + 1;
+    while let Some(k) = pick(&all, from, chosen.len() as u32 + 1, Some(style)) {
+        chosen.push(&all[k]);
+        from = k + 1;
     }
     if chosen.len() < 2 && chosen[0].at != 0 {
         return None;
