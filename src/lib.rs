@@ -22,4 +22,5 @@ pub mod discord;
 pub mod playbook;
 pub mod render;
 pub mod service;
+pub mod store;
 pub mod telemetry;

@@ -31,26 +31,26 @@ pub fn split(raw: &str) -> Cell {
 
 /// Splits an analysis-questions cell into single questions and the lead-in before them.
 /// Each list item, or the prose, is cut after every `?`; text after an item's last `?` stays
-/// with that item's last question.
+/// with that item's last question. Questions written in a list's lead-in come first.
 pub fn questions(raw: &str) -> (Option<String>, Vec<String>) {
     let cell = split(raw);
-    if !cell.items.is_empty() {
-        let qs = cell
-            .items
-            .iter()
-            .flat_map(|item| split_questions(item))
-            .collect();
-        return (cell.lead, qs);
+    let (lead, mut qs) = match cell.lead {
+        Some(prose) if prose.contains('?') => prose_questions(&prose),
+        lead => (lead, Vec::new()),
+    };
+    qs.extend(cell.items.iter().flat_map(|item| split_questions(item)));
+    match lead {
+        // Prose without a single `?`: the whole paragraph is the one question.
+        Some(prose) if qs.is_empty() => (None, vec![prose]),
+        lead => (lead, qs),
     }
-    let Some(prose) = cell.lead else {
-        return (None, Vec::new());
-    };
-    let Some(first_q) = prose.find('?') else {
-        return (None, vec![prose]);
-    };
+}
+
+/// A paragraph holding questions: the lead-in before the first one, then the questions.
+fn prose_questions(prose: &str) -> (Option<String>, Vec<String>) {
+    let first_q = prose.find('?').unwrap_or(prose.len());
     let start = lead_in_end(&prose[..first_q]);
-    let lead = non_empty(&prose[..start]);
-    (lead, split_questions(&prose[start..]))
+    (non_empty(&prose[..start]), split_questions(&prose[start..]))
 }
 
 fn non_empty(s: &str) -> Option<String> {
@@ -58,33 +58,54 @@ fn non_empty(s: &str) -> Option<String> {
     (!t.is_empty()).then(|| t.to_owned())
 }
 
-/// Where the lead-in ends inside `before` (the text before the first `?`): after the last
-/// `:` or sentence-ending `.` that is followed by a capitalised word; 0 when there is none.
+/// Words that open a question in English.
+const QUESTION_WORDS: [&str; 26] = [
+    "is", "are", "was", "were", "do", "does", "did", "has", "have", "had", "can", "could",
+    "should", "would", "will", "may", "might", "must", "what", "which", "who", "whose", "when",
+    "where", "why", "how",
+];
+
+/// Whether `text` starts with a capitalised question word (`Was …`, `How …`).
+fn starts_question(text: &str) -> bool {
+    let word: String = text.chars().take_while(|c| c.is_alphabetic()).collect();
+    word.starts_with(char::is_uppercase)
+        && QUESTION_WORDS
+            .iter()
+            .any(|q| q.eq_ignore_ascii_case(&word))
+}
+
+/// Where the lead-in ends inside `before` (the text before the first `?`): after the last `:`
+/// or sentence-ending `.` that is followed by a question word (`Consider the following: Was
+/// …`); 0 when there is none, so a `:` inside the first question (`path: C:\Temp`) stays in it.
 fn lead_in_end(before: &str) -> usize {
     let b = before.as_bytes();
     let mut best = 0;
     for (i, &c) in b.iter().enumerate() {
-        if !(c == b':' || c == b'.') || i + 2 >= b.len() || !b[i + 1].is_ascii_whitespace() {
+        if !(c == b':' || c == b'.') || !b.get(i + 1).is_some_and(u8::is_ascii_whitespace) {
             continue;
         }
-        let next = before[i + 1..].trim_start();
-        if !next.starts_with(|ch: char| ch.is_uppercase()) {
+        if !starts_question(before[i + 1..].trim_start()) {
             continue;
         }
-        if c == b'.' {
-            // Not an abbreviation like `e.g.` or `etc.`: the word before must be 3+ letters.
-            let word: String = before[..i]
-                .chars()
-                .rev()
-                .take_while(|ch| ch.is_alphabetic())
-                .collect();
-            if word.chars().count() < 3 || before[..i].ends_with("etc") {
-                continue;
-            }
+        if c == b'.' && is_abbreviation(&before[..i]) {
+            continue;
         }
         best = i + 1;
     }
     best
+}
+
+/// Abbreviations whose `.` does not end a sentence.
+const ABBREVIATIONS: [&str; 9] = ["e.g", "i.e", "eg", "ie", "etc", "vs", "cf", "approx", "incl"];
+
+/// Whether the text before a `.` ends in an abbreviation (`e.g`, `etc`) or an initial (`J`)
+/// rather than a sentence.
+fn is_abbreviation(before_dot: &str) -> bool {
+    let start = before_dot
+        .trim_end_matches(|c: char| c.is_alphanumeric() || c == '.')
+        .len();
+    let word = before_dot[start..].to_lowercase();
+    word.chars().count() == 1 || ABBREVIATIONS.contains(&word.as_str())
 }
 
 /// Cuts after each `?` that ends a sentence (followed by space, a closing quote or the end).
@@ -269,8 +290,8 @@ fn numbered(text: &str) -> Option<Cell> {
     Some(Cell { lead, items })
 }
 
-/// Lines that start with `- `, `* ` or `• `. Lines before the first bullet are the lead; a
-/// line after a bullet that is not one continues it.
+/// Lines that start with `- `, `* ` or `• ` (a `•` may also stand inside a line). Lines before
+/// the first bullet are the lead; a line after a bullet that is not one continues it.
 fn bulleted(text: &str) -> Option<Cell> {
     fn bullet(l: &str) -> Option<&str> {
         ["- ", "* ", "• "]
@@ -278,7 +299,8 @@ fn bulleted(text: &str) -> Option<Cell> {
             .find_map(|m| l.strip_prefix(m))
             .map(str::trim)
     }
-    let lines: Vec<&str> = text.lines().collect();
+    let text = text.replace(" • ", "\n• ");
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
     let first = lines.iter().position(|l| bullet(l).is_some())?;
     let lead = non_empty(&lines[..first].join("\n"));
     let mut items: Vec<String> = Vec::new();

@@ -67,6 +67,11 @@ pub fn parse(src: &str, path: &str) -> Result<Parsed, Vec<Diagnostic>> {
         }
         let cells = split_row(line);
         if is_separator(&cells) {
+            // The row just above the first separator is the table's header, whatever it says.
+            if !header_seen && rows.len() == 1 {
+                rows.pop();
+            }
+            header_seen = true;
             continue;
         }
         if !header_seen
@@ -224,6 +229,14 @@ pub fn parse(src: &str, path: &str) -> Result<Parsed, Vec<Diagnostic>> {
             };
             diags.push(sev(path, row.line, format!("row `{}` is empty", row.title)));
         }
+        if kind == SectionKind::Questions && !row.value.trim().is_empty() && !row.value.contains('?')
+        {
+            diags.push(Diagnostic::warning(
+                path,
+                row.line,
+                "`Questions for Analysis` has no `?`, so it is read as one question; end each question with `?`",
+            ));
+        }
         let (lead, items) = if kind == SectionKind::Questions {
             let (lead, qs) = cell::questions(&row.value);
             questions.clone_from(&qs);
@@ -314,8 +327,9 @@ fn technique_id(
     first_line: usize,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<TechniqueId> {
+    let errors_before = diags.len();
     let mut read = |row: Option<&Row>| -> Option<(usize, TechniqueId)> {
-        let row = row.filter(|r| !r.value.trim().is_empty())?;
+        let row = row.filter(|r| !is_placeholder(&r.value))?;
         match TechniqueId::parse(&row.value) {
             Ok(id) => Some((row.line, id)),
             Err(e) => {
@@ -330,12 +344,8 @@ fn technique_id(
     };
     let ttp_id = read(ttp);
     let sub_id = read(sub);
-    if ttp.is_none() && sub.is_none() {
-        diags.push(Diagnostic::error(
-            path,
-            first_line,
-            "missing required row `MITRE TTP` (e.g. `| MITRE TTP | T1583.006 |`)",
-        ));
+    if ttp_id.is_none() && sub_id.is_none() && diags.len() == errors_before {
+        diags.push(missing_id(path, ttp.or(sub), first_line));
     }
     match (ttp_id, sub_id) {
         (Some((_, t)), Some((line, s))) => {
@@ -354,6 +364,33 @@ fn technique_id(
         (Some((_, id)), None) | (None, Some((_, id))) => Some(id),
         (None, None) => None,
     }
+}
+
+/// The error for a playbook that names no technique: the row is missing, or empty.
+fn missing_id(path: &str, row: Option<&Row>, first_line: usize) -> Diagnostic {
+    match row {
+        None => Diagnostic::error(
+            path,
+            first_line,
+            "missing required row `MITRE TTP`: add the technique id, e.g. `| MITRE TTP | T1583.006 |`",
+        ),
+        Some(row) => Diagnostic::error(
+            path,
+            row.line,
+            format!(
+                "row `{}` is empty: write the technique id, e.g. `| MITRE TTP | T1583.006 |`",
+                row.title
+            ),
+        ),
+    }
+}
+
+/// An empty id cell, or one that says there is none (`-`, `N/A`, `none`).
+fn is_placeholder(value: &str) -> bool {
+    let v = value.trim();
+    v.is_empty()
+        || v.chars().all(|c| matches!(c, '-' | '—' | '–'))
+        || ["n/a", "na", "none"].contains(&v.to_ascii_lowercase().as_str())
 }
 
 /// `Acquire_Infrastructure:_Web_Services - T1583006` → (name with spaces, id text).

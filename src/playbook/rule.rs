@@ -17,10 +17,12 @@ pub enum Rule {
 /// A rule that does not parse: where (character offset) and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "escalation rule `{rule}`: {message} at character {offset}; write questions as q1, q2, … joined by and, or, not and parentheses, e.g. `q1 and (q2 or q3)`"
+    "escalation rule `{rule}`: {message} at character {column}; write questions as q1, q2, … joined by and, or, not and parentheses, e.g. `q1 and (q2 or q3)`",
+    column = .offset + 1
 )]
 pub struct RuleError {
     pub rule: String,
+    /// 0-based character offset (the message shows it 1-based).
     pub offset: usize,
     pub message: String,
 }
@@ -45,7 +47,8 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, RuleError> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
-        let (at, c) = chars[i];
+        // Offsets count characters, as the message says, not bytes.
+        let (at, c) = (i, chars[i].1);
         match c {
             c if c.is_whitespace() => i += 1,
             '(' => (out.push((at, Tok::Open)), i += 1).1,
@@ -93,10 +96,16 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, RuleError> {
     Ok(out)
 }
 
+/// How deeply `not` and parentheses may nest: far beyond any real rule, and shallow enough
+/// that parsing, evaluating and printing never exhaust the stack.
+const MAX_DEPTH: usize = 64;
+
 struct Parser<'a> {
     src: &'a str,
     toks: Vec<(usize, Tok)>,
     pos: usize,
+    /// Current nesting of `not` and `(`.
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -141,6 +150,15 @@ impl Parser<'_> {
         })
     }
     fn not(&mut self) -> Result<Rule, RuleError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.err(&format!("more than {MAX_DEPTH} nested `not`s or `(`s")));
+        }
+        self.depth += 1;
+        let rule = self.operand();
+        self.depth -= 1;
+        rule
+    }
+    fn operand(&mut self) -> Result<Rule, RuleError> {
         if self.eat(&Tok::Not) {
             return Ok(Rule::Not(Box::new(self.not()?)));
         }
@@ -166,7 +184,12 @@ impl Parser<'_> {
 impl Rule {
     pub fn parse(src: &str) -> Result<Rule, RuleError> {
         let toks = lex(src)?;
-        let mut p = Parser { src, toks, pos: 0 };
+        let mut p = Parser {
+            src,
+            toks,
+            pos: 0,
+            depth: 0,
+        };
         let rule = p.or()?;
         if p.pos != p.toks.len() {
             return Err(p.err("unexpected text after a complete rule"));

@@ -7,6 +7,10 @@ use std::sync::Arc;
 use super::id::TechniqueId;
 use super::model::Playbook;
 
+/// The longest query looked at: Discord's autocomplete sends at most 100 characters, and the cap
+/// keeps fuzzy matching cheap whatever is typed.
+const MAX_QUERY_CHARS: usize = 100;
+
 #[derive(Debug, Default)]
 pub struct SearchIndex {
     entries: Vec<Entry>,
@@ -49,7 +53,8 @@ impl SearchIndex {
     /// Indices (into the build order) of the best `limit` matches, best first. An empty query
     /// lists the first playbooks in id order.
     pub fn search(&self, query: &str, limit: usize) -> Vec<usize> {
-        let q = query.trim().to_lowercase();
+        let q: String = query.trim().chars().take(MAX_QUERY_CHARS).collect();
+        let q = q.to_lowercase();
         if q.is_empty() {
             return (0..self.entries.len().min(limit)).collect();
         }

@@ -1,0 +1,444 @@
+//! Durable state in sled, behind one module so another database could replace it.
+//!
+//! Trees:
+//! - `meta`: schema version, the incident counter, the outbox counter, per-incident event counts.
+//! - `events`: `incident (u64 BE) ‖ seq (u64 BE)` → one JSON event. An incident is the fold of
+//!   its events.
+//! - `outbox`: `effect id (u64 BE)` → JSON [`OutboxEntry`]: side effects waiting for delivery.
+//! - `timers`: `due ms (i64 BE, offset) ‖ incident ‖ kind` → JSON timer, in due order.
+//! - `interactions`: `interaction id (u64 BE)` → when it was handled: each is handled once.
+//!
+//! A command's events, effects, timers and interaction id go in one transaction ([`Batch`]), and
+//! [`Store::commit`] flushes before returning: what it returned is on disk.
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::{Transactional, Tree};
+
+/// The layout version this build writes. A store from a newer build is refused.
+pub const SCHEMA_VERSION: u64 = 1;
+
+const K_SCHEMA: &[u8] = b"schema_version";
+const K_NEXT_INCIDENT: &[u8] = b"next_incident";
+const K_NEXT_EFFECT: &[u8] = b"next_effect";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {path}: {source}; check `store.path` and that no other socbot uses it")]
+    Open { path: String, source: sled::Error },
+    #[error(
+        "the store at {path} was written by a newer socbot (schema {found}, this build knows {SCHEMA_VERSION}); run the newer version or restore a backup"
+    )]
+    TooNew { path: String, found: u64 },
+    #[error("store: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("store: corrupt record in {tree}: {message}")]
+    Corrupt { tree: &'static str, message: String },
+}
+
+/// What one command writes, atomically.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// The interaction this batch answers; a second commit with the same id does nothing.
+    pub interaction: Option<u64>,
+    /// Allocate a new incident id; events with incident 0 go to it.
+    pub new_incident: bool,
+    /// (incident, JSON event), appended in order.
+    pub events: Vec<(u64, Vec<u8>)>,
+    /// JSON effects for the outbox, delivered in order.
+    pub effects: Vec<Vec<u8>>,
+    /// (due ms since epoch, incident, kind, JSON) timers to set; same (incident, kind) replaces.
+    pub timers: Vec<(i64, u64, u8, Vec<u8>)>,
+    /// (incident, kind) timers to cancel.
+    pub cancel_timers: Vec<(u64, u8)>,
+    /// Outbox entries this batch completes (removed in the same transaction).
+    pub complete_effects: Vec<u64>,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    /// Written and flushed; the new incident id when one was allocated.
+    Done { incident: Option<u64> },
+    /// The interaction was handled before: nothing was written.
+    Duplicate,
+}
+
+/// An effect waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRecord {
+    pub id: u64,
+    pub json: Vec<u8>,
+}
+
+/// A timer due at `due_ms`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerRecord {
+    pub due_ms: i64,
+    pub incident: u64,
+    pub kind: u8,
+    pub json: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: sled::Db,
+    meta: Tree,
+    events: Tree,
+    outbox: Tree,
+    timers: Tree,
+    interactions: Tree,
+}
+
+fn be(n: u64) -> [u8; 8] {
+    n.to_be_bytes()
+}
+
+fn read_u64(v: Option<sled::IVec>) -> u64 {
+    v.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok()).map_or(0, u64::from_be_bytes)
+}
+
+fn event_key(incident: u64, seq: u64) -> [u8; 16] {
+    let mut k = [0; 16];
+    k[..8].copy_from_slice(&be(incident));
+    k[8..].copy_from_slice(&be(seq));
+    k
+}
+
+fn seq_key(incident: u64) -> Vec<u8> {
+    let mut k = b"seq/".to_vec();
+    k.extend_from_slice(&be(incident));
+    k
+}
+
+/// Timer keys sort by due time: the signed ms is offset into unsigned order.
+fn timer_key(due_ms: i64, incident: u64, kind: u8) -> [u8; 17] {
+    let mut k = [0; 17];
+    k[..8].copy_from_slice(&((due_ms as u64) ^ (1 << 63)).to_be_bytes());
+    k[8..16].copy_from_slice(&be(incident));
+    k[16] = kind;
+    k
+}
+
+fn timer_index_key(incident: u64, kind: u8) -> Vec<u8> {
+    let mut k = b"timer/".to_vec();
+    k.extend_from_slice(&be(incident));
+    k.push(kind);
+    k
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<()>>;
+
+impl Store {
+    /// Opens (creating when missing) the store at `path`, checking its schema version.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let shown = path.display().to_string();
+        let db = sled::Config::new()
+            .path(path)
+            .open()
+            .map_err(|source| StoreError::Open { path: shown.clone(), source })?;
+        Self::from_db(db, &shown)
+    }
+
+    /// A store in a temporary directory that disappears when dropped (tests, benchmarks).
+    pub fn temporary() -> Result<Self, StoreError> {
+        let db = sled::Config::new().temporary(true).open()?;
+        Self::from_db(db, "(temporary)")
+    }
+
+    fn from_db(db: sled::Db, path: &str) -> Result<Self, StoreError> {
+        let meta = db.open_tree("meta")?;
+        let found = read_u64(meta.get(K_SCHEMA)?);
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew { path: path.to_owned(), found });
+        }
+        if found < SCHEMA_VERSION {
+            meta.insert(K_SCHEMA, &be(SCHEMA_VERSION))?;
+            db.flush()?;
+        }
+        Ok(Self {
+            meta,
+            events: db.open_tree("events")?,
+            outbox: db.open_tree("outbox")?,
+            timers: db.open_tree("timers")?,
+            interactions: db.open_tree("interactions")?,
+            db,
+        })
+    }
+
+    /// The schema version recorded in the store.
+    pub fn schema_version(&self) -> Result<u64, StoreError> {
+        Ok(read_u64(self.meta.get(K_SCHEMA)?))
+    }
+
+    /// Writes `batch` in one transaction and flushes it to disk before returning.
+    pub async fn commit(&self, batch: Batch) -> Result<Committed, StoreError> {
+        let out = self.write(&batch)?;
+        if out != Committed::Duplicate {
+            self.db.flush_async().await?;
+        }
+        Ok(out)
+    }
+
+    /// As [`Store::commit`], flushing synchronously (for code outside a runtime).
+    pub fn commit_blocking(&self, batch: Batch) -> Result<Committed, StoreError> {
+        let out = self.write(&batch)?;
+        if out != Committed::Duplicate {
+            self.db.flush()?;
+        }
+        Ok(out)
+    }
+
+    fn write(&self, batch: &Batch) -> Result<Committed, StoreError> {
+        let trees = (&self.meta, &self.events, &self.outbox, &self.timers, &self.interactions);
+        let result = trees.transaction(|(meta, events, outbox, timers, interactions)| {
+            if let Some(id) = batch.interaction {
+                if interactions.get(be(id))?.is_some() {
+                    return Ok(Committed::Duplicate);
+                }
+                let now = chrono::Utc::now().timestamp_millis();
+                interactions.insert(&be(id), &now.to_be_bytes())?;
+            }
+            let incident = if batch.new_incident {
+                let next = read_u64(meta.get(K_NEXT_INCIDENT)?).max(1);
+                meta.insert(K_NEXT_INCIDENT, &be(next + 1))?;
+                Some(next)
+            } else {
+                None
+            };
+            for (inc, json) in &batch.events {
+                let inc = if *inc == 0 { incident.unwrap_or(0) } else { *inc };
+                append_event(meta, events, inc, json)?;
+            }
+            for json in &batch.effects {
+                let id = read_u64(meta.get(K_NEXT_EFFECT)?).max(1);
+                meta.insert(K_NEXT_EFFECT, &be(id + 1))?;
+                let json = json.clone();
+                // Effects may name the new incident as 0: substitute it.
+                let json = match incident {
+                    Some(n) => substitute_incident(&json, n),
+                    None => json,
+                };
+                outbox.insert(&be(id), json)?;
+            }
+            for id in &batch.complete_effects {
+                outbox.remove(&be(*id))?;
+            }
+            for (inc, kind) in &batch.cancel_timers {
+                remove_timer(timers, *inc, *kind)?;
+            }
+            for (due, inc, kind, json) in &batch.timers {
+                let inc = if *inc == 0 { incident.unwrap_or(0) } else { *inc };
+                remove_timer(timers, inc, *kind)?;
+                let key = timer_key(*due, inc, *kind);
+                timers.insert(&key, json.clone())?;
+                timers.insert(timer_index_key(inc, *kind), &key)?;
+            }
+            Ok(Committed::Done { incident })
+        });
+        result.map_err(|e| match e {
+            TransactionError::Abort(()) => StoreError::Corrupt { tree: "transaction", message: "aborted".into() },
+            TransactionError::Storage(e) => StoreError::Sled(e),
+        })
+    }
+
+    /// Every event of one incident, in order, as stored JSON.
+    pub fn events_raw(&self, incident: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.events
+            .scan_prefix(be(incident))
+            .values()
+            .map(|v| v.map(|v| v.to_vec()).map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Every event of one incident, decoded.
+    pub fn events<T: DeserializeOwned>(&self, incident: u64) -> Result<Vec<T>, StoreError> {
+        self.events_raw(incident)?
+            .iter()
+            .map(|v| {
+                serde_json::from_slice(v)
+                    .map_err(|e| StoreError::Corrupt { tree: "events", message: format!("INC-{incident}: {e}") })
+            })
+            .collect()
+    }
+
+    /// The ids of every incident, ascending.
+    pub fn incident_ids(&self) -> Result<Vec<u64>, StoreError> {
+        let mut ids = Vec::new();
+        for k in self.meta.scan_prefix(b"seq/").keys() {
+            let k = k?;
+            if let Ok(b) = <[u8; 8]>::try_from(&k[4..]) {
+                ids.push(u64::from_be_bytes(b));
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Effects waiting for delivery, oldest first.
+    pub fn outbox(&self) -> Result<Vec<OutboxRecord>, StoreError> {
+        self.outbox
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok(OutboxRecord { id: read_u64(Some(k)), json: v.to_vec() })
+            })
+            .collect()
+    }
+
+    /// Replaces an outbox entry's JSON (its progress or retry state), durably.
+    pub async fn update_effect(&self, id: u64, json: &[u8]) -> Result<(), StoreError> {
+        if self.outbox.get(be(id))?.is_some() {
+            self.outbox.insert(be(id), json)?;
+            self.db.flush_async().await?;
+        }
+        Ok(())
+    }
+
+    /// Timers in due order.
+    pub fn timers(&self) -> Result<Vec<TimerRecord>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.timers.iter() {
+            let (k, v) = kv?;
+            if k.len() != 17 {
+                continue; // index entries
+            }
+            let due = (u64::from_be_bytes(k[..8].try_into().unwrap_or_default()) ^ (1 << 63)) as i64;
+            let incident = u64::from_be_bytes(k[8..16].try_into().unwrap_or_default());
+            out.push(TimerRecord { due_ms: due, incident, kind: k[16], json: v.to_vec() });
+        }
+        Ok(out)
+    }
+
+    /// Serialises `value` for a [`Batch`].
+    pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+        serde_json::to_vec(value).expect("serialising plain data cannot fail")
+    }
+
+    /// Flushes everything written so far.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// A consistent copy of every tree, for backups: (tree name, key, value).
+    pub fn export(&self) -> impl Iterator<Item = (Vec<u8>, Vec<u8>, Vec<u8>)> + '_ {
+        self.db.export().into_iter().flat_map(|(kind, name, items)| {
+            let _ = kind;
+            items.map(move |mut kv| {
+                let v = kv.pop().unwrap_or_default();
+                let k = kv.pop().unwrap_or_default();
+                (name.to_vec(), k, v)
+            })
+        })
+    }
+}
+
+fn append_event(meta: &TransactionalTree, events: &TransactionalTree, incident: u64, json: &[u8]) -> TxResult<()> {
+    let seq = read_u64(meta.get(seq_key(incident))?);
+    events.insert(&event_key(incident, seq), json)?;
+    meta.insert(seq_key(incident), &be(seq + 1))?;
+    Ok(())
+}
+
+fn remove_timer(timers: &TransactionalTree, incident: u64, kind: u8) -> TxResult<()> {
+    if let Some(key) = timers.remove(timer_index_key(incident, kind))? {
+        timers.remove(key)?;
+    }
+    Ok(())
+}
+
+/// Effects created with the incident they open refer to it as `"incident":0`; fill it in.
+fn substitute_incident(json: &[u8], incident: u64) -> Vec<u8> {
+    match serde_json::from_slice::<serde_json::Value>(json) {
+        Ok(mut v) => {
+            if let Some(obj) = v.as_object_mut()
+                && obj.get("incident").and_then(serde_json::Value::as_u64) == Some(0)
+            {
+                obj.insert("incident".into(), incident.into());
+            }
+            serde_json::to_vec(&v).unwrap_or_else(|_| json.to_vec())
+        }
+        Err(_) => json.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(s: &str) -> Vec<u8> {
+        Store::encode(&serde_json::json!({ "e": s }))
+    }
+
+    #[test]
+    fn incident_ids_are_never_reused_and_events_keep_their_order() {
+        let dir = std::env::temp_dir().join(format!("socbot-store-{}-a", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        {
+            let s = Store::open(&dir).unwrap();
+            for i in 0..3 {
+                let b = Batch { new_incident: true, events: vec![(0, ev(&format!("open{i}")))], ..Batch::default() };
+                assert_eq!(s.commit_blocking(b).unwrap(), Committed::Done { incident: Some(i + 1) });
+            }
+            s.commit_blocking(Batch { events: vec![(2, ev("answer"))], ..Batch::default() }).unwrap();
+        }
+        let s = Store::open(&dir).unwrap();
+        let b = Batch { new_incident: true, events: vec![(0, ev("open4"))], ..Batch::default() };
+        assert_eq!(s.commit_blocking(b).unwrap(), Committed::Done { incident: Some(4) });
+        let events: Vec<serde_json::Value> = s.events(2).unwrap();
+        assert_eq!(events, vec![serde_json::json!({"e": "open1"}), serde_json::json!({"e": "answer"})]);
+        assert_eq!(s.incident_ids().unwrap(), vec![1, 2, 3, 4]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_interaction_is_handled_once() {
+        let s = Store::temporary().unwrap();
+        let b = || Batch { interaction: Some(77), events: vec![(1, ev("x"))], ..Batch::default() };
+        assert!(matches!(s.commit_blocking(b()).unwrap(), Committed::Done { .. }));
+        assert_eq!(s.commit_blocking(b()).unwrap(), Committed::Duplicate);
+        assert_eq!(s.events_raw(1).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn outbox_and_timers_in_order_and_replaceable() {
+        let s = Store::temporary().unwrap();
+        let b = Batch {
+            new_incident: true,
+            effects: vec![Store::encode(&serde_json::json!({"incident": 0, "k": "a"})), ev("b")],
+            timers: vec![(2_000, 0, 1, ev("late")), (-5, 9, 1, ev("early"))],
+            ..Batch::default()
+        };
+        s.commit_blocking(b).unwrap();
+        let out = s.outbox().unwrap();
+        assert_eq!(out.len(), 2);
+        let first: serde_json::Value = serde_json::from_slice(&out[0].json).unwrap();
+        assert_eq!(first["incident"], 1);
+        let t = s.timers().unwrap();
+        assert_eq!(t.iter().map(|t| t.due_ms).collect::<Vec<_>>(), vec![-5, 2_000]);
+        // Same (incident, kind) replaces; cancelling removes; completing removes an effect.
+        s.commit_blocking(Batch { timers: vec![(10, 1, 1, ev("moved"))], ..Batch::default() }).unwrap();
+        assert_eq!(s.timers().unwrap().iter().map(|t| t.due_ms).collect::<Vec<_>>(), vec![-5, 10]);
+        s.commit_blocking(Batch { cancel_timers: vec![(9, 1)], complete_effects: vec![out[0].id], ..Batch::default() })
+            .unwrap();
+        assert_eq!(s.timers().unwrap().len(), 1);
+        assert_eq!(s.outbox().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_store_from_a_newer_version_is_refused() {
+        let dir = std::env::temp_dir().join(format!("socbot-store-{}-b", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        {
+            let s = Store::open(&dir).unwrap();
+            s.meta.insert(K_SCHEMA, &be(SCHEMA_VERSION + 1)).unwrap();
+            s.db.flush().unwrap();
+        }
+        let err = Store::open(&dir).unwrap_err().to_string();
+        assert!(err.contains("newer socbot"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
