@@ -16,7 +16,24 @@ pub struct Config {
     pub playbooks: PlaybooksConfig,
     pub store: StoreConfig,
     pub discord: DiscordConfig,
+    pub roles: RolesConfig,
+    pub escalation: EscalationConfig,
     pub log: LogConfig,
+}
+
+/// Who may do what, by Discord role id. An empty list lets every member.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolesConfig {
+    pub l1: Vec<u64>,
+    pub t2: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationConfig {
+    /// The decision for playbooks without an Escalation Rule.
+    pub default: crate::incident::DefaultPolicy,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -114,7 +131,10 @@ impl Config {
             Environment::with_prefix("SOCBOT")
                 .prefix_separator("__")
                 .separator("__")
-                .try_parsing(false)
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("roles.l1")
+                .with_list_parse_key("roles.t2")
                 .source(Some(vars)),
         );
         let cfg: Config = builder
@@ -191,6 +211,15 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.playbooks.dir, PathBuf::from("/srv/pb"));
         assert_eq!(cfg.discord.guild_id, 123_456_789_012_345_678);
+    }
+
+    #[test]
+    fn role_lists_come_from_comma_separated_variables() {
+        let cfg = Config::load_with_env(None, env(&[("SOCBOT__ROLES__L1", "11,22"), ("SOCBOT__ESCALATION__DEFAULT", "at-least-2")]))
+            .unwrap();
+        assert_eq!(cfg.roles.l1, vec![11, 22]);
+        assert!(cfg.roles.t2.is_empty());
+        assert_eq!(cfg.escalation.default.to_string(), "at-least-2");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //!
 //! # Layout
 //! - [`playbook`]: model, parser, escalation rule, library (lookup and search). Pure.
+//! - [`incident`]: event-sourced incidents: events, fold, escalation decision, commands, export. Pure.
 //! - [`service`]: the command router `(command, actor) → reply`, shared by every adapter.
 //! - [`discord`]: the serenity adapter (gateway, slash commands, rendering within Discord's limits).
 //! - [`console`]: the terminal adapter (`socbot console`).
@@ -19,6 +20,7 @@ pub mod config;
 pub mod console;
 pub mod daemon;
 pub mod discord;
+pub mod incident;
 pub mod playbook;
 pub mod render;
 pub mod service;

@@ -69,9 +69,7 @@ const QUESTION_WORDS: [&str; 26] = [
 fn starts_question(text: &str) -> bool {
     let word: String = text.chars().take_while(|c| c.is_alphabetic()).collect();
     word.starts_with(char::is_uppercase)
-        && QUESTION_WORDS
-            .iter()
-            .any(|q| q.eq_ignore_ascii_case(&word))
+        && QUESTION_WORDS.iter().any(|q| q.eq_ignore_ascii_case(&word))
 }
 
 /// Where the lead-in ends inside `before` (the text before the first `?`): after the last `:`
@@ -96,7 +94,9 @@ fn lead_in_end(before: &str) -> usize {
 }
 
 /// Abbreviations whose `.` does not end a sentence.
-const ABBREVIATIONS: [&str; 9] = ["e.g", "i.e", "eg", "ie", "etc", "vs", "cf", "approx", "incl"];
+const ABBREVIATIONS: [&str; 9] = [
+    "e.g", "i.e", "eg", "ie", "etc", "vs", "cf", "approx", "incl",
+];
 
 /// Whether the text before a `.` ends in an abbreviation (`e.g`, `etc`) or an initial (`J`)
 /// rather than a sentence.
@@ -286,6 +286,7 @@ fn numbered(text: &str) -> Option<Cell> {
             };
             item.trim().to_owned()
         })
+        .filter(|item| !item.is_empty())
         .collect();
     Some(Cell { lead, items })
 }
@@ -345,7 +346,9 @@ fn python_list(raw: &str) -> Option<Vec<String>> {
                 c => s.push(c),
             }
         }
-        items.push(s.trim().to_owned());
+        if !s.trim().is_empty() {
+            items.push(s.trim().to_owned());
+        }
         while chars.peek().is_some_and(|c| c.is_whitespace()) {
             chars.next();
         }

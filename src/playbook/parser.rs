@@ -32,12 +32,107 @@ const SUB_TTP: &str = "MITRE Sub-TTP";
 const NAME: &str = "Name";
 const RULE: &str = "Escalation Rule";
 
+/// The problems found so far in one file.
+struct Problems<'a> {
+    path: &'a str,
+    diags: Vec<Diagnostic>,
+}
+
+impl Problems<'_> {
+    fn error(&mut self, line: usize, message: impl Into<String>) {
+        self.diags.push(Diagnostic::error(self.path, line, message));
+    }
+    fn warning(&mut self, line: usize, message: impl Into<String>) {
+        self.diags
+            .push(Diagnostic::warning(self.path, line, message));
+    }
+    fn has_errors(&self) -> bool {
+        self.diags.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// What the file holds before interpretation: the `# ` heading and the table rows.
+struct Table {
+    heading: Option<(usize, String)>,
+    rows: Vec<Row>,
+}
+
+/// The rows indexed by title (case-insensitive); the first of a repeated title wins.
+struct Rows {
+    rows: Vec<Row>,
+    by_title: HashMap<String, usize>,
+}
+
+impl Rows {
+    fn get(&self, title: &str) -> Option<&Row> {
+        self.by_title
+            .get(&title.to_ascii_lowercase())
+            .map(|&i| &self.rows[i])
+    }
+    fn first_line(&self) -> usize {
+        self.rows.first().map_or(1, |r| r.line)
+    }
+}
+
 /// Parses one playbook. `Err` holds at least one error (and any warnings found on the way).
 pub fn parse(src: &str, path: &str) -> Result<Parsed, Vec<Diagnostic>> {
-    let mut diags = Vec::new();
+    let mut p = Problems {
+        path,
+        diags: Vec::new(),
+    };
+    let table = read_table(src, &mut p);
+    if table.rows.is_empty() {
+        p.error(
+            1,
+            "no playbook table found: expected `| Column Name | Value |` followed by rows such as `| MITRE TTP | T1583.006 |`",
+        );
+        return Err(p.diags);
+    }
+    let rows = index_rows(table.rows, &mut p);
+    let heading = table
+        .heading
+        .map(|(line, text)| (line, parse_heading(&text)));
+    let id = technique_id(
+        path,
+        rows.get(TTP),
+        rows.get(SUB_TTP),
+        rows.first_line(),
+        &mut p.diags,
+    );
+    if let (Some(id), Some((line, (_, Some(text))))) = (id, &heading) {
+        check_heading_id(id, *line, text, &mut p);
+    }
+    let heading_name = heading.and_then(|(_, (name, _))| name);
+    let name = name(&rows, heading_name, &mut p);
+    let tactics = tactics(&rows, &mut p);
+    let (mut sections, questions) = known_sections(&rows, &mut p);
+    sections.extend(extra_sections(&rows));
+    let (escalation_rule, rule) = escalation_rule(rows.get(RULE), questions.len(), &mut p);
+    match id {
+        Some(id) if !p.has_errors() => Ok(Parsed {
+            playbook: Playbook {
+                id,
+                name,
+                tactics,
+                questions,
+                sections,
+                escalation_rule,
+                rule,
+                source: path.to_owned(),
+            },
+            warnings: p.diags,
+        }),
+        _ => Err(p.diags),
+    }
+}
+
+/// Reads the heading and the table rows line by line, skipping the header and separator rows.
+fn read_table(src: &str, p: &mut Problems<'_>) -> Table {
     let src = src.strip_prefix('\u{feff}').unwrap_or(src);
-    let mut heading: Option<(usize, String)> = None;
-    let mut rows: Vec<Row> = Vec::new();
+    let mut table = Table {
+        heading: None,
+        rows: Vec::new(),
+    };
     let mut header_seen = false;
     for (idx, line) in src.split('\n').enumerate() {
         let n = idx + 1;
@@ -46,202 +141,178 @@ pub fn parse(src: &str, path: &str) -> Result<Parsed, Vec<Diagnostic>> {
             continue;
         }
         if let Some(h) = line.strip_prefix("# ") {
-            if heading.is_none() && rows.is_empty() {
-                heading = Some((n, h.trim().to_owned()));
+            if table.heading.is_none() && table.rows.is_empty() {
+                table.heading = Some((n, h.trim().to_owned()));
             } else {
-                diags.push(Diagnostic::warning(
-                    path,
-                    n,
-                    "a second `# ` heading is ignored; one playbook per file",
-                ));
+                p.warning(n, "a second `# ` heading is ignored; one playbook per file");
             }
             continue;
         }
         if !line.starts_with('|') {
-            diags.push(Diagnostic::warning(
-                path,
+            p.warning(
                 n,
                 "text outside the table is ignored; put it in a table row (`| Title | text |`) to keep it",
-            ));
+            );
             continue;
         }
         let cells = split_row(line);
         if is_separator(&cells) {
             // The row just above the first separator is the table's header, whatever it says.
-            if !header_seen && rows.len() == 1 {
-                rows.pop();
+            if !header_seen && table.rows.len() == 1 {
+                table.rows.pop();
             }
             header_seen = true;
             continue;
         }
-        if !header_seen
-            && rows.is_empty()
-            && cells
-                .first()
-                .is_some_and(|c| c.eq_ignore_ascii_case("Column Name"))
-        {
+        let is_header = cells
+            .first()
+            .is_some_and(|c| c.eq_ignore_ascii_case("Column Name"));
+        if !header_seen && table.rows.is_empty() && is_header {
             header_seen = true;
             continue;
         }
-        let (title, value) = match cells.as_slice() {
-            [] => continue,
-            [title] => {
-                diags.push(Diagnostic::warning(
-                    path,
-                    n,
-                    format!("row `{title}` has no value cell; add `| value |`"),
-                ));
-                (title.clone(), String::new())
-            }
-            [title, value] => (title.clone(), value.clone()),
-            [title, rest @ ..] => {
-                diags.push(Diagnostic::warning(
-                    path,
-                    n,
-                    format!(
-                        "row `{title}` has {} cells; the extra `|` is kept as text. Escape a pipe inside a cell as `\\|`",
-                        cells.len()
-                    ),
-                ));
-                (title.clone(), rest.join(" | "))
-            }
-        };
-        rows.push(Row {
-            line: n,
-            title,
-            value,
-        });
+        if let Some(row) = row_of(cells, n, p) {
+            table.rows.push(row);
+        }
     }
+    table
+}
 
-    if rows.is_empty() {
-        diags.push(Diagnostic::error(
-            path,
-            1,
-            "no playbook table found: expected `| Column Name | Value |` followed by rows such as `| MITRE TTP | T1583.006 |`",
-        ));
-        return Err(diags);
-    }
+/// One row from its cells: the first is the title, the rest the value.
+fn row_of(cells: Vec<String>, line: usize, p: &mut Problems<'_>) -> Option<Row> {
+    let mut cells = cells.into_iter();
+    let title = cells.next()?;
+    let rest: Vec<String> = cells.collect();
+    let value = match rest.len() {
+        0 => {
+            p.warning(
+                line,
+                format!("row `{title}` has no value cell; add `| value |`"),
+            );
+            String::new()
+        }
+        1 => rest.into_iter().next().unwrap_or_default(),
+        n => {
+            p.warning(
+                line,
+                format!(
+                    "row `{title}` has {} cells; the extra `|` is kept as text. Escape a pipe inside a cell as `\\|`",
+                    n + 1
+                ),
+            );
+            rest.join(" | ")
+        }
+    };
+    let title = if title.is_empty() {
+        p.warning(line, "a row without a title: its text is kept under `Untitled`; write the title in the first cell");
+        "Untitled".to_owned()
+    } else {
+        title
+    };
+    Some(Row { line, title, value })
+}
 
-    // Index rows by title; a row given twice is an error, not a silent overwrite.
+/// Indexes rows by title. A row given twice is an error, not a silent overwrite.
+fn index_rows(rows: Vec<Row>, p: &mut Problems<'_>) -> Rows {
     let mut by_title: HashMap<String, usize> = HashMap::new();
     for (i, row) in rows.iter().enumerate() {
         let key = row.title.to_ascii_lowercase();
-        if let Some(&first) = by_title.get(&key) {
-            diags.push(Diagnostic::error(
-                path,
+        match by_title.get(&key) {
+            Some(&first) => p.error(
                 row.line,
                 format!(
                     "row `{}` is given twice (first at line {}); keep one",
                     row.title, rows[first].line
                 ),
-            ));
-        } else {
-            by_title.insert(key, i);
-        }
-    }
-    let get = |title: &str| by_title.get(&title.to_ascii_lowercase()).map(|&i| &rows[i]);
-    let first_line = rows[0].line;
-
-    let id = technique_id(path, get(TTP), get(SUB_TTP), first_line, &mut diags);
-    let heading_info = heading
-        .as_ref()
-        .map(|(line, text)| (*line, parse_heading(text)));
-    if let (Some(id), Some((line, (_, Some(hid))))) = (id, &heading_info) {
-        match TechniqueId::parse(hid) {
-            Ok(h) if h == id => {}
-            Ok(h) => diags.push(Diagnostic::error(
-                path,
-                *line,
-                format!("the heading says {h} but the MITRE TTP row says {id}; make them the same technique"),
-            )),
-            Err(e) => diags.push(Diagnostic::error(path, *line, format!("heading: {e}"))),
-        }
-    }
-
-    let name = match get(NAME).map(|r| r.value.trim()).filter(|v| !v.is_empty()) {
-        Some(v) => v.to_owned(),
-        None => match heading_info
-            .as_ref()
-            .and_then(|(_, (name, _))| name.clone())
-        {
-            Some(fallback) => {
-                diags.push(Diagnostic::warning(
-                    path,
-                    get(NAME).map_or(first_line, |r| r.line),
-                    "no `Name` row; using the heading's name. Add `| Name | … |`",
-                ));
-                fallback
-            }
+            ),
             None => {
-                diags.push(Diagnostic::error(
-                    path,
-                    first_line,
-                    "missing required row `Name` (e.g. `| Name | Acquire Infrastructure: Web Services |`)",
-                ));
-                String::new()
+                by_title.insert(key, i);
             }
-        },
-    };
-
-    let tactics: Vec<String> = match get(TACTIC) {
-        Some(r) => r
-            .value
-            .split(',')
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        None => {
-            diags.push(Diagnostic::warning(
-                path,
-                first_line,
-                "no `MITRE Tactic` row; add one (e.g. `| MITRE Tactic | Resource Development |`)",
-            ));
-            Vec::new()
         }
-    };
+    }
+    Rows { rows, by_title }
+}
 
+/// The heading's id (`T1583006`) must name the same technique as the TTP rows.
+fn check_heading_id(id: TechniqueId, line: usize, text: &str, p: &mut Problems<'_>) {
+    match TechniqueId::parse(text) {
+        Ok(h) if h == id => {}
+        Ok(h) => p.error(
+            line,
+            format!(
+                "the heading says {h} but the MITRE TTP row says {id}; make them the same technique"
+            ),
+        ),
+        Err(e) => p.error(line, format!("heading: {e}")),
+    }
+}
+
+/// The Name row, else the heading's name (with a warning), else an error.
+fn name(rows: &Rows, heading_name: Option<String>, p: &mut Problems<'_>) -> String {
+    let row = rows.get(NAME);
+    if let Some(v) = row.map(|r| r.value.trim()).filter(|v| !v.is_empty()) {
+        return v.to_owned();
+    }
+    let line = row.map_or(rows.first_line(), |r| r.line);
+    match heading_name {
+        Some(fallback) => {
+            p.warning(
+                line,
+                "the `Name` row is missing or empty; using the heading's name. Add `| Name | … |`",
+            );
+            fallback
+        }
+        None => {
+            p.error(
+                line,
+                "missing required row `Name`: add it, e.g. `| Name | Acquire Infrastructure: Web Services |`",
+            );
+            String::new()
+        }
+    }
+}
+
+/// The MITRE Tactic row as a list: `Persistence, Privilege Escalation`.
+fn tactics(rows: &Rows, p: &mut Problems<'_>) -> Vec<String> {
+    let tactics: Vec<String> = rows
+        .get(TACTIC)
+        .map(|r| r.value.split(',').map(str::trim).filter(|t| !t.is_empty()))
+        .into_iter()
+        .flatten()
+        .map(str::to_owned)
+        .collect();
+    if tactics.is_empty() {
+        p.warning(
+            rows.get(TACTIC).map_or(rows.first_line(), |r| r.line),
+            "no tactic: add one or more, comma separated (e.g. `| MITRE Tactic | Persistence, Privilege Escalation |`)",
+        );
+    }
+    tactics
+}
+
+/// The seven known sections in the format's order, and the analysis questions.
+fn known_sections(rows: &Rows, p: &mut Problems<'_>) -> (Vec<Section>, Vec<String>) {
     let mut sections = Vec::new();
     let mut questions = Vec::new();
     for kind in SectionKind::KNOWN {
-        let Some(row) = get(kind.row_title()) else {
-            let message = format!("missing row `{}`", kind.row_title());
-            if kind == SectionKind::Questions {
-                diags.push(Diagnostic::error(
-                    path,
-                    first_line,
-                    format!("{message}: add `| Questions for Analysis | Is …? Was …? |`"),
-                ));
-            } else {
-                diags.push(Diagnostic::warning(
-                    path,
-                    first_line,
-                    format!("{message}; the section will be empty"),
-                ));
-            }
+        let Some(row) = rows.get(kind.row_title()) else {
+            missing_section(kind, rows.first_line(), p);
             continue;
         };
-        if row.value.trim().is_empty() {
-            let sev = if kind == SectionKind::Questions {
-                Diagnostic::error
-            } else {
-                Diagnostic::warning
-            };
-            diags.push(sev(path, row.line, format!("row `{}` is empty", row.title)));
-        }
-        if kind == SectionKind::Questions && !row.value.trim().is_empty() && !row.value.contains('?')
-        {
-            diags.push(Diagnostic::warning(
-                path,
-                row.line,
-                "`Questions for Analysis` has no `?`, so it is read as one question; end each question with `?`",
-            ));
-        }
         let (lead, items) = if kind == SectionKind::Questions {
-            let (lead, qs) = cell::questions(&row.value);
+            let (lead, qs) = question_cell(row, p);
             questions.clone_from(&qs);
             (lead, qs)
         } else {
+            if row.value.trim().is_empty() {
+                p.warning(
+                    row.line,
+                    format!(
+                        "row `{}` is empty; write its text or delete the row",
+                        row.title
+                    ),
+                );
+            }
             let c = cell::split(&row.value);
             (c.lead, c.items)
         };
@@ -253,70 +324,100 @@ pub fn parse(src: &str, path: &str) -> Result<Parsed, Vec<Diagnostic>> {
             line: row.line,
         });
     }
+    (sections, questions)
+}
 
+/// A known row that is absent: an error for the questions, a warning for the others.
+fn missing_section(kind: SectionKind, line: usize, p: &mut Problems<'_>) {
+    let message = format!("missing row `{}`", kind.row_title());
+    if kind == SectionKind::Questions {
+        p.error(
+            line,
+            format!("{message}: add `| Questions for Analysis | Is …? Was …? |`"),
+        );
+    } else {
+        p.warning(line, format!("{message}; the section will be empty"));
+    }
+}
+
+/// The Questions cell: its lead-in and single questions. No question at all is an error; a
+/// cell without any `?` is read as one question, with a warning.
+fn question_cell(row: &Row, p: &mut Problems<'_>) -> (Option<String>, Vec<String>) {
+    let (lead, qs) = cell::questions(&row.value);
+    if qs.is_empty() {
+        p.error(
+            row.line,
+            format!(
+                "row `{}` is empty (no question in it); write the questions, each ending in `?`",
+                row.title
+            ),
+        );
+    } else if !row.value.contains('?') {
+        p.warning(
+            row.line,
+            "`Questions for Analysis` has no `?`, so it is read as one question; end each question with `?`",
+        );
+    }
+    (lead, qs)
+}
+
+/// Rows the parser does not know, kept as sections in file order (a repeated one only once).
+fn extra_sections(rows: &Rows) -> Vec<Section> {
     let known = [TACTIC, TTP, SUB_TTP, NAME, RULE];
-    for row in &rows {
-        let is_known = known.iter().any(|k| k.eq_ignore_ascii_case(&row.title))
-            || SectionKind::from_row_title(&row.title).is_some();
-        let first = by_title
-            .get(&row.title.to_ascii_lowercase())
-            .is_some_and(|&i| rows[i].line == row.line);
-        if !is_known && first {
+    rows.rows
+        .iter()
+        .enumerate()
+        .filter(|(_, row)| {
+            !known.iter().any(|k| k.eq_ignore_ascii_case(&row.title))
+                && SectionKind::from_row_title(&row.title).is_none()
+        })
+        .filter(|(i, row)| rows.by_title.get(&row.title.to_ascii_lowercase()) == Some(i))
+        .map(|(_, row)| {
             let c = cell::split(&row.value);
-            sections.push(Section {
+            Section {
                 kind: SectionKind::Extra,
                 title: row.title.clone(),
                 lead: c.lead,
                 items: c.items,
                 line: row.line,
-            });
-        }
-    }
-
-    let (escalation_rule, rule) = match get(RULE) {
-        None => (None, None),
-        Some(row) => {
-            let text = row.value.trim().to_owned();
-            match Rule::parse(&text) {
-                Ok(rule) => {
-                    if let Some(&max) = rule.questions().last().filter(|&&m| m > questions.len()) {
-                        diags.push(Diagnostic::error(
-                            path,
-                            row.line,
-                            format!(
-                                "the escalation rule names q{max} but the playbook has {} questions (q1…q{})",
-                                questions.len(),
-                                questions.len()
-                            ),
-                        ));
-                    }
-                    (Some(text), Some(rule))
-                }
-                Err(e) => {
-                    diags.push(Diagnostic::error(path, row.line, e.to_string()));
-                    (Some(text), None)
-                }
             }
+        })
+        .collect()
+}
+
+/// The optional Escalation Rule row: as written, and parsed. An empty row is no rule.
+fn escalation_rule(
+    row: Option<&Row>,
+    questions: usize,
+    p: &mut Problems<'_>,
+) -> (Option<String>, Option<Rule>) {
+    let Some(row) = row else {
+        return (None, None);
+    };
+    let text = row.value.trim().to_owned();
+    if text.is_empty() {
+        p.warning(
+            row.line,
+            "the `Escalation Rule` row is empty, so the default policy applies; write a rule such as `q1 and (q2 or q3)` or delete the row",
+        );
+        return (None, None);
+    }
+    let rule = match Rule::parse(&text) {
+        Ok(rule) => rule,
+        Err(e) => {
+            p.error(row.line, e.to_string());
+            return (Some(text), None);
         }
     };
-
-    if diags.iter().any(Diagnostic::is_error) {
-        return Err(diags);
+    if let Some(&max) = rule.questions().last().filter(|&&m| m > questions) {
+        p.error(
+            row.line,
+            format!(
+                "the escalation rule names q{max} but the playbook has {questions} questions (q1…q{questions}); use only those or add the missing questions"
+            ),
+        );
     }
-    let Some(id) = id else { return Err(diags) };
-    Ok(Parsed {
-        playbook: Playbook {
-            id,
-            name,
-            tactics,
-            questions,
-            sections,
-            escalation_rule,
-            rule,
-            source: path.to_owned(),
-        },
-        warnings: diags,
-    })
+    (Some(text), Some(rule))
 }
 
 /// The technique id from the TTP and Sub-TTP rows: the Sub-TTP when it names a sub-technique.
@@ -396,7 +497,7 @@ fn is_placeholder(value: &str) -> bool {
 /// `Acquire_Infrastructure:_Web_Services - T1583006` → (name with spaces, id text).
 fn parse_heading(text: &str) -> (Option<String>, Option<String>) {
     let (name, id) = match text.rsplit_once(" - ") {
-        Some((name, id)) if id.trim().starts_with(['T', 't']) => (name, Some(id.trim().to_owned())),
+        Some((name, id)) if looks_like_id(id) => (name, Some(id.trim().to_owned())),
         _ => (text, None),
     };
     let name = name
@@ -405,6 +506,12 @@ fn parse_heading(text: &str) -> (Option<String>, Option<String>) {
         .collect::<Vec<_>>()
         .join(" ");
     ((!name.is_empty()).then_some(name), id)
+}
+
+/// `T1583006`, `t1583.006`: a `T` and a digit (so `- The bar` in a name is not taken for an id).
+fn looks_like_id(text: &str) -> bool {
+    let mut chars = text.trim().chars();
+    matches!(chars.next(), Some('T' | 't')) && chars.next().is_some_and(|c| c.is_ascii_digit())
 }
 
 /// Splits `| a | b \| c |` into cells, unescaping `\|`. Other backslashes are kept as written.

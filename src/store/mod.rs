@@ -7,6 +7,7 @@
 //! - `outbox`: `effect id (u64 BE)` → JSON [`OutboxEntry`]: side effects waiting for delivery.
 //! - `timers`: `due ms (i64 BE, offset) ‖ incident ‖ kind` → JSON timer, in due order.
 //! - `interactions`: `interaction id (u64 BE)` → when it was handled: each is handled once.
+//! - `threads`: `thread id (u64 BE)` → incident id: which incident a chat thread belongs to.
 //!
 //! A command's events, effects, timers and interaction id go in one transaction ([`Batch`]), and
 //! [`Store::commit`] flushes before returning: what it returned is on disk.
@@ -27,7 +28,9 @@ const K_NEXT_EFFECT: &[u8] = b"next_effect";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the store at {path}: {source}; check `store.path` and that no other socbot uses it")]
+    #[error(
+        "cannot open the store at {path}: {source}; check `store.path` and that no other socbot uses it"
+    )]
     Open { path: String, source: sled::Error },
     #[error(
         "the store at {path} was written by a newer socbot (schema {found}, this build knows {SCHEMA_VERSION}); run the newer version or restore a backup"
@@ -44,8 +47,6 @@ pub enum StoreError {
 pub struct Batch {
     /// The interaction this batch answers; a second commit with the same id does nothing.
     pub interaction: Option<u64>,
-    /// Allocate a new incident id; events with incident 0 go to it.
-    pub new_incident: bool,
     /// (incident, JSON event), appended in order.
     pub events: Vec<(u64, Vec<u8>)>,
     /// JSON effects for the outbox, delivered in order.
@@ -56,13 +57,15 @@ pub struct Batch {
     pub cancel_timers: Vec<(u64, u8)>,
     /// Outbox entries this batch completes (removed in the same transaction).
     pub complete_effects: Vec<u64>,
+    /// (thread id, incident id): remember which incident a thread belongs to.
+    pub threads: Vec<(u64, u64)>,
 }
 
 /// What a commit did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Committed {
-    /// Written and flushed; the new incident id when one was allocated.
-    Done { incident: Option<u64> },
+    /// Written and flushed.
+    Done,
     /// The interaction was handled before: nothing was written.
     Duplicate,
 }
@@ -91,6 +94,7 @@ pub struct Store {
     outbox: Tree,
     timers: Tree,
     interactions: Tree,
+    threads: Tree,
 }
 
 fn be(n: u64) -> [u8; 8] {
@@ -98,7 +102,8 @@ fn be(n: u64) -> [u8; 8] {
 }
 
 fn read_u64(v: Option<sled::IVec>) -> u64 {
-    v.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok()).map_or(0, u64::from_be_bytes)
+    v.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map_or(0, u64::from_be_bytes)
 }
 
 fn event_key(incident: u64, seq: u64) -> [u8; 16] {
@@ -139,7 +144,10 @@ impl Store {
         let db = sled::Config::new()
             .path(path)
             .open()
-            .map_err(|source| StoreError::Open { path: shown.clone(), source })?;
+            .map_err(|source| StoreError::Open {
+                path: shown.clone(),
+                source,
+            })?;
         Self::from_db(db, &shown)
     }
 
@@ -153,7 +161,10 @@ impl Store {
         let meta = db.open_tree("meta")?;
         let found = read_u64(meta.get(K_SCHEMA)?);
         if found > SCHEMA_VERSION {
-            return Err(StoreError::TooNew { path: path.to_owned(), found });
+            return Err(StoreError::TooNew {
+                path: path.to_owned(),
+                found,
+            });
         }
         if found < SCHEMA_VERSION {
             meta.insert(K_SCHEMA, &be(SCHEMA_VERSION))?;
@@ -165,6 +176,7 @@ impl Store {
             outbox: db.open_tree("outbox")?,
             timers: db.open_tree("timers")?,
             interactions: db.open_tree("interactions")?,
+            threads: db.open_tree("threads")?,
             db,
         })
     }
@@ -172,6 +184,21 @@ impl Store {
     /// The schema version recorded in the store.
     pub fn schema_version(&self) -> Result<u64, StoreError> {
         Ok(read_u64(self.meta.get(K_SCHEMA)?))
+    }
+
+    /// Takes the next incident number. Numbers are never given twice: the counter is durable
+    /// before any incident that uses it is (a crash may leave a gap, never a reuse).
+    pub fn allocate_incident_id(&self) -> Result<u64, StoreError> {
+        let next = self.meta.update_and_fetch(K_NEXT_INCIDENT, |old| {
+            let n = read_u64(old.map(sled::IVec::from)).max(1);
+            Some(be(n + 1).to_vec())
+        })?;
+        Ok(read_u64(next) - 1)
+    }
+
+    /// The incident a chat thread belongs to.
+    pub fn incident_for_thread(&self, thread: u64) -> Result<Option<u64>, StoreError> {
+        Ok(self.threads.get(be(thread))?.map(|v| read_u64(Some(v))))
     }
 
     /// Writes `batch` in one transaction and flushes it to disk before returning.
@@ -193,8 +220,15 @@ impl Store {
     }
 
     fn write(&self, batch: &Batch) -> Result<Committed, StoreError> {
-        let trees = (&self.meta, &self.events, &self.outbox, &self.timers, &self.interactions);
-        let result = trees.transaction(|(meta, events, outbox, timers, interactions)| {
+        let trees = (
+            &self.meta,
+            &self.events,
+            &self.outbox,
+            &self.timers,
+            &self.interactions,
+            &self.threads,
+        );
+        let result = trees.transaction(|(meta, events, outbox, timers, interactions, threads)| {
             if let Some(id) = batch.interaction {
                 if interactions.get(be(id))?.is_some() {
                     return Ok(Committed::Duplicate);
@@ -202,27 +236,16 @@ impl Store {
                 let now = chrono::Utc::now().timestamp_millis();
                 interactions.insert(&be(id), &now.to_be_bytes())?;
             }
-            let incident = if batch.new_incident {
-                let next = read_u64(meta.get(K_NEXT_INCIDENT)?).max(1);
-                meta.insert(K_NEXT_INCIDENT, &be(next + 1))?;
-                Some(next)
-            } else {
-                None
-            };
             for (inc, json) in &batch.events {
-                let inc = if *inc == 0 { incident.unwrap_or(0) } else { *inc };
-                append_event(meta, events, inc, json)?;
+                append_event(meta, events, *inc, json)?;
+            }
+            for (thread, inc) in &batch.threads {
+                threads.insert(&be(*thread), &be(*inc))?;
             }
             for json in &batch.effects {
                 let id = read_u64(meta.get(K_NEXT_EFFECT)?).max(1);
                 meta.insert(K_NEXT_EFFECT, &be(id + 1))?;
-                let json = json.clone();
-                // Effects may name the new incident as 0: substitute it.
-                let json = match incident {
-                    Some(n) => substitute_incident(&json, n),
-                    None => json,
-                };
-                outbox.insert(&be(id), json)?;
+                outbox.insert(&be(id), json.clone())?;
             }
             for id in &batch.complete_effects {
                 outbox.remove(&be(*id))?;
@@ -231,16 +254,18 @@ impl Store {
                 remove_timer(timers, *inc, *kind)?;
             }
             for (due, inc, kind, json) in &batch.timers {
-                let inc = if *inc == 0 { incident.unwrap_or(0) } else { *inc };
-                remove_timer(timers, inc, *kind)?;
-                let key = timer_key(*due, inc, *kind);
+                remove_timer(timers, *inc, *kind)?;
+                let key = timer_key(*due, *inc, *kind);
                 timers.insert(&key, json.clone())?;
-                timers.insert(timer_index_key(inc, *kind), &key)?;
+                timers.insert(timer_index_key(*inc, *kind), &key)?;
             }
-            Ok(Committed::Done { incident })
+            Ok(Committed::Done)
         });
         result.map_err(|e| match e {
-            TransactionError::Abort(()) => StoreError::Corrupt { tree: "transaction", message: "aborted".into() },
+            TransactionError::Abort(()) => StoreError::Corrupt {
+                tree: "transaction",
+                message: "aborted".into(),
+            },
             TransactionError::Storage(e) => StoreError::Sled(e),
         })
     }
@@ -259,8 +284,10 @@ impl Store {
         self.events_raw(incident)?
             .iter()
             .map(|v| {
-                serde_json::from_slice(v)
-                    .map_err(|e| StoreError::Corrupt { tree: "events", message: format!("INC-{incident}: {e}") })
+                serde_json::from_slice(v).map_err(|e| StoreError::Corrupt {
+                    tree: "events",
+                    message: format!("INC-{incident}: {e}"),
+                })
             })
             .collect()
     }
@@ -283,7 +310,10 @@ impl Store {
             .iter()
             .map(|kv| {
                 let (k, v) = kv?;
-                Ok(OutboxRecord { id: read_u64(Some(k)), json: v.to_vec() })
+                Ok(OutboxRecord {
+                    id: read_u64(Some(k)),
+                    json: v.to_vec(),
+                })
             })
             .collect()
     }
@@ -305,9 +335,15 @@ impl Store {
             if k.len() != 17 {
                 continue; // index entries
             }
-            let due = (u64::from_be_bytes(k[..8].try_into().unwrap_or_default()) ^ (1 << 63)) as i64;
+            let due =
+                (u64::from_be_bytes(k[..8].try_into().unwrap_or_default()) ^ (1 << 63)) as i64;
             let incident = u64::from_be_bytes(k[8..16].try_into().unwrap_or_default());
-            out.push(TimerRecord { due_ms: due, incident, kind: k[16], json: v.to_vec() });
+            out.push(TimerRecord {
+                due_ms: due,
+                incident,
+                kind: k[16],
+                json: v.to_vec(),
+            });
         }
         Ok(out)
     }
@@ -325,18 +361,26 @@ impl Store {
 
     /// A consistent copy of every tree, for backups: (tree name, key, value).
     pub fn export(&self) -> impl Iterator<Item = (Vec<u8>, Vec<u8>, Vec<u8>)> + '_ {
-        self.db.export().into_iter().flat_map(|(kind, name, items)| {
-            let _ = kind;
-            items.map(move |mut kv| {
-                let v = kv.pop().unwrap_or_default();
-                let k = kv.pop().unwrap_or_default();
-                (name.to_vec(), k, v)
+        self.db
+            .export()
+            .into_iter()
+            .flat_map(|(kind, name, items)| {
+                let _ = kind;
+                items.map(move |mut kv| {
+                    let v = kv.pop().unwrap_or_default();
+                    let k = kv.pop().unwrap_or_default();
+                    (name.to_vec(), k, v)
+                })
             })
-        })
     }
 }
 
-fn append_event(meta: &TransactionalTree, events: &TransactionalTree, incident: u64, json: &[u8]) -> TxResult<()> {
+fn append_event(
+    meta: &TransactionalTree,
+    events: &TransactionalTree,
+    incident: u64,
+    json: &[u8],
+) -> TxResult<()> {
     let seq = read_u64(meta.get(seq_key(incident))?);
     events.insert(&event_key(incident, seq), json)?;
     meta.insert(seq_key(incident), &be(seq + 1))?;
@@ -348,21 +392,6 @@ fn remove_timer(timers: &TransactionalTree, incident: u64, kind: u8) -> TxResult
         timers.remove(key)?;
     }
     Ok(())
-}
-
-/// Effects created with the incident they open refer to it as `"incident":0`; fill it in.
-fn substitute_incident(json: &[u8], incident: u64) -> Vec<u8> {
-    match serde_json::from_slice::<serde_json::Value>(json) {
-        Ok(mut v) => {
-            if let Some(obj) = v.as_object_mut()
-                && obj.get("incident").and_then(serde_json::Value::as_u64) == Some(0)
-            {
-                obj.insert("incident".into(), incident.into());
-            }
-            serde_json::to_vec(&v).unwrap_or_else(|_| json.to_vec())
-        }
-        Err(_) => json.to_vec(),
-    }
 }
 
 #[cfg(test)]
@@ -380,16 +409,37 @@ mod tests {
         {
             let s = Store::open(&dir).unwrap();
             for i in 0..3 {
-                let b = Batch { new_incident: true, events: vec![(0, ev(&format!("open{i}")))], ..Batch::default() };
-                assert_eq!(s.commit_blocking(b).unwrap(), Committed::Done { incident: Some(i + 1) });
+                let id = s.allocate_incident_id().unwrap();
+                assert_eq!(id, i + 1);
+                let b = Batch {
+                    events: vec![(id, ev(&format!("open{i}")))],
+                    ..Batch::default()
+                };
+                assert_eq!(s.commit_blocking(b).unwrap(), Committed::Done);
             }
-            s.commit_blocking(Batch { events: vec![(2, ev("answer"))], ..Batch::default() }).unwrap();
+            s.commit_blocking(Batch {
+                events: vec![(2, ev("answer"))],
+                ..Batch::default()
+            })
+            .unwrap();
         }
         let s = Store::open(&dir).unwrap();
-        let b = Batch { new_incident: true, events: vec![(0, ev("open4"))], ..Batch::default() };
-        assert_eq!(s.commit_blocking(b).unwrap(), Committed::Done { incident: Some(4) });
+        assert_eq!(s.allocate_incident_id().unwrap(), 4);
+        let b = Batch {
+            events: vec![(4, ev("open4"))],
+            threads: vec![(900, 4)],
+            ..Batch::default()
+        };
+        assert_eq!(s.commit_blocking(b).unwrap(), Committed::Done);
+        assert_eq!(s.incident_for_thread(900).unwrap(), Some(4));
         let events: Vec<serde_json::Value> = s.events(2).unwrap();
-        assert_eq!(events, vec![serde_json::json!({"e": "open1"}), serde_json::json!({"e": "answer"})]);
+        assert_eq!(
+            events,
+            vec![
+                serde_json::json!({"e": "open1"}),
+                serde_json::json!({"e": "answer"})
+            ]
+        );
         assert_eq!(s.incident_ids().unwrap(), vec![1, 2, 3, 4]);
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -397,8 +447,15 @@ mod tests {
     #[test]
     fn an_interaction_is_handled_once() {
         let s = Store::temporary().unwrap();
-        let b = || Batch { interaction: Some(77), events: vec![(1, ev("x"))], ..Batch::default() };
-        assert!(matches!(s.commit_blocking(b()).unwrap(), Committed::Done { .. }));
+        let b = || Batch {
+            interaction: Some(77),
+            events: vec![(1, ev("x"))],
+            ..Batch::default()
+        };
+        assert!(matches!(
+            s.commit_blocking(b()).unwrap(),
+            Committed::Done
+        ));
         assert_eq!(s.commit_blocking(b()).unwrap(), Committed::Duplicate);
         assert_eq!(s.events_raw(1).unwrap().len(), 1);
     }
@@ -407,9 +464,11 @@ mod tests {
     fn outbox_and_timers_in_order_and_replaceable() {
         let s = Store::temporary().unwrap();
         let b = Batch {
-            new_incident: true,
-            effects: vec![Store::encode(&serde_json::json!({"incident": 0, "k": "a"})), ev("b")],
-            timers: vec![(2_000, 0, 1, ev("late")), (-5, 9, 1, ev("early"))],
+            effects: vec![
+                Store::encode(&serde_json::json!({"incident": 1, "k": "a"})),
+                ev("b"),
+            ],
+            timers: vec![(2_000, 1, 1, ev("late")), (-5, 9, 1, ev("early"))],
             ..Batch::default()
         };
         s.commit_blocking(b).unwrap();
@@ -418,12 +477,30 @@ mod tests {
         let first: serde_json::Value = serde_json::from_slice(&out[0].json).unwrap();
         assert_eq!(first["incident"], 1);
         let t = s.timers().unwrap();
-        assert_eq!(t.iter().map(|t| t.due_ms).collect::<Vec<_>>(), vec![-5, 2_000]);
+        assert_eq!(
+            t.iter().map(|t| t.due_ms).collect::<Vec<_>>(),
+            vec![-5, 2_000]
+        );
         // Same (incident, kind) replaces; cancelling removes; completing removes an effect.
-        s.commit_blocking(Batch { timers: vec![(10, 1, 1, ev("moved"))], ..Batch::default() }).unwrap();
-        assert_eq!(s.timers().unwrap().iter().map(|t| t.due_ms).collect::<Vec<_>>(), vec![-5, 10]);
-        s.commit_blocking(Batch { cancel_timers: vec![(9, 1)], complete_effects: vec![out[0].id], ..Batch::default() })
-            .unwrap();
+        s.commit_blocking(Batch {
+            timers: vec![(10, 1, 1, ev("moved"))],
+            ..Batch::default()
+        })
+        .unwrap();
+        assert_eq!(
+            s.timers()
+                .unwrap()
+                .iter()
+                .map(|t| t.due_ms)
+                .collect::<Vec<_>>(),
+            vec![-5, 10]
+        );
+        s.commit_blocking(Batch {
+            cancel_timers: vec![(9, 1)],
+            complete_effects: vec![out[0].id],
+            ..Batch::default()
+        })
+        .unwrap();
         assert_eq!(s.timers().unwrap().len(), 1);
         assert_eq!(s.outbox().unwrap().len(), 1);
     }

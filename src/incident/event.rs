@@ -1,0 +1,265 @@
+//! The events an incident is made of. They are stored durably forever, so their serde form is a
+//! contract: an internally tagged `type` in snake_case, fields by name (never by position). Add
+//! new variants or optional fields; never rename or remove one.
+//!
+//! ```json
+//! {"at":"2024-05-01T12:00:00Z","actor":{"id":42,"name":"alice"},
+//!  "kind":{"type":"answered","question":1,"finding":"concerning","note":"no ticket"}}
+//! ```
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::decision::{Decision, DefaultPolicy};
+use super::{ActorRef, Finding, IncidentId, Resolution};
+use crate::playbook::TechniqueId;
+
+/// One thing that happened to an incident: when, who, what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    pub actor: ActorRef,
+    pub kind: EventKind,
+}
+
+impl Event {
+    pub fn new(at: DateTime<Utc>, actor: ActorRef, kind: EventKind) -> Self {
+        Self { at, actor, kind }
+    }
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The first event of every incident. It keeps a snapshot of the playbook's questions and
+    /// rule, and of the default policy, so editing a playbook or the configuration never changes
+    /// a running incident.
+    Opened {
+        /// The incident number; 0 when the store allocates it in the same transaction (the
+        /// store's key is then the authority, see `Incident::from_stored`).
+        #[serde(default)]
+        id: IncidentId,
+        technique: TechniqueId,
+        title: String,
+        alert: Option<String>,
+        playbook_name: String,
+        questions: Vec<String>,
+        /// The Escalation Rule as written, if the playbook had one that parsed.
+        escalation_rule: Option<String>,
+        /// The playbook's Decision for Escalation text.
+        decision_text: Option<String>,
+        /// The default policy in force at open time (used when there is no rule).
+        #[serde(default)]
+        policy: DefaultPolicy,
+    },
+    /// Question `question` (1-based) answered, or its answer changed.
+    Answered {
+        question: usize,
+        finding: Finding,
+        note: Option<String>,
+    },
+    NoteAdded {
+        text: String,
+    },
+    /// The decision changed kind (escalate / recommend close / pending).
+    DecisionChanged {
+        decision: Decision,
+    },
+    /// The incident was escalated (once per incident).
+    Escalated {
+        reason: EscalationReason,
+    },
+    /// Where the incident lives in chat: opaque ids (channel, thread, the card message).
+    ThreadLinked {
+        channel_id: u64,
+        thread_id: u64,
+        card_message_id: u64,
+    },
+    /// The thread messages that carry the questions and their answer buttons, in order
+    /// (message `i` holds questions `5i+1 ..= 5i+5`).
+    QuestionsPosted {
+        message_ids: Vec<u64>,
+    },
+    /// Someone was paged (or re-paged); acknowledge before `deadline`.
+    Paged {
+        level: PageLevel,
+        target: PageTarget,
+        attempt: u32,
+        deadline: DateTime<Utc>,
+    },
+    /// The page was acknowledged; the paging chain stops.
+    Acknowledged {
+        by: ActorRef,
+    },
+    /// The paging chain stopped without an acknowledgement (incident closed, chain exhausted, …).
+    PagingStopped {
+        why: String,
+    },
+    OwnerChanged {
+        owner: ActorRef,
+    },
+    Closed {
+        resolution: Resolution,
+        summary: Option<String>,
+    },
+}
+
+impl EventKind {
+    /// The stable `type` name, as stored.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Opened { .. } => "opened",
+            Self::Answered { .. } => "answered",
+            Self::NoteAdded { .. } => "note_added",
+            Self::DecisionChanged { .. } => "decision_changed",
+            Self::Escalated { .. } => "escalated",
+            Self::ThreadLinked { .. } => "thread_linked",
+            Self::QuestionsPosted { .. } => "questions_posted",
+            Self::Paged { .. } => "paged",
+            Self::Acknowledged { .. } => "acknowledged",
+            Self::PagingStopped { .. } => "paging_stopped",
+            Self::OwnerChanged { .. } => "owner_changed",
+            Self::Closed { .. } => "closed",
+        }
+    }
+}
+
+/// Why an incident was escalated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum EscalationReason {
+    /// The decision (rule or default policy) became Escalate; its reasons.
+    Decision { reasons: Vec<String> },
+    /// An analyst escalated by hand.
+    Manual { reason: String },
+}
+
+impl EscalationReason {
+    /// One line for people.
+    pub fn summary(&self) -> String {
+        match self {
+            Self::Decision { reasons } => format!("by decision: {}", reasons.join("; ")),
+            Self::Manual { reason } => format!("by hand: {reason}"),
+        }
+    }
+}
+
+/// Which step of the escalation chain a page is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PageLevel {
+    Primary,
+    Secondary,
+    Role,
+}
+
+impl PageLevel {
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Primary => "primary",
+            Self::Secondary => "secondary",
+            Self::Role => "fallback role",
+        }
+    }
+}
+
+/// Whom a page goes to (opaque chat ids): `{"user": 42}` or `{"role": 7}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PageTarget {
+    User(u64),
+    Role(u64),
+}
+
+impl std::fmt::Display for PageTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::User(id) => write!(f, "user {id}"),
+            Self::Role(id) => write!(f, "role {id}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    /// The stored form is a contract: these exact JSON shapes must keep deserialising.
+    #[test]
+    fn stored_shapes_are_stable() {
+        let stored = json!([
+            {"at": "2024-05-01T12:00:00Z", "actor": {"id": 42, "name": "alice"}, "kind": {
+                "type": "opened", "id": 3, "technique": "T1583.006", "title": "odd VPS",
+                "alert": null, "playbook_name": "Web Services", "questions": ["a?", "b?"],
+                "escalation_rule": "q1 or q2", "decision_text": null}},
+            {"at": "2024-05-01T12:01:00Z", "actor": {"name": "alice", "id": 42}, "kind": {
+                "finding": "concerning", "question": 1, "type": "answered", "note": "x"}},
+            {"at": "2024-05-01T12:01:00Z", "actor": {"id": 42, "name": "alice"}, "kind": {
+                "type": "decision_changed", "decision": {"kind": "escalate", "reasons": ["r"]}}},
+            {"at": "2024-05-01T12:01:00Z", "actor": {"id": 42, "name": "alice"}, "kind": {
+                "type": "escalated", "reason": {"by": "manual", "reason": "gut"}}},
+            {"at": "2024-05-01T12:02:00Z", "actor": {"id": 0, "name": "socbot"}, "kind": {
+                "type": "paged", "level": "primary", "target": {"user": 9}, "attempt": 1,
+                "deadline": "2024-05-01T12:12:00Z"}},
+            {"at": "2024-05-01T12:03:00Z", "actor": {"id": 9, "name": "bob"}, "kind": {
+                "type": "acknowledged", "by": {"id": 9, "name": "bob"}}},
+            {"at": "2024-05-01T12:04:00Z", "actor": {"id": 9, "name": "bob"}, "kind": {
+                "type": "closed", "resolution": "true_positive", "summary": null}},
+        ]);
+        let events: Vec<Event> = serde_json::from_value(stored).unwrap();
+        assert_eq!(events.len(), 7);
+        match &events[0].kind {
+            EventKind::Opened { policy, id, .. } => {
+                assert_eq!(*policy, DefaultPolicy::AnyConcerning);
+                assert_eq!(*id, IncidentId(3));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            events[4].kind,
+            EventKind::Paged {
+                level: PageLevel::Primary,
+                target: PageTarget::User(9),
+                attempt: 1,
+                deadline: at("2024-05-01T12:12:00Z"),
+            }
+        );
+        let back: Vec<Event> =
+            serde_json::from_value(serde_json::to_value(&events).unwrap()).unwrap();
+        assert_eq!(back, events);
+        let v = serde_json::to_value(&events[1]).unwrap();
+        assert_eq!(v["kind"]["type"], "answered");
+        assert_eq!(v["at"], "2024-05-01T12:01:00Z");
+    }
+
+    #[test]
+    fn every_kind_names_its_stored_type() {
+        let kinds = [
+            EventKind::NoteAdded { text: "n".into() },
+            EventKind::ThreadLinked {
+                channel_id: 1,
+                thread_id: 2,
+                card_message_id: 3,
+            },
+            EventKind::PagingStopped { why: "w".into() },
+            EventKind::OwnerChanged {
+                owner: ActorRef::new(1, "a"),
+            },
+            EventKind::Escalated {
+                reason: EscalationReason::Decision {
+                    reasons: vec!["r".into()],
+                },
+            },
+        ];
+        for k in kinds {
+            let v = serde_json::to_value(&k).unwrap();
+            assert_eq!(v["type"], k.name());
+        }
+    }
+}
