@@ -215,8 +215,14 @@ mod tests {
 
     #[test]
     fn role_lists_come_from_comma_separated_variables() {
-        let cfg = Config::load_with_env(None, env(&[("SOCBOT__ROLES__L1", "11,22"), ("SOCBOT__ESCALATION__DEFAULT", "at-least-2")]))
-            .unwrap();
+        let cfg = Config::load_with_env(
+            None,
+            env(&[
+                ("SOCBOT__ROLES__L1", "11,22"),
+                ("SOCBOT__ESCALATION__DEFAULT", "at-least-2"),
+            ]),
+        )
+        .unwrap();
         assert_eq!(cfg.roles.l1, vec![11, 22]);
         assert!(cfg.roles.t2.is_empty());
         assert_eq!(cfg.escalation.default.to_string(), "at-least-2");

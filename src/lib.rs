@@ -20,6 +20,7 @@ pub mod config;
 pub mod console;
 pub mod daemon;
 pub mod discord;
+pub mod effects;
 pub mod incident;
 pub mod playbook;
 pub mod render;

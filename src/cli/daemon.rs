@@ -7,8 +7,10 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::config::Config;
+use crate::console::ConsolePort;
 use crate::daemon::{self, StartError};
-use crate::service::Service;
+use crate::effects::Outbox;
+use crate::service::{Incidents, Service};
 
 pub fn run(config: Config) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -30,16 +32,36 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
 }
 
 pub fn console(config: Config) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let library = daemon::load_playbooks(&config)?;
-    let service = Service::new(library);
-    let stdin = std::io::stdin();
-    let prompt = stdin.is_terminal();
-    crate::console::run(
-        &service,
-        stdin.lock(),
-        std::io::stdout().lock(),
-        prompt,
-        super::width(None),
-    )?;
+    let store = daemon::open_store(&config)?;
+    let port = Arc::new(ConsolePort::default());
+    let outbox = Outbox::new(store.clone(), port.clone());
+    let incidents = Incidents::new(
+        store.clone(),
+        outbox,
+        config.escalation.default,
+        config.roles.clone(),
+        0,
+    );
+    let service = Service::with_incidents(library, incidents);
+    let prompt = std::io::stdin().is_terminal();
+    runtime.block_on(async {
+        let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+        let out = std::io::stdout();
+        crate::console::run(
+            &service,
+            Some(port),
+            stdin,
+            out.lock(),
+            prompt,
+            super::width(None),
+        )
+        .await?;
+        store.flush().await?;
+        anyhow::Ok(())
+    })?;
     Ok(ExitCode::SUCCESS)
 }

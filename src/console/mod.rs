@@ -1,86 +1,40 @@
 //! `socbot console`: the same commands as in Discord, typed at a terminal prompt, against the
-//! configured playbooks. No Discord, no token: the fallback when Discord is down.
+//! configured playbooks and the local store. No Discord, no token: the fallback when Discord is
+//! down. What the bot would post in an incident thread is printed, prefixed with the incident.
 
-use std::io::{BufRead, Write};
+mod parse;
+mod port;
 
-use crate::playbook::SectionKind;
+use std::io::Write;
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+
+pub use parse::{Line, parse_line};
+pub use port::ConsolePort;
+
+use crate::incident::export;
 use crate::render::terminal;
-use crate::service::{Actor, Command, Reply, Service, UserError};
+use crate::service::{Actor, Origin, Reply, Service, UserError};
 
-const HELP: &str = "\
+pub const HELP: &str = "\
 Commands (the same as in Discord):
-  /playbook <technique> [section] [private]   e.g. /playbook T1583.006 questions
-  /playbook technique:<id> section:<name>     Discord-style options work too
-  /search <words>                             what autocomplete would offer
-  /help                                       this text
-  /quit                                       leave (Ctrl-D too)
+  /playbook <technique> [section] [private]     e.g. /playbook T1583.006 questions
+  /search <words>                               what autocomplete would offer
+  /incident open <technique> <title…>           open an incident (alert:<text> at the end)
+  /incident answer <INC-n> <q> <concerning|clear|unknown> [note…]
+  /incident note <INC-n> <text…>
+  /incident escalate <INC-n> <reason…>
+  /incident status <INC-n>
+  /incident list [open|escalated|closed]
+  /incident close <INC-n> <true-positive|false-positive|benign|duplicate> [summary…]
+  /incident export <INC-n>
+  /help, /quit (Ctrl-D too)
 Sections: log-sources, indicators, questions, escalation, l1-steps, t2-actions, containment";
 
-/// A console line parsed into a command, or a console-only action.
-#[derive(Debug, PartialEq, Eq)]
-enum Line {
-    Command(Command),
-    Search(String),
-    Help,
-    Quit,
-    Empty,
-}
-
-fn parse_line(line: &str) -> Result<Line, UserError> {
-    let line = line.trim();
-    if line.is_empty() {
-        return Ok(Line::Empty);
-    }
-    let mut words = line.split_whitespace();
-    let head = words
-        .next()
-        .unwrap_or_default()
-        .trim_start_matches('/')
-        .to_ascii_lowercase();
-    let rest: Vec<&str> = words.collect();
-    match head.as_str() {
-        "help" | "?" => Ok(Line::Help),
-        "quit" | "exit" | "q" => Ok(Line::Quit),
-        "search" => Ok(Line::Search(rest.join(" "))),
-        "playbook" | "pb" => {
-            let (mut technique, mut section, mut private) = (None, None, false);
-            for word in rest {
-                let (key, value) = word
-                    .split_once(':')
-                    .map_or((None, word), |(k, v)| (Some(k), v));
-                match key {
-                    Some("technique") => technique = Some(value.to_owned()),
-                    Some("section") => section = Some(value.to_owned()),
-                    Some("private") => private = matches!(value, "true" | "yes" | "1"),
-                    Some(other) => {
-                        return Err(UserError(format!("unknown option `{other}:`; try /help")));
-                    }
-                    None if value == "private" => private = true,
-                    None if technique.is_none() => technique = Some(value.to_owned()),
-                    None if section.is_none() => section = Some(value.to_owned()),
-                    None => return Err(UserError(format!("unexpected `{value}`; try /help"))),
-                }
-            }
-            let technique = technique
-                .ok_or_else(|| UserError("give a technique, e.g. /playbook T1583.006".into()))?;
-            let section = match section {
-                None => None,
-                Some(s) => Some(SectionKind::from_user(&s).ok_or_else(|| {
-                    let keys: Vec<_> = SectionKind::KNOWN.iter().map(|k| k.key()).collect();
-                    UserError(format!("no section `{s}`; use one of: {}", keys.join(", ")))
-                })?),
-            };
-            Ok(Line::Command(Command::Playbook {
-                technique,
-                section,
-                private,
-            }))
-        }
-        other => Err(UserError(format!("unknown command `/{other}`; try /help"))),
-    }
-}
-
-fn render(reply: &Reply, width: usize) -> String {
+/// Renders a reply for the terminal.
+pub fn render(reply: &Reply, width: usize) -> String {
     match reply {
         Reply::Playbook { view, .. } => {
             let mut out = String::new();
@@ -90,34 +44,137 @@ fn render(reply: &Reply, width: usize) -> String {
             out.push_str(&terminal::playbook(&view.playbook, view.section, width));
             out
         }
+        Reply::Text { text, .. } => format!("{}\n", text.replace("**", "")),
+        Reply::IncidentOpened { incident, note } => {
+            let mut out = String::new();
+            if let Some(n) = note {
+                out.push_str(&format!("note: {n}\n"));
+            }
+            out.push_str(&format!(
+                "opened {} · {} · {} ({} questions)\n",
+                incident.id,
+                incident.technique_label(),
+                incident.title,
+                incident.questions.len()
+            ));
+            out
+        }
+        Reply::Answered {
+            incident,
+            question,
+            changed,
+        } => match incident.answer(*question) {
+            Some(a) if *changed => format!(
+                "{} q{question} → {} ({})\n",
+                incident.id,
+                a.finding.label(),
+                a.by.name
+            ),
+            _ => format!(
+                "{} q{question} was already answered that way\n",
+                incident.id
+            ),
+        },
+        Reply::Status { incident, events } => status(incident, events, width),
+        Reply::List { incidents, .. } => {
+            if incidents.is_empty() {
+                return "no incidents\n".into();
+            }
+            incidents
+                .iter()
+                .map(|i| {
+                    format!(
+                        "{:<8} {:<10} {:<22} {}\n",
+                        i.id.to_string(),
+                        i.technique.to_string(),
+                        status_word(i),
+                        i.title
+                    )
+                })
+                .collect()
+        }
+        Reply::Export { markdown, .. } => markdown.clone(),
+        Reply::Duplicate => String::new(),
     }
 }
 
+fn status_word(i: &crate::incident::Incident) -> String {
+    match &i.status {
+        crate::incident::Status::Open => "open".into(),
+        crate::incident::Status::Escalated => "escalated".into(),
+        crate::incident::Status::Closed { resolution } => format!("closed ({})", resolution.key()),
+    }
+}
+
+fn status(
+    inc: &crate::incident::Incident,
+    events: &[crate::incident::Event],
+    width: usize,
+) -> String {
+    let mut out = format!(
+        "{} · {} · {}\nstatus: {}\n",
+        inc.id,
+        inc.technique_label(),
+        inc.title,
+        status_word(inc)
+    );
+    for (i, q) in inc.questions.iter().enumerate() {
+        out.push_str(&terminal::wrap(q, width, &format!("q{}. ", i + 1), "    "));
+        match inc.answer(i + 1) {
+            Some(a) => {
+                let note = a
+                    .note
+                    .as_deref()
+                    .map(|n| format!(" · {n}"))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "    → {} by {} at {}{note}\n",
+                    a.finding.label(),
+                    a.by.name,
+                    export::utc(a.at)
+                ));
+            }
+            None => out.push_str("    → unanswered\n"),
+        }
+    }
+    out.push_str(&format!("decision: {}\n", inc.evaluate().headline()));
+    for t in export::timeline(events) {
+        out.push_str(&format!(
+            "  {} {} — {}\n",
+            export::utc(t.at),
+            t.actor.name,
+            t.text
+        ));
+    }
+    out
+}
+
 /// Reads commands from `input` until end of input or `/quit`, writing answers to `output`.
-/// `prompt` is shown before each line (off when input is not a terminal).
-pub fn run(
+/// `prompt` is shown before each line (off when input is not a terminal). Effects (what the bot
+/// would post in threads) are delivered to `port` after each command and printed.
+pub async fn run(
     service: &Service,
-    input: impl BufRead,
+    port: Option<Arc<ConsolePort>>,
+    input: impl AsyncBufRead + Unpin,
     mut output: impl Write,
     prompt: bool,
     width: usize,
 ) -> std::io::Result<()> {
     let actor = Actor::console();
-    let library = service.library().current();
     writeln!(
         output,
         "socbot console: {} playbooks loaded. Type /help for commands.",
-        library.len()
+        service.library().current().len()
     )?;
-    drop(library);
     let mut lines = input.lines();
     loop {
         if prompt {
             write!(output, "socbot> ")?;
             output.flush()?;
         }
-        let Some(line) = lines.next() else { break };
-        let line = line?;
+        let Some(line) = lines.next_line().await? else {
+            break;
+        };
         match parse_line(&line) {
             Ok(Line::Empty) => {}
             Ok(Line::Quit) => break,
@@ -127,39 +184,29 @@ pub fn run(
                     writeln!(output, "  {label}")?;
                 }
             }
-            Ok(Line::Command(cmd)) => match service.handle(cmd, &actor) {
-                Ok(reply) => write!(output, "{}", render(&reply, width))?,
-                Err(UserError(msg)) => writeln!(output, "error: {msg}")?,
-            },
+            Ok(Line::Command(cmd)) => {
+                let origin = Origin {
+                    actor: actor.clone(),
+                    channel: 0,
+                    interaction: None,
+                    now: Utc::now(),
+                };
+                match service.handle(cmd, &origin).await {
+                    Ok(reply) => write!(output, "{}", render(&reply, width))?,
+                    Err(UserError(msg)) => writeln!(output, "error: {msg}")?,
+                }
+            }
             Err(UserError(msg)) => writeln!(output, "error: {msg}")?,
+        }
+        if let (Some(port), Some(incidents)) = (&port, service.incidents()) {
+            if let Err(e) = incidents.outbox().drain().await {
+                writeln!(output, "error: {e}")?;
+            }
+            for line in port.take() {
+                writeln!(output, "{line}")?;
+            }
         }
         output.flush()?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn both_option_styles_parse() {
-        let want = Line::Command(Command::Playbook {
-            technique: "T1583.006".into(),
-            section: Some(SectionKind::Questions),
-            private: false,
-        });
-        assert_eq!(parse_line("/playbook T1583.006 questions").unwrap(), want);
-        assert_eq!(
-            parse_line("/playbook technique:T1583.006 section:questions").unwrap(),
-            want
-        );
-        assert!(
-            parse_line("/playbook T1583.006 nonsense")
-                .unwrap_err()
-                .0
-                .contains("use one of")
-        );
-        assert!(parse_line("/frobnicate").unwrap_err().0.contains("/help"));
-    }
 }

@@ -11,7 +11,9 @@ use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
 use crate::config::Config;
-use crate::service::{LibraryHandle, Service};
+use crate::effects::Outbox;
+use crate::service::{Incidents, LibraryHandle, Service};
+use crate::store::Store;
 
 /// Why the daemon cannot start, phrased for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +44,24 @@ pub fn load_playbooks(config: &Config) -> Result<LibraryHandle, StartError> {
     Ok(handle)
 }
 
+/// Opens the configured store, creating its directory when missing.
+pub fn open_store(config: &Config) -> anyhow::Result<Store> {
+    if let Some(parent) = config.store.path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            anyhow::anyhow!(
+                "configuration key `store.path`: cannot create {}: {e}",
+                parent.display()
+            )
+        })?;
+    }
+    Ok(Store::open(&config.store.path)?)
+}
+
 /// Runs the daemon until `shutdown` resolves. `reload` is notified on SIGHUP (by the binary).
+/// Shutdown order: stop taking interactions, let the outbox finish what it is delivering, then
+/// flush the store.
 pub async fn run(
     config: Config,
     reload: Arc<Notify>,
@@ -52,22 +71,52 @@ pub async fn run(
         return Err(StartError::NoToken.into());
     }
     let library = load_playbooks(&config)?;
-    let service = Service::new(library.clone());
+    let store = open_store(&config)?;
+    let pending = store.outbox()?.len();
+    if pending > 0 {
+        info!(
+            pending,
+            "outbox has undelivered effects from before; delivering them"
+        );
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let watcher = tokio::spawn(reload::watch(
-        library,
+        library.clone(),
         config
             .playbooks
             .watch
             .then(|| Duration::from_secs(config.playbooks.watch_interval_secs)),
         reload,
-        stop_rx,
+        stop_rx.clone(),
     ));
-    let result = crate::discord::serve(&config.discord, service, shutdown).await;
+    let mut outbox_task = None;
+    let build = |http| {
+        let port = Arc::new(crate::discord::port::DiscordPort {
+            http,
+            library: library.clone(),
+        });
+        let outbox = Outbox::new(store.clone(), port);
+        outbox_task = Some(tokio::spawn(outbox.clone().run(stop_rx.clone())));
+        let incidents = Incidents::new(
+            store.clone(),
+            outbox,
+            config.escalation.default,
+            config.roles.clone(),
+            config.discord.soc_channel_id,
+        );
+        Service::with_incidents(library.clone(), incidents)
+    };
+    let result = crate::discord::serve(&config.discord, build, shutdown).await;
     let _ = stop_tx.send(true);
     if let Err(e) = watcher.await {
         warn!(error = %e, "playbook watcher ended abnormally");
     }
+    if let Some(task) = outbox_task
+        && let Err(e) = task.await
+    {
+        warn!(error = %e, "outbox worker ended abnormally");
+    }
+    store.flush().await?;
     info!("socbot stopped");
     result
 }

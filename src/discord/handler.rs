@@ -1,22 +1,32 @@
 //! Gateway events → service calls → Discord replies. Thin: parsing is in `commands.rs`, layout
-//! in `render.rs`, the decisions in `service`.
+//! in `render.rs` and `incident.rs`, the decisions in `service`.
 
-use std::time::Instant;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
+use chrono::Utc;
 use serenity::all::{
-    AutocompleteChoice, CommandInteraction, ComponentInteraction, ComponentInteractionDataKind,
-    Context, CreateAutocompleteResponse, CreateInteractionResponse, EventHandler, GuildId,
-    Interaction, MessageFlags, Ready,
+    ActionRowComponent, AutocompleteChoice, CommandInteraction, ComponentInteraction,
+    ComponentInteractionDataKind, Context, CreateActionRow, CreateAttachment,
+    CreateAutocompleteResponse, CreateInputText, CreateInteractionResponse,
+    CreateInteractionResponseFollowup, CreateModal, EventHandler, GuildId, InputTextStyle,
+    Interaction, MessageFlags, ModalInteraction, Ready,
 };
 use tracing::{Instrument, error, info, warn};
 
-use super::render::{self, ALL_SECTIONS, PICKER_PREFIX};
+use super::incident::{self as view, Control};
+use super::render::{self, ALL_SECTIONS, MessageSpec, PICKER_PREFIX};
 use super::{commands, reply};
+use crate::incident::{Finding, Incident};
 use crate::playbook::SectionKind;
-use crate::service::{Actor, Command, Reply, Service, UserError};
+use crate::service::{Actor, Command, IncidentCommand, Origin, Reply, Service, UserError};
+
+/// How long `/incident open` waits for the thread before answering without its link.
+const THREAD_WAIT: Duration = Duration::from_millis(2000);
 
 pub struct Handler {
-    pub service: Service,
+    /// Set once the client (and so its REST handle) exists, before the gateway starts.
+    pub service: Arc<OnceLock<Service>>,
     /// Only interactions from this guild are served (None: any).
     pub guild: Option<GuildId>,
 }
@@ -24,10 +34,43 @@ pub struct Handler {
 fn actor(user: &serenity::all::User, member: Option<&serenity::all::Member>) -> Actor {
     Actor {
         id: user.id.get(),
-        name: user.name.clone(),
+        name: member.and_then(|m| m.nick.clone()).unwrap_or_else(|| {
+            user.global_name
+                .clone()
+                .unwrap_or_else(|| user.name.clone())
+        }),
         roles: member
             .map(|m| m.roles.iter().map(|r| r.get()).collect())
             .unwrap_or_default(),
+    }
+}
+
+fn origin(actor: Actor, channel: u64, interaction: u64) -> Origin {
+    Origin {
+        actor,
+        channel,
+        interaction: Some(interaction),
+        now: Utc::now(),
+    }
+}
+
+/// The one thing an interaction answers with, and any follow-ups.
+struct Answer {
+    first: CreateInteractionResponse,
+    followups: Vec<CreateInteractionResponseFollowup>,
+}
+
+impl Answer {
+    fn only(first: CreateInteractionResponse) -> Self {
+        Self {
+            first,
+            followups: Vec::new(),
+        }
+    }
+    fn private(text: &str) -> Self {
+        Self::only(CreateInteractionResponse::Message(reply::private_text(
+            text,
+        )))
     }
 }
 
@@ -54,20 +97,33 @@ impl EventHandler for Handler {
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        let Some(service) = self.service.get() else {
+            return;
+        };
         let started = Instant::now();
-        let (kind, id) = match &interaction {
-            Interaction::Command(c) => ("command", c.id.get()),
-            Interaction::Autocomplete(a) => ("autocomplete", a.id.get()),
-            Interaction::Component(c) => ("component", c.id.get()),
+        let (kind, id, guild) = match &interaction {
+            Interaction::Command(c) => ("command", c.id.get(), c.guild_id),
+            Interaction::Autocomplete(a) => ("autocomplete", a.id.get(), a.guild_id),
+            Interaction::Component(c) => ("component", c.id.get(), c.guild_id),
+            Interaction::Modal(m) => ("modal", m.id.get(), m.guild_id),
             _ => return,
         };
         let span = tracing::info_span!("interaction", kind, id);
         async {
-            match interaction {
-                Interaction::Command(cmd) => self.on_command(&ctx, &cmd).await,
-                Interaction::Autocomplete(ac) => self.on_autocomplete(&ctx, &ac).await,
-                Interaction::Component(c) => self.on_component(&ctx, &c).await,
-                _ => {}
+            if self.guild.is_some() && guild != self.guild {
+                let answer =
+                    Answer::private("socbot serves only its own SOC server; use it there.");
+                return send(&ctx, &interaction, answer).await;
+            }
+            let answer = match &interaction {
+                Interaction::Command(cmd) => on_command(service, cmd).await,
+                Interaction::Autocomplete(ac) => Some(on_autocomplete(service, ac)),
+                Interaction::Component(c) => on_component(service, c).await,
+                Interaction::Modal(m) => on_modal(service, m).await,
+                _ => None,
+            };
+            if let Some(answer) = answer {
+                send(&ctx, &interaction, answer).await;
             }
             tracing::debug!(
                 elapsed_us = started.elapsed().as_micros() as u64,
@@ -79,87 +135,74 @@ impl EventHandler for Handler {
     }
 }
 
-impl Handler {
-    fn wrong_guild(&self, guild: Option<GuildId>) -> bool {
-        self.guild.is_some() && guild != self.guild
+async fn send(ctx: &Context, interaction: &Interaction, answer: Answer) {
+    let http = &ctx.http;
+    let result = match interaction {
+        Interaction::Command(c) | Interaction::Autocomplete(c) => {
+            c.create_response(http, answer.first).await
+        }
+        Interaction::Component(c) => c.create_response(http, answer.first).await,
+        Interaction::Modal(m) => m.create_response(http, answer.first).await,
+        _ => return,
+    };
+    if let Err(e) = result {
+        error!(error = %e, "answering the interaction failed");
+        return;
     }
-
-    async fn on_command(&self, ctx: &Context, cmd: &CommandInteraction) {
-        if self.wrong_guild(cmd.guild_id) {
-            let text = "socbot serves only its own SOC server; run this command there.";
-            return respond_private(ctx, cmd, text).await;
-        }
-        let actor = actor(&cmd.user, cmd.member.as_deref());
-        let result = commands::parse(cmd).and_then(|command| self.service.handle(command, &actor));
-        match result {
-            Ok(reply) => self.send_reply(ctx, cmd, reply).await,
-            Err(UserError(text)) => respond_private(ctx, cmd, &text).await,
-        }
-    }
-
-    async fn send_reply(&self, ctx: &Context, cmd: &CommandInteraction, reply: Reply) {
-        let Reply::Playbook { view, private } = reply;
-        let messages = render::playbook_messages(&view);
-        let first =
-            CreateInteractionResponse::Message(reply::response_message(&messages[0], private));
-        if let Err(e) = cmd.create_response(&ctx.http, first).await {
-            error!(error = %e, "answering the command failed");
-            return;
-        }
-        for m in &messages[1..] {
-            if let Err(e) = cmd
-                .create_followup(&ctx.http, reply::followup(m, private))
-                .await
-            {
-                error!(error = %e, "sending a follow-up failed");
-                return;
-            }
-        }
-    }
-
-    async fn on_autocomplete(&self, ctx: &Context, ac: &CommandInteraction) {
-        let typed = ac
-            .data
-            .autocomplete()
-            .map(|o| o.value.to_owned())
-            .unwrap_or_default();
-        let choices: Vec<AutocompleteChoice> = self
-            .service
-            .autocomplete_technique(&typed, render::limits::CHOICE_NAME)
-            .into_iter()
-            .map(|(label, value)| AutocompleteChoice::new(label, value))
-            .collect();
-        let response = CreateInteractionResponse::Autocomplete(
-            CreateAutocompleteResponse::new().set_choices(choices),
-        );
-        if let Err(e) = ac.create_response(&ctx.http, response).await {
-            warn!(error = %e, "answering autocomplete failed");
-        }
-    }
-
-    async fn on_component(&self, ctx: &Context, c: &ComponentInteraction) {
-        if self.wrong_guild(c.guild_id) {
-            let text = "socbot serves only its own SOC server.";
-            let _ = c
-                .create_response(
-                    &ctx.http,
-                    CreateInteractionResponse::Message(reply::private_text(text)),
-                )
-                .await;
-            return;
-        }
-        let Some(technique) = c.data.custom_id.strip_prefix(PICKER_PREFIX) else {
-            warn!(custom_id = %c.data.custom_id, "component with an unknown custom_id");
-            let text =
-                "This control is from an older socbot and no longer works; run the command again.";
-            let _ = c
-                .create_response(
-                    &ctx.http,
-                    CreateInteractionResponse::Message(reply::private_text(text)),
-                )
-                .await;
-            return;
+    for f in answer.followups {
+        let result = match interaction {
+            Interaction::Command(c) => c.create_followup(http, f).await,
+            Interaction::Component(c) => c.create_followup(http, f).await,
+            Interaction::Modal(m) => m.create_followup(http, f).await,
+            _ => return,
         };
+        if let Err(e) = result {
+            error!(error = %e, "sending a follow-up failed");
+            return;
+        }
+    }
+}
+
+async fn on_command(service: &Service, cmd: &CommandInteraction) -> Option<Answer> {
+    let origin = origin(
+        actor(&cmd.user, cmd.member.as_deref()),
+        cmd.channel_id.get(),
+        cmd.id.get(),
+    );
+    let command = match commands::parse(cmd) {
+        Ok(c) => c,
+        Err(UserError(text)) => return Some(Answer::private(&text)),
+    };
+    match service.handle(command, &origin).await {
+        Ok(reply) => render_reply(service, reply, false).await,
+        Err(UserError(text)) => Some(Answer::private(&text)),
+    }
+}
+
+fn on_autocomplete(service: &Service, ac: &CommandInteraction) -> Answer {
+    let typed = ac
+        .data
+        .autocomplete()
+        .map(|o| o.value.to_owned())
+        .unwrap_or_default();
+    let choices: Vec<AutocompleteChoice> = service
+        .autocomplete_technique(&typed, render::limits::CHOICE_NAME)
+        .into_iter()
+        .map(|(label, value)| AutocompleteChoice::new(label, value))
+        .collect();
+    Answer::only(CreateInteractionResponse::Autocomplete(
+        CreateAutocompleteResponse::new().set_choices(choices),
+    ))
+}
+
+async fn on_component(service: &Service, c: &ComponentInteraction) -> Option<Answer> {
+    let id = c.data.custom_id.as_str();
+    let origin = origin(
+        actor(&c.user, c.member.as_ref()),
+        c.channel_id.get(),
+        c.id.get(),
+    );
+    if let Some(technique) = id.strip_prefix(PICKER_PREFIX) {
         let value = match &c.data.kind {
             ComponentInteractionDataKind::StringSelect { values } => {
                 values.first().cloned().unwrap_or_default()
@@ -178,43 +221,213 @@ impl Handler {
             section,
             private,
         };
-        let actor = actor(&c.user, c.member.as_ref());
-        match self.service.handle(command, &actor) {
-            Ok(Reply::Playbook { view, private }) => {
-                let messages = render::playbook_messages(&view);
-                let update = CreateInteractionResponse::UpdateMessage(reply::response_message(
-                    &messages[0],
-                    private,
-                ));
-                if let Err(e) = c.create_response(&ctx.http, update).await {
-                    error!(error = %e, "updating the playbook message failed");
-                    return;
-                }
-                for m in &messages[1..] {
-                    if let Err(e) = c
-                        .create_followup(&ctx.http, reply::followup(m, private))
-                        .await
-                    {
-                        error!(error = %e, "sending a follow-up failed");
-                        return;
-                    }
-                }
+        return match service.handle(command, &origin).await {
+            Ok(reply) => render_reply(service, reply, true).await,
+            Err(UserError(text)) => Some(Answer::private(&text)),
+        };
+    }
+    match Control::parse(id) {
+        Some(Control::Answer {
+            incident,
+            question,
+            finding,
+        }) => {
+            let command = IncidentCommand::Answer {
+                incident: Some(incident),
+                question,
+                finding,
+                note: None,
+                via_button: true,
+            };
+            match service.handle(Command::Incident(command), &origin).await {
+                Ok(reply) => render_reply(service, reply, true).await,
+                Err(UserError(text)) => Some(Answer::private(&text)),
             }
-            Err(UserError(text)) => {
-                let _ = c
-                    .create_response(
-                        &ctx.http,
-                        CreateInteractionResponse::Message(reply::private_text(&text)),
-                    )
-                    .await;
-            }
+        }
+        Some(Control::NoteButton { incident, question }) => {
+            let current = service
+                .incidents()
+                .and_then(|i| i.load(Some(incident), 0).ok())
+                .and_then(|(inc, _)| inc.answer(question).map(|a| a.finding))
+                .unwrap_or(Finding::Unknown);
+            let title = render::clip_title(&format!("{incident} · note on q{question}"), 45);
+            let modal =
+                CreateModal::new(Control::NoteForm { incident, question }.custom_id(), title)
+                    .components(vec![
+                        CreateActionRow::InputText(
+                            CreateInputText::new(
+                                InputTextStyle::Short,
+                                "Finding: concerning, clear or unknown",
+                                "finding",
+                            )
+                            .value(current.key())
+                            .required(true)
+                            .max_length(10),
+                        ),
+                        CreateActionRow::InputText(
+                            CreateInputText::new(InputTextStyle::Paragraph, "Note", "note")
+                                .required(true)
+                                .max_length(crate::incident::NOTE_MAX as u16),
+                        ),
+                    ]);
+            Some(Answer::only(CreateInteractionResponse::Modal(modal)))
+        }
+        _ => {
+            warn!(custom_id = %id, "component with an unknown custom_id");
+            Some(Answer::private(
+                "This control is from an older socbot and no longer works; run the command again.",
+            ))
         }
     }
 }
 
-async fn respond_private(ctx: &Context, cmd: &CommandInteraction, text: &str) {
-    let r = CreateInteractionResponse::Message(reply::private_text(text));
-    if let Err(e) = cmd.create_response(&ctx.http, r).await {
-        error!(error = %e, "sending a private answer failed");
+async fn on_modal(service: &Service, m: &ModalInteraction) -> Option<Answer> {
+    let Some(Control::NoteForm { incident, question }) = Control::parse(&m.data.custom_id) else {
+        return Some(Answer::private(
+            "This form is from an older socbot; use `/incident answer` instead.",
+        ));
+    };
+    let field = |name: &str| {
+        m.data
+            .components
+            .iter()
+            .flat_map(|row| row.components.iter())
+            .find_map(|c| match c {
+                ActionRowComponent::InputText(t) if t.custom_id == name => t.value.clone(),
+                _ => None,
+            })
+    };
+    let finding = match Finding::parse(&field("finding").unwrap_or_default()) {
+        Ok(f) => f,
+        Err(e) => {
+            return Some(Answer::private(&format!(
+                "{e}. Your note was not saved; open the form again."
+            )));
+        }
+    };
+    let via_button = m.message.is_some();
+    let command = IncidentCommand::Answer {
+        incident: Some(incident),
+        question,
+        finding,
+        note: field("note"),
+        via_button,
+    };
+    let origin = origin(
+        actor(&m.user, m.member.as_ref()),
+        m.channel_id.get(),
+        m.id.get(),
+    );
+    match service.handle(Command::Incident(command), &origin).await {
+        Ok(reply) => render_reply(service, reply, via_button).await,
+        Err(UserError(text)) => Some(Answer::private(&text)),
     }
+}
+
+fn message(m: &MessageSpec, private: bool, update: bool) -> CreateInteractionResponse {
+    let r = reply::response_message(m, private);
+    if update {
+        CreateInteractionResponse::UpdateMessage(r)
+    } else {
+        CreateInteractionResponse::Message(r)
+    }
+}
+
+/// The question message holding `question`, as it should look now (context embeds kept).
+fn question_message(service: &Service, inc: &Incident, question: usize) -> MessageSpec {
+    let playbook = service.library().current().get(inc.technique).cloned();
+    let messages = view::opening_messages(inc, playbook.as_deref());
+    let part = (question.max(1) - 1) / view::QUESTIONS_PER_MESSAGE;
+    let context = messages.len() - view::question_parts(inc);
+    messages.into_iter().nth(context + part).unwrap_or_default()
+}
+
+/// Turns a service reply into Discord responses. `update`: answer a component by editing its
+/// message in place.
+async fn render_reply(service: &Service, reply: Reply, update: bool) -> Option<Answer> {
+    Some(match reply {
+        Reply::Duplicate => {
+            info!("duplicate interaction ignored");
+            return None;
+        }
+        Reply::Playbook { view, private } => {
+            let messages = render::playbook_messages(&view);
+            let followups = messages[1..]
+                .iter()
+                .map(|m| reply::followup(m, private))
+                .collect();
+            Answer {
+                first: message(&messages[0], private, update),
+                followups,
+            }
+        }
+        Reply::Text { text, private } => {
+            let m = MessageSpec {
+                content: Some(crate::service::playbook::clip(
+                    &text,
+                    render::limits::CONTENT,
+                )),
+                ..MessageSpec::default()
+            };
+            Answer::only(message(&m, private, false))
+        }
+        Reply::IncidentOpened { incident, note } => {
+            let thread = match service.incidents() {
+                Some(i) => i.wait_for_thread(incident.id, THREAD_WAIT).await,
+                None => None,
+            };
+            Answer::only(message(
+                &view::card(&incident, thread, note.as_deref()),
+                false,
+                false,
+            ))
+        }
+        Reply::Answered {
+            incident,
+            question,
+            changed,
+        } => {
+            if update {
+                Answer::only(message(
+                    &question_message(service, &incident, question),
+                    false,
+                    true,
+                ))
+            } else {
+                let text = match incident.answer(question) {
+                    Some(a) if changed => format!(
+                        "{} q{question} → **{}** ({})",
+                        incident.id,
+                        a.finding.label(),
+                        a.by.name
+                    ),
+                    _ => format!("{} q{question} was already answered that way.", incident.id),
+                };
+                let m = MessageSpec {
+                    content: Some(text),
+                    ..MessageSpec::default()
+                };
+                Answer::only(message(&m, !changed, false))
+            }
+        }
+        Reply::Status { incident, events } => Answer::only(message(
+            &view::status_message(&incident, &events),
+            false,
+            false,
+        )),
+        Reply::List { incidents, filter } => Answer::only(message(
+            &view::list_message(&incidents, filter),
+            true,
+            false,
+        )),
+        Reply::Export { incident, markdown } => {
+            let file =
+                CreateAttachment::bytes(markdown.into_bytes(), format!("{}.md", incident.id));
+            let r =
+                reply::private_text(&format!("{}: the whole timeline as markdown.", incident.id))
+                    .ephemeral(false)
+                    .add_file(file);
+            Answer::only(CreateInteractionResponse::Message(r))
+        }
+    })
 }

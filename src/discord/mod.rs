@@ -3,22 +3,26 @@
 
 pub mod commands;
 pub mod handler;
+pub mod incident;
+pub mod port;
 pub mod render;
 pub mod reply;
 
 use std::future::Future;
+use std::sync::{Arc, OnceLock};
 
 use secrecy::ExposeSecret;
-use serenity::all::{ClientBuilder, GatewayIntents, GuildId, HttpBuilder};
+use serenity::all::{ClientBuilder, GatewayIntents, GuildId, Http, HttpBuilder};
 use tracing::info;
 
 use crate::config::DiscordConfig;
 use crate::service::Service;
 
-/// Connects and serves until `shutdown` resolves, then closes the gateway cleanly.
+/// Connects and serves until `shutdown` resolves, then closes the gateway cleanly. `build` makes
+/// the service once the REST client exists (the outbox delivers through it).
 pub async fn serve(
     config: &DiscordConfig,
-    service: Service,
+    build: impl FnOnce(Arc<Http>) -> Service,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let mut http = HttpBuilder::new(config.token.expose_secret());
@@ -30,14 +34,16 @@ pub async fn serve(
             .proxy(config.api_base.trim_end_matches('/'))
             .ratelimiter_disabled(true);
     }
+    let service = Arc::new(OnceLock::new());
     let handler = handler::Handler {
-        service,
+        service: service.clone(),
         guild: (config.guild_id != 0).then(|| GuildId::new(config.guild_id)),
     };
     let mut client = ClientBuilder::new_with_http(http.build(), GatewayIntents::GUILDS)
         .event_handler(handler)
         .await
         .map_err(|e| anyhow::anyhow!("cannot start the Discord client: {e}"))?;
+    let _ = service.set(build(client.http.clone()));
     let shards = client.shard_manager.clone();
     let mut running = tokio::spawn(async move { client.start().await });
     tokio::select! {

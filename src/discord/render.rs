@@ -46,6 +46,24 @@ pub struct MessageSpec {
     pub content: Option<String>,
     pub embeds: Vec<EmbedSpec>,
     pub section_picker: Option<SectionPicker>,
+    /// Rows of buttons (at most 5 rows of 5).
+    pub buttons: Vec<Vec<ButtonSpec>>,
+}
+
+/// A button whose custom_id says what it means (stateless: works after a restart).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ButtonSpec {
+    pub custom_id: String,
+    pub label: String,
+    pub style: ButtonStyle,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ButtonStyle {
+    Primary,
+    Secondary,
+    Success,
+    Danger,
 }
 
 /// A select menu that switches the message to one section, in place. Its custom_id carries the
@@ -214,6 +232,11 @@ fn header(view: &PlaybookView) -> EmbedSpec {
 
 fn clip(s: &str, max: usize) -> String {
     crate::service::playbook::clip(s, max)
+}
+
+/// Cuts a title to `max` characters (with `…`).
+pub fn clip_title(s: &str, max: usize) -> String {
+    clip(s, max)
 }
 
 /// The whole reply: the header and the chosen sections, packed into as few messages as the

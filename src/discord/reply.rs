@@ -2,12 +2,12 @@
 //! and user text can never ping `@everyone`, a role or a user.
 
 use serenity::all::{
-    CreateActionRow, CreateAllowedMentions, CreateEmbed, CreateEmbedFooter,
+    CreateActionRow, CreateAllowedMentions, CreateButton, CreateEmbed, CreateEmbedFooter,
     CreateInteractionResponseFollowup, CreateInteractionResponseMessage, CreateSelectMenu,
     CreateSelectMenuKind, CreateSelectMenuOption,
 };
 
-use super::render::{EmbedSpec, MessageSpec};
+use super::render::{ButtonStyle, EmbedSpec, MessageSpec};
 
 fn embed(e: &EmbedSpec) -> CreateEmbed {
     let mut out = CreateEmbed::new()
@@ -24,6 +24,21 @@ fn embed(e: &EmbedSpec) -> CreateEmbed {
 }
 
 fn components(m: &MessageSpec) -> Vec<CreateActionRow> {
+    let buttons = m.buttons.iter().map(|row| {
+        CreateActionRow::Buttons(
+            row.iter()
+                .map(|b| {
+                    let style = match b.style {
+                        ButtonStyle::Primary => serenity::all::ButtonStyle::Primary,
+                        ButtonStyle::Secondary => serenity::all::ButtonStyle::Secondary,
+                        ButtonStyle::Success => serenity::all::ButtonStyle::Success,
+                        ButtonStyle::Danger => serenity::all::ButtonStyle::Danger,
+                    };
+                    CreateButton::new(&b.custom_id).label(&b.label).style(style)
+                })
+                .collect(),
+        )
+    });
     m.section_picker
         .iter()
         .map(|p| {
@@ -39,6 +54,7 @@ fn components(m: &MessageSpec) -> Vec<CreateActionRow> {
                     .placeholder("Show a section…"),
             )
         })
+        .chain(buttons)
         .collect()
 }
 
@@ -85,4 +101,25 @@ pub fn private_text(text: &str) -> CreateInteractionResponseMessage {
         ))
         .allowed_mentions(no_mentions())
         .ephemeral(true)
+}
+
+/// A message to post in a channel.
+pub fn create_message(m: &MessageSpec) -> serenity::all::CreateMessage {
+    let mut r = serenity::all::CreateMessage::new()
+        .embeds(m.embeds.iter().map(embed).collect())
+        .components(components(m))
+        .allowed_mentions(no_mentions());
+    if let Some(c) = &m.content {
+        r = r.content(c);
+    }
+    r
+}
+
+/// An edit that replaces a message's text, embeds and components.
+pub fn edit_message(m: &MessageSpec) -> serenity::all::EditMessage {
+    serenity::all::EditMessage::new()
+        .content(m.content.clone().unwrap_or_default())
+        .embeds(m.embeds.iter().map(embed).collect())
+        .components(components(m))
+        .allowed_mentions(no_mentions())
 }

@@ -98,7 +98,10 @@ fn describe(e: &Event, latest: &mut Vec<Option<(Finding, Option<String>)>>) -> S
             "incident thread ready (channel {channel_id}, thread {thread_id}, card message {card_message_id})"
         ),
         EventKind::QuestionsPosted { message_ids } => {
-            format!("analysis questions posted in the thread ({} message(s))", message_ids.len())
+            format!(
+                "analysis questions posted in the thread ({} message(s))",
+                message_ids.len()
+            )
         }
         EventKind::Paged {
             level,

@@ -473,4 +473,77 @@ mod tests {
         let (_, qs) = questions("Was it 'odd?' Is it late? Done");
         assert_eq!(qs, vec!["Was it 'odd?'", "Is it late? Done"]);
     }
+
+    #[test]
+    fn a_number_inside_an_item_does_not_open_the_next_item() {
+        assert_eq!(
+            split("1. a<br>2. note logon type 3. Then b<br>3. c"),
+            cell(None, &["a", "note logon type 3. Then b", "c"])
+        );
+        // A glued item after a question mark, even without a space.
+        assert_eq!(
+            split("1. Is a?<br>2. Is b?3. Is c?"),
+            cell(None, &["Is a?", "Is b?", "Is c?"])
+        );
+        // After a word, a marker still opens a list when nothing better is there.
+        assert_eq!(
+            split("Escalate to Tier 2 if 1. it spread.<br>2. it is a DC."),
+            cell(
+                Some("Escalate to Tier 2 if"),
+                &["it spread.", "it is a DC."]
+            )
+        );
+        assert_eq!(
+            split("Sysmon (Event ID 1) and 4688."),
+            cell(Some("Sysmon (Event ID 1) and 4688."), &[])
+        );
+    }
+
+    #[test]
+    fn empty_items_are_dropped() {
+        assert_eq!(split("1. <br>2. a"), cell(None, &["a"]));
+        assert_eq!(split("['', 'a']"), cell(None, &["a"]));
+        assert_eq!(split("['']"), cell(Some("['']"), &[]));
+        assert_eq!(questions("1. "), (None, vec![]));
+    }
+
+    #[test]
+    fn inline_dot_bullets() {
+        assert_eq!(
+            split("Sources: • EDR • proxy • DNS"),
+            cell(Some("Sources:"), &["EDR", "proxy", "DNS"])
+        );
+    }
+
+    #[test]
+    fn a_colon_inside_the_first_question_is_not_a_lead_in() {
+        let (lead, qs) = questions(r"Was the file (path: C:\Temp) odd? Is it signed?");
+        assert_eq!(lead, None);
+        assert_eq!(
+            qs,
+            vec![r"Was the file (path: C:\Temp) odd?", "Is it signed?"]
+        );
+        let (lead, qs) = questions("Review the alert first. Was it expected? Is it signed?");
+        assert_eq!(lead.as_deref(), Some("Review the alert first."));
+        assert_eq!(qs.len(), 2);
+        // `e.g.` is not the end of a sentence.
+        let (lead, _) = questions("Check the tools, e.g. Was it PsExec? Is it signed?");
+        assert_eq!(lead, None);
+    }
+
+    #[test]
+    fn questions_written_in_a_lists_lead_in_come_first() {
+        let (lead, qs) =
+            questions("Was it expected? Also check:<br>1. Is it signed?<br>2. Is it new?");
+        assert_eq!(lead.as_deref(), Some("Also check:"));
+        assert_eq!(qs, vec!["Was it expected?", "Is it signed?", "Is it new?"]);
+    }
+
+    #[test]
+    fn prose_without_a_question_mark_is_one_question() {
+        assert_eq!(
+            questions("Check the owner."),
+            (None, vec!["Check the owner.".to_owned()])
+        );
+    }
 }

@@ -542,3 +542,80 @@ fn is_separator(cells: &[String]) -> bool {
             .iter()
             .all(|c| !c.is_empty() && c.chars().all(|ch| matches!(ch, '-' | ':' | ' ')))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BODY: &str = "| MITRE Tactic | Discovery |\n| MITRE TTP | T1082 |\n| Name | System Information Discovery |\n| Questions for Analysis | Is it a script? Is the user an admin? Did it run twice? |\n";
+
+    fn messages(r: Result<Parsed, Vec<Diagnostic>>) -> Vec<String> {
+        match r {
+            Ok(p) => p.warnings.iter().map(ToString::to_string).collect(),
+            Err(d) => d.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn the_row_above_the_separator_is_the_header_whatever_it_says() {
+        let src = format!("| Field | Text |\n|---|---|\n{BODY}");
+        let p = parse(&src, "x.md").unwrap().playbook;
+        assert!(p.sections.iter().all(|s| s.title != "Field"));
+        assert_eq!(p.questions.len(), 3);
+    }
+
+    #[test]
+    fn a_dash_in_the_heading_name_is_not_an_id() {
+        let src = format!("# Trusted Relationship - The Vendor Way\n\n{BODY}");
+        let p = parse(&src, "x.md").unwrap();
+        assert_eq!(p.playbook.id.to_string(), "T1082");
+        let src = format!("# Name - T1083\n\n{BODY}");
+        let m = messages(parse(&src, "x.md"));
+        assert!(
+            m.iter()
+                .any(|m| m.starts_with("x.md:1: error: the heading says T1083"))
+        );
+    }
+
+    #[test]
+    fn an_empty_rule_row_means_no_rule() {
+        let src = format!("{BODY}| Escalation Rule |  |\n");
+        let p = parse(&src, "x.md").unwrap();
+        assert_eq!(p.playbook.escalation_rule, None);
+        assert!(
+            messages(Ok(p))
+                .iter()
+                .any(|m| m.contains("default policy applies"))
+        );
+    }
+
+    #[test]
+    fn a_row_without_a_title_is_kept() {
+        let src = format!("{BODY}| | stray note |\n");
+        let p = parse(&src, "x.md").unwrap();
+        let extra = p.playbook.sections.last().unwrap();
+        assert_eq!(
+            (extra.title.as_str(), extra.lead.as_deref()),
+            ("Untitled", Some("stray note"))
+        );
+        assert!(
+            p.warnings
+                .iter()
+                .any(|w| w.line == 5 && w.message.contains("without a title"))
+        );
+    }
+
+    #[test]
+    fn a_questions_cell_with_only_markup_is_an_error() {
+        let src = BODY.replace(
+            "Is it a script? Is the user an admin? Did it run twice?",
+            "<br>1. ",
+        );
+        let m = messages(parse(&src, "x.md"));
+        assert!(
+            m.iter()
+                .any(|m| m.starts_with("x.md:4: error: row `Questions for Analysis` is empty")),
+            "{m:?}"
+        );
+    }
+}

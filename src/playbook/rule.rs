@@ -405,6 +405,16 @@ mod tests {
     }
 
     #[test]
+    fn nesting_is_limited_and_offsets_count_characters() {
+        let deep = format!("{}q1{}", "(".repeat(100), ")".repeat(100));
+        assert!(Rule::parse(&deep).unwrap_err().message.contains("nested"));
+        assert!(Rule::parse(&"not ".repeat(10_000)).is_err());
+        let e = Rule::parse("q1 é q2").unwrap_err();
+        assert_eq!(e.offset, 3);
+        assert!(e.to_string().contains("at character 4"), "{e}");
+    }
+
+    #[test]
     fn bad_rules_say_where_and_how_to_fix() {
         for (src, needle) in [
             ("q1 and", "ends too early"),

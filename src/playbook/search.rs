@@ -80,7 +80,8 @@ impl SearchIndex {
                 need_fuzzy.push(i);
             }
         }
-        if hits.len() < limit && !q_words.is_empty() {
+        // Typos are looked for in names only, and only when the better tiers left room.
+        if hits.len() < limit && !q_words.is_empty() && id_q.is_none() {
             for i in need_fuzzy {
                 if let Some(score) = fuzzy_score(&q_words, &self.entries[i].name_words) {
                     hits.push((4, score, i));

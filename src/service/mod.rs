@@ -1,13 +1,16 @@
 //! The command router: `(command, actor, now) → reply`, shared by every adapter (Discord, the
 //! console). Knows nothing of Discord: replies are plain data that each adapter renders.
 
+pub mod incident;
 pub mod library;
 pub mod playbook;
 
 use std::sync::Arc;
 
+pub use incident::{IncidentCommand, Incidents, Origin};
 pub use library::LibraryHandle;
 
+use crate::incident::{Event, Incident, IncidentStatus};
 use crate::playbook::{Playbook, SectionKind};
 
 /// Who issued a command.
@@ -40,6 +43,8 @@ pub enum Command {
         section: Option<SectionKind>,
         private: bool,
     },
+    /// `/incident …`
+    Incident(IncidentCommand),
 }
 
 impl Command {
@@ -47,6 +52,7 @@ impl Command {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Playbook { .. } => "playbook",
+            Self::Incident(c) => c.name(),
         }
     }
 }
@@ -64,7 +70,41 @@ pub struct PlaybookView {
 /// A command's answer, for the adapter to render.
 #[derive(Debug, Clone)]
 pub enum Reply {
-    Playbook { view: PlaybookView, private: bool },
+    Playbook {
+        view: PlaybookView,
+        private: bool,
+    },
+    /// A line for the channel (or only for the user when `private`).
+    Text {
+        text: String,
+        private: bool,
+    },
+    /// The incident is recorded; its thread and questions follow through the outbox.
+    IncidentOpened {
+        incident: Incident,
+        note: Option<String>,
+    },
+    /// An answer was recorded (`changed` false: it was already so).
+    Answered {
+        incident: Incident,
+        question: usize,
+        changed: bool,
+    },
+    Status {
+        incident: Incident,
+        events: Vec<Event>,
+    },
+    List {
+        incidents: Vec<Incident>,
+        filter: Option<IncidentStatus>,
+    },
+    /// The markdown report, to send as a file.
+    Export {
+        incident: Incident,
+        markdown: String,
+    },
+    /// The interaction was handled before: answer nothing.
+    Duplicate,
 }
 
 /// A mistake the user can fix: shown privately, saying what to do. Never an internal error.
@@ -73,40 +113,70 @@ pub enum Reply {
 pub struct UserError(pub String);
 
 /// The router. Cheap to clone; adapters hold one.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Service {
     library: LibraryHandle,
+    incidents: Option<Incidents>,
 }
 
 impl Service {
+    /// Playbooks only (no store): `/incident` commands answer that incidents are off.
     pub fn new(library: LibraryHandle) -> Self {
-        Self { library }
+        Self {
+            library,
+            incidents: None,
+        }
+    }
+
+    pub fn with_incidents(library: LibraryHandle, incidents: Incidents) -> Self {
+        Self {
+            library,
+            incidents: Some(incidents),
+        }
+    }
+
+    pub fn incidents(&self) -> Option<&Incidents> {
+        self.incidents.as_ref()
     }
 
     pub fn library(&self) -> &LibraryHandle {
         &self.library
     }
 
-    /// Handles one command from `actor`.
-    pub fn handle(&self, command: Command, actor: &Actor) -> Result<Reply, UserError> {
+    /// Handles one command. Incident commands are durable before this returns.
+    pub async fn handle(&self, command: Command, origin: &Origin) -> Result<Reply, UserError> {
+        use tracing::Instrument;
         let span = tracing::info_span!(
             "command",
             command = command.name(),
-            actor = actor.id,
+            actor = origin.actor.id,
             technique = tracing::field::Empty
         );
-        let _enter = span.enter();
-        match command {
+        let result = match command {
             Command::Playbook {
                 technique,
                 section,
                 private,
-            } => {
-                let view = playbook::view(&self.library.current(), &technique, section)?;
+            } => playbook::view(&self.library.current(), &technique, section).map(|view| {
                 span.record("technique", tracing::field::display(view.playbook.id));
-                Ok(Reply::Playbook { view, private })
-            }
+                Reply::Playbook { view, private }
+            }),
+            Command::Incident(cmd) => match &self.incidents {
+                None => Err(UserError(
+                    "Incidents are not enabled in this socbot (no store configured).".into(),
+                )),
+                Some(inc) => {
+                    let library = self.library.current();
+                    inc.handle(cmd, origin, &library)
+                        .instrument(span.clone())
+                        .await
+                }
+            },
+        };
+        if let Err(e) = &result {
+            tracing::info!(parent: &span, refusal = %e.0, "command refused");
         }
+        result
     }
 
     /// Autocomplete for a technique option: up to 25 `(label, id)` pairs, labels within

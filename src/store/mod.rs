@@ -196,6 +196,11 @@ impl Store {
         Ok(read_u64(next) - 1)
     }
 
+    /// Whether an interaction was handled already.
+    pub fn interaction_seen(&self, id: u64) -> Result<bool, StoreError> {
+        Ok(self.interactions.contains_key(be(id))?)
+    }
+
     /// The incident a chat thread belongs to.
     pub fn incident_for_thread(&self, thread: u64) -> Result<Option<u64>, StoreError> {
         Ok(self.threads.get(be(thread))?.map(|v| read_u64(Some(v))))
@@ -452,10 +457,7 @@ mod tests {
             events: vec![(1, ev("x"))],
             ..Batch::default()
         };
-        assert!(matches!(
-            s.commit_blocking(b()).unwrap(),
-            Committed::Done
-        ));
+        assert!(matches!(s.commit_blocking(b()).unwrap(), Committed::Done));
         assert_eq!(s.commit_blocking(b()).unwrap(), Committed::Duplicate);
         assert_eq!(s.events_raw(1).unwrap().len(), 1);
     }

@@ -1,0 +1,88 @@
+//! The console's chat: what the bot would post in an incident thread, as lines of text.
+
+use std::sync::Mutex;
+
+use crate::effects::{ChatPort, DeliveryError, Effect};
+use crate::incident::{EventKind, Incident};
+
+/// Collects what effects would show; the console prints it after each command.
+#[derive(Debug, Default)]
+pub struct ConsolePort {
+    lines: Mutex<Vec<String>>,
+}
+
+impl ConsolePort {
+    /// The lines produced since the last call.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(
+            &mut *self
+                .lines
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    fn say(&self, inc: &Incident, text: String) {
+        let mut lines = self
+            .lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for l in text.lines() {
+            lines.push(format!("[{}] {l}", inc.id));
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ChatPort for ConsolePort {
+    async fn deliver(
+        &self,
+        _key: u64,
+        effect: &Effect,
+        inc: &Incident,
+    ) -> Result<Vec<EventKind>, DeliveryError> {
+        match effect {
+            Effect::OpenThread { .. } => {
+                self.say(inc, format!("thread: {}", inc.thread_name()));
+                Ok(Vec::new())
+            }
+            Effect::PostQuestions { .. } => {
+                let qs: Vec<String> = inc
+                    .questions
+                    .iter()
+                    .enumerate()
+                    .map(|(i, q)| format!("  q{}. {q}", i + 1))
+                    .collect();
+                self.say(
+                    inc,
+                    format!(
+                        "analysis questions (answer with /incident answer {} <q> <finding>):\n{}",
+                        inc.id,
+                        qs.join("\n")
+                    ),
+                );
+                Ok(Vec::new())
+            }
+            Effect::RefreshQuestions { .. } => Ok(Vec::new()),
+            Effect::PostDecision { decision, .. } => {
+                let mut text = format!("decision: {}", decision.headline());
+                for r in decision.reasons() {
+                    text.push_str(&format!("\n  because {r}"));
+                }
+                self.say(inc, text);
+                Ok(Vec::new())
+            }
+            Effect::PostNotice { text, .. } => {
+                self.say(inc, text.replace("**", ""));
+                Ok(Vec::new())
+            }
+            Effect::CloseThread { .. } => {
+                self.say(
+                    inc,
+                    format!("closed; thread archived as {}", inc.thread_name()),
+                );
+                Ok(Vec::new())
+            }
+        }
+    }
+}

@@ -1,0 +1,527 @@
+//! Incident messages laid out for Discord: the card, the thread's context and question
+//! messages with their answer buttons, decisions, status and lists. Plain [`MessageSpec`]s.
+//!
+//! Button ids carry their meaning, so they work after a restart: `ans:<incident>:<q>:<c|k|u>`
+//! answers, `note:<incident>:<q>` opens the note form, whose id is `notem:<incident>:<q>`.
+
+use super::render::{
+    ButtonSpec, ButtonStyle, EmbedSpec, MessageSpec, chunk, escape, limits, section_text,
+};
+use crate::incident::{
+    Decision, DecisionKind, Event, Finding, Incident, IncidentId, IncidentStatus, Status, export,
+};
+use crate::playbook::{Playbook, SectionKind};
+
+/// Questions per message: one row of four buttons each, five rows at most.
+pub const QUESTIONS_PER_MESSAGE: usize = 5;
+/// Most questions an incident can show with buttons (two question messages).
+pub const MAX_QUESTIONS: usize = 10;
+
+const RED: u32 = 0xdc2626;
+const GREEN: u32 = 0x16a34a;
+const GREY: u32 = 0x6b7280;
+const BLUE: u32 = 0x3b82f6;
+
+/// What a button or form id means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Answer {
+        incident: IncidentId,
+        question: usize,
+        finding: Finding,
+    },
+    NoteButton {
+        incident: IncidentId,
+        question: usize,
+    },
+    NoteForm {
+        incident: IncidentId,
+        question: usize,
+    },
+}
+
+fn finding_code(f: Finding) -> &'static str {
+    match f {
+        Finding::Concerning => "c",
+        Finding::Clear => "k",
+        Finding::Unknown => "u",
+    }
+}
+
+impl Control {
+    pub fn custom_id(self) -> String {
+        match self {
+            Self::Answer {
+                incident,
+                question,
+                finding,
+            } => format!("ans:{}:{question}:{}", incident.0, finding_code(finding)),
+            Self::NoteButton { incident, question } => format!("note:{}:{question}", incident.0),
+            Self::NoteForm { incident, question } => format!("notem:{}:{question}", incident.0),
+        }
+    }
+
+    pub fn parse(id: &str) -> Option<Self> {
+        let mut parts = id.split(':');
+        let kind = parts.next()?;
+        let incident = IncidentId(parts.next()?.parse().ok()?);
+        let question: usize = parts.next()?.parse().ok()?;
+        let control = match kind {
+            "ans" => {
+                let finding = match parts.next()? {
+                    "c" => Finding::Concerning,
+                    "k" => Finding::Clear,
+                    "u" => Finding::Unknown,
+                    _ => return None,
+                };
+                Self::Answer {
+                    incident,
+                    question,
+                    finding,
+                }
+            }
+            "note" => Self::NoteButton { incident, question },
+            "notem" => Self::NoteForm { incident, question },
+            _ => return None,
+        };
+        parts.next().is_none().then_some(control)
+    }
+}
+
+fn status_label(inc: &Incident) -> String {
+    match &inc.status {
+        Status::Open => "open".into(),
+        Status::Escalated => "escalated to Tier 2".into(),
+        Status::Closed { resolution } => format!("closed ({})", resolution.label()),
+    }
+}
+
+/// The card posted where `/incident open` was run.
+pub fn card(inc: &Incident, thread: Option<u64>, note: Option<&str>) -> MessageSpec {
+    let mut d = String::new();
+    if let Some(n) = note {
+        d.push_str(&format!("*{}*\n", escape(n)));
+    }
+    d.push_str(&format!(
+        "**Technique:** {} · {}\n",
+        inc.technique,
+        escape(&inc.playbook_name)
+    ));
+    d.push_str(&format!(
+        "**Opened by:** {} · **Status:** {}\n",
+        escape(&inc.opened_by.name),
+        status_label(inc)
+    ));
+    match thread {
+        Some(t) => d.push_str(&format!(
+            "**Thread:** <#{t}> — answer the analysis questions there."
+        )),
+        None => d.push_str("**Thread:** being created; it appears as soon as Discord answers."),
+    }
+    if let Some(alert) = &inc.alert {
+        d.push_str(&format!("\n**Alert:** {}", escape(alert)));
+    }
+    let description = chunk(&d, limits::EMBED_DESCRIPTION).swap_remove(0);
+    MessageSpec {
+        embeds: vec![EmbedSpec {
+            title: crate::service::playbook::clip(
+                &format!("{} · {}", inc.id, inc.title),
+                limits::EMBED_TITLE,
+            ),
+            url: Some(inc.technique.attack_url()),
+            description,
+            footer: Some(format!(
+                "{} questions · decision: {}",
+                inc.questions.len(),
+                inc.evaluate().kind().label()
+            )),
+            color: BLUE,
+        }],
+        ..MessageSpec::default()
+    }
+}
+
+fn answer_line(inc: &Incident, q: usize) -> String {
+    let text = escape(&inc.questions[q - 1]);
+    let state = match inc.answer(q) {
+        None => "▫️ *unanswered*".to_owned(),
+        Some(a) => {
+            let icon = match a.finding {
+                Finding::Concerning => "⚠️",
+                Finding::Clear => "✅",
+                Finding::Unknown => "❔",
+            };
+            let note = a
+                .note
+                .as_deref()
+                .map(|n| format!(" · “{}”", escape(n)))
+                .unwrap_or_default();
+            format!(
+                "{icon} **{}** — {} at {}{note}",
+                a.finding.label(),
+                escape(&a.by.name),
+                export::utc(a.at)
+            )
+        }
+    };
+    format!("**q{q}.** {text}\n> {state}")
+}
+
+/// The embed listing questions `range` with their answers.
+fn questions_embed(inc: &Incident, part: usize, parts: usize) -> EmbedSpec {
+    let first = part * QUESTIONS_PER_MESSAGE + 1;
+    let last = (first + QUESTIONS_PER_MESSAGE - 1).min(inc.questions.len());
+    let body: Vec<String> = (first..=last).map(|q| answer_line(inc, q)).collect();
+    let title = if parts == 1 {
+        "Analysis questions".to_owned()
+    } else {
+        format!("Analysis questions ({}/{parts})", part + 1)
+    };
+    let color = match inc.evaluate().kind() {
+        DecisionKind::Escalate => RED,
+        DecisionKind::RecommendClose => GREEN,
+        DecisionKind::Pending => GREY,
+    };
+    let mut description = body.join("\n");
+    if description.chars().count() > limits::EMBED_DESCRIPTION {
+        description = chunk(&description, limits::EMBED_DESCRIPTION - 40).swap_remove(0);
+        description.push_str("\n*(continued in `/incident status`)*");
+    }
+    EmbedSpec {
+        title,
+        description,
+        color,
+        ..EmbedSpec::default()
+    }
+}
+
+fn buttons(inc: &Incident, part: usize) -> Vec<Vec<ButtonSpec>> {
+    if inc.is_closed() {
+        return Vec::new();
+    }
+    let first = part * QUESTIONS_PER_MESSAGE + 1;
+    let last = (first + QUESTIONS_PER_MESSAGE - 1).min(inc.questions.len());
+    (first..=last)
+        .map(|q| {
+            let id = inc.id;
+            let b = |finding: Finding, style| ButtonSpec {
+                custom_id: Control::Answer {
+                    incident: id,
+                    question: q,
+                    finding,
+                }
+                .custom_id(),
+                label: format!("q{q} {}", finding.label()),
+                style,
+            };
+            vec![
+                b(Finding::Concerning, ButtonStyle::Danger),
+                b(Finding::Clear, ButtonStyle::Success),
+                b(Finding::Unknown, ButtonStyle::Secondary),
+                ButtonSpec {
+                    custom_id: Control::NoteButton {
+                        incident: id,
+                        question: q,
+                    }
+                    .custom_id(),
+                    label: format!("q{q} Note…"),
+                    style: ButtonStyle::Primary,
+                },
+            ]
+        })
+        .collect()
+}
+
+/// How many question messages an incident has.
+pub fn question_parts(inc: &Incident) -> usize {
+    inc.questions
+        .len()
+        .min(MAX_QUESTIONS)
+        .div_ceil(QUESTIONS_PER_MESSAGE)
+        .max(1)
+}
+
+/// Question message `part` (0-based) with its buttons.
+pub fn question_message(inc: &Incident, part: usize) -> MessageSpec {
+    let parts = question_parts(inc);
+    MessageSpec {
+        embeds: vec![questions_embed(inc, part, parts)],
+        buttons: buttons(inc, part),
+        ..MessageSpec::default()
+    }
+}
+
+/// The messages that open the thread: the playbook context (key indicators, log sources, L1
+/// steps) on the first question message when it fits, else on a message of its own.
+pub fn opening_messages(inc: &Incident, playbook: Option<&Playbook>) -> Vec<MessageSpec> {
+    let mut context = Vec::new();
+    if let Some(p) = playbook {
+        for kind in [
+            SectionKind::KeyIndicators,
+            SectionKind::LogSources,
+            SectionKind::L1Steps,
+        ] {
+            if let Some(s) = p.section(kind) {
+                let pieces = chunk(&section_text(s), limits::EMBED_DESCRIPTION);
+                let n = pieces.len();
+                for (i, description) in pieces.into_iter().enumerate() {
+                    let title = if n == 1 {
+                        s.title.clone()
+                    } else {
+                        format!("{} ({}/{n})", s.title, i + 1)
+                    };
+                    context.push(EmbedSpec {
+                        title,
+                        description,
+                        color: GREY,
+                        ..EmbedSpec::default()
+                    });
+                }
+            }
+        }
+    }
+    let mut messages: Vec<MessageSpec> = (0..question_parts(inc))
+        .map(|p| question_message(inc, p))
+        .collect();
+    let first_size: usize = messages[0].embeds.iter().map(EmbedSpec::size).sum();
+    let context_size: usize = context.iter().map(EmbedSpec::size).sum();
+    if context_size + first_size <= limits::EMBEDS_TOTAL
+        && context.len() < limits::EMBEDS_PER_MESSAGE
+    {
+        context.append(&mut messages[0].embeds);
+        messages[0].embeds = context;
+        return messages;
+    }
+    // Too long to share: context messages first, packed within the limits.
+    let mut prefix: Vec<MessageSpec> = Vec::new();
+    let mut cur = MessageSpec::default();
+    let mut size = 0;
+    for e in context {
+        if !cur.embeds.is_empty()
+            && (size + e.size() > limits::EMBEDS_TOTAL
+                || cur.embeds.len() == limits::EMBEDS_PER_MESSAGE)
+        {
+            prefix.push(std::mem::take(&mut cur));
+            size = 0;
+        }
+        size += e.size();
+        cur.embeds.push(e);
+    }
+    if !cur.embeds.is_empty() {
+        prefix.push(cur);
+    }
+    prefix.extend(messages);
+    prefix
+}
+
+/// A decision, its reasons and the playbook's Decision for Escalation text.
+pub fn decision_message(inc: &Incident, decision: &Decision) -> MessageSpec {
+    let (title, color) = match decision.kind() {
+        DecisionKind::Escalate => (format!("🚨 {}: escalate to Tier 2", inc.id), RED),
+        DecisionKind::RecommendClose => {
+            (format!("✅ {}: recommend closing as benign", inc.id), GREEN)
+        }
+        DecisionKind::Pending => (format!("⏳ {}: decision pending", inc.id), GREY),
+    };
+    let mut d = String::from("**Why:**\n");
+    for r in decision.reasons() {
+        d.push_str(&format!("• {}\n", escape(r)));
+    }
+    if !decision.waiting_on().is_empty() {
+        let qs: Vec<String> = decision
+            .waiting_on()
+            .iter()
+            .map(|q| format!("q{q}"))
+            .collect();
+        d.push_str(&format!("**Would settle it:** {}\n", qs.join(", ")));
+    }
+    if let Some(text) = &inc.decision_text {
+        d.push_str(&format!("**Playbook:** {}", escape(text)));
+    }
+    let description = chunk(&d, limits::EMBED_DESCRIPTION).swap_remove(0);
+    MessageSpec {
+        embeds: vec![EmbedSpec {
+            title,
+            description,
+            color,
+            ..EmbedSpec::default()
+        }],
+        ..MessageSpec::default()
+    }
+}
+
+/// `/incident status`: answers, decision and the latest of the timeline.
+pub fn status_message(inc: &Incident, events: &[Event]) -> MessageSpec {
+    let mut d = format!(
+        "**{}** · {}\n**Status:** {} · **Owner:** {}\n\n",
+        inc.technique,
+        escape(&inc.playbook_name),
+        status_label(inc),
+        inc.owner
+            .as_ref()
+            .map_or("none".to_owned(), |o| escape(&o.name))
+    );
+    for q in 1..=inc.questions.len() {
+        d.push_str(&answer_line(inc, q));
+        d.push('\n');
+    }
+    let decision = inc.evaluate();
+    d.push_str(&format!(
+        "\n**Decision:** {}\n",
+        escape(&decision.headline())
+    ));
+    let timeline = export::timeline(events);
+    d.push_str(&format!(
+        "\n**Timeline** ({} events, latest last):\n",
+        timeline.len()
+    ));
+    let tail: Vec<String> = timeline
+        .iter()
+        .rev()
+        .take(8)
+        .rev()
+        .map(|t| {
+            format!(
+                "`{}` {} — {}",
+                export::utc(t.at),
+                escape(&t.actor.name),
+                escape(&t.text)
+            )
+        })
+        .collect();
+    d.push_str(&tail.join("\n"));
+    let pieces = chunk(&d, limits::EMBED_DESCRIPTION);
+    let title =
+        crate::service::playbook::clip(&format!("{} · {}", inc.id, inc.title), limits::EMBED_TITLE);
+    let mut embeds = Vec::new();
+    let mut total = 0;
+    for (i, description) in pieces.into_iter().enumerate() {
+        let e = EmbedSpec {
+            title: if i == 0 {
+                title.clone()
+            } else {
+                format!("{} (cont.)", inc.id)
+            },
+            description,
+            color: BLUE,
+            ..EmbedSpec::default()
+        };
+        if total + e.size() > limits::EMBEDS_TOTAL {
+            break;
+        }
+        total += e.size();
+        embeds.push(e);
+    }
+    MessageSpec {
+        embeds,
+        ..MessageSpec::default()
+    }
+}
+
+/// `/incident list`.
+pub fn list_message(incidents: &[Incident], filter: Option<IncidentStatus>) -> MessageSpec {
+    let what = filter.map_or("All".to_owned(), |f| format!("{} ", f.key()));
+    if incidents.is_empty() {
+        return MessageSpec {
+            content: Some(format!("No {} incidents.", filter.map_or("", |f| f.key()))),
+            ..MessageSpec::default()
+        };
+    }
+    let lines: Vec<String> = incidents
+        .iter()
+        .map(|i| {
+            let thread = i
+                .thread
+                .map(|t| format!(" <#{}>", t.thread_id))
+                .unwrap_or_default();
+            format!(
+                "**{}** {} · {} · {}{thread}",
+                i.id,
+                escape(&i.title),
+                i.technique,
+                status_label(i)
+            )
+        })
+        .collect();
+    let description = chunk(&lines.join("\n"), limits::EMBED_DESCRIPTION - 60).swap_remove(0);
+    let shown = description.lines().count();
+    let footer = (shown < incidents.len()).then(|| {
+        format!(
+            "{shown} of {} shown; `socbot export` has them all",
+            incidents.len()
+        )
+    });
+    MessageSpec {
+        embeds: vec![EmbedSpec {
+            title: format!("{what}incidents ({})", incidents.len()),
+            description,
+            footer,
+            color: BLUE,
+            ..EmbedSpec::default()
+        }],
+        ..MessageSpec::default()
+    }
+}
+
+/// The closure, posted before the thread is archived.
+pub fn closed_message(inc: &Incident) -> MessageSpec {
+    let Some(c) = &inc.closed else {
+        return MessageSpec::default();
+    };
+    let mut d = format!(
+        "Closed as **{}** by {} at {}.",
+        c.resolution.label(),
+        escape(&c.by.name),
+        export::utc(c.at)
+    );
+    if let Some(s) = &c.summary {
+        d.push_str(&format!("\n**Summary:** {}", escape(s)));
+    }
+    MessageSpec {
+        embeds: vec![EmbedSpec {
+            title: format!("{} closed", inc.id),
+            description: chunk(&d, limits::EMBED_DESCRIPTION).swap_remove(0),
+            color: GREEN,
+            ..EmbedSpec::default()
+        }],
+        ..MessageSpec::default()
+    }
+}
+
+/// The thread name once closed.
+pub fn closed_thread_name(inc: &Incident) -> String {
+    crate::service::playbook::clip(
+        &format!("[closed] {}", inc.thread_name()),
+        limits::THREAD_NAME,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_ids_round_trip_and_fit() {
+        for c in [
+            Control::Answer {
+                incident: IncidentId(u64::MAX),
+                question: 10,
+                finding: Finding::Unknown,
+            },
+            Control::NoteButton {
+                incident: IncidentId(7),
+                question: 3,
+            },
+            Control::NoteForm {
+                incident: IncidentId(7),
+                question: 3,
+            },
+        ] {
+            let id = c.custom_id();
+            assert!(id.len() <= limits::CUSTOM_ID);
+            assert_eq!(Control::parse(&id), Some(c));
+        }
+        assert_eq!(Control::parse("ans:7:3:x"), None);
+        assert_eq!(Control::parse("pb:T1583"), None);
+    }
+}

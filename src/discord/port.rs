@@ -1,0 +1,167 @@
+//! The outbox's way into Discord: each [`Effect`] becomes REST calls. Messages carry a nonce
+//! that Discord enforces, so a delivery repeated after a crash does not post twice.
+
+use std::sync::Arc;
+
+use serenity::all::{
+    AutoArchiveDuration, ChannelId, ChannelType, CreateThread, EditThread, Http, MessageId, Nonce,
+};
+
+use super::incident::{
+    closed_message, closed_thread_name, decision_message, opening_messages, question_message,
+};
+use super::render::{EmbedSpec, MessageSpec, chunk, limits};
+use super::reply;
+use crate::effects::{ChatPort, DeliveryError, Effect};
+use crate::incident::{EventKind, Incident};
+use crate::service::LibraryHandle;
+
+pub struct DiscordPort {
+    pub http: Arc<Http>,
+    pub library: LibraryHandle,
+}
+
+/// 4xx other than 429 means Discord will never accept it as it is; anything else may pass later.
+fn classify(e: serenity::Error) -> DeliveryError {
+    if let serenity::Error::Http(serenity::all::HttpError::UnsuccessfulRequest(resp)) = &e {
+        let code = resp.status_code.as_u16();
+        if (400..500).contains(&code) && code != 429 && code != 408 {
+            return DeliveryError::Permanent(format!(
+                "Discord answered {code}: {}",
+                resp.error.message
+            ));
+        }
+    }
+    DeliveryError::Retry(e.to_string())
+}
+
+impl DiscordPort {
+    async fn post(
+        &self,
+        channel: u64,
+        m: &MessageSpec,
+        nonce: String,
+    ) -> Result<u64, DeliveryError> {
+        let msg = reply::create_message(m)
+            .nonce(Nonce::String(nonce))
+            .enforce_nonce(true);
+        let sent = ChannelId::new(channel)
+            .send_message(&self.http, msg)
+            .await
+            .map_err(classify)?;
+        Ok(sent.id.get())
+    }
+
+    fn thread_of(inc: &Incident) -> Result<u64, DeliveryError> {
+        inc.thread
+            .map(|t| t.thread_id)
+            .ok_or_else(|| DeliveryError::NotReady(format!("{} has no thread yet", inc.id)))
+    }
+}
+
+/// A nonce unique to message `n` of the effect `key` (Discord takes 25 characters at most).
+fn nonce(key: u64, n: usize) -> String {
+    format!("e{key}m{n}")
+}
+
+#[async_trait::async_trait]
+impl ChatPort for DiscordPort {
+    async fn deliver(
+        &self,
+        key: u64,
+        effect: &Effect,
+        inc: &Incident,
+    ) -> Result<Vec<EventKind>, DeliveryError> {
+        match effect {
+            Effect::OpenThread { channel, .. } => {
+                if inc.thread.is_some() {
+                    return Ok(Vec::new());
+                }
+                let builder = CreateThread::new(inc.thread_name())
+                    .kind(ChannelType::PublicThread)
+                    .auto_archive_duration(AutoArchiveDuration::OneWeek);
+                let thread = ChannelId::new(*channel)
+                    .create_thread(&self.http, builder)
+                    .await
+                    .map_err(classify)?;
+                Ok(vec![EventKind::ThreadLinked {
+                    channel_id: *channel,
+                    thread_id: thread.id.get(),
+                    card_message_id: 0,
+                }])
+            }
+            Effect::PostQuestions { .. } => {
+                if !inc.question_messages.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let thread = Self::thread_of(inc)?;
+                let playbook = self.library.current().get(inc.technique).cloned();
+                let messages = opening_messages(inc, playbook.as_deref());
+                let context = messages.len() - super::incident::question_parts(inc);
+                let mut ids = Vec::new();
+                for (i, m) in messages.iter().enumerate() {
+                    let id = self.post(thread, m, nonce(key, i)).await?;
+                    if i >= context {
+                        ids.push(id);
+                    }
+                }
+                Ok(vec![EventKind::QuestionsPosted { message_ids: ids }])
+            }
+            Effect::RefreshQuestions { .. } => {
+                let thread = match inc.thread {
+                    Some(t) => t.thread_id,
+                    None => return Ok(Vec::new()), // the questions are posted later with the answers in
+                };
+                for (part, id) in inc.question_messages.iter().enumerate() {
+                    let mut m = question_message(inc, part);
+                    if part == 0 {
+                        // Keep the context embeds that share the first message.
+                        let playbook = self.library.current().get(inc.technique).cloned();
+                        m = opening_messages(inc, playbook.as_deref())
+                            .into_iter()
+                            .find(|x| x.buttons == m.buttons)
+                            .unwrap_or(m);
+                    }
+                    ChannelId::new(thread)
+                        .edit_message(&self.http, MessageId::new(*id), reply::edit_message(&m))
+                        .await
+                        .map_err(classify)?;
+                }
+                Ok(Vec::new())
+            }
+            Effect::PostDecision { decision, .. } => {
+                let thread = Self::thread_of(inc)?;
+                self.post(thread, &decision_message(inc, decision), nonce(key, 0))
+                    .await?;
+                Ok(Vec::new())
+            }
+            Effect::PostNotice { text, .. } => {
+                let thread = Self::thread_of(inc)?;
+                let m = MessageSpec {
+                    embeds: vec![EmbedSpec {
+                        title: format!("{}", inc.id),
+                        description: chunk(text, limits::EMBED_DESCRIPTION).swap_remove(0),
+                        color: 0xf59e0b,
+                        ..EmbedSpec::default()
+                    }],
+                    ..MessageSpec::default()
+                };
+                self.post(thread, &m, nonce(key, 0)).await?;
+                Ok(Vec::new())
+            }
+            Effect::CloseThread { .. } => {
+                let thread = Self::thread_of(inc)?;
+                self.post(thread, &closed_message(inc), nonce(key, 0))
+                    .await?;
+                let edit = EditThread::new()
+                    .name(closed_thread_name(inc))
+                    .archived(true);
+                ChannelId::new(thread)
+                    .edit_thread(&self.http, edit)
+                    .await
+                    .map_err(classify)?;
+                Ok(Vec::new())
+            }
+        }
+    }
+}

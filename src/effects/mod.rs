@@ -1,0 +1,313 @@
+//! Side effects through an outbox. A command stores the effects it causes (create a thread,
+//! post the questions, post a decision, …) in the same transaction as its events; this worker
+//! delivers them through a [`ChatPort`], in order per incident, retrying with back-off until
+//! the chat answers. What a delivery creates (a thread, message ids) is recorded as incident
+//! events, so a delivery that is repeated after a crash finds its work done.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, watch};
+use tracing::{debug, error, info, warn};
+
+use crate::incident::{ActorRef, Decision, Event, EventKind, Incident, IncidentId};
+use crate::store::{Batch, Store, StoreError};
+
+/// Something to do in chat for an incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Effect {
+    /// Create the incident's thread in `channel`.
+    OpenThread { incident: u64, channel: u64 },
+    /// Post the playbook context and the analysis questions with their answer buttons.
+    PostQuestions { incident: u64 },
+    /// Re-render the question messages with the latest answers.
+    RefreshQuestions { incident: u64 },
+    /// Post a decision, with its reasons, in the thread.
+    PostDecision { incident: u64, decision: Decision },
+    /// Post a line of text in the thread (a note, a manual escalation, …).
+    PostNotice { incident: u64, text: String },
+    /// Post the closure and archive the thread.
+    CloseThread { incident: u64 },
+}
+
+impl Effect {
+    pub fn incident(&self) -> u64 {
+        match self {
+            Self::OpenThread { incident, .. }
+            | Self::PostQuestions { incident }
+            | Self::RefreshQuestions { incident }
+            | Self::PostDecision { incident, .. }
+            | Self::PostNotice { incident, .. }
+            | Self::CloseThread { incident } => *incident,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::OpenThread { .. } => "open_thread",
+            Self::PostQuestions { .. } => "post_questions",
+            Self::RefreshQuestions { .. } => "refresh_questions",
+            Self::PostDecision { .. } => "post_decision",
+            Self::PostNotice { .. } => "post_notice",
+            Self::CloseThread { .. } => "close_thread",
+        }
+    }
+}
+
+/// An outbox record: the effect and its retry state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub effect: Effect,
+    #[serde(default)]
+    pub attempts: u32,
+    /// Not before this time (ms since the epoch): the back-off.
+    #[serde(default)]
+    pub not_before_ms: i64,
+}
+
+impl OutboxEntry {
+    pub fn new(effect: Effect) -> Self {
+        Self {
+            effect,
+            attempts: 0,
+            not_before_ms: 0,
+        }
+    }
+
+    /// For a [`Batch`].
+    pub fn encode(effect: Effect) -> Vec<u8> {
+        Store::encode(&Self::new(effect))
+    }
+}
+
+/// Why a delivery did not happen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// The chat failed or is unreachable (5xx, 429, timeout): try again later.
+    #[error("chat unavailable: {0}")]
+    Retry(String),
+    /// Waiting for an earlier step (e.g. the thread): try again later.
+    #[error("not ready: {0}")]
+    NotReady(String),
+    /// The chat refused for good (missing permission, deleted channel): give up and say so.
+    #[error("refused: {0}")]
+    Permanent(String),
+}
+
+/// Where effects are delivered: Discord, or the console.
+#[async_trait::async_trait]
+pub trait ChatPort: Send + Sync + 'static {
+    /// Performs `effect` for `incident` (its state now). `key` is unique to this effect and the
+    /// same on every retry (for idempotency keys such as Discord's message nonce). Returns the
+    /// events recording what was created (thread, message ids); an effect already done returns none.
+    async fn deliver(
+        &self,
+        key: u64,
+        effect: &Effect,
+        incident: &Incident,
+    ) -> Result<Vec<EventKind>, DeliveryError>;
+}
+
+/// Back-off after `attempts` failures: 0.5 s doubling to at most 60 s.
+pub fn backoff(attempts: u32) -> Duration {
+    Duration::from_millis(500u64.saturating_mul(1 << attempts.min(7))).min(Duration::from_secs(60))
+}
+
+/// The outbox worker. Clone it to kick it from commands.
+#[derive(Clone)]
+pub struct Outbox {
+    store: Store,
+    port: Arc<dyn ChatPort>,
+    kick: Arc<Notify>,
+    delivered: watch::Sender<u64>,
+}
+
+impl Outbox {
+    pub fn new(store: Store, port: Arc<dyn ChatPort>) -> Self {
+        Self {
+            store,
+            port,
+            kick: Arc::new(Notify::new()),
+            delivered: watch::channel(0).0,
+        }
+    }
+
+    /// Wakes the worker: new effects are waiting.
+    pub fn kick(&self) {
+        self.kick.notify_one();
+    }
+
+    /// Changes each time an effect is delivered (for waiting on a delivery).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.delivered.subscribe()
+    }
+
+    /// Delivers every effect that is due, oldest first, keeping each incident's effects in
+    /// order. Returns the time until the next retry is due, if any effect is left.
+    pub async fn drain(&self) -> Result<Option<Duration>, StoreError> {
+        let now = Utc::now().timestamp_millis();
+        let mut blocked: HashSet<u64> = HashSet::new();
+        let mut next_due: Option<i64> = None;
+        for record in self.store.outbox()? {
+            let mut entry: OutboxEntry = match serde_json::from_slice(&record.json) {
+                Ok(e) => e,
+                Err(e) => {
+                    error!(id = record.id, error = %e, "unreadable outbox entry dropped");
+                    let batch = Batch {
+                        complete_effects: vec![record.id],
+                        ..Batch::default()
+                    };
+                    self.store.commit(batch).await?;
+                    continue;
+                }
+            };
+            let incident_id = entry.effect.incident();
+            if blocked.contains(&incident_id) {
+                continue;
+            }
+            if entry.not_before_ms > now {
+                blocked.insert(incident_id);
+                next_due =
+                    Some(next_due.map_or(entry.not_before_ms, |d| d.min(entry.not_before_ms)));
+                continue;
+            }
+            let events: Vec<Event> = self.store.events(incident_id)?;
+            let incident = match Incident::from_stored(IncidentId(incident_id), &events) {
+                Ok(i) => i,
+                Err(e) => {
+                    error!(incident = incident_id, error = %e, effect = entry.effect.name(), "effect for an unreadable incident dropped");
+                    let batch = Batch {
+                        complete_effects: vec![record.id],
+                        ..Batch::default()
+                    };
+                    self.store.commit(batch).await?;
+                    continue;
+                }
+            };
+            match self.port.deliver(record.id, &entry.effect, &incident).await {
+                Ok(kinds) => {
+                    let now = Utc::now();
+                    let events: Vec<(u64, Vec<u8>)> = kinds
+                        .iter()
+                        .map(|k| {
+                            (
+                                incident_id,
+                                Store::encode(&Event::new(now, ActorRef::system(), k.clone())),
+                            )
+                        })
+                        .collect();
+                    let threads = kinds
+                        .iter()
+                        .filter_map(|k| match k {
+                            EventKind::ThreadLinked { thread_id, .. } => {
+                                Some((*thread_id, incident_id))
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    let batch = Batch {
+                        events,
+                        threads,
+                        complete_effects: vec![record.id],
+                        ..Batch::default()
+                    };
+                    self.store.commit(batch).await?;
+                    debug!(
+                        incident = incident_id,
+                        effect = entry.effect.name(),
+                        "effect delivered"
+                    );
+                    self.delivered.send_modify(|n| *n += 1);
+                }
+                Err(DeliveryError::Permanent(why)) => {
+                    error!(incident = incident_id, effect = entry.effect.name(), %why, "effect refused by the chat; dropped");
+                    let note = EventKind::NoteAdded {
+                        text: format!(
+                            "socbot could not {}: {why}",
+                            entry.effect.name().replace('_', " ")
+                        ),
+                    };
+                    let events = vec![(
+                        incident_id,
+                        Store::encode(&Event::new(Utc::now(), ActorRef::system(), note)),
+                    )];
+                    let batch = Batch {
+                        events,
+                        complete_effects: vec![record.id],
+                        ..Batch::default()
+                    };
+                    self.store.commit(batch).await?;
+                    self.delivered.send_modify(|n| *n += 1);
+                }
+                Err(e) => {
+                    entry.attempts += 1;
+                    let wait = backoff(entry.attempts);
+                    entry.not_before_ms = Utc::now().timestamp_millis() + wait.as_millis() as i64;
+                    let level_warn = entry.attempts >= 3;
+                    if level_warn {
+                        warn!(incident = incident_id, effect = entry.effect.name(), attempts = entry.attempts, error = %e, "effect not delivered yet; retrying");
+                    } else {
+                        info!(incident = incident_id, effect = entry.effect.name(), attempts = entry.attempts, error = %e, "effect not delivered; retrying");
+                    }
+                    self.store
+                        .update_effect(record.id, &Store::encode(&entry))
+                        .await?;
+                    blocked.insert(incident_id);
+                    next_due =
+                        Some(next_due.map_or(entry.not_before_ms, |d| d.min(entry.not_before_ms)));
+                }
+            }
+        }
+        let now = Utc::now().timestamp_millis();
+        Ok(next_due.map(|d| Duration::from_millis((d - now).max(0) as u64)))
+    }
+
+    /// Runs until `stop` turns true: drains on every kick and when a retry is due. Effects still
+    /// waiting at shutdown stay in the outbox for the next start.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut wait = Some(Duration::ZERO);
+        loop {
+            let sleep = tokio::time::sleep(wait.unwrap_or(Duration::from_secs(3600)));
+            tokio::select! {
+                _ = stop.changed() => return,
+                () = self.kick.notified() => {}
+                () = sleep => {}
+            }
+            wait = match self.drain().await {
+                Ok(next) => next,
+                Err(e) => {
+                    error!(error = %e, "outbox: store error; retrying in 1 s");
+                    Some(Duration::from_secs(1))
+                }
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(0), Duration::from_millis(500));
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(3), Duration::from_secs(4));
+        assert_eq!(backoff(30), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn effects_round_trip_as_stored() {
+        let e = OutboxEntry::new(Effect::PostNotice {
+            incident: 3,
+            text: "hi".into(),
+        });
+        let json = String::from_utf8(Store::encode(&e)).unwrap();
+        assert!(json.contains(r#""type":"post_notice""#), "{json}");
+        assert_eq!(serde_json::from_str::<OutboxEntry>(&json).unwrap(), e);
+    }
+}

@@ -1,0 +1,445 @@
+//! `/incident …`: open, answer, note, escalate, status, list, close, export. Each command folds
+//! the incident from the store, asks the pure domain for new events, decides the effects, and
+//! writes events + effects + interaction id in one flushed transaction before replying.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Mutex;
+
+use super::{Actor, Reply, UserError};
+use crate::config::RolesConfig;
+use crate::effects::{Effect, Outbox, OutboxEntry};
+use crate::incident::{
+    self as domain, ActorRef, DecisionKind, DefaultPolicy, DomainError, Event, EventKind, Finding,
+    Incident, IncidentId, IncidentStatus, Resolution,
+};
+use crate::playbook::Library;
+use crate::store::{Batch, Committed, Store, StoreError};
+
+/// An incident command, as parsed by an adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IncidentCommand {
+    Open {
+        technique: String,
+        title: String,
+        alert: Option<String>,
+    },
+    Answer {
+        incident: Option<IncidentId>,
+        question: usize,
+        finding: Finding,
+        note: Option<String>,
+        via_button: bool,
+    },
+    Note {
+        incident: Option<IncidentId>,
+        text: String,
+    },
+    Escalate {
+        incident: Option<IncidentId>,
+        reason: String,
+    },
+    Status {
+        incident: Option<IncidentId>,
+    },
+    List {
+        filter: Option<IncidentStatus>,
+    },
+    Close {
+        incident: Option<IncidentId>,
+        resolution: Resolution,
+        summary: Option<String>,
+    },
+    Export {
+        incident: Option<IncidentId>,
+    },
+}
+
+impl IncidentCommand {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Open { .. } => "incident open",
+            Self::Answer { .. } => "incident answer",
+            Self::Note { .. } => "incident note",
+            Self::Escalate { .. } => "incident escalate",
+            Self::Status { .. } => "incident status",
+            Self::List { .. } => "incident list",
+            Self::Close { .. } => "incident close",
+            Self::Export { .. } => "incident export",
+        }
+    }
+}
+
+/// Where and when a command was issued.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub actor: Actor,
+    /// The chat channel (a thread id inside an incident thread); 0 at the console.
+    pub channel: u64,
+    /// The interaction id, handled once; None at the console.
+    pub interaction: Option<u64>,
+    pub now: DateTime<Utc>,
+}
+
+/// The incident part of the service.
+#[derive(Clone)]
+pub struct Incidents {
+    store: Store,
+    outbox: Outbox,
+    policy: DefaultPolicy,
+    roles: RolesConfig,
+    /// Where incident threads are opened (0: the channel the command came from).
+    soc_channel: u64,
+    /// Serialises read-decide-write so two answers never decide on the same old state.
+    lock: Arc<Mutex<()>>,
+}
+
+fn internal(e: StoreError) -> UserError {
+    tracing::error!(error = %e, "store error");
+    UserError("socbot could not save this (a storage problem, logged for the operator); nothing was changed, please try again.".into())
+}
+
+fn domain_err(e: DomainError) -> UserError {
+    UserError(format!("{}.", e.to_string().trim_end_matches('.')))
+}
+
+impl Incidents {
+    pub fn new(
+        store: Store,
+        outbox: Outbox,
+        policy: DefaultPolicy,
+        roles: RolesConfig,
+        soc_channel: u64,
+    ) -> Self {
+        Self {
+            store,
+            outbox,
+            policy,
+            roles,
+            soc_channel,
+            lock: Arc::new(Mutex::new(())),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    fn may_l1(&self, actor: &Actor) -> bool {
+        (self.roles.l1.is_empty() && self.roles.t2.is_empty())
+            || actor
+                .roles
+                .iter()
+                .any(|r| self.roles.l1.contains(r) || self.roles.t2.contains(r))
+    }
+
+    fn may_t2(&self, actor: &Actor) -> bool {
+        self.roles.t2.is_empty() || actor.roles.iter().any(|r| self.roles.t2.contains(r))
+    }
+
+    fn refuse(what: &str, roles: &[u64], tier: &str) -> UserError {
+        let names: Vec<String> = roles.iter().map(|r| format!("<@&{r}>")).collect();
+        UserError(format!(
+            "You need the {tier} role ({}) to {what}; ask a lead to give it to you.",
+            names.join(" or ")
+        ))
+    }
+
+    /// Loads an incident by id, or by the thread the command was issued in.
+    pub fn load(
+        &self,
+        id: Option<IncidentId>,
+        channel: u64,
+    ) -> Result<(Incident, Vec<Event>), UserError> {
+        let id = match id {
+            Some(id) => id,
+            None => match self.store.incident_for_thread(channel).map_err(internal)? {
+                Some(n) => IncidentId(n),
+                None => {
+                    return Err(UserError(
+                        "Run this inside an incident's thread, or name the incident (e.g. `incident:INC-12`).".into(),
+                    ));
+                }
+            },
+        };
+        let events: Vec<Event> = self.store.events(id.0).map_err(internal)?;
+        if events.is_empty() {
+            return Err(UserError(format!(
+                "There is no {id}; `/incident list` shows the incidents."
+            )));
+        }
+        let incident = Incident::from_stored(id, &events).map_err(|e| {
+            tracing::error!(incident = %id, error = %e, "incident history does not fold");
+            UserError(format!("{id} cannot be read (logged for the operator)."))
+        })?;
+        Ok((incident, events))
+    }
+
+    /// Every incident, newest first, optionally of one status.
+    pub fn list(&self, filter: Option<IncidentStatus>) -> Result<Vec<Incident>, UserError> {
+        let mut out = Vec::new();
+        for id in self
+            .store
+            .incident_ids()
+            .map_err(internal)?
+            .into_iter()
+            .rev()
+        {
+            let events: Vec<Event> = self.store.events(id).map_err(internal)?;
+            if let Ok(inc) = Incident::from_stored(IncidentId(id), &events)
+                && filter.is_none_or(|f| f.matches(inc.status))
+            {
+                out.push(inc);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes events and effects durably, then wakes the outbox.
+    async fn commit(
+        &self,
+        origin: &Origin,
+        id: IncidentId,
+        events: &[Event],
+        effects: Vec<Effect>,
+    ) -> Result<bool, UserError> {
+        let batch = Batch {
+            interaction: origin.interaction,
+            events: events.iter().map(|e| (id.0, Store::encode(e))).collect(),
+            effects: effects.into_iter().map(OutboxEntry::encode).collect(),
+            ..Batch::default()
+        };
+        let done = self.store.commit(batch).await.map_err(internal)? == Committed::Done;
+        if done {
+            self.outbox.kick();
+        }
+        Ok(done)
+    }
+
+    /// The effects that follow from new events: a decision change is posted, a manual
+    /// escalation is announced.
+    fn effects_of(id: IncidentId, events: &[Event]) -> Vec<Effect> {
+        events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::DecisionChanged { decision } => Some(Effect::PostDecision {
+                    incident: id.0,
+                    decision: decision.clone(),
+                }),
+                EventKind::Escalated {
+                    reason: domain::EscalationReason::Manual { reason },
+                } => Some(Effect::PostNotice {
+                    incident: id.0,
+                    text: format!("🚨 **Escalated to Tier 2 by {}**: {reason}", e.actor.name),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub async fn handle(
+        &self,
+        cmd: IncidentCommand,
+        origin: &Origin,
+        library: &Library,
+    ) -> Result<Reply, UserError> {
+        if let Some(i) = origin.interaction
+            && self.store.interaction_seen(i).map_err(internal)?
+        {
+            return Ok(Reply::Duplicate);
+        }
+        let actor = ActorRef::new(origin.actor.id, origin.actor.name.clone());
+        let _guard = self.lock.lock().await;
+        match cmd {
+            IncidentCommand::Open {
+                technique,
+                title,
+                alert,
+            } => {
+                if !self.may_l1(&origin.actor) {
+                    return Err(Self::refuse("open incidents", &self.roles.l1, "L1"));
+                }
+                let view = super::playbook::view(library, &technique, None)?;
+                let id = IncidentId(self.store.allocate_incident_id().map_err(internal)?);
+                let events = domain::open(
+                    id,
+                    &view.playbook,
+                    &title,
+                    alert.as_deref(),
+                    self.policy,
+                    &actor,
+                    origin.now,
+                )
+                .map_err(domain_err)?;
+                let channel = if self.soc_channel != 0 {
+                    self.soc_channel
+                } else {
+                    origin.channel
+                };
+                let effects = vec![
+                    Effect::OpenThread {
+                        incident: id.0,
+                        channel,
+                    },
+                    Effect::PostQuestions { incident: id.0 },
+                ];
+                if !self.commit(origin, id, &events, effects).await? {
+                    return Ok(Reply::Duplicate);
+                }
+                let incident =
+                    Incident::from_stored(id, &events).map_err(|e| UserError(e.to_string()))?;
+                Ok(Reply::IncidentOpened {
+                    incident,
+                    note: view.note,
+                })
+            }
+            IncidentCommand::Answer {
+                incident,
+                question,
+                finding,
+                note,
+                via_button,
+            } => {
+                if !self.may_l1(&origin.actor) {
+                    return Err(Self::refuse("answer questions", &self.roles.l1, "L1"));
+                }
+                let (inc, _) = self.load(incident, origin.channel)?;
+                let events =
+                    domain::answer(&inc, question, finding, note.as_deref(), &actor, origin.now)
+                        .map_err(domain_err)?;
+                let mut effects = Self::effects_of(inc.id, &events);
+                if !via_button && !events.is_empty() {
+                    effects.insert(0, Effect::RefreshQuestions { incident: inc.id.0 });
+                }
+                if !self.commit(origin, inc.id, &events, effects).await? {
+                    return Ok(Reply::Duplicate);
+                }
+                let incident = inc.with(&events).map_err(|e| UserError(e.to_string()))?;
+                Ok(Reply::Answered {
+                    incident,
+                    question,
+                    changed: !events.is_empty(),
+                })
+            }
+            IncidentCommand::Note { incident, text } => {
+                if !self.may_l1(&origin.actor) {
+                    return Err(Self::refuse("add notes", &self.roles.l1, "L1"));
+                }
+                let (inc, _) = self.load(incident, origin.channel)?;
+                let events =
+                    domain::add_note(&inc, &text, &actor, origin.now).map_err(domain_err)?;
+                if !self.commit(origin, inc.id, &events, Vec::new()).await? {
+                    return Ok(Reply::Duplicate);
+                }
+                Ok(Reply::Text {
+                    text: format!("📝 Note on {} by {}: {}", inc.id, actor.name, text.trim()),
+                    private: false,
+                })
+            }
+            IncidentCommand::Escalate { incident, reason } => {
+                if !self.may_l1(&origin.actor) {
+                    return Err(Self::refuse("escalate", &self.roles.l1, "L1"));
+                }
+                let (inc, _) = self.load(incident, origin.channel)?;
+                let events = domain::escalate_manually(&inc, &reason, &actor, origin.now)
+                    .map_err(domain_err)?;
+                let effects: Vec<Effect> = Self::effects_of(inc.id, &events)
+                    .into_iter()
+                    .filter(|e| !matches!(e, Effect::PostNotice { .. }))
+                    .collect();
+                if !self.commit(origin, inc.id, &events, effects).await? {
+                    return Ok(Reply::Duplicate);
+                }
+                let text = format!(
+                    "🚨 **{} escalated to Tier 2 by {}**: {}",
+                    inc.id,
+                    actor.name,
+                    reason.trim()
+                );
+                Ok(Reply::Text {
+                    text,
+                    private: false,
+                })
+            }
+            IncidentCommand::Status { incident } => {
+                let (inc, events) = self.load(incident, origin.channel)?;
+                Ok(Reply::Status {
+                    incident: inc,
+                    events,
+                })
+            }
+            IncidentCommand::List { filter } => Ok(Reply::List {
+                incidents: self.list(filter)?,
+                filter,
+            }),
+            IncidentCommand::Close {
+                incident,
+                resolution,
+                summary,
+            } => {
+                if !self.may_t2(&origin.actor) {
+                    return Err(Self::refuse("close incidents", &self.roles.t2, "T2"));
+                }
+                let (inc, _) = self.load(incident, origin.channel)?;
+                let events =
+                    domain::close(&inc, resolution, summary.as_deref(), &actor, origin.now)
+                        .map_err(domain_err)?;
+                let effects = vec![Effect::CloseThread { incident: inc.id.0 }];
+                if !self.commit(origin, inc.id, &events, effects).await? {
+                    return Ok(Reply::Duplicate);
+                }
+                let text = format!(
+                    "✅ {} closed as **{}** by {}.",
+                    inc.id,
+                    resolution.label(),
+                    actor.name
+                );
+                Ok(Reply::Text {
+                    text,
+                    private: false,
+                })
+            }
+            IncidentCommand::Export { incident } => {
+                let (inc, events) = self.load(incident, origin.channel)?;
+                let markdown = domain::export::markdown(&inc, &events);
+                Ok(Reply::Export {
+                    incident: inc,
+                    markdown,
+                })
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for the incident's thread to exist (delivered by the outbox).
+    pub async fn wait_for_thread(
+        &self,
+        id: IncidentId,
+        timeout: std::time::Duration,
+    ) -> Option<u64> {
+        let mut delivered = self.outbox.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Ok((inc, _)) = self.load(Some(id), 0)
+                && let Some(t) = inc.thread
+            {
+                return Some(t.thread_id);
+            }
+            if tokio::time::timeout_at(deadline, delivered.changed())
+                .await
+                .is_err()
+            {
+                return None;
+            }
+        }
+    }
+
+    /// The decision kind now, for adapters that show it.
+    pub fn decision_kind(incident: &Incident) -> DecisionKind {
+        incident.evaluate().kind()
+    }
+}
