@@ -2,6 +2,7 @@
 
 mod check;
 mod daemon;
+mod export;
 mod list;
 mod show;
 
@@ -40,6 +41,8 @@ pub enum Command {
     Check(check::Args),
     /// List the playbooks, optionally of one tactic.
     List(list::ListArgs),
+    /// Print an incident's report (markdown, or --json) from the store.
+    Export(export::Args),
     /// Search playbooks by id prefix, name words or tactic, as autocomplete does.
     Search(list::SearchArgs),
 }
@@ -70,6 +73,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(&config, args),
         Command::List(args) => list::run_list(&config, args),
         Command::Search(args) => list::run_search(&config, args),
+        Command::Export(args) => export::run(&config, args),
     };
     match result {
         Ok(code) => code,
