@@ -1,0 +1,123 @@
+//! Deterministic fault injection for the fake REST API: 500s, 429s and dropped connections.
+
+use super::state::path_matches;
+
+/// What a faulted request gets instead of its normal answer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultKind {
+    /// `500 Internal Server Error` with a Discord-style JSON body.
+    Status500,
+    /// `429 Too Many Requests` with `retry_after` (seconds) in the body and headers.
+    Status429 { retry_after: f64 },
+    /// The connection is closed without any answer.
+    DropConnection,
+}
+
+/// Which requests fail and how. A faulted request is recorded (with `fault` set) and changes no
+/// state. `Default` fails nothing; set fields with `..Faults::default()`.
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    /// Share of in-scope requests that fail, 0.0..=1.0.
+    pub fail_ratio: f64,
+    /// Picked from at random (seeded) for each failing request; empty means `Status500`.
+    pub kinds: Vec<FaultKind>,
+    /// Seed of the PRNG: the same seed and the same request order give the same faults.
+    pub seed: u64,
+    /// Only requests matching one of these fail. A pattern is a path pattern as in
+    /// `requests_matching`, optionally preceded by a method: `"POST /channels/*/messages"`.
+    pub only_paths: Option<Vec<String>>,
+    /// At most this many faults, then every request succeeds again ("the first two attempts
+    /// fail"), without racing the bot's retries.
+    pub max_faults: Option<u64>,
+}
+
+impl Faults {
+    /// Every in-scope request fails with `kind`.
+    pub fn always(kind: FaultKind) -> Self {
+        Self {
+            fail_ratio: 1.0,
+            kinds: vec![kind],
+            ..Self::default()
+        }
+    }
+
+    /// Stops after `n` faults.
+    pub fn times(mut self, n: u64) -> Self {
+        self.max_faults = Some(n);
+        self
+    }
+
+    /// Restricts the faults to requests matching one of `patterns`.
+    pub fn only(mut self, patterns: &[&str]) -> Self {
+        self.only_paths = Some(patterns.iter().map(|p| (*p).to_owned()).collect());
+        self
+    }
+
+    fn in_scope(&self, method: &str, path: &str) -> bool {
+        let Some(patterns) = &self.only_paths else {
+            return true;
+        };
+        patterns
+            .iter()
+            .any(|pattern| match pattern.split_once(' ') {
+                Some((m, p)) => m.eq_ignore_ascii_case(method) && path_matches(p.trim(), path),
+                None => path_matches(pattern, path),
+            })
+    }
+}
+
+/// Active faults with their PRNG.
+#[derive(Debug)]
+pub struct FaultState {
+    faults: Faults,
+    rng: SplitMix64,
+    injected: u64,
+}
+
+impl FaultState {
+    pub fn new(faults: Faults) -> Self {
+        let rng = SplitMix64(faults.seed);
+        Self {
+            faults,
+            rng,
+            injected: 0,
+        }
+    }
+
+    /// Decides whether this request fails, and how. `GET /gateway` never fails: serenity
+    /// would fall back to the real gateway's address.
+    pub fn decide(&mut self, method: &str, path: &str) -> Option<FaultKind> {
+        let exhausted = self
+            .faults
+            .max_faults
+            .is_some_and(|max| self.injected >= max);
+        if exhausted || path.starts_with("/gateway") || !self.faults.in_scope(method, path) {
+            return None;
+        }
+        let roll = (self.rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+        if roll >= self.faults.fail_ratio {
+            return None;
+        }
+        self.injected += 1;
+        let kinds = &self.faults.kinds;
+        if kinds.is_empty() {
+            return Some(FaultKind::Status500);
+        }
+        let pick = (self.rng.next() % kinds.len() as u64) as usize;
+        Some(kinds[pick].clone())
+    }
+}
+
+/// SplitMix64: a tiny, well-mixed, seedable PRNG.
+#[derive(Debug)]
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}

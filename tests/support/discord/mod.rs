@@ -1,0 +1,356 @@
+//! `FakeDiscord`: a Discord-compatible REST API and gateway on loopback for whole-bot tests.
+//!
+//! Start it, point the bot at `api_base()` (serenity `HttpBuilder::proxy` with the ratelimiter
+//! disabled), send interactions, wait for what the bot does, and end with `assert_clean()`:
+//! every request body is validated against Discord's OpenAPI spec, and unknown routes and
+//! protocol errors (double acknowledgement, follow-up before acknowledging, a late answer, a
+//! wrong application id, an empty message, …) are reported as violations.
+//!
+//! ```text
+//! let fake = FakeDiscord::start().await;             // REST + gateway on 127.0.0.1
+//! // start socbot with discord.api_base = fake.api_base(), token = fake.token()
+//! fake.wait_identified().await;
+//! let answer = fake.interact(Interaction::slash_command("playbook", json!([opt_str("id", "T1583.006")]))).await;
+//! assert_eq!(answer["type"], 4);
+//! let thread = fake.wait_for_request("POST", "/channels/*/messages/*/threads").await;
+//! fake.assert_clean();
+//! ```
+//!
+//! Channels the bot uses must be known: the seeded `channel_id()`, channels of interactions
+//! sent, threads and DMs it created, or `add_text_channel` for ones from the bot's config.
+//! Waits use wall-clock deadlines, so they hold under `tokio::time::pause()`.
+
+pub mod faults;
+pub mod gateway;
+mod http1;
+mod inspect;
+mod interactions;
+mod limits;
+mod messages;
+mod multipart;
+mod objects;
+pub mod payloads;
+pub mod probe;
+mod rest;
+mod routes;
+mod schema;
+mod spec;
+pub mod state;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use gateway::IdentifyInfo;
+use payloads::Interaction;
+use state::{InteractionRecord, Shared, State};
+
+/// Identities and behaviour of a fake Discord. `Default` gives fixed ids and a seeded text
+/// channel `#soc`.
+#[derive(Clone, Debug)]
+pub struct FakeConfig {
+    /// The bot token the fake accepts (without `Bot `).
+    pub token: String,
+    pub application_id: u64,
+    pub bot_user_id: u64,
+    pub bot_username: String,
+    pub owner_user_id: u64,
+    pub guild_id: u64,
+    /// A text channel in the guild that exists from the start.
+    pub channel_id: u64,
+    /// The user who sends interactions unless a builder says otherwise.
+    pub default_user_id: u64,
+    pub heartbeat_interval_ms: u64,
+    /// Send GUILD_CREATE after READY when the bot asked for the GUILDS intent, like Discord.
+    pub guild_create_on_ready: bool,
+    /// Answer a body that violates the spec with 400 Invalid Form Body, like Discord.
+    pub reject_invalid_bodies: bool,
+    /// How long after dispatch an interaction callback is still accepted (Discord: 3 s).
+    pub interaction_deadline: Duration,
+    /// Default timeout of the `wait_*` helpers.
+    pub wait_timeout: Duration,
+}
+
+impl Default for FakeConfig {
+    fn default() -> Self {
+        Self {
+            token: "fake-bot-token".into(),
+            application_id: 1_100_000_000_000_000_001,
+            bot_user_id: 1_100_000_000_000_000_002,
+            bot_username: "socbot".into(),
+            owner_user_id: 1_100_000_000_000_000_003,
+            guild_id: 1_100_000_000_000_000_010,
+            channel_id: 1_100_000_000_000_000_020,
+            default_user_id: 1_100_000_000_000_000_100,
+            heartbeat_interval_ms: 41_250,
+            guild_create_on_ready: true,
+            reject_invalid_bodies: true,
+            interaction_deadline: Duration::from_secs(3),
+            wait_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// A running fake Discord. Cheap to clone; its tasks end with the test's runtime.
+#[derive(Clone, Debug)]
+pub struct FakeDiscord {
+    shared: Arc<Shared>,
+}
+
+impl FakeDiscord {
+    /// Starts with `FakeConfig::default()`.
+    pub async fn start() -> Self {
+        Self::start_with(FakeConfig::default()).await
+    }
+
+    /// Binds the REST and gateway listeners on 127.0.0.1 and serves them.
+    pub async fn start_with(config: FakeConfig) -> Self {
+        let rest = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("fake-discord: bind REST listener");
+        let gateway = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("fake-discord: bind gateway listener");
+        let addrs = (
+            rest.local_addr().expect("REST address"),
+            gateway.local_addr().expect("gateway address"),
+        );
+        let shared = Arc::new(Shared::new(config, addrs.0, addrs.1));
+        {
+            let cfg = &shared.config;
+            shared.lock().channels.insert(
+                cfg.channel_id,
+                objects::text_channel(cfg.channel_id, cfg.guild_id, "soc"),
+            );
+        }
+        spec::spec(); // load the spec now, not inside the first request
+        tokio::spawn(rest::serve(rest, Arc::clone(&shared)));
+        tokio::spawn(gateway::serve(gateway, Arc::clone(&shared)));
+        Self { shared }
+    }
+
+    /// Whether request bodies are validated (false when the spec file is missing).
+    pub fn validates_bodies(&self) -> bool {
+        spec::spec().is_some()
+    }
+
+    /// `http://127.0.0.1:PORT`, for `HttpBuilder::proxy` and socbot's `discord.api_base`.
+    pub fn api_base(&self) -> String {
+        format!("http://{}", self.shared.rest_addr)
+    }
+
+    pub fn gateway_url(&self) -> String {
+        format!("ws://{}", self.shared.gateway_addr)
+    }
+
+    pub fn config(&self) -> &FakeConfig {
+        &self.shared.config
+    }
+
+    pub fn token(&self) -> &str {
+        &self.shared.config.token
+    }
+
+    pub fn application_id(&self) -> u64 {
+        self.shared.config.application_id
+    }
+
+    pub fn bot_user_id(&self) -> u64 {
+        self.shared.config.bot_user_id
+    }
+
+    pub fn guild_id(&self) -> u64 {
+        self.shared.config.guild_id
+    }
+
+    pub fn channel_id(&self) -> u64 {
+        self.shared.config.channel_id
+    }
+
+    // ---- gateway ----
+
+    /// Waits for the first IDENTIFY (READY has been sent when this returns).
+    pub async fn wait_identified(&self) -> IdentifyInfo {
+        self.wait_identify_count(1).await
+    }
+
+    /// Waits until the bot has identified `n` times in all (e.g. after a restart); returns the last.
+    pub async fn wait_identify_count(&self, n: usize) -> IdentifyInfo {
+        let what = format!("IDENTIFY number {n} on the gateway");
+        self.shared
+            .wait_until(&what, self.shared.config.wait_timeout, |s| {
+                (s.gateway.identifies.len() >= n).then(|| s.gateway.identifies[n - 1].clone())
+            })
+            .await
+    }
+
+    pub fn identifies(&self) -> Vec<IdentifyInfo> {
+        self.shared.lock().gateway.identifies.clone()
+    }
+
+    pub fn resumes(&self) -> u64 {
+        self.shared.lock().gateway.resumes
+    }
+
+    /// Waits until the bot has resumed `n` sessions in all.
+    pub async fn wait_resume_count(&self, n: u64) {
+        let what = format!("RESUME number {n} on the gateway");
+        self.shared
+            .wait_until(&what, self.shared.config.wait_timeout, |s| {
+                (s.gateway.resumes >= n).then_some(())
+            })
+            .await;
+    }
+
+    /// Waits until the fake has acknowledged `n` heartbeats in all.
+    pub async fn wait_heartbeat_count(&self, n: u64) {
+        let what = format!("heartbeat number {n} on the gateway");
+        let timeout = self.shared.config.wait_timeout;
+        self.shared
+            .wait_until(&what, timeout, |s| {
+                (s.gateway.heartbeats >= n).then_some(())
+            })
+            .await;
+    }
+
+    pub fn heartbeats(&self) -> u64 {
+        self.shared.lock().gateway.heartbeats
+    }
+
+    /// Dispatches `event` with `d` on the bot's session (waiting for one); returns its `s`.
+    pub async fn dispatch(&self, event: &str, d: Value) -> u64 {
+        self.dispatch_with(event, d, |_| {}).await
+    }
+
+    async fn dispatch_with(
+        &self,
+        event: &str,
+        d: Value,
+        mut before: impl FnMut(&mut State),
+    ) -> u64 {
+        let what = format!("a connected gateway session to dispatch {event}");
+        self.shared
+            .wait_until(&what, self.shared.config.wait_timeout, |state| {
+                if !state.gateway.connected() {
+                    return None;
+                }
+                before(state);
+                state.gateway.dispatch(event, d.clone())
+            })
+            .await
+    }
+
+    /// Closes the bot's gateway connection: resumable (close 4000, the bot resumes) or not
+    /// (op 9 invalid session, the bot identifies again). False when none is connected.
+    pub fn disconnect_gateway(&self, resumable: bool) -> bool {
+        let done = self.shared.lock().gateway.disconnect(resumable);
+        self.shared.changed();
+        done
+    }
+
+    /// Dispatches INTERACTION_CREATE built from `interaction`; returns its `(id, token)`.
+    pub async fn send_interaction(&self, interaction: Interaction) -> (u64, String) {
+        let cfg = self.shared.config.clone();
+        let (id, token, payload) = {
+            let mut state = self.shared.lock();
+            let id = state.ids.next();
+            let token = format!("fake-interaction-token-{id}");
+            let channel = self.interaction_channel(&mut state, &interaction);
+            let name = interaction.command_name().unwrap_or_default();
+            let registered = state
+                .guild_commands
+                .values()
+                .flatten()
+                .chain(&state.global_commands)
+                .find(|c| c["name"] == name);
+            let command_id = registered.and_then(|c| c["id"].as_str()?.parse().ok());
+            let command_id = command_id.unwrap_or_else(|| state.ids.next());
+            let payload = interaction.build(id, &token, command_id, &cfg, &channel);
+            (id, token, payload)
+        };
+        let record = InteractionRecord {
+            id,
+            token: token.clone(),
+            kind: interaction.kind(),
+            channel_id: payload["channel_id"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0),
+            payload: payload.clone(),
+            sent_at: Instant::now(),
+            acked: None,
+            original: None,
+            webhook_messages: Vec::new(),
+        };
+        self.dispatch_with("INTERACTION_CREATE", payload, |state| {
+            let record = InteractionRecord {
+                sent_at: Instant::now(),
+                ..record.clone()
+            };
+            state.interactions.insert(id, record);
+        })
+        .await;
+        (id, token)
+    }
+
+    /// Sends `interaction` and waits for the bot's callback; returns its body (`{type, data}`).
+    pub async fn interact(&self, interaction: Interaction) -> Value {
+        let (id, _token) = self.send_interaction(interaction).await;
+        self.interaction_response(id).await
+    }
+
+    fn interaction_channel(&self, state: &mut State, interaction: &Interaction) -> Value {
+        let cfg = &self.shared.config;
+        if interaction.is_dm() && interaction.channel_id().is_none() {
+            let user = interaction.acting_user(cfg);
+            let id = *state
+                .dm_channels
+                .entry(user)
+                .or_insert_with(|| state.ids.next());
+            return state
+                .channels
+                .entry(id)
+                .or_insert_with(|| objects::dm_channel(id, objects::user(user, None, false)))
+                .clone();
+        }
+        let id = interaction.channel_id().unwrap_or(cfg.channel_id);
+        let name = format!("channel-{id}");
+        state
+            .channels
+            .entry(id)
+            .or_insert_with(|| objects::text_channel(id, cfg.guild_id, &name))
+            .clone()
+    }
+
+    /// Dispatches an interaction sent before once more, same id and token (a duplicate delivery).
+    pub async fn resend_interaction(&self, id: u64) -> u64 {
+        let payload = self
+            .shared
+            .lock()
+            .interactions
+            .get(&id)
+            .map(|r| r.payload.clone());
+        let payload =
+            payload.unwrap_or_else(|| panic!("fake-discord: interaction {id} was never sent"));
+        self.dispatch("INTERACTION_CREATE", payload).await
+    }
+
+    /// Dispatches GUILD_CREATE for the configured guild with its channels and threads.
+    pub async fn send_guild_create(&self) -> u64 {
+        let payload = {
+            let state = self.shared.lock();
+            let of = |kinds: &[u64]| -> Vec<Value> {
+                state
+                    .channels
+                    .values()
+                    .filter(|c| kinds.contains(&c["type"].as_u64().unwrap_or(99)))
+                    .cloned()
+                    .collect()
+            };
+            objects::guild_create(&self.shared.config, of(&[0]), of(&[11, 12]))
+        };
+        self.dispatch("GUILD_CREATE", payload).await
+    }
+}

@@ -1,0 +1,261 @@
+//! Shared state of the fake Discord server: recorded requests, stored objects and waiting on them.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use tokio::sync::Notify;
+
+use super::FakeConfig;
+use super::faults::{FaultKind, FaultState};
+use super::gateway::GatewayState;
+
+/// Discord's epoch (2015-01-01) in Unix milliseconds; snowflakes count from it.
+pub const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
+
+/// One file part of a multipart request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadedFile {
+    /// Form field name, e.g. `files[0]`.
+    pub field: String,
+    pub filename: String,
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// One REST request as the fake server saw it and answered it.
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    /// Arrival order, from 1.
+    pub seq: u64,
+    pub method: String,
+    /// Path without the `/api/v10` prefix, e.g. `/channels/1/messages`.
+    pub path: String,
+    /// Raw query string without `?` (serenity's may start with `&`).
+    pub query: String,
+    /// Headers of interest, lower-case names.
+    pub headers: BTreeMap<String, String>,
+    /// JSON body, or the `payload_json` part of a multipart body.
+    pub body: Option<Value>,
+    /// File parts of a multipart body.
+    pub files: Vec<UploadedFile>,
+    /// Status the fake answered with (0 when the connection was dropped).
+    pub status: u16,
+    /// JSON the fake answered with.
+    pub response: Option<Value>,
+    /// Set when fault injection answered this request instead of the route.
+    pub fault: Option<FaultKind>,
+    /// Spec violations and protocol errors found in this request.
+    pub violations: Vec<String>,
+}
+
+impl RecordedRequest {
+    /// True when method (`*` for any) and path pattern match; see [`path_matches`].
+    pub fn is(&self, method: &str, pattern: &str) -> bool {
+        (method == "*" || self.method.eq_ignore_ascii_case(method))
+            && path_matches(pattern, &self.path)
+    }
+
+    /// The JSON body; panics with the request when there is none.
+    pub fn json(&self) -> &Value {
+        self.body
+            .as_ref()
+            .unwrap_or_else(|| panic!("request has no JSON body: {}", self.summary()))
+    }
+
+    /// `content` of a message body, also inside an interaction callback's `data`.
+    pub fn content(&self) -> Option<&str> {
+        let body = self.body.as_ref()?;
+        body.get("content")
+            .or_else(|| body.get("data").and_then(|d| d.get("content")))
+            .and_then(Value::as_str)
+    }
+
+    /// One line describing this request, for failure messages.
+    pub fn summary(&self) -> String {
+        let mut body = self.body.as_ref().map(Value::to_string).unwrap_or_default();
+        if body.len() > 300 {
+            let cut = (0..=300)
+                .rev()
+                .find(|i| body.is_char_boundary(*i))
+                .unwrap_or(0);
+            body.truncate(cut);
+            body.push('…');
+        }
+        let fault = self
+            .fault
+            .as_ref()
+            .map(|f| format!(" [fault {f:?}]"))
+            .unwrap_or_default();
+        let query = if self.query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", self.query)
+        };
+        format!(
+            "#{} {} {}{} -> {}{} {}",
+            self.seq, self.method, self.path, query, self.status, fault, body
+        )
+    }
+}
+
+/// Matches a request path against a pattern. Without `*` the pattern is a path prefix. With `*`
+/// it is a glob: `*` matches within one segment, `**` matches anything.
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    if !pattern.contains('*') {
+        return path.starts_with(pattern);
+    }
+    glob(pattern.as_bytes(), path.as_bytes())
+}
+
+fn glob(p: &[u8], s: &[u8]) -> bool {
+    match p {
+        [] => s.is_empty(),
+        [b'*', b'*', rest @ ..] => (0..=s.len()).any(|i| glob(rest, &s[i..])),
+        [b'*', rest @ ..] => {
+            let seg = s.iter().position(|&c| c == b'/').unwrap_or(s.len());
+            (0..=seg).any(|i| glob(rest, &s[i..]))
+        }
+        [c, rest @ ..] => s.first() == Some(c) && glob(rest, &s[1..]),
+    }
+}
+
+/// An interaction the test sent, and how the bot has answered it so far.
+#[derive(Clone, Debug)]
+pub struct InteractionRecord {
+    pub id: u64,
+    pub token: String,
+    pub kind: u8,
+    pub channel_id: u64,
+    pub payload: Value,
+    pub sent_at: Instant,
+    /// Callback type of the accepted response.
+    pub acked: Option<u8>,
+    /// Message id of `@original`, once there is one.
+    pub original: Option<u64>,
+    /// Message ids created through this token (original and follow-ups).
+    pub webhook_messages: Vec<u64>,
+}
+
+/// Increasing snowflakes whose timestamps are the creation time.
+#[derive(Debug, Default)]
+pub struct Snowflakes {
+    last: u64,
+}
+
+impl Snowflakes {
+    pub fn next(&mut self) -> u64 {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let candidate = now_ms.saturating_sub(DISCORD_EPOCH_MS) << 22;
+        self.last = candidate.max(self.last + 1);
+        self.last
+    }
+}
+
+/// Everything the server keeps, behind one mutex that is never held across an await.
+#[derive(Debug, Default)]
+pub struct State {
+    pub requests: Vec<RecordedRequest>,
+    pub violations: Vec<String>,
+    pub ids: Snowflakes,
+    pub messages: BTreeMap<u64, Value>,
+    pub channels: BTreeMap<u64, Value>,
+    pub deleted_channels: HashSet<u64>,
+    pub dm_channels: HashMap<u64, u64>,
+    pub closed_dms: HashSet<u64>,
+    pub interactions: HashMap<u64, InteractionRecord>,
+    pub global_commands: Vec<Value>,
+    pub guild_commands: BTreeMap<u64, Vec<Value>>,
+    pub faults: Option<FaultState>,
+    pub gateway: GatewayState,
+}
+
+/// What the REST and gateway tasks and the test handle share.
+#[derive(Debug)]
+pub struct Shared {
+    pub config: FakeConfig,
+    pub rest_addr: SocketAddr,
+    pub gateway_addr: SocketAddr,
+    state: Mutex<State>,
+    notify: Notify,
+}
+
+impl Shared {
+    pub fn new(config: FakeConfig, rest_addr: SocketAddr, gateway_addr: SocketAddr) -> Self {
+        Self {
+            config,
+            rest_addr,
+            gateway_addr,
+            state: Mutex::new(State::default()),
+            notify: Notify::new(),
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Wakes every waiter; call after each change a test may wait for.
+    pub fn changed(&self) {
+        self.notify.notify_waiters();
+    }
+
+    /// Waits until `check` returns `Some`, re-checking on every change; panics after `timeout`
+    /// of real time naming `what` and listing the requests seen so far. The deadline runs on a
+    /// thread, so it holds when a test pauses tokio's clock.
+    pub async fn wait_until<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut check: impl FnMut(&mut State) -> Option<T>,
+    ) -> T {
+        let (_cancel, mut expired) = real_time_deadline(timeout);
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(found) = check(&mut self.lock()) {
+                return found;
+            }
+            tokio::select! {
+                () = &mut notified => {}
+                _ = &mut expired => {
+                    if let Some(found) = check(&mut self.lock()) {
+                        return found;
+                    }
+                    let seen: Vec<String> =
+                        self.lock().requests.iter().map(RecordedRequest::summary).collect();
+                    panic!(
+                        "fake-discord: timed out after {timeout:?} waiting for {what}; {} requests seen:\n  {}",
+                        seen.len(),
+                        seen.join("\n  ")
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A oneshot that fires after `timeout` of wall-clock time, unless the returned sender is dropped
+/// first (which also ends the timer thread at once).
+fn real_time_deadline(
+    timeout: Duration,
+) -> (
+    std::sync::mpsc::Sender<()>,
+    tokio::sync::oneshot::Receiver<()>,
+) {
+    let (cancel, cancelled) = std::sync::mpsc::channel::<()>();
+    let (fire, fired) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(timeout) {
+            let _ = fire.send(());
+        }
+    });
+    (cancel, fired)
+}
