@@ -25,8 +25,44 @@ pub struct Config {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RolesConfig {
+    #[serde(deserialize_with = "id_list")]
     pub l1: Vec<u64>,
+    #[serde(deserialize_with = "id_list")]
     pub t2: Vec<u64>,
+}
+
+/// A list of Discord ids from TOML (`[1, 2]`) or an environment variable (`1,2` or `1`).
+fn id_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Item {
+        Int(u64),
+        Text(String),
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Ids {
+        List(Vec<Item>),
+        One(Item),
+    }
+    let items = match Ids::deserialize(d)? {
+        Ids::List(items) => items,
+        Ids::One(item) => vec![item],
+    };
+    let mut out = Vec::new();
+    for item in items {
+        match item {
+            Item::Int(n) => out.push(n),
+            Item::Text(t) => {
+                for part in t.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                    out.push(part.parse().map_err(|_| {
+                        serde::de::Error::custom(format!("`{part}` is not a Discord id (a number)"))
+                    })?);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -132,9 +168,6 @@ impl Config {
                 .prefix_separator("__")
                 .separator("__")
                 .try_parsing(true)
-                .list_separator(",")
-                .with_list_parse_key("roles.l1")
-                .with_list_parse_key("roles.t2")
                 .source(Some(vars)),
         );
         let cfg: Config = builder
@@ -215,6 +248,13 @@ mod tests {
 
     #[test]
     fn role_lists_come_from_comma_separated_variables() {
+        let one = Config::load_with_env(None, env(&[("SOCBOT__ROLES__T2", "33")])).unwrap();
+        assert_eq!(one.roles.t2, vec![33]);
+        let bad = Config::load_with_env(None, env(&[("SOCBOT__ROLES__T2", "33,ops")])).unwrap_err();
+        assert!(
+            bad.to_string().contains("`ops` is not a Discord id"),
+            "{bad}"
+        );
         let cfg = Config::load_with_env(
             None,
             env(&[

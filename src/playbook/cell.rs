@@ -34,15 +34,23 @@ pub fn split(raw: &str) -> Cell {
 /// with that item's last question. Questions written in a list's lead-in come first.
 pub fn questions(raw: &str) -> (Option<String>, Vec<String>) {
     let cell = split(raw);
-    let (lead, mut qs) = match cell.lead {
-        Some(prose) if prose.contains('?') => prose_questions(&prose),
-        lead => (lead, Vec::new()),
-    };
-    qs.extend(cell.items.iter().flat_map(|item| split_questions(item)));
-    match lead {
+    match cell.lead {
         // Prose without a single `?`: the whole paragraph is the one question.
-        Some(prose) if qs.is_empty() => (None, vec![prose]),
-        lead => (lead, qs),
+        Some(prose) if cell.items.is_empty() && !prose.contains('?') => (None, vec![prose]),
+        Some(prose) if cell.items.is_empty() => prose_questions(&prose),
+        Some(prose) => {
+            let (lead, mut qs, opener) = list_lead_questions(&prose);
+            let mut items = cell.items;
+            if let (Some(opener), Some(first)) = (opener, items.first_mut()) {
+                *first = format!("{opener} {first}");
+            }
+            qs.extend(items.iter().flat_map(|item| split_questions(item)));
+            (lead, qs)
+        }
+        None => (
+            None,
+            cell.items.iter().flat_map(|i| split_questions(i)).collect(),
+        ),
     }
 }
 
@@ -51,6 +59,17 @@ fn prose_questions(prose: &str) -> (Option<String>, Vec<String>) {
     let first_q = prose.find('?').unwrap_or(prose.len());
     let start = lead_in_end(&prose[..first_q]);
     (non_empty(&prose[..start]), split_questions(&prose[start..]))
+}
+
+/// The lead-in of a list may ask questions of its own (`Was it expected? Also check:`): the
+/// lead-in before them, those questions, and the words after the last one, which open the list
+/// and so go in front of its first item. Nothing changes place in reading order.
+fn list_lead_questions(prose: &str) -> (Option<String>, Vec<String>, Option<String>) {
+    let Some(&last) = question_ends(prose).last() else {
+        return (non_empty(prose), Vec::new(), None);
+    };
+    let (lead, qs) = prose_questions(&prose[..last]);
+    (lead, qs, non_empty(&prose[last..]))
 }
 
 fn non_empty(s: &str) -> Option<String> {
@@ -108,31 +127,40 @@ fn is_abbreviation(before_dot: &str) -> bool {
     word.chars().count() == 1 || ABBREVIATIONS.contains(&word.as_str())
 }
 
-/// Cuts after each `?` that ends a sentence (followed by space, a closing quote or the end).
-fn split_questions(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut start = 0;
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    for (k, &(i, c)) in chars.iter().enumerate() {
+/// Byte offsets just after each `?` that ends a sentence: one followed (after any closing
+/// quotes or brackets) by a space or the end of the text.
+fn question_ends(text: &str) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
         if c != '?' {
             continue;
         }
         let mut end = i + 1;
-        let mut j = k + 1;
-        while let Some(&(at, q)) = chars.get(j) {
-            if matches!(q, '"' | '\'' | '”' | '’' | ')') {
-                end = at + q.len_utf8();
-                j += 1;
-            } else {
+        while let Some(&(at, q)) = chars.peek() {
+            if !matches!(q, '"' | '\'' | '”' | '’' | ')') {
                 break;
             }
+            end = at + q.len_utf8();
+            chars.next();
         }
-        if chars.get(j).is_none_or(|&(_, n)| n.is_whitespace()) {
-            if let Some(q) = non_empty(&text[start..end]) {
-                out.push(q);
-            }
-            start = end;
+        if chars.peek().is_none_or(|&(_, n)| n.is_whitespace()) {
+            ends.push(end);
         }
+    }
+    ends
+}
+
+/// Cuts after each `?` that ends a sentence. Text after the last one stays with the last
+/// question, so no word is lost.
+fn split_questions(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut start = 0;
+    for end in question_ends(text) {
+        if let Some(q) = non_empty(&text[start..end]) {
+            out.push(q);
+        }
+        start = end;
     }
     if let Some(rest) = non_empty(&text[start..]) {
         match out.last_mut() {
@@ -157,7 +185,7 @@ fn segments(raw: &str) -> Vec<String> {
         let after = &lower[at + 3..];
         let close = after
             .find('>')
-            .filter(|&c| after[..c].trim().trim_end_matches('/').trim().is_empty());
+            .filter(|&c| after[..c].bytes().all(|b| matches!(b, b' ' | b'\t' | b'/')));
         match close {
             Some(c) => {
                 out.push(raw[start..at].trim().to_owned());
@@ -535,8 +563,18 @@ mod tests {
     fn questions_written_in_a_lists_lead_in_come_first() {
         let (lead, qs) =
             questions("Was it expected? Also check:<br>1. Is it signed?<br>2. Is it new?");
-        assert_eq!(lead.as_deref(), Some("Also check:"));
-        assert_eq!(qs, vec!["Was it expected?", "Is it signed?", "Is it new?"]);
+        assert_eq!(lead, None);
+        assert_eq!(
+            qs,
+            vec![
+                "Was it expected?",
+                "Also check: Is it signed?",
+                "Is it new?"
+            ]
+        );
+        let (lead, qs) = questions("Consider: Was it new? Does the • tool phone home?");
+        assert_eq!(lead.as_deref(), Some("Consider:"));
+        assert_eq!(qs, vec!["Was it new?", "Does the tool phone home?"]);
     }
 
     #[test]

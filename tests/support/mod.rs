@@ -7,4 +7,5 @@
     reason = "shared by several test binaries, each uses a subset"
 )]
 
+pub mod bot;
 pub mod discord;
