@@ -16,6 +16,7 @@
 //! - [`telemetry`]: tracing set-up.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod console;
 pub mod daemon;
