@@ -24,18 +24,27 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(start: DateTime<Utc>) -> Self {
-        Self { now: Arc::new(Mutex::new(start)), moved: watch::channel(start).0 }
+        Self {
+            now: Arc::new(Mutex::new(start)),
+            moved: watch::channel(start).0,
+        }
     }
 
     /// Moves time forward, waking everything that waits for a time now passed.
     pub fn advance(&self, by: Duration) {
-        let mut now = self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut now = self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *now += TimeDelta::from_std(by).unwrap_or(TimeDelta::MAX);
         let _ = self.moved.send_replace(*now);
     }
 
     pub fn now(&self) -> DateTime<Utc> {
-        *self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -77,7 +86,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_manual_clock_wakes_sleepers_when_advanced_past_their_time() {
-        let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().to_utc();
+        let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .to_utc();
         let (clock, manual) = Clock::manual(start);
         let deadline = start + TimeDelta::minutes(10);
         let sleeper = tokio::spawn({

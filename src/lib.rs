@@ -6,6 +6,7 @@
 //! # Layout
 //! - [`playbook`]: model, parser, escalation rule, library (lookup and search). Pure.
 //! - [`incident`]: event-sourced incidents: events, fold, escalation decision, commands, export. Pure.
+//! - [`oncall`]: on-call rotation and overrides, the paging chain, the pager webhook body. Pure.
 //! - [`service`]: the command router `(command, actor) → reply`, shared by every adapter.
 //! - [`discord`]: the serenity adapter (gateway, slash commands, rendering within Discord's limits).
 //! - [`console`]: the terminal adapter (`socbot console`).
@@ -23,6 +24,7 @@ pub mod daemon;
 pub mod discord;
 pub mod effects;
 pub mod incident;
+pub mod oncall;
 pub mod playbook;
 pub mod render;
 pub mod service;

@@ -383,9 +383,11 @@ mod tests {
         assert_eq!(bad(|c| c.start = "05/01/2026".into()).key, "oncall.start");
         assert_eq!(bad(|c| c.rotation_days = 0).key, "oncall.rotation_days");
         assert_eq!(bad(|c| c.roster = vec![1, 0]).key, "oncall.roster");
-        let mut ok = OncallConfig::default();
-        ok.handoff = "7:30".into();
-        ok.timezone = "America/New_York".into();
+        let ok = OncallConfig {
+            handoff: "7:30".into(),
+            timezone: "America/New_York".into(),
+            ..OncallConfig::default()
+        };
         ok.validate().unwrap();
 
         let p = |f: fn(&mut PagingConfig)| {
@@ -403,6 +405,80 @@ mod tests {
             "paging.webhook_url"
         );
         assert!(p(|c| c.webhook_url = "http://127.0.0.1:9/pd".into()).is_ok());
+    }
+
+    /// Through the `config` crate, as the daemon loads it: TOML, then environment variables.
+    #[test]
+    fn loads_through_the_config_crate() {
+        use config::{Environment, File, FileFormat};
+        let toml = r#"
+            [oncall]
+            roster = [111111111111111111, 222222222222222222]
+            rotation_days = 7
+            handoff = "09:00"
+            timezone = "Europe/Berlin"
+            start = "2026-01-05"
+            secondary = "user:333"
+            fallback_role = 444
+            [paging]
+            ack_timeout_secs = 600
+            repeats = 1
+            webhook_url = ""
+            routing_key = ""
+        "#;
+        let vars: config::Map<String, String> = [
+            ("SOCBOT__ONCALL__ROSTER", "5,6,7"),
+            ("SOCBOT__ONCALL__SECONDARY", "next"),
+            ("SOCBOT__PAGING__ROUTING_KEY", "R0UT1NG"),
+            ("SOCBOT__PAGING__REPEATS", "2"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let built = config::Config::builder()
+            .add_source(File::from_str(toml, FileFormat::Toml))
+            .build()
+            .unwrap();
+        let oncall: OncallConfig = built.get("oncall").unwrap();
+        assert_eq!(
+            oncall.roster,
+            [111_111_111_111_111_111, 222_222_222_222_222_222]
+        );
+        assert_eq!(oncall.secondary, Secondary::User(333));
+        let r = oncall.rotation().unwrap();
+        assert_eq!(r.fallback_role(), Some(444));
+        assert_eq!(r.timezone(), chrono_tz::Europe::Berlin);
+
+        let built = config::Config::builder()
+            .add_source(File::from_str(toml, FileFormat::Toml))
+            .add_source(
+                Environment::with_prefix("SOCBOT")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("oncall.roster")
+                    .source(Some(vars)),
+            )
+            .build()
+            .unwrap();
+        let oncall: OncallConfig = built.get("oncall").unwrap();
+        assert_eq!(oncall.roster, [5, 6, 7]);
+        assert_eq!(oncall.secondary, Secondary::Next);
+        let paging: PagingConfig = built.get("paging").unwrap();
+        assert_eq!((paging.repeats, paging.routing_key()), (2, "R0UT1NG"));
+
+        let bad = config::Config::builder()
+            .add_source(File::from_str(
+                "[oncall]\nsecondary = \"boss\"\n",
+                FileFormat::Toml,
+            ))
+            .build()
+            .unwrap()
+            .get::<OncallConfig>("oncall")
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("oncall.secondary"), "{bad}");
     }
 
     #[test]
