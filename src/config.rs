@@ -18,6 +18,8 @@ pub struct Config {
     pub discord: DiscordConfig,
     pub roles: RolesConfig,
     pub escalation: EscalationConfig,
+    pub oncall: crate::oncall::OncallConfig,
+    pub paging: crate::oncall::PagingConfig,
     pub log: LogConfig,
 }
 
@@ -32,7 +34,7 @@ pub struct RolesConfig {
 }
 
 /// A list of Discord ids from TOML (`[1, 2]`) or an environment variable (`1,2` or `1`).
-fn id_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+pub fn id_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Item {
@@ -193,6 +195,12 @@ impl Config {
                 message: "must be at least 1 (seconds)".into(),
             });
         }
+        let problem = |p: crate::oncall::ConfigProblem| ConfigError::Invalid {
+            key: p.key,
+            message: p.message,
+        };
+        self.oncall.validate().map_err(problem)?;
+        self.paging.validate().map_err(problem)?;
         if self.log.level.trim().is_empty() {
             return Err(ConfigError::Invalid {
                 key: "log.level",

@@ -6,11 +6,10 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::console::ConsolePort;
 use crate::daemon::{self, StartError};
-use crate::effects::Outbox;
-use crate::service::{Incidents, Service};
 
 pub fn run(config: Config) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -38,17 +37,18 @@ pub fn console(config: Config) -> anyhow::Result<ExitCode> {
     let library = daemon::load_playbooks(&config)?;
     let store = daemon::open_store(&config)?;
     let port = Arc::new(ConsolePort::default());
-    let outbox = Outbox::new(store.clone(), port.clone());
-    let incidents = Incidents::new(
-        store.clone(),
-        outbox,
-        config.escalation.default,
-        config.roles.clone(),
-        0,
-    );
-    let service = Service::with_incidents(library, incidents);
     let prompt = std::io::stdin().is_terminal();
     runtime.block_on(async {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let (service, _outbox, tasks) = daemon::incident_service(
+            &config,
+            library,
+            store.clone(),
+            port.clone(),
+            Clock::System,
+            0,
+            &stop_rx,
+        )?;
         let stdin = tokio::io::BufReader::new(tokio::io::stdin());
         let out = std::io::stdout();
         crate::console::run(
@@ -60,6 +60,10 @@ pub fn console(config: Config) -> anyhow::Result<ExitCode> {
             super::width(None),
         )
         .await?;
+        let _ = stop_tx.send(true);
+        for t in tasks {
+            let _ = t.await;
+        }
         store.flush().await?;
         anyhow::Ok(())
     })?;

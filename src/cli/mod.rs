@@ -4,6 +4,7 @@ mod check;
 mod daemon;
 mod export;
 mod list;
+mod oncall;
 mod show;
 
 use std::path::PathBuf;
@@ -41,6 +42,8 @@ pub enum Command {
     Check(check::Args),
     /// List the playbooks, optionally of one tactic.
     List(list::ListArgs),
+    /// Who is on call for Tier 2 now (or --at a time), and next.
+    Oncall(oncall::Args),
     /// Print an incident's report (markdown, or --json) from the store.
     Export(export::Args),
     /// Search playbooks by id prefix, name words or tactic, as autocomplete does.
@@ -74,6 +77,7 @@ pub fn main() -> ExitCode {
         Command::List(args) => list::run_list(&config, args),
         Command::Search(args) => list::run_search(&config, args),
         Command::Export(args) => export::run(&config, args),
+        Command::Oncall(args) => oncall::run(&config, args),
     };
     match result {
         Ok(code) => code,

@@ -30,6 +30,9 @@ Commands (the same as in Discord):
   /incident list [open|escalated|closed]
   /incident close <INC-n> <true-positive|false-positive|benign|duplicate> [summary…]
   /incident export <INC-n>
+  /incident ack <INC-n>                         acknowledge the page (stops paging)
+  /oncall [time]                                who is on call now (or at an RFC 3339 time)
+  /oncall override <user id> [hours] [reason…]  put someone on call
   /help, /quit (Ctrl-D too)
 Sections: log-sources, indicators, questions, escalation, l1-steps, t2-actions, containment";
 
@@ -95,7 +98,46 @@ pub fn render(reply: &Reply, width: usize) -> String {
         }
         Reply::Export { markdown, .. } => markdown.clone(),
         Reply::Duplicate => String::new(),
+        Reply::Acknowledged { text, .. } => format!("{}\n", text.replace("**", "")),
+        Reply::Oncall {
+            view,
+            fallback_role,
+            at,
+        } => oncall(view.as_ref(), *fallback_role, *at),
     }
+}
+
+/// Who is on call, for a terminal (also `socbot oncall`).
+pub fn oncall(
+    view: Option<&crate::oncall::OncallView>,
+    fallback_role: Option<u64>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let mut out = format!("as of {}\n", export::utc(at));
+    match view {
+        None => out.push_str("nobody is on call (empty roster, no active override)\n"),
+        Some(v) => {
+            let how = match &v.primary_source {
+                crate::oncall::Source::Rotation => "rotation".to_owned(),
+                crate::oncall::Source::Override { by, .. } => format!("override by user {by}"),
+            };
+            out.push_str(&format!(
+                "on call:   user {} ({how}) until {}\n",
+                v.primary,
+                export::utc(v.until)
+            ));
+            if let Some(s) = v.secondary {
+                out.push_str(&format!("secondary: user {s}\n"));
+            }
+            if let Some((n, from)) = v.next {
+                out.push_str(&format!("next:      user {n} from {}\n", export::utc(from)));
+            }
+        }
+    }
+    if let Some(r) = fallback_role {
+        out.push_str(&format!("fallback:  role {r}\n"));
+    }
+    out
 }
 
 fn status_word(i: &crate::incident::Incident) -> String {

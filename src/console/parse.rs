@@ -2,7 +2,7 @@
 
 use crate::incident::{Finding, IncidentId, IncidentStatus, Resolution};
 use crate::playbook::SectionKind;
-use crate::service::{Command, IncidentCommand, UserError};
+use crate::service::{Command, IncidentCommand, OncallCommand, UserError};
 
 /// A console line parsed into a command, or a console-only action.
 #[derive(Debug, PartialEq, Eq)]
@@ -36,6 +36,7 @@ pub fn parse_line(line: &str) -> Result<Line, UserError> {
         "search" => Ok(Line::Search(rest.join(" "))),
         "playbook" | "pb" => playbook(&rest),
         "incident" | "inc" => incident(&rest).map(|c| Line::Command(Command::Incident(c))),
+        "oncall" => oncall(&rest).map(|c| Line::Command(Command::Oncall(c))),
         other => Err(UserError(format!("unknown command `/{other}`; try /help"))),
     }
 }
@@ -71,6 +72,43 @@ fn playbook(rest: &[&str]) -> Result<Line, UserError> {
         section,
         private,
     }))
+}
+
+fn oncall(rest: &[&str]) -> Result<OncallCommand, UserError> {
+    match rest.first().map(|s| s.to_ascii_lowercase()).as_deref() {
+        None => Ok(OncallCommand::Show { at: None }),
+        Some("override") => {
+            let user = rest
+                .get(1)
+                .map(|u| u.trim_start_matches("<@").trim_end_matches('>'))
+                .and_then(|u| u.parse().ok())
+                .ok_or_else(|| {
+                    UserError(
+                        "give a Discord user id: /oncall override <user id> [hours] [reason]"
+                            .into(),
+                    )
+                })?;
+            let hours = match rest.get(2) {
+                None => 12,
+                Some(h) => h
+                    .parse()
+                    .map_err(|_| UserError(format!("`{h}` is not a number of hours")))?,
+            };
+            Ok(OncallCommand::Override {
+                user,
+                hours,
+                reason: text(rest.get(3..).unwrap_or_default()),
+            })
+        }
+        Some(at) => {
+            let at = chrono::DateTime::parse_from_rfc3339(at).map_err(|_| {
+                UserError(format!("`{at}` is not a time like 2026-11-23T09:00:00Z"))
+            })?;
+            Ok(OncallCommand::Show {
+                at: Some(at.to_utc()),
+            })
+        }
+    }
 }
 
 fn text(words: &[&str]) -> Option<String> {
@@ -134,6 +172,9 @@ fn incident(rest: &[&str]) -> Result<IncidentCommand, UserError> {
             reason: text(&args[1.min(args.len())..]).unwrap_or_default(),
         },
         "status" => IncidentCommand::Status {
+            incident: id(args.first())?,
+        },
+        "ack" => IncidentCommand::Ack {
             incident: id(args.first())?,
         },
         "export" => IncidentCommand::Export {

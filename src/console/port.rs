@@ -76,6 +76,30 @@ impl ChatPort for ConsolePort {
                 self.say(inc, text.replace("**", ""));
                 Ok(Vec::new())
             }
+            Effect::Page {
+                level,
+                target,
+                attempt,
+                deadline,
+                ..
+            } => {
+                let who = match target {
+                    crate::incident::PageTarget::User(u) => format!("user {u}"),
+                    crate::incident::PageTarget::Role(r) => format!("role {r}"),
+                };
+                self.say(
+                    inc,
+                    format!(
+                        "PAGE {} ({}, attempt {attempt}): acknowledge with /incident ack {} before {}",
+                        who,
+                        level.label(),
+                        inc.id,
+                        crate::incident::export::utc(*deadline)
+                    ),
+                );
+                Ok(Vec::new())
+            }
+            Effect::Webhook { .. } => Ok(Vec::new()),
             Effect::CloseThread { .. } => {
                 self.say(
                     inc,

@@ -11,7 +11,11 @@ use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
 use crate::config::Config;
-use crate::effects::Outbox;
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+use crate::effects::{ChatPort, Outbox, Webhook};
+use crate::service::paging::Paging;
 use crate::service::{Incidents, LibraryHandle, Service};
 use crate::store::Store;
 
@@ -67,6 +71,56 @@ pub async fn run(
     reload: Arc<Notify>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
+    run_with_clock(config, Clock::System, reload, shutdown).await
+}
+
+/// Builds the incident service over `store`: outbox (through `port`), paging, and their
+/// background tasks, which stop when `stop` turns true.
+pub fn incident_service(
+    config: &Config,
+    library: LibraryHandle,
+    store: Store,
+    port: Arc<dyn ChatPort>,
+    clock: Clock,
+    soc_channel: u64,
+    stop: &watch::Receiver<bool>,
+) -> anyhow::Result<(Service, Outbox, Vec<JoinHandle<()>>)> {
+    let rotation = config
+        .oncall
+        .rotation()
+        .map_err(|p| anyhow::anyhow!("configuration key `{p}`"))?;
+    let webhook = config.paging.webhook().map(Webhook::new);
+    let outbox = Outbox::new(store.clone(), port).with_webhook(webhook);
+    let incidents = Incidents::new(
+        store.clone(),
+        outbox.clone(),
+        config.escalation.default,
+        config.roles.clone(),
+        soc_channel,
+    );
+    let paging = Paging::new(
+        store,
+        outbox.clone(),
+        rotation,
+        config.paging.clone(),
+        clock.clone(),
+        incidents.lock(),
+    );
+    let tasks = vec![
+        tokio::spawn(outbox.clone().run(stop.clone())),
+        tokio::spawn(paging.clone().run(stop.clone())),
+    ];
+    let service = Service::with_incidents(library, incidents.with_paging(paging)).with_clock(clock);
+    Ok((service, outbox, tasks))
+}
+
+/// As [`run`], reading time from `clock` (tests drive acknowledgement deadlines with a manual one).
+pub async fn run_with_clock(
+    config: Config,
+    clock: Clock,
+    reload: Arc<Notify>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
     if !config.discord.has_token() {
         return Err(StartError::NoToken.into());
     }
@@ -79,6 +133,13 @@ pub async fn run(
             "outbox has undelivered effects from before; delivering them"
         );
     }
+    let timers = store.timers()?.len();
+    if timers > 0 {
+        info!(
+            timers,
+            "re-arming paging deadlines from before; overdue ones fire now"
+        );
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let watcher = tokio::spawn(reload::watch(
         library.clone(),
@@ -89,35 +150,48 @@ pub async fn run(
         reload,
         stop_rx.clone(),
     ));
-    let mut outbox_task = None;
+    let mut tasks = Vec::new();
+    let mut failed = None;
     let build = |http| {
         let port = Arc::new(crate::discord::port::DiscordPort {
             http,
             library: library.clone(),
+            guild_id: config.discord.guild_id,
         });
-        let outbox = Outbox::new(store.clone(), port);
-        outbox_task = Some(tokio::spawn(outbox.clone().run(stop_rx.clone())));
-        let incidents = Incidents::new(
+        match incident_service(
+            &config,
+            library.clone(),
             store.clone(),
-            outbox,
-            config.escalation.default,
-            config.roles.clone(),
+            port,
+            clock.clone(),
             config.discord.soc_channel_id,
-        );
-        Service::with_incidents(library.clone(), incidents)
+            &stop_rx,
+        ) {
+            Ok((service, _outbox, t)) => {
+                tasks = t;
+                service
+            }
+            Err(e) => {
+                failed = Some(e);
+                Service::new(library.clone())
+            }
+        }
     };
     let result = crate::discord::serve(&config.discord, build, shutdown).await;
     let _ = stop_tx.send(true);
     if let Err(e) = watcher.await {
         warn!(error = %e, "playbook watcher ended abnormally");
     }
-    if let Some(task) = outbox_task
-        && let Err(e) = task.await
-    {
-        warn!(error = %e, "outbox worker ended abnormally");
+    for task in tasks {
+        if let Err(e) = task.await {
+            warn!(error = %e, "background worker ended abnormally");
+        }
     }
     store.flush().await?;
     info!("socbot stopped");
+    if let Some(e) = failed {
+        return Err(e);
+    }
     result
 }
 

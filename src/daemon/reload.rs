@@ -78,8 +78,10 @@ pub async fn watch(
         tokio::select! {
             _ = stop.changed() => return,
             () = hup.notified() => {
-                reload_now(&library);
+                // Fingerprint first: a file that changes while the reload reads it is seen
+                // as a change at the next tick instead of being taken as already loaded.
                 last = fingerprint(&dir);
+                reload_now(&library);
             }
             _ = tick.tick(), if interval.is_some() => {
                 let now = fingerprint(&dir);

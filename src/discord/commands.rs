@@ -8,11 +8,32 @@ use serenity::all::{
 
 use crate::incident::{self, Finding, IncidentId, IncidentStatus, Resolution};
 use crate::playbook::SectionKind;
-use crate::service::{Command, IncidentCommand, UserError};
+use crate::service::{Command, IncidentCommand, OncallCommand, UserError};
 
 /// Every command, as registered with Discord.
 pub fn all() -> Vec<CreateCommand> {
-    vec![playbook(), incident()]
+    vec![playbook(), incident(), oncall()]
+}
+
+fn oncall() -> CreateCommand {
+    CreateCommand::new("oncall")
+        .description("Who is on call for Tier 2 now and next; T2 can put someone on call")
+        .dm_permission(false)
+        .add_option(CreateCommandOption::new(
+            CommandOptionType::User,
+            "override",
+            "Put this person on call (Tier 2 only)",
+        ))
+        .add_option(
+            CreateCommandOption::new(
+                CommandOptionType::Integer,
+                "hours",
+                "For how long (default 12)",
+            )
+            .min_int_value(1)
+            .max_int_value(336),
+        )
+        .add_option(text("reason", "Why (shown with the override)", false, 200))
 }
 
 fn technique_option() -> CreateCommandOption {
@@ -152,6 +173,13 @@ fn incident() -> CreateCommand {
         .add_option(
             sub("export", "The whole timeline as a markdown file").add_sub_option(incident_ref()),
         )
+        .add_option(
+            sub(
+                "ack",
+                "Acknowledge the page: stops paging, you own it (Tier 2)",
+            )
+            .add_sub_option(incident_ref()),
+        )
 }
 
 struct Opts<'a>(&'a [CommandDataOption]);
@@ -223,6 +251,22 @@ pub fn parse(cmd: &CommandInteraction) -> Result<Command, UserError> {
             };
             parse_incident(name, &Opts(options)).map(Command::Incident)
         }
+        "oncall" => {
+            let user = cmd
+                .data
+                .options
+                .iter()
+                .find(|o| o.name == "override")
+                .and_then(|o| o.value.as_user_id());
+            Ok(match user {
+                None => Command::Oncall(OncallCommand::Show { at: None }),
+                Some(u) => Command::Oncall(OncallCommand::Override {
+                    user: u.get(),
+                    hours: u32::try_from(top.int("hours").unwrap_or(12)).unwrap_or(12),
+                    reason: top.str("reason"),
+                }),
+            })
+        }
         other => Err(UserError(format!(
             "socbot does not know `/{other}` (any more). Type `/` to see its commands."
         ))),
@@ -268,6 +312,9 @@ fn parse_incident(name: &str, o: &Opts<'_>) -> Result<IncidentCommand, UserError
             summary: o.str("summary"),
         },
         "export" => IncidentCommand::Export {
+            incident: o.incident()?,
+        },
+        "ack" => IncidentCommand::Ack {
             incident: o.incident()?,
         },
         other => {

@@ -4,7 +4,6 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use serenity::all::{
     ActionRowComponent, AutocompleteChoice, CommandInteraction, ComponentInteraction,
     ComponentInteractionDataKind, Context, CreateActionRow, CreateAttachment,
@@ -45,12 +44,12 @@ fn actor(user: &serenity::all::User, member: Option<&serenity::all::Member>) -> 
     }
 }
 
-fn origin(actor: Actor, channel: u64, interaction: u64) -> Origin {
+fn origin(service: &Service, actor: Actor, channel: u64, interaction: u64) -> Origin {
     Origin {
         actor,
         channel,
         interaction: Some(interaction),
-        now: Utc::now(),
+        now: service.now(),
     }
 }
 
@@ -165,6 +164,7 @@ async fn send(ctx: &Context, interaction: &Interaction, answer: Answer) {
 
 async fn on_command(service: &Service, cmd: &CommandInteraction) -> Option<Answer> {
     let origin = origin(
+        service,
         actor(&cmd.user, cmd.member.as_deref()),
         cmd.channel_id.get(),
         cmd.id.get(),
@@ -198,6 +198,7 @@ fn on_autocomplete(service: &Service, ac: &CommandInteraction) -> Answer {
 async fn on_component(service: &Service, c: &ComponentInteraction) -> Option<Answer> {
     let id = c.data.custom_id.as_str();
     let origin = origin(
+        service,
         actor(&c.user, c.member.as_ref()),
         c.channel_id.get(),
         c.id.get(),
@@ -238,6 +239,15 @@ async fn on_component(service: &Service, c: &ComponentInteraction) -> Option<Ans
                 finding,
                 note: None,
                 via_button: true,
+            };
+            match service.handle(Command::Incident(command), &origin).await {
+                Ok(reply) => render_reply(service, reply, true).await,
+                Err(UserError(text)) => Some(Answer::private(&text)),
+            }
+        }
+        Some(Control::Ack { incident }) => {
+            let command = IncidentCommand::Ack {
+                incident: Some(incident),
             };
             match service.handle(Command::Incident(command), &origin).await {
                 Ok(reply) => render_reply(service, reply, true).await,
@@ -314,6 +324,7 @@ async fn on_modal(service: &Service, m: &ModalInteraction) -> Option<Answer> {
         via_button,
     };
     let origin = origin(
+        service,
         actor(&m.user, m.member.as_ref()),
         m.channel_id.get(),
         m.id.get(),
@@ -350,6 +361,23 @@ async fn render_reply(service: &Service, reply: Reply, update: bool) -> Option<A
             info!("duplicate interaction ignored");
             return None;
         }
+        Reply::Acknowledged { text, changed, .. } => {
+            let m = MessageSpec {
+                content: Some(text),
+                ..MessageSpec::default()
+            };
+            // On the page's button: replace the page with who acknowledged (no button left).
+            Answer::only(message(&m, !changed && !update, update))
+        }
+        Reply::Oncall {
+            view,
+            fallback_role,
+            at,
+        } => Answer::only(message(
+            &view::oncall_message(view.as_ref(), fallback_role, at),
+            false,
+            false,
+        )),
         Reply::Playbook { view, private } => {
             let messages = render::playbook_messages(&view);
             let followups = messages[1..]

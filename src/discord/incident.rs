@@ -38,6 +38,8 @@ pub enum Control {
         incident: IncidentId,
         question: usize,
     },
+    /// The Acknowledge button of a page.
+    Ack { incident: IncidentId },
 }
 
 fn finding_code(f: Finding) -> &'static str {
@@ -58,6 +60,7 @@ impl Control {
             } => format!("ans:{}:{question}:{}", incident.0, finding_code(finding)),
             Self::NoteButton { incident, question } => format!("note:{}:{question}", incident.0),
             Self::NoteForm { incident, question } => format!("notem:{}:{question}", incident.0),
+            Self::Ack { incident } => format!("ack:{}", incident.0),
         }
     }
 
@@ -65,6 +68,9 @@ impl Control {
         let mut parts = id.split(':');
         let kind = parts.next()?;
         let incident = IncidentId(parts.next()?.parse().ok()?);
+        if kind == "ack" {
+            return parts.next().is_none().then_some(Self::Ack { incident });
+        }
         let question: usize = parts.next()?.parse().ok()?;
         let control = match kind {
             "ans" => {
@@ -482,6 +488,123 @@ pub fn closed_message(inc: &Incident) -> MessageSpec {
             title: format!("{} closed", inc.id),
             description: chunk(&d, limits::EMBED_DESCRIPTION).swap_remove(0),
             color: GREEN,
+            ..EmbedSpec::default()
+        }],
+        ..MessageSpec::default()
+    }
+}
+
+/// A page in the thread: mentions exactly the target, with an Acknowledge button.
+pub fn page_message(
+    inc: &Incident,
+    level: crate::incident::PageLevel,
+    target: crate::incident::PageTarget,
+    attempt: u32,
+    deadline: chrono::DateTime<chrono::Utc>,
+) -> MessageSpec {
+    use crate::incident::PageTarget;
+    let (mention, users, roles) = match target {
+        PageTarget::User(u) => (format!("<@{u}>"), vec![u], vec![]),
+        PageTarget::Role(r) => (format!("<@&{r}>"), vec![], vec![r]),
+    };
+    let again = if attempt > 1 {
+        format!(" (attempt {attempt})")
+    } else {
+        String::new()
+    };
+    let content = format!(
+        "{mention} 🚨 **{} needs Tier 2** — {} page{again}: {}. Acknowledge before {} or the next level is paged.",
+        inc.id,
+        level.label(),
+        escape(&inc.title),
+        export::utc(deadline)
+    );
+    MessageSpec {
+        content: Some(crate::service::playbook::clip(&content, limits::CONTENT)),
+        buttons: vec![vec![ButtonSpec {
+            custom_id: Control::Ack { incident: inc.id }.custom_id(),
+            label: "Acknowledge".into(),
+            style: ButtonStyle::Danger,
+        }]],
+        ping_users: users,
+        ping_roles: roles,
+        ..MessageSpec::default()
+    }
+}
+
+/// The DM that goes with a page to a user.
+pub fn page_dm(
+    inc: &Incident,
+    level: crate::incident::PageLevel,
+    attempt: u32,
+    deadline: chrono::DateTime<chrono::Utc>,
+    link: &str,
+) -> MessageSpec {
+    let text = format!(
+        "🚨 You are paged for **{}** ({} page, attempt {attempt}): {} — {}. Acknowledge in the thread before {}: {link}",
+        inc.id,
+        level.label(),
+        escape(&inc.title),
+        inc.technique,
+        export::utc(deadline)
+    );
+    MessageSpec {
+        content: Some(crate::service::playbook::clip(&text, limits::CONTENT)),
+        ..MessageSpec::default()
+    }
+}
+
+/// `/oncall`: who is on call now, until when, and next. Mentions are shown, never pinged.
+pub fn oncall_message(
+    view: Option<&crate::oncall::OncallView>,
+    fallback_role: Option<u64>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> MessageSpec {
+    let ts = |t: chrono::DateTime<chrono::Utc>| format!("<t:{0}:f> (<t:{0}:R>)", t.timestamp());
+    let mut d = String::new();
+    match view {
+        None => d.push_str("Nobody is on call: the roster is empty and no override is active."),
+        Some(v) => {
+            let how = match &v.primary_source {
+                crate::oncall::Source::Rotation => "rotation".to_owned(),
+                crate::oncall::Source::Override { by, reason } => format!(
+                    "override by <@{by}>{}",
+                    reason
+                        .as_deref()
+                        .map(|r| format!(": {}", escape(r)))
+                        .unwrap_or_default()
+                ),
+            };
+            d.push_str(&format!(
+                "**On call:** <@{}> ({how}) until {}
+",
+                v.primary,
+                ts(v.until)
+            ));
+            if let Some(s) = v.secondary {
+                d.push_str(&format!(
+                    "**Secondary:** <@{s}>
+"
+                ));
+            }
+            if let Some((n, from)) = v.next {
+                d.push_str(&format!(
+                    "**Next:** <@{n}> from {}
+",
+                    ts(from)
+                ));
+            }
+        }
+    }
+    if let Some(r) = fallback_role {
+        d.push_str(&format!("\n**Fallback role:** <@&{r}>"));
+    }
+    MessageSpec {
+        embeds: vec![EmbedSpec {
+            title: "Tier 2 on call".into(),
+            description: d,
+            footer: Some(format!("as of {}", export::utc(at))),
+            color: BLUE,
             ..EmbedSpec::default()
         }],
         ..MessageSpec::default()

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serenity::all::{
     AutoArchiveDuration, ChannelId, ChannelType, CreateThread, EditThread, Http, MessageId, Nonce,
+    UserId,
 };
 
 use super::incident::{
@@ -13,12 +14,14 @@ use super::incident::{
 use super::render::{EmbedSpec, MessageSpec, chunk, limits};
 use super::reply;
 use crate::effects::{ChatPort, DeliveryError, Effect};
-use crate::incident::{EventKind, Incident};
+use crate::incident::{EventKind, Incident, PageTarget};
 use crate::service::LibraryHandle;
 
 pub struct DiscordPort {
     pub http: Arc<Http>,
     pub library: LibraryHandle,
+    /// For links to threads in DMs (`https://discord.com/channels/<guild>/<thread>`).
+    pub guild_id: u64,
 }
 
 /// 4xx other than 429 means Discord will never accept it as it is; anything else may pass later.
@@ -149,6 +152,38 @@ impl ChatPort for DiscordPort {
                 self.post(thread, &m, nonce(key, 0)).await?;
                 Ok(Vec::new())
             }
+            Effect::Page {
+                level,
+                target,
+                attempt,
+                deadline,
+                ..
+            } => {
+                let thread = Self::thread_of(inc)?;
+                let m = super::incident::page_message(inc, *level, *target, *attempt, *deadline);
+                self.post(thread, &m, nonce(key, 0)).await?;
+                if let PageTarget::User(user) = target {
+                    let link = format!("https://discord.com/channels/{}/{thread}", self.guild_id);
+                    let dm = super::incident::page_dm(inc, *level, *attempt, *deadline, &link);
+                    let sent = async {
+                        let channel = UserId::new(*user).create_dm_channel(&self.http).await?;
+                        let msg = reply::create_message(&dm)
+                            .nonce(Nonce::String(nonce(key, 1)))
+                            .enforce_nonce(true);
+                        channel.id.send_message(&self.http, msg).await
+                    };
+                    match sent.await.map_err(classify) {
+                        Ok(_) => {}
+                        // Closed DMs must not stop the page: the thread mention went out.
+                        Err(DeliveryError::Permanent(why)) => {
+                            tracing::warn!(incident = %inc.id, user, %why, "page DM refused; the thread mention stands");
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(Vec::new())
+            }
+            Effect::Webhook { .. } => Ok(Vec::new()),
             Effect::CloseThread { .. } => {
                 let thread = Self::thread_of(inc)?;
                 self.post(thread, &closed_message(inc), nonce(key, 0))

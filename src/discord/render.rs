@@ -48,6 +48,9 @@ pub struct MessageSpec {
     pub section_picker: Option<SectionPicker>,
     /// Rows of buttons (at most 5 rows of 5).
     pub buttons: Vec<Vec<ButtonSpec>>,
+    /// Exactly who this message may ping (nobody by default).
+    pub ping_users: Vec<u64>,
+    pub ping_roles: Vec<u64>,
 }
 
 /// A button whose custom_id says what it means (stateless: works after a restart).
@@ -87,6 +90,13 @@ const AMBER: u32 = 0xf59e0b;
 /// characters are escaped, `<code>` becomes inline code, an author's `**bold**` stays bold.
 pub fn escape(text: &str) -> String {
     let converted = code_to_backticks(text);
+    // An unpaired backtick would swallow the rest of the message as code: then nothing is code,
+    // and every backtick and markdown character is escaped as plain text.
+    if converted.matches('`').count() % 2 == 1 {
+        let mut out = String::with_capacity(converted.len() + 16);
+        escape_markdown(&converted, true, &mut out);
+        return out;
+    }
     let mut out = String::with_capacity(converted.len() + 16);
     for (i, part) in converted.split('`').enumerate() {
         if i > 0 {
@@ -94,32 +104,33 @@ pub fn escape(text: &str) -> String {
         }
         if i % 2 == 1 {
             out.push_str(part);
-            continue;
+        } else {
+            escape_markdown(part, i == 0, &mut out);
         }
-        let chars: Vec<char> = part.chars().collect();
-        let mut k = 0;
-        while k < chars.len() {
-            let c = chars[k];
-            if c == '*' && chars.get(k + 1) == Some(&'*') {
-                out.push_str("**");
-                k += 2;
-                continue;
-            }
-            let line_start = k == 0 && i == 0 || (k > 0 && chars[k - 1] == '\n');
-            if matches!(c, '\\' | '*' | '_' | '~' | '|')
-                || (line_start && matches!(c, '#' | '>' | '-'))
-            {
-                out.push('\\');
-            }
-            out.push(c);
-            k += 1;
-        }
-    }
-    // An unpaired backtick would swallow the rest of the message as code: escape them all then.
-    if converted.matches('`').count() % 2 == 1 {
-        return out.replace('`', "\\`");
     }
     out
+}
+
+/// Escapes markdown outside code; `at_start`: `part` begins a line. An author's `**` is kept.
+fn escape_markdown(part: &str, at_start: bool, out: &mut String) {
+    let chars: Vec<char> = part.chars().collect();
+    let mut k = 0;
+    while k < chars.len() {
+        let c = chars[k];
+        if c == '*' && chars.get(k + 1) == Some(&'*') {
+            out.push_str("**");
+            k += 2;
+            continue;
+        }
+        let line_start = k == 0 && at_start || (k > 0 && chars[k - 1] == '\n');
+        if matches!(c, '\\' | '*' | '_' | '~' | '|' | '`')
+            || (line_start && matches!(c, '#' | '>' | '-'))
+        {
+            out.push('\\');
+        }
+        out.push(c);
+        k += 1;
+    }
 }
 
 /// A section's body: the lead paragraph, then the items as a list (`q1.` for questions).
@@ -360,6 +371,11 @@ mod tests {
         );
         assert_eq!(escape("# not a heading"), "\\# not a heading");
         assert_eq!(escape("a ` b"), "a \\` b");
+        // After an unpaired backtick the text is still escaped, not left raw as if in code.
+        assert_eq!(
+            escape("run `x` then `y_z *w*"),
+            "run \\`x\\` then \\`y\\_z \\*w\\*"
+        );
     }
 
     #[test]

@@ -66,6 +66,13 @@ pub fn no_mentions() -> CreateAllowedMentions {
         .everyone(false)
 }
 
+/// Exactly the users and roles the message means to ping, and nobody else.
+fn mentions(m: &MessageSpec) -> CreateAllowedMentions {
+    no_mentions()
+        .users(m.ping_users.iter().map(|u| serenity::all::UserId::new(*u)))
+        .roles(m.ping_roles.iter().map(|r| serenity::all::RoleId::new(*r)))
+}
+
 /// The interaction response (message or in-place update) for a spec.
 pub fn response_message(m: &MessageSpec, private: bool) -> CreateInteractionResponseMessage {
     let mut r = CreateInteractionResponseMessage::new()
@@ -108,7 +115,7 @@ pub fn create_message(m: &MessageSpec) -> serenity::all::CreateMessage {
     let mut r = serenity::all::CreateMessage::new()
         .embeds(m.embeds.iter().map(embed).collect())
         .components(components(m))
-        .allowed_mentions(no_mentions());
+        .allowed_mentions(mentions(m));
     if let Some(c) = &m.content {
         r = r.content(c);
     }

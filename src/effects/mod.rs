@@ -32,6 +32,20 @@ pub enum Effect {
     PostNotice { incident: u64, text: String },
     /// Post the closure and archive the thread.
     CloseThread { incident: u64 },
+    /// Page someone: a message in the thread that mentions exactly them with an Acknowledge
+    /// button, and a DM with a link to the thread (for a user).
+    Page {
+        incident: u64,
+        level: crate::incident::PageLevel,
+        target: crate::incident::PageTarget,
+        attempt: u32,
+        deadline: chrono::DateTime<Utc>,
+    },
+    /// POST `body` to the paging webhook, retried until accepted.
+    Webhook {
+        incident: u64,
+        body: serde_json::Value,
+    },
 }
 
 impl Effect {
@@ -42,7 +56,9 @@ impl Effect {
             | Self::RefreshQuestions { incident }
             | Self::PostDecision { incident, .. }
             | Self::PostNotice { incident, .. }
-            | Self::CloseThread { incident } => *incident,
+            | Self::CloseThread { incident }
+            | Self::Page { incident, .. }
+            | Self::Webhook { incident, .. } => *incident,
         }
     }
 
@@ -54,6 +70,8 @@ impl Effect {
             Self::PostDecision { .. } => "post_decision",
             Self::PostNotice { .. } => "post_notice",
             Self::CloseThread { .. } => "close_thread",
+            Self::Page { .. } => "page",
+            Self::Webhook { .. } => "webhook",
         }
     }
 }
@@ -117,13 +135,57 @@ pub fn backoff(attempts: u32) -> Duration {
     Duration::from_millis(500u64.saturating_mul(1 << attempts.min(7))).min(Duration::from_secs(60))
 }
 
+/// The paging webhook (a phone-grade pager such as PagerDuty's Events API v2).
+#[derive(Clone, Debug)]
+pub struct Webhook {
+    url: String,
+    client: reqwest::Client,
+}
+
+impl Webhook {
+    pub fn new(url: &str) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        Self {
+            url: url.to_owned(),
+            client,
+        }
+    }
+
+    /// POSTs the body; 2xx is accepted, 4xx other than 408/429 refused for good, the rest retried.
+    async fn send(&self, body: &serde_json::Value) -> Result<(), DeliveryError> {
+        let resp = self
+            .client
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|e| DeliveryError::Retry(format!("webhook: {e}")))?;
+        let status = resp.status().as_u16();
+        match status {
+            200..=299 => Ok(()),
+            408 | 429 => Err(DeliveryError::Retry(format!("webhook answered {status}"))),
+            400..=499 => Err(DeliveryError::Permanent(format!(
+                "webhook answered {status}"
+            ))),
+            _ => Err(DeliveryError::Retry(format!("webhook answered {status}"))),
+        }
+    }
+}
+
 /// The outbox worker. Clone it to kick it from commands.
 #[derive(Clone)]
 pub struct Outbox {
     store: Store,
     port: Arc<dyn ChatPort>,
+    webhook: Option<Webhook>,
     kick: Arc<Notify>,
     delivered: watch::Sender<u64>,
+    /// One drain at a time, so no effect is delivered twice concurrently.
+    draining: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Outbox {
@@ -131,8 +193,31 @@ impl Outbox {
         Self {
             store,
             port,
+            webhook: None,
             kick: Arc::new(Notify::new()),
             delivered: watch::channel(0).0,
+            draining: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// Delivers `Effect::Webhook` to this webhook (None: webhook effects are dropped as done).
+    pub fn with_webhook(mut self, webhook: Option<Webhook>) -> Self {
+        self.webhook = webhook;
+        self
+    }
+
+    async fn dispatch(
+        &self,
+        key: u64,
+        effect: &Effect,
+        incident: &Incident,
+    ) -> Result<Vec<EventKind>, DeliveryError> {
+        match effect {
+            Effect::Webhook { body, .. } => match &self.webhook {
+                Some(w) => w.send(body).await.map(|()| Vec::new()),
+                None => Ok(Vec::new()),
+            },
+            other => self.port.deliver(key, other, incident).await,
         }
     }
 
@@ -149,6 +234,7 @@ impl Outbox {
     /// Delivers every effect that is due, oldest first, keeping each incident's effects in
     /// order. Returns the time until the next retry is due, if any effect is left.
     pub async fn drain(&self) -> Result<Option<Duration>, StoreError> {
+        let _one = self.draining.lock().await;
         let now = Utc::now().timestamp_millis();
         let mut blocked: HashSet<u64> = HashSet::new();
         let mut next_due: Option<i64> = None;
@@ -188,7 +274,7 @@ impl Outbox {
                     continue;
                 }
             };
-            match self.port.deliver(record.id, &entry.effect, &incident).await {
+            match self.dispatch(record.id, &entry.effect, &incident).await {
                 Ok(kinds) => {
                     let now = Utc::now();
                     let events: Vec<(u64, Vec<u8>)> = kinds

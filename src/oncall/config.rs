@@ -37,6 +37,7 @@ impl ConfigProblem {
 pub struct OncallConfig {
     /// Discord user ids, in rotation order. Empty: nobody rotates (overrides and the fallback
     /// role still work).
+    #[serde(deserialize_with = "crate::config::id_list")]
     pub roster: Vec<u64>,
     /// The length of a shift in (local) days.
     pub rotation_days: u32,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
 
+use super::paging::{Paging, PagingChanges};
 use super::{Actor, Reply, UserError};
 use crate::config::RolesConfig;
 use crate::effects::{Effect, Outbox, OutboxEntry};
@@ -54,6 +55,10 @@ pub enum IncidentCommand {
     Export {
         incident: Option<IncidentId>,
     },
+    /// Acknowledge the page: stops the paging chain and makes the actor the owner.
+    Ack {
+        incident: Option<IncidentId>,
+    },
 }
 
 impl IncidentCommand {
@@ -67,8 +72,22 @@ impl IncidentCommand {
             Self::List { .. } => "incident list",
             Self::Close { .. } => "incident close",
             Self::Export { .. } => "incident export",
+            Self::Ack { .. } => "incident ack",
         }
     }
+}
+
+/// `/oncall …`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OncallCommand {
+    /// Who is on call now (or at `at`), and next.
+    Show { at: Option<DateTime<Utc>> },
+    /// Put `user` on call for `hours`.
+    Override {
+        user: u64,
+        hours: u32,
+        reason: Option<String>,
+    },
 }
 
 /// Where and when a command was issued.
@@ -93,6 +112,8 @@ pub struct Incidents {
     soc_channel: u64,
     /// Serialises read-decide-write so two answers never decide on the same old state.
     lock: Arc<Mutex<()>>,
+    /// Pages Tier 2 when an incident escalates (None: no paging).
+    paging: Option<Paging>,
 }
 
 fn internal(e: StoreError) -> UserError {
@@ -119,7 +140,75 @@ impl Incidents {
             roles,
             soc_channel,
             lock: Arc::new(Mutex::new(())),
+            paging: None,
         }
+    }
+
+    /// `/oncall` and `/oncall override`.
+    pub async fn oncall(&self, cmd: OncallCommand, origin: &Origin) -> Result<Reply, UserError> {
+        let Some(paging) = &self.paging else {
+            return Err(UserError(
+                "On-call paging is not configured (`[oncall]` in the configuration).".into(),
+            ));
+        };
+        match cmd {
+            OncallCommand::Show { at } => {
+                let at = at.unwrap_or(origin.now);
+                let view = paging.view(at).map_err(internal)?;
+                Ok(Reply::Oncall {
+                    view,
+                    fallback_role: paging.rotation().fallback_role(),
+                    at,
+                })
+            }
+            OncallCommand::Override {
+                user,
+                hours,
+                reason,
+            } => {
+                if !self.may_t2(&origin.actor) {
+                    return Err(Self::refuse(
+                        "override the on-call rotation",
+                        &self.roles.t2,
+                        "T2",
+                    ));
+                }
+                let o = crate::oncall::Override::for_hours(
+                    user,
+                    hours,
+                    origin.actor.id,
+                    reason.as_deref(),
+                    origin.now,
+                )
+                .map_err(|e| UserError(format!("{e}.")))?;
+                let until = o.until;
+                paging.add_override(o).await.map_err(internal)?;
+                tracing::info!(user, hours, by = origin.actor.id, "on-call override set");
+                Ok(Reply::Text {
+                    text: format!(
+                        "<@{user}> is on call until {} (override by {}).",
+                        crate::incident::export::utc(until),
+                        origin.actor.name
+                    ),
+                    private: false,
+                })
+            }
+        }
+    }
+
+    /// The lock that serialises incident changes (paging shares it).
+    pub fn lock(&self) -> Arc<Mutex<()>> {
+        self.lock.clone()
+    }
+
+    /// Pages Tier 2 on escalation through `paging` (made with [`Incidents::lock`]).
+    pub fn with_paging(mut self, paging: Paging) -> Self {
+        self.paging = Some(paging);
+        self
+    }
+
+    pub fn paging(&self) -> Option<&Paging> {
+        self.paging.as_ref()
     }
 
     pub fn store(&self) -> &Store {
@@ -205,18 +294,30 @@ impl Incidents {
         &self,
         origin: &Origin,
         id: IncidentId,
+        before: Option<&Incident>,
         events: &[Event],
-        effects: Vec<Effect>,
+        mut effects: Vec<Effect>,
     ) -> Result<bool, UserError> {
+        let paging = match (&self.paging, before) {
+            (Some(p), Some(inc)) => p.changes_for(inc, events),
+            _ => PagingChanges::default(),
+        };
+        effects.extend(paging.effects);
+        let arm = !paging.timers.is_empty();
         let batch = Batch {
             interaction: origin.interaction,
             events: events.iter().map(|e| (id.0, Store::encode(e))).collect(),
             effects: effects.into_iter().map(OutboxEntry::encode).collect(),
+            timers: paging.timers,
+            cancel_timers: paging.cancel,
             ..Batch::default()
         };
         let done = self.store.commit(batch).await.map_err(internal)? == Committed::Done;
         if done {
             self.outbox.kick();
+            if arm && let Some(p) = &self.paging {
+                p.kick();
+            }
         }
         Ok(done)
     }
@@ -288,7 +389,7 @@ impl Incidents {
                     },
                     Effect::PostQuestions { incident: id.0 },
                 ];
-                if !self.commit(origin, id, &events, effects).await? {
+                if !self.commit(origin, id, None, &events, effects).await? {
                     return Ok(Reply::Duplicate);
                 }
                 let incident =
@@ -316,7 +417,10 @@ impl Incidents {
                 if !via_button && !events.is_empty() {
                     effects.insert(0, Effect::RefreshQuestions { incident: inc.id.0 });
                 }
-                if !self.commit(origin, inc.id, &events, effects).await? {
+                if !self
+                    .commit(origin, inc.id, Some(&inc), &events, effects)
+                    .await?
+                {
                     return Ok(Reply::Duplicate);
                 }
                 let incident = inc.with(&events).map_err(|e| UserError(e.to_string()))?;
@@ -333,7 +437,10 @@ impl Incidents {
                 let (inc, _) = self.load(incident, origin.channel)?;
                 let events =
                     domain::add_note(&inc, &text, &actor, origin.now).map_err(domain_err)?;
-                if !self.commit(origin, inc.id, &events, Vec::new()).await? {
+                if !self
+                    .commit(origin, inc.id, Some(&inc), &events, Vec::new())
+                    .await?
+                {
                     return Ok(Reply::Duplicate);
                 }
                 Ok(Reply::Text {
@@ -352,7 +459,10 @@ impl Incidents {
                     .into_iter()
                     .filter(|e| !matches!(e, Effect::PostNotice { .. }))
                     .collect();
-                if !self.commit(origin, inc.id, &events, effects).await? {
+                if !self
+                    .commit(origin, inc.id, Some(&inc), &events, effects)
+                    .await?
+                {
                     return Ok(Reply::Duplicate);
                 }
                 let text = format!(
@@ -390,7 +500,10 @@ impl Incidents {
                     domain::close(&inc, resolution, summary.as_deref(), &actor, origin.now)
                         .map_err(domain_err)?;
                 let effects = vec![Effect::CloseThread { incident: inc.id.0 }];
-                if !self.commit(origin, inc.id, &events, effects).await? {
+                if !self
+                    .commit(origin, inc.id, Some(&inc), &events, effects)
+                    .await?
+                {
                     return Ok(Reply::Duplicate);
                 }
                 let text = format!(
@@ -402,6 +515,41 @@ impl Incidents {
                 Ok(Reply::Text {
                     text,
                     private: false,
+                })
+            }
+            IncidentCommand::Ack { incident } => {
+                if !self.may_t2(&origin.actor) {
+                    return Err(Self::refuse("acknowledge pages", &self.roles.t2, "T2"));
+                }
+                let (inc, _) = self.load(incident, origin.channel)?;
+                let events = domain::acknowledge(&inc, &actor, origin.now).map_err(domain_err)?;
+                if events.is_empty() {
+                    let owner = inc
+                        .owner
+                        .as_ref()
+                        .map_or("someone".into(), |o| o.name.clone());
+                    let text = format!("{} was already acknowledged; {owner} owns it.", inc.id);
+                    return Ok(Reply::Acknowledged {
+                        incident: inc,
+                        text,
+                        changed: false,
+                    });
+                }
+                if !self
+                    .commit(origin, inc.id, Some(&inc), &events, Vec::new())
+                    .await?
+                {
+                    return Ok(Reply::Duplicate);
+                }
+                let text = format!(
+                    "✅ {} acknowledged by {}: paging stopped, {} now owns the incident.",
+                    inc.id, actor.name, actor.name
+                );
+                let incident = inc.with(&events).map_err(|e| UserError(e.to_string()))?;
+                Ok(Reply::Acknowledged {
+                    incident,
+                    text,
+                    changed: true,
                 })
             }
             IncidentCommand::Export { incident } => {

@@ -3,11 +3,12 @@
 
 pub mod incident;
 pub mod library;
+pub mod paging;
 pub mod playbook;
 
 use std::sync::Arc;
 
-pub use incident::{IncidentCommand, Incidents, Origin};
+pub use incident::{IncidentCommand, Incidents, OncallCommand, Origin};
 pub use library::LibraryHandle;
 
 use crate::incident::{Event, Incident, IncidentStatus};
@@ -45,6 +46,8 @@ pub enum Command {
     },
     /// `/incident …`
     Incident(IncidentCommand),
+    /// `/oncall …`
+    Oncall(OncallCommand),
 }
 
 impl Command {
@@ -53,6 +56,8 @@ impl Command {
         match self {
             Self::Playbook { .. } => "playbook",
             Self::Incident(c) => c.name(),
+            Self::Oncall(OncallCommand::Show { .. }) => "oncall",
+            Self::Oncall(OncallCommand::Override { .. }) => "oncall override",
         }
     }
 }
@@ -103,6 +108,18 @@ pub enum Reply {
         incident: Incident,
         markdown: String,
     },
+    /// A page was acknowledged (`changed` false: it was already).
+    Acknowledged {
+        incident: Incident,
+        text: String,
+        changed: bool,
+    },
+    /// Who is on call.
+    Oncall {
+        view: Option<crate::oncall::OncallView>,
+        fallback_role: Option<u64>,
+        at: chrono::DateTime<chrono::Utc>,
+    },
     /// The interaction was handled before: answer nothing.
     Duplicate,
 }
@@ -117,6 +134,7 @@ pub struct UserError(pub String);
 pub struct Service {
     library: LibraryHandle,
     incidents: Option<Incidents>,
+    clock: crate::clock::Clock,
 }
 
 impl Service {
@@ -125,6 +143,7 @@ impl Service {
         Self {
             library,
             incidents: None,
+            clock: crate::clock::Clock::System,
         }
     }
 
@@ -132,7 +151,19 @@ impl Service {
         Self {
             library,
             incidents: Some(incidents),
+            clock: crate::clock::Clock::System,
         }
+    }
+
+    /// Reads time from `clock` (tests pass a manual one).
+    pub fn with_clock(mut self, clock: crate::clock::Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Now, by the service's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
     }
 
     pub fn incidents(&self) -> Option<&Incidents> {
@@ -161,6 +192,12 @@ impl Service {
                 span.record("technique", tracing::field::display(view.playbook.id));
                 Reply::Playbook { view, private }
             }),
+            Command::Oncall(cmd) => match &self.incidents {
+                None => Err(UserError(
+                    "On-call paging is not enabled in this socbot.".into(),
+                )),
+                Some(inc) => inc.oncall(cmd, origin).instrument(span.clone()).await,
+            },
             Command::Incident(cmd) => match &self.incidents {
                 None => Err(UserError(
                     "Incidents are not enabled in this socbot (no store configured).".into(),

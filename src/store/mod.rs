@@ -196,6 +196,27 @@ impl Store {
         Ok(read_u64(next) - 1)
     }
 
+    /// A small JSON document kept under `key` in `meta` (e.g. the on-call overrides).
+    pub fn load_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        let Some(v) = self.meta.get(format!("doc/{key}"))? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&v)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                tree: "meta",
+                message: format!("{key}: {e}"),
+            })
+    }
+
+    /// Replaces the JSON document under `key`, durably.
+    pub async fn save_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError> {
+        self.meta
+            .insert(format!("doc/{key}"), Self::encode(value))?;
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
     /// Whether an interaction was handled already.
     pub fn interaction_seen(&self, id: u64) -> Result<bool, StoreError> {
         Ok(self.interactions.contains_key(be(id))?)

@@ -1,0 +1,46 @@
+//! `socbot oncall [--at TIME]`: who is on call for Tier 2, from the configured rotation and the
+//! overrides in the store (when the store is free; a running daemon holds it).
+
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
+use crate::oncall::{Oncall, Override};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The instant to ask about, RFC 3339 (e.g. 2026-11-23T09:00:00+01:00); default now.
+    #[arg(long)]
+    pub at: Option<String>,
+}
+
+pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
+    let at: DateTime<Utc> = match &args.at {
+        None => Utc::now(),
+        Some(s) => match DateTime::parse_from_rfc3339(s) {
+            Ok(t) => t.to_utc(),
+            Err(_) => {
+                eprintln!("socbot: `{s}` is not an RFC 3339 time such as 2026-11-23T09:00:00Z");
+                return Ok(ExitCode::from(2));
+            }
+        },
+    };
+    let rotation = config
+        .oncall
+        .rotation()
+        .map_err(|p| anyhow::anyhow!("configuration key `{p}`"))?;
+    let overrides: Vec<Override> = match crate::store::Store::open(&config.store.path) {
+        Ok(store) => store.load_json("oncall_overrides")?.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("socbot: note: overrides not read ({e}); showing the rotation only");
+            Vec::new()
+        }
+    };
+    let view = Oncall::now(&rotation, &overrides, at);
+    print!(
+        "{}",
+        crate::console::oncall(view.as_ref(), rotation.fallback_role(), at)
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,281 @@
+//! Paging Tier 2: drives each escalated incident's paging chain (page, re-page, secondary,
+//! role) from durable timers. A deadline lives in the store; at start-up every pending one is
+//! re-armed and the overdue ones fire at once, one step at a time, so a restart in the middle
+//! of a chain neither skips a step nor repeats one.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tokio::sync::{Mutex, Notify, watch};
+use tracing::{error, info};
+
+use crate::clock::Clock;
+use crate::effects::{Effect, Outbox, OutboxEntry};
+use crate::incident::{ActorRef, Event, EventKind, Incident, IncidentId};
+use crate::oncall::{
+    Oncall, OncallView, Override, PageState, PagingConfig, Rotation, Severity, Step, WebhookAction,
+    next_step, webhook_body,
+};
+use crate::store::{Batch, Store, StoreError};
+
+/// The timer kind of a paging deadline.
+pub const PAGE_TIMER: u8 = 1;
+const OVERRIDES: &str = "oncall_overrides";
+
+#[derive(Clone)]
+pub struct Paging {
+    store: Store,
+    outbox: Outbox,
+    rotation: Rotation,
+    config: PagingConfig,
+    clock: Clock,
+    kick: Arc<Notify>,
+    /// Shared with the incident commands: one read-decide-write at a time.
+    lock: Arc<Mutex<()>>,
+}
+
+/// What a command's events mean for paging, to add to its batch.
+#[derive(Default)]
+pub struct PagingChanges {
+    pub effects: Vec<Effect>,
+    pub timers: Vec<(i64, u64, u8, Vec<u8>)>,
+    pub cancel: Vec<(u64, u8)>,
+}
+
+impl Paging {
+    pub fn new(
+        store: Store,
+        outbox: Outbox,
+        rotation: Rotation,
+        config: PagingConfig,
+        clock: Clock,
+        lock: Arc<Mutex<()>>,
+    ) -> Self {
+        Self {
+            store,
+            outbox,
+            rotation,
+            config,
+            clock,
+            kick: Arc::new(Notify::new()),
+            lock,
+        }
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub fn rotation(&self) -> &Rotation {
+        &self.rotation
+    }
+
+    /// Wakes the timer loop (a deadline was set or moved).
+    pub fn kick(&self) {
+        self.kick.notify_one();
+    }
+
+    /// The overrides in creation order (expired ones included until pruned).
+    pub fn overrides(&self) -> Result<Vec<Override>, StoreError> {
+        Ok(self.store.load_json(OVERRIDES)?.unwrap_or_default())
+    }
+
+    /// Who is on call at `at`.
+    pub fn view(&self, at: DateTime<Utc>) -> Result<Option<OncallView>, StoreError> {
+        Ok(Oncall::now(&self.rotation, &self.overrides()?, at))
+    }
+
+    /// Stores a new override (dropping expired ones).
+    pub async fn add_override(&self, o: Override) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let mut all = self.overrides()?;
+        all.retain(|x| !x.is_expired(now));
+        all.push(o);
+        self.store.save_json(OVERRIDES, &all).await
+    }
+
+    fn webhook(&self, inc: &Incident, action: WebhookAction) -> Option<Effect> {
+        self.config.webhook()?;
+        let summary = format!(
+            "{} {} · {} · {}",
+            inc.id, inc.title, inc.technique, inc.playbook_name
+        );
+        let body = webhook_body(
+            self.config.routing_key(),
+            &inc.id.to_string(),
+            &summary,
+            Severity::Critical,
+            action,
+            "socbot",
+        );
+        Some(Effect::Webhook {
+            incident: inc.id.0,
+            body,
+        })
+    }
+
+    /// The paging consequences of a command's new events on `inc` (the state before them):
+    /// escalation arms the chain now; acknowledgement or closure disarms it and tells the pager.
+    pub fn changes_for(&self, inc: &Incident, events: &[Event]) -> PagingChanges {
+        let mut out = PagingChanges::default();
+        let id = inc.id.0;
+        for e in events {
+            match &e.kind {
+                EventKind::Escalated { .. } => {
+                    out.timers
+                        .push((e.at.timestamp_millis(), id, PAGE_TIMER, b"{}".to_vec()));
+                }
+                EventKind::Acknowledged { .. } => {
+                    out.cancel.push((id, PAGE_TIMER));
+                    out.effects
+                        .extend(self.webhook(inc, WebhookAction::Acknowledge));
+                }
+                EventKind::Closed { .. } => {
+                    out.cancel.push((id, PAGE_TIMER));
+                    if inc.page.is_some() {
+                        out.effects
+                            .extend(self.webhook(inc, WebhookAction::Resolve));
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Takes the due steps of one incident's chain and sets its next deadline.
+    pub async fn advance(&self, id: u64) -> Result<(), StoreError> {
+        let _guard = self.lock.lock().await;
+        let now = self.clock.now();
+        let events: Vec<Event> = self.store.events(id)?;
+        let Ok(mut inc) = Incident::from_stored(IncidentId(id), &events) else {
+            error!(
+                incident = id,
+                "paging: unreadable incident; its timer is dropped"
+            );
+            let batch = Batch {
+                cancel_timers: vec![(id, PAGE_TIMER)],
+                ..Batch::default()
+            };
+            self.store.commit(batch).await?;
+            return Ok(());
+        };
+        let view = self.view(now)?;
+        let mut batch = Batch::default();
+        let mut next = None;
+        for _ in 0..8 {
+            let step = next_step(
+                &PageState::of(&inc),
+                view.as_ref(),
+                self.rotation.fallback_role(),
+                &self.config,
+                now,
+            );
+            let Some(kind) = step.event() else {
+                if let Step::Wait { until } = step {
+                    next = Some(until);
+                }
+                break;
+            };
+            let event = Event::new(now, ActorRef::system(), kind);
+            match &step {
+                Step::Page {
+                    level,
+                    target,
+                    attempt,
+                    deadline,
+                } => {
+                    info!(incident = %inc.id, level = level.label(), attempt, "paging");
+                    batch.effects.push(OutboxEntry::encode(Effect::Page {
+                        incident: id,
+                        level: *level,
+                        target: *target,
+                        attempt: *attempt,
+                        deadline: *deadline,
+                    }));
+                    if let Some(action) = WebhookAction::for_step(&step)
+                        && let Some(w) = self.webhook(&inc, action)
+                    {
+                        batch.effects.push(OutboxEntry::encode(w));
+                    }
+                }
+                Step::Stop { why } => {
+                    info!(incident = %inc.id, %why, "paging chain stopped");
+                    batch.effects.push(OutboxEntry::encode(Effect::PostNotice {
+                        incident: id,
+                        text: format!(
+                            "⚠️ **Nobody acknowledged {}**: {why}. Escalate by phone.",
+                            inc.id
+                        ),
+                    }));
+                }
+                Step::Wait { .. } | Step::Nothing => {}
+            }
+            batch.events.push((id, Store::encode(&event)));
+            inc = match inc.with(std::slice::from_ref(&event)) {
+                Ok(i) => i,
+                Err(e) => {
+                    error!(incident = id, error = %e, "paging step does not apply");
+                    break;
+                }
+            };
+        }
+        match next {
+            Some(until) => {
+                batch
+                    .timers
+                    .push((until.timestamp_millis(), id, PAGE_TIMER, b"{}".to_vec()))
+            }
+            None => batch.cancel_timers.push((id, PAGE_TIMER)),
+        }
+        self.store.commit(batch).await?;
+        self.outbox.kick();
+        Ok(())
+    }
+
+    /// Fires due deadlines until `stop` turns true. At start every stored deadline is looked
+    /// at: overdue ones fire at once.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        loop {
+            let next = match self.fire_due().await {
+                Ok(next) => next,
+                Err(e) => {
+                    error!(error = %e, "paging: store error; retrying in 1 s");
+                    Some(self.clock.now() + TimeDelta::seconds(1))
+                }
+            };
+            let sleep = async {
+                match next {
+                    Some(at) => self.clock.sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = stop.changed() => return,
+                () = self.kick.notified() => {}
+                () = sleep => {}
+            }
+        }
+    }
+
+    /// Advances every incident whose deadline has passed; returns the next deadline.
+    pub async fn fire_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let now = self.clock.now().timestamp_millis();
+        let timers = self.store.timers()?;
+        for t in timers
+            .iter()
+            .filter(|t| t.kind == PAGE_TIMER && t.due_ms <= now)
+        {
+            self.advance(t.incident).await?;
+        }
+        let now = self.clock.now().timestamp_millis();
+        Ok(self
+            .store
+            .timers()?
+            .iter()
+            .filter(|t| t.kind == PAGE_TIMER)
+            .map(|t| t.due_ms)
+            .min()
+            .map(|ms| DateTime::from_timestamp_millis(ms.max(now)).unwrap_or_default()))
+    }
+}
