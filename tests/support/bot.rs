@@ -102,13 +102,27 @@ impl Bot {
     }
 
     pub async fn start_with(fake: &FakeDiscord, config: Config) -> Self {
+        Self::start_with_clock(fake, config, socbot::clock::Clock::System).await
+    }
+
+    /// As [`Bot::start_with`], with time from `clock` (a manual clock drives deadlines).
+    pub async fn start_with_clock(
+        fake: &FakeDiscord,
+        config: Config,
+        clock: socbot::clock::Clock,
+    ) -> Self {
         let after = fake.requests().last().map(|r| r.seq);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let reload = Arc::new(Notify::new());
         let shutdown = async move {
             let _ = stop_rx.await;
         };
-        let task = tokio::spawn(socbot::daemon::run(config, reload.clone(), shutdown));
+        let task = tokio::spawn(socbot::daemon::run_with_clock(
+            config,
+            clock,
+            reload.clone(),
+            shutdown,
+        ));
         // This start's command registration (a restart registers again).
         fake.wait_for(
             move |r| {

@@ -1,0 +1,423 @@
+//! Paging Tier 2, whole bot: the real daemon against the loopback Discord, with a manual clock
+//! so acknowledgement deadlines pass without waiting. Escalate → page the primary with exactly
+//! their mention and an Acknowledge button, a DM, a webhook body → no ack → re-page → secondary
+//! → fallback role → the chain stops; an acknowledgement stops it at once; a restart between
+//! steps neither skips nor repeats one; a failing webhook is retried.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use socbot::clock::{Clock, ManualClock};
+use support::bot::{self, Bot, BotDirs, L1_ROLE, T2_ROLE};
+use support::discord::FakeDiscord;
+use support::discord::payloads::{Interaction, opt_int, opt_str};
+use support::discord::state::RecordedRequest;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const PRIMARY: u64 = 1_400_000_000_000_000_001;
+const SECONDARY: u64 = 1_400_000_000_000_000_002;
+const ROLE: u64 = 1_400_000_000_000_000_099;
+const ANALYST: u64 = 1_400_000_000_000_000_050;
+const LEAD: u64 = 1_400_000_000_000_000_060;
+const TIMEOUT: Duration = Duration::from_secs(600);
+
+fn start_time() -> DateTime<Utc> {
+    // A Monday 10:00 UTC: hand-offs are Mondays 09:00, so PRIMARY (first in the roster, start
+    // 2026-01-05) holds shift 46 → roster[46 % 2] = PRIMARY.
+    DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+        .unwrap()
+        .to_utc()
+}
+
+/// A webhook receiver on loopback that records bodies and fails the first `fail` requests.
+#[derive(Clone, Default)]
+struct Sink {
+    bodies: Arc<Mutex<Vec<Value>>>,
+    attempts: Arc<Mutex<u32>>,
+}
+
+async fn webhook_sink(fail: u32) -> (String, Sink) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v2/enqueue", listener.local_addr().unwrap());
+    let sink = Sink::default();
+    let s = sink.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let body = loop {
+                    let n = conn.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= len {
+                            break body[..len].to_owned();
+                        }
+                    }
+                };
+                let attempt = {
+                    let mut a = s.attempts.lock().unwrap();
+                    *a += 1;
+                    *a
+                };
+                let status = if attempt <= fail {
+                    "500 Internal Server Error"
+                } else {
+                    "202 Accepted"
+                };
+                if attempt > fail {
+                    s.bodies
+                        .lock()
+                        .unwrap()
+                        .push(serde_json::from_str(&body).unwrap());
+                }
+                let reply =
+                    format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let _ = conn.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    (url, sink)
+}
+
+struct World {
+    fake: FakeDiscord,
+    dirs: BotDirs,
+    clock: Clock,
+    manual: ManualClock,
+    webhook: String,
+    sink: Sink,
+}
+
+impl World {
+    async fn new(webhook_failures: u32) -> Self {
+        let fake = FakeDiscord::start().await;
+        let dirs = BotDirs::new(&[]);
+        let (clock, manual) = Clock::manual(start_time());
+        let (webhook, sink) = webhook_sink(webhook_failures).await;
+        Self {
+            fake,
+            dirs,
+            clock,
+            manual,
+            webhook,
+            sink,
+        }
+    }
+
+    async fn start(&self) -> Bot {
+        let extra = [
+            ("SOCBOT__ONCALL__ROSTER", format!("{PRIMARY},{SECONDARY}")),
+            ("SOCBOT__ONCALL__FALLBACK_ROLE", ROLE.to_string()),
+            (
+                "SOCBOT__PAGING__ACK_TIMEOUT_SECS",
+                TIMEOUT.as_secs().to_string(),
+            ),
+            ("SOCBOT__PAGING__REPEATS", "1".into()),
+            ("SOCBOT__PAGING__WEBHOOK_URL", self.webhook.clone()),
+            ("SOCBOT__PAGING__ROUTING_KEY", "test-routing-key".into()),
+        ];
+        let config = bot::config(&self.fake, &self.dirs, &extra);
+        Bot::start_with_clock(&self.fake, config, self.clock.clone()).await
+    }
+
+    /// Opens an incident and escalates it by answering q1 Concerning (the rule `q1 or …`).
+    async fn escalated_incident(&self, title: &str) -> u64 {
+        let open = Interaction::subcommand(
+            "incident",
+            "open",
+            json!([opt_str("technique", "T1583.006"), opt_str("title", title)]),
+        )
+        .user(ANALYST)
+        .roles(&[L1_ROLE]);
+        let card = self.fake.interact(open).await;
+        assert_eq!(card["type"], 4, "{card}");
+        let thread = self.wait_thread(title).await;
+        let answer = Interaction::subcommand(
+            "incident",
+            "answer",
+            json!([opt_int("question", 1), opt_str("finding", "concerning")]),
+        )
+        .user(ANALYST)
+        .roles(&[L1_ROLE])
+        .channel(thread);
+        let r = self.fake.interact(answer).await;
+        assert_eq!(r["type"], 4, "{r}");
+        thread
+    }
+
+    async fn wait_thread(&self, title: &str) -> u64 {
+        let title = title.to_owned();
+        let req = self
+            .fake
+            .wait_for(
+                move |r| {
+                    r.method == "POST"
+                        && r.path.ends_with("/threads")
+                        && r.status < 300
+                        && r.json()["name"]
+                            .as_str()
+                            .is_some_and(|n| n.ends_with(&title))
+                },
+                Duration::from_secs(10),
+            )
+            .await;
+        req.response.as_ref().unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    fn pages_in(&self, thread: u64) -> Vec<RecordedRequest> {
+        self.fake
+            .requests_matching("POST", &format!("/channels/{thread}/messages"))
+            .into_iter()
+            .filter(|r| {
+                r.status < 300
+                    && r.json()["content"]
+                        .as_str()
+                        .is_some_and(|c| c.contains("needs Tier 2"))
+            })
+            .collect()
+    }
+
+    /// Waits until the thread has `n` pages; returns the last.
+    async fn wait_pages(&self, thread: u64, n: usize) -> RecordedRequest {
+        let path = format!("/channels/{thread}/messages");
+        self.fake
+            .wait_for(
+                move |r| {
+                    r.method == "POST"
+                        && r.path == path
+                        && r.status < 300
+                        && r.json()["content"]
+                            .as_str()
+                            .is_some_and(|c| c.contains("needs Tier 2"))
+                },
+                Duration::from_secs(10),
+            )
+            .await;
+        let fake = self.fake.clone();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let pages = self.pages_in(thread);
+            if pages.len() >= n {
+                return pages[n - 1].clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "only {} pages: {:#?}",
+                pages.len(),
+                fake.requests()
+                    .iter()
+                    .map(RecordedRequest::summary)
+                    .collect::<Vec<_>>()
+            );
+            let seen = fake.requests().len();
+            fake.wait_for(move |r| r.seq as usize >= seen, Duration::from_secs(10))
+                .await;
+        }
+    }
+}
+
+fn allowed(r: &RecordedRequest) -> Value {
+    r.json()["allowed_mentions"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_acknowledgement_walks_the_whole_chain_and_each_step_reaches_the_webhook() {
+    let w = World::new(1).await;
+    let bot = w.start().await;
+    let thread = w.escalated_incident("Unexplained cloud accounts").await;
+
+    let first = w.wait_pages(thread, 1).await;
+    let content = first.json()["content"].as_str().unwrap().to_owned();
+    assert!(content.starts_with(&format!("<@{PRIMARY}>")), "{content}");
+    assert_eq!(allowed(&first)["users"], json!([PRIMARY.to_string()]));
+    assert_eq!(allowed(&first)["roles"], json!([]));
+    assert_eq!(allowed(&first)["parse"], json!([]));
+    let ack_button = &first.json()["components"][0]["components"][0];
+    assert_eq!(ack_button["label"], "Acknowledge");
+    // The DM with a link to the thread.
+    let dm = w.fake.wait_for_request("POST", "/users/@me/channels").await;
+    assert_eq!(dm.json()["recipient_id"], PRIMARY.to_string());
+
+    w.manual.advance(TIMEOUT);
+    let repage = w.wait_pages(thread, 2).await;
+    assert!(
+        repage.json()["content"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("<@{PRIMARY}>"))
+    );
+    assert!(
+        repage.json()["content"]
+            .as_str()
+            .unwrap()
+            .contains("attempt 2")
+    );
+
+    w.manual.advance(TIMEOUT);
+    let secondary = w.wait_pages(thread, 3).await;
+    assert_eq!(allowed(&secondary)["users"], json!([SECONDARY.to_string()]));
+
+    w.manual.advance(TIMEOUT);
+    let role = w.wait_pages(thread, 4).await;
+    assert_eq!(allowed(&role)["roles"], json!([ROLE.to_string()]));
+    assert_eq!(allowed(&role)["users"], json!([]));
+
+    w.manual.advance(TIMEOUT);
+    let path = format!("/channels/{thread}/messages");
+    w.fake
+        .wait_for(
+            move |r| r.path == path && r.json().to_string().contains("Nobody acknowledged"),
+            Duration::from_secs(10),
+        )
+        .await;
+    // Nothing more, however long we wait.
+    w.manual.advance(TIMEOUT * 3);
+    bot.stop().await.unwrap();
+    assert_eq!(w.pages_in(thread).len(), 4, "exactly four pages");
+
+    // One webhook body per page, same dedup key; the first attempt failed and was retried.
+    let bodies = w.sink.bodies.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 4, "{bodies:#?}");
+    assert!(
+        bodies
+            .iter()
+            .all(|b| b["dedup_key"] == "socbot-INC-1" && b["event_action"] == "trigger")
+    );
+    assert!(
+        *w.sink.attempts.lock().unwrap() >= 5,
+        "the failed first delivery was retried"
+    );
+    w.fake.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledging_stops_the_chain_and_makes_the_analyst_owner() {
+    let w = World::new(0).await;
+    let bot = w.start().await;
+    let thread = w.escalated_incident("Beaconing to new VPS").await;
+    let page = w.wait_pages(thread, 1).await;
+    let message = page.response.clone().unwrap();
+
+    // An L1 analyst cannot acknowledge; the T2 lead can, once.
+    let refused = w
+        .fake
+        .interact(
+            Interaction::button("ack:1", &message)
+                .user(ANALYST)
+                .roles(&[L1_ROLE]),
+        )
+        .await;
+    assert_eq!(refused["data"]["flags"], 64, "{refused}");
+    assert!(refused.to_string().contains("T2"), "{refused}");
+    let ack = w
+        .fake
+        .interact(
+            Interaction::button("ack:1", &message)
+                .user(LEAD)
+                .roles(&[T2_ROLE]),
+        )
+        .await;
+    assert_eq!(ack["type"], 7, "{ack}");
+    assert!(ack.to_string().contains("acknowledged"), "{ack}");
+    let again = w
+        .fake
+        .interact(
+            Interaction::button("ack:1", &message)
+                .user(LEAD)
+                .roles(&[T2_ROLE]),
+        )
+        .await;
+    assert!(
+        again.to_string().contains("already acknowledged"),
+        "{again}"
+    );
+
+    w.manual.advance(TIMEOUT * 4);
+    let status = w
+        .fake
+        .interact(
+            Interaction::subcommand("incident", "status", json!([]))
+                .channel(thread)
+                .user(LEAD)
+                .roles(&[T2_ROLE]),
+        )
+        .await;
+    assert!(status.to_string().contains("Owner:"), "{status}");
+    bot.stop().await.unwrap();
+    assert_eq!(
+        w.pages_in(thread).len(),
+        1,
+        "no page after the acknowledgement"
+    );
+    let bodies = w.sink.bodies.lock().unwrap().clone();
+    assert_eq!(
+        bodies
+            .iter()
+            .map(|b| b["event_action"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["trigger", "acknowledge"]
+    );
+    w.fake.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_between_steps_neither_skips_nor_repeats_one() {
+    let w = World::new(0).await;
+    let bot = w.start().await;
+    let thread = w.escalated_incident("Payment to VPS provider").await;
+    w.wait_pages(thread, 1).await;
+    bot.stop().await.unwrap();
+
+    // The deadline passes while socbot is down; at start-up the overdue re-page fires once.
+    w.manual.advance(TIMEOUT + Duration::from_secs(30));
+    let bot = w.start().await;
+    let repage = w.wait_pages(thread, 2).await;
+    assert!(
+        repage.json()["content"]
+            .as_str()
+            .unwrap()
+            .contains("attempt 2")
+    );
+    // Its deadline counts from when it went out: the secondary is not paged at once.
+    w.manual.advance(Duration::from_secs(60));
+    bot.stop().await.unwrap();
+    let pages = w.pages_in(thread);
+    assert_eq!(
+        pages.len(),
+        2,
+        "{:#?}",
+        pages
+            .iter()
+            .map(|p| p.json()["content"].clone())
+            .collect::<Vec<_>>()
+    );
+    // And after another start and the full timeout, the secondary.
+    let bot = w.start().await;
+    w.manual.advance(TIMEOUT);
+    let secondary = w.wait_pages(thread, 3).await;
+    assert_eq!(allowed(&secondary)["users"], json!([SECONDARY.to_string()]));
+    bot.stop().await.unwrap();
+    w.fake.assert_clean();
+}
