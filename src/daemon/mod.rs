@@ -153,11 +153,11 @@ pub async fn run_with_clock(
     let mut tasks = Vec::new();
     let mut failed = None;
     let build = |http| {
-        let port = Arc::new(crate::discord::port::DiscordPort {
+        let port = Arc::new(crate::discord::port::DiscordPort::new(
             http,
-            library: library.clone(),
-            guild_id: config.discord.guild_id,
-        });
+            library.clone(),
+            config.discord.guild_id,
+        ));
         match incident_service(
             &config,
             library.clone(),

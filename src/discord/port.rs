@@ -22,6 +22,37 @@ pub struct DiscordPort {
     pub library: LibraryHandle,
     /// For links to threads in DMs (`https://discord.com/channels/<guild>/<thread>`).
     pub guild_id: u64,
+    /// DM channel per user, so a re-page costs one call less.
+    pub dm_channels: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
+}
+
+impl DiscordPort {
+    pub fn new(http: Arc<Http>, library: LibraryHandle, guild_id: u64) -> Self {
+        Self {
+            http,
+            library,
+            guild_id,
+            dm_channels: std::sync::Mutex::default(),
+        }
+    }
+
+    async fn dm_channel(&self, user: u64) -> Result<ChannelId, serenity::Error> {
+        let cached = self
+            .dm_channels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&user)
+            .copied();
+        if let Some(c) = cached {
+            return Ok(ChannelId::new(c));
+        }
+        let channel = UserId::new(user).create_dm_channel(&self.http).await?;
+        self.dm_channels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(user, channel.id.get());
+        Ok(channel.id)
+    }
 }
 
 /// 4xx other than 429 means Discord will never accept it as it is; anything else may pass later.
@@ -166,11 +197,11 @@ impl ChatPort for DiscordPort {
                     let link = format!("https://discord.com/channels/{}/{thread}", self.guild_id);
                     let dm = super::incident::page_dm(inc, *level, *attempt, *deadline, &link);
                     let sent = async {
-                        let channel = UserId::new(*user).create_dm_channel(&self.http).await?;
+                        let channel = self.dm_channel(*user).await?;
                         let msg = reply::create_message(&dm)
                             .nonce(Nonce::String(nonce(key, 1)))
                             .enforce_nonce(true);
-                        channel.id.send_message(&self.http, msg).await
+                        channel.send_message(&self.http, msg).await
                     };
                     match sent.await.map_err(classify) {
                         Ok(_) => {}
