@@ -19,8 +19,12 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     for d in &report.diagnostics {
         println!("{d}");
     }
-    for s in &report.skipped {
-        println!("{s}:1: note: skipped, not a playbook (no table and no `# Name - T1234` heading)");
+    if !report.skipped.is_empty() {
+        println!(
+            "skipped {} file(s) with no playbook table (not counted as errors): {}",
+            report.skipped.len(),
+            report.skipped.join(", ")
+        );
     }
     println!(
         "{}: {} playbooks loaded from {} files, {} error(s), {} warning(s), {} skipped",

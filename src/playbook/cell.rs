@@ -91,9 +91,31 @@ fn starts_question(text: &str) -> bool {
         && QUESTION_WORDS.iter().any(|q| q.eq_ignore_ascii_case(&word))
 }
 
+/// Last words of a sentence that announces questions (`Consider the following:`).
+const INTRODUCTIONS: [&str; 8] = [
+    "following",
+    "questions",
+    "ask",
+    "consider",
+    "include",
+    "includes",
+    "these",
+    "below",
+];
+
+/// Whether `text` (before a `:`) ends like an announcement of the questions.
+fn ends_introduction(text: &str) -> bool {
+    let last = text
+        .rsplit(|c: char| !c.is_alphabetic())
+        .next()
+        .unwrap_or("");
+    INTRODUCTIONS.iter().any(|w| w.eq_ignore_ascii_case(last))
+}
+
 /// Where the lead-in ends inside `before` (the text before the first `?`): after the last `:`
 /// or sentence-ending `.` that is followed by a question word (`Consider the following: Was
-/// …`); 0 when there is none, so a `:` inside the first question (`path: C:\Temp`) stays in it.
+/// …`), or after a `:` that ends an announcement (`Consider the following: Any …`); 0 when
+/// there is none, so a `:` inside the first question (`path: C:\Temp`) stays in it.
 fn lead_in_end(before: &str) -> usize {
     let b = before.as_bytes();
     let mut best = 0;
@@ -101,7 +123,9 @@ fn lead_in_end(before: &str) -> usize {
         if !(c == b':' || c == b'.') || !b.get(i + 1).is_some_and(u8::is_ascii_whitespace) {
             continue;
         }
-        if !starts_question(before[i + 1..].trim_start()) {
+        let next = before[i + 1..].trim_start();
+        let introduces = c == b':' && ends_introduction(&before[..i]);
+        if !(starts_question(next) || introduces && next.starts_with(char::is_uppercase)) {
             continue;
         }
         if c == b'.' && is_abbreviation(&before[..i]) {
@@ -554,6 +578,9 @@ mod tests {
         let (lead, qs) = questions("Review the alert first. Was it expected? Is it signed?");
         assert_eq!(lead.as_deref(), Some("Review the alert first."));
         assert_eq!(qs.len(), 2);
+        let (lead, qs) = questions("Ask the following: Any new admin? Any new service?");
+        assert_eq!(lead.as_deref(), Some("Ask the following:"));
+        assert_eq!(qs, vec!["Any new admin?", "Any new service?"]);
         // `e.g.` is not the end of a sentence.
         let (lead, _) = questions("Check the tools, e.g. Was it PsExec? Is it signed?");
         assert_eq!(lead, None);
