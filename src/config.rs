@@ -21,6 +21,18 @@ pub struct Config {
     pub oncall: crate::oncall::OncallConfig,
     pub paging: crate::oncall::PagingConfig,
     pub log: LogConfig,
+    pub http: HttpConfig,
+}
+
+/// `[http]`: the optional health and metrics listener (see `crate::http`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// `IP:port` to serve /healthz, /readyz and /metrics on; empty for none.
+    pub listen: String,
+    /// Where the listener bound, once the daemon runs (port 0 picks a free port). Not a key.
+    #[serde(skip)]
+    pub bound: crate::http::BoundAddr,
 }
 
 /// Who may do what, by Discord role id. An empty list lets every member.
@@ -145,6 +157,19 @@ impl Config {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
+        let cfg: Config = Self::layers(file, env)?
+            .try_deserialize()
+            .map_err(|e| ConfigError::Load(explain(&e)))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The merged layers (defaults, file, environment) as raw values, before they are checked:
+    /// what `socbot config check` prints.
+    pub fn layers(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<config::Config, ConfigError> {
         use config::{Environment, File, FileFormat};
         let env: std::collections::HashMap<String, String> = env.into_iter().collect();
         let file = file
@@ -172,12 +197,7 @@ impl Config {
                 .try_parsing(true)
                 .source(Some(vars)),
         );
-        let cfg: Config = builder
-            .build()
-            .and_then(config::Config::try_deserialize)
-            .map_err(|e| ConfigError::Load(explain(&e)))?;
-        cfg.validate()?;
-        Ok(cfg)
+        builder.build().map_err(|e| ConfigError::Load(explain(&e)))
     }
 
     /// Checks values serde cannot: what each must look like.
@@ -201,12 +221,24 @@ impl Config {
         };
         self.oncall.validate().map_err(problem)?;
         self.paging.validate().map_err(problem)?;
-        if self.log.level.trim().is_empty() {
+        let level = self.log.level.trim();
+        // A bare word must be a level: `infoo` would otherwise filter for a module of that name.
+        let bare_word_not_a_level = !level.contains(['=', ',', ':'])
+            && !["off", "error", "warn", "info", "debug", "trace"]
+                .contains(&level.to_ascii_lowercase().as_str());
+        if bare_word_not_a_level || tracing_subscriber::EnvFilter::try_new(level).is_err() {
             return Err(ConfigError::Invalid {
                 key: "log.level",
-                message: "put a level such as info or debug".into(),
+                message: format!(
+                    "`{}` is not a log level; put error, warn, info, debug or trace (or a filter such as info,socbot=debug)",
+                    self.log.level
+                ),
             });
         }
+        crate::http::parse_listen(&self.http.listen).map_err(|message| ConfigError::Invalid {
+            key: "http.listen",
+            message,
+        })?;
         Ok(())
     }
 }

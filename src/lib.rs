@@ -15,7 +15,10 @@
 //! - [`cli`]: the `socbot` command line (`show`, `check`, `list`, `search`, …).
 //! - [`render`]: inline markup and the terminal layout of playbooks.
 //! - [`telemetry`]: tracing set-up.
+//! - [`http`], [`metrics`]: the optional /healthz, /readyz and /metrics listener.
+//! - [`backup`]: consistent backups of the running store, and restoring them.
 
+pub mod backup;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -23,7 +26,9 @@ pub mod console;
 pub mod daemon;
 pub mod discord;
 pub mod effects;
+pub mod http;
 pub mod incident;
+pub mod metrics;
 pub mod oncall;
 pub mod playbook;
 pub mod render;

@@ -15,7 +15,12 @@ pub fn init(log: &LogConfig) {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match log.format {
-        LogFormat::Json => builder.json().try_init(),
+        // One line per finished command (and interaction) with its span's fields (command,
+        // actor, incident, technique) and how long it took, for log shippers.
+        LogFormat::Json => builder
+            .json()
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .try_init(),
         LogFormat::Text => builder.try_init(),
     };
 }

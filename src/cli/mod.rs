@@ -5,6 +5,7 @@ mod daemon;
 mod export;
 mod list;
 mod oncall;
+mod ops;
 mod show;
 
 use std::path::PathBuf;
@@ -48,11 +49,25 @@ pub enum Command {
     Export(export::Args),
     /// Search playbooks by id prefix, name words or tactic, as autocomplete does.
     Search(list::SearchArgs),
+    /// Check the configuration: `socbot config check` (exit 1 on any error).
+    Config(ops::ConfigArgs),
+    /// Write a consistent backup of the store, also while the bot runs: `socbot backup FILE`.
+    Backup(ops::BackupArgs),
+    /// Restore a backup into `store.path` (socbot stopped; the old store is kept aside).
+    Restore(ops::RestoreArgs),
+    /// Probe the health listener (/healthz, or /readyz with --ready): the container health check.
+    Health(ops::HealthArgs),
 }
 
 /// Parses the command line, loads the configuration, runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Config(ops::ConfigArgs {
+        action: ops::ConfigAction::Check,
+    })) = &cli.command
+    {
+        return ops::config_check(cli.config.as_deref());
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -78,6 +93,10 @@ pub fn main() -> ExitCode {
         Command::Search(args) => list::run_search(&config, args),
         Command::Export(args) => export::run(&config, args),
         Command::Oncall(args) => oncall::run(&config, args),
+        Command::Config(_) => unreachable!("handled before the configuration is loaded"),
+        Command::Backup(args) => ops::backup(&config, args),
+        Command::Restore(args) => ops::restore(&config, args),
+        Command::Health(args) => ops::health(&config, args),
     };
     match result {
         Ok(code) => code,

@@ -141,6 +141,27 @@ pub async fn run_with_clock(
         );
     }
     let (stop_tx, stop_rx) = watch::channel(false);
+    crate::metrics::set_gateway_connected(false);
+    let mut ops = vec![tokio::spawn(crate::backup::serve_control(
+        store.clone(),
+        crate::backup::control_socket(&config.store.path),
+        stop_rx.clone(),
+    ))];
+    if let Some(addr) = crate::http::parse_listen(&config.http.listen)
+        .map_err(|m| anyhow::anyhow!("configuration key `http.listen`: {m}"))?
+    {
+        let listener = crate::http::bind(addr).await?;
+        config.http.bound.set(listener.local_addr().ok());
+        let probe = crate::http::Probe {
+            library: library.clone(),
+            store: store.clone(),
+        };
+        ops.push(tokio::spawn(crate::http::serve(
+            listener,
+            probe,
+            stop_rx.clone(),
+        )));
+    }
     let watcher = tokio::spawn(reload::watch(
         library.clone(),
         config
@@ -179,6 +200,11 @@ pub async fn run_with_clock(
     };
     let result = crate::discord::serve(&config.discord, build, shutdown).await;
     let _ = stop_tx.send(true);
+    crate::metrics::set_gateway_connected(false);
+    for task in ops {
+        let _ = task.await;
+    }
+    config.http.bound.set(None);
     if let Err(e) = watcher.await {
         warn!(error = %e, "playbook watcher ended abnormally");
     }

@@ -44,6 +44,7 @@ pub fn fingerprint(dir: &Path) -> u64 {
 pub fn reload_now(library: &LibraryHandle) {
     match library.reload() {
         Ok(Reloaded::Swapped { playbooks, report }) => {
+            crate::metrics::playbook_reload(true);
             info!(
                 playbooks,
                 warnings = report.warnings(),
@@ -51,6 +52,7 @@ pub fn reload_now(library: &LibraryHandle) {
             );
         }
         Ok(Reloaded::Kept { report }) => {
+            crate::metrics::playbook_reload(false);
             for d in report.diagnostics.iter().filter(|d| d.is_error()) {
                 warn!(problem = %d, "playbook reload refused");
             }
@@ -59,7 +61,10 @@ pub fn reload_now(library: &LibraryHandle) {
                 "reload had errors: the last good playbooks stay in use"
             );
         }
-        Err(e) => error!(error = %e, "playbook reload failed: the last good playbooks stay in use"),
+        Err(e) => {
+            crate::metrics::playbook_reload(false);
+            error!(error = %e, "playbook reload failed: the last good playbooks stay in use");
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use serenity::all::{
     CreateInteractionResponseFollowup, CreateModal, EventHandler, GuildId, InputTextStyle,
     Interaction, MessageFlags, ModalInteraction, Ready,
 };
+use serenity::gateway::{ConnectionStage, ShardStageUpdateEvent};
 use tracing::{Instrument, error, info, warn};
 
 use super::incident::{self as view, Control};
@@ -28,6 +29,41 @@ pub struct Handler {
     pub service: Arc<OnceLock<Service>>,
     /// Only interactions from this guild are served (None: any).
     pub guild: Option<GuildId>,
+    /// Interaction ids already handled: a redelivery is ignored (incident commands are also
+    /// deduplicated durably in the store).
+    pub seen: Seen,
+}
+
+/// The most recent interaction ids, bounded (Discord redelivers within minutes, not hours).
+#[derive(Default)]
+pub struct Seen {
+    inner: std::sync::Mutex<(
+        std::collections::HashSet<u64>,
+        std::collections::VecDeque<u64>,
+    )>,
+}
+
+impl Seen {
+    const KEEP: usize = 50_000;
+
+    /// True the first time `id` is seen.
+    pub fn first_time(&self, id: u64) -> bool {
+        let mut guard = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (set, order) = &mut *guard;
+        if !set.insert(id) {
+            return false;
+        }
+        order.push_back(id);
+        if order.len() > Self::KEEP
+            && let Some(old) = order.pop_front()
+        {
+            set.remove(&old);
+        }
+        true
+    }
 }
 
 fn actor(user: &serenity::all::User, member: Option<&serenity::all::Member>) -> Actor {
@@ -77,6 +113,7 @@ impl Answer {
 impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
         info!(bot = %ready.user.name, guilds = ready.guilds.len(), "connected to the Discord gateway");
+        crate::metrics::set_gateway_connected(true);
         let cmds = commands::all();
         let count = cmds.len();
         let result = match self.guild {
@@ -95,6 +132,11 @@ impl EventHandler for Handler {
         }
     }
 
+    /// Readiness follows the session: down while serenity reconnects or resumes.
+    async fn shard_stage_update(&self, _ctx: Context, event: ShardStageUpdateEvent) {
+        crate::metrics::set_gateway_connected(event.new == ConnectionStage::Connected);
+    }
+
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
         let Some(service) = self.service.get() else {
             return;
@@ -107,11 +149,24 @@ impl EventHandler for Handler {
             Interaction::Modal(m) => ("modal", m.id.get(), m.guild_id),
             _ => return,
         };
+        if !self.seen.first_time(id) {
+            info!(
+                id,
+                kind, "interaction delivered twice: already handled, ignored"
+            );
+            return;
+        }
         let span = tracing::info_span!("interaction", kind, id);
         async {
             if self.guild.is_some() && guild != self.guild {
-                let answer =
-                    Answer::private("socbot serves only its own SOC server; use it there.");
+                let answer = if matches!(interaction, Interaction::Autocomplete(_)) {
+                    // Autocomplete takes only choices: none for another server.
+                    Answer::only(CreateInteractionResponse::Autocomplete(
+                        CreateAutocompleteResponse::new(),
+                    ))
+                } else {
+                    Answer::private("socbot serves only its own SOC server; use it there.")
+                };
                 return send(&ctx, &interaction, answer).await;
             }
             let answer = match &interaction {
@@ -124,6 +179,7 @@ impl EventHandler for Handler {
             if let Some(answer) = answer {
                 send(&ctx, &interaction, answer).await;
             }
+            crate::metrics::interaction_latency(kind, started.elapsed());
             tracing::debug!(
                 elapsed_us = started.elapsed().as_micros() as u64,
                 "interaction handled"

@@ -38,6 +38,7 @@ pub async fn serve(
     let handler = handler::Handler {
         service: service.clone(),
         guild: (config.guild_id != 0).then(|| GuildId::new(config.guild_id)),
+        seen: handler::Seen::default(),
     };
     let mut client = ClientBuilder::new_with_http(http.build(), GatewayIntents::GUILDS)
         .event_handler(handler)

@@ -236,7 +236,13 @@ fn header(view: &PlaybookView) -> EmbedSpec {
         title,
         url: Some(p.id.attack_url()),
         description: chunk(&description, limits::EMBED_DESCRIPTION).swap_remove(0),
-        footer: Some(clip(&p.source, limits::EMBED_FOOTER)),
+        // The file name only: the server's directory layout is nobody's business in chat.
+        footer: Some(clip(
+            std::path::Path::new(&p.source)
+                .file_name()
+                .map_or(p.source.as_str(), |n| n.to_str().unwrap_or_default()),
+            limits::EMBED_FOOTER,
+        )),
         color: if view.note.is_some() { AMBER } else { BLUE },
     }
 }

@@ -302,6 +302,7 @@ impl Outbox {
                         ..Batch::default()
                     };
                     self.store.commit(batch).await?;
+                    crate::metrics::effect_delivered(entry.effect.name());
                     debug!(
                         incident = incident_id,
                         effect = entry.effect.name(),
@@ -327,11 +328,14 @@ impl Outbox {
                         ..Batch::default()
                     };
                     self.store.commit(batch).await?;
+                    crate::metrics::effect_dropped(entry.effect.name());
                     self.delivered.send_modify(|n| *n += 1);
                 }
                 Err(e) => {
-                    entry.attempts += 1;
+                    crate::metrics::effect_retry(entry.effect.name());
+                    // The first retry waits 0.5 s, then the wait doubles.
                     let wait = backoff(entry.attempts);
+                    entry.attempts += 1;
                     entry.not_before_ms = Utc::now().timestamp_millis() + wait.as_millis() as i64;
                     let level_warn = entry.attempts >= 3;
                     if level_warn {

@@ -118,6 +118,7 @@ pub struct Incidents {
 
 fn internal(e: StoreError) -> UserError {
     tracing::error!(error = %e, "store error");
+    crate::metrics::store_error();
     UserError("socbot could not save this (a storage problem, logged for the operator); nothing was changed, please try again.".into())
 }
 
@@ -266,6 +267,9 @@ impl Incidents {
             tracing::error!(incident = %id, error = %e, "incident history does not fold");
             UserError(format!("{id} cannot be read (logged for the operator)."))
         })?;
+        let span = tracing::Span::current();
+        span.record("incident", tracing::field::display(id));
+        span.record("technique", tracing::field::display(incident.technique));
         Ok((incident, events))
     }
 
@@ -314,6 +318,7 @@ impl Incidents {
         };
         let done = self.store.commit(batch).await.map_err(internal)? == Committed::Done;
         if done {
+            crate::metrics::incident_events(before, events);
             self.outbox.kick();
             if arm && let Some(p) = &self.paging {
                 p.kick();
@@ -366,17 +371,22 @@ impl Incidents {
                     return Err(Self::refuse("open incidents", &self.roles.l1, "L1"));
                 }
                 let view = super::playbook::view(library, &technique, None)?;
+                let open = |id| {
+                    domain::open(
+                        id,
+                        &view.playbook,
+                        &title,
+                        alert.as_deref(),
+                        self.policy,
+                        &actor,
+                        origin.now,
+                    )
+                    .map_err(domain_err)
+                };
+                // Refused input must not use up an incident number.
+                open(IncidentId(0))?;
                 let id = IncidentId(self.store.allocate_incident_id().map_err(internal)?);
-                let events = domain::open(
-                    id,
-                    &view.playbook,
-                    &title,
-                    alert.as_deref(),
-                    self.policy,
-                    &actor,
-                    origin.now,
-                )
-                .map_err(domain_err)?;
+                let events = open(id)?;
                 let channel = if self.soc_channel != 0 {
                     self.soc_channel
                 } else {

@@ -181,8 +181,10 @@ impl Service {
             "command",
             command = command.name(),
             actor = origin.actor.id,
+            incident = tracing::field::Empty,
             technique = tracing::field::Empty
         );
+        let name = command.name();
         let result = match command {
             Command::Playbook {
                 technique,
@@ -213,6 +215,23 @@ impl Service {
         if let Err(e) = &result {
             tracing::info!(parent: &span, refusal = %e.0, "command refused");
         }
+        if let Ok(
+            Reply::IncidentOpened { incident, .. }
+            | Reply::Answered { incident, .. }
+            | Reply::Status { incident, .. }
+            | Reply::Export { incident, .. }
+            | Reply::Acknowledged { incident, .. },
+        ) = &result
+        {
+            span.record("incident", tracing::field::display(incident.id));
+            span.record("technique", tracing::field::display(incident.technique));
+        }
+        let outcome = match &result {
+            Ok(Reply::Duplicate) => "duplicate",
+            Ok(_) => "ok",
+            Err(_) => "refused",
+        };
+        crate::metrics::command(name, outcome);
         result
     }
 

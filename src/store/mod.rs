@@ -385,7 +385,8 @@ impl Store {
         Ok(())
     }
 
-    /// A consistent copy of every tree, for backups: (tree name, key, value).
+    /// Every tree's entries: (tree name, key, value). Lazy and not atomic across trees (sled
+    /// has no snapshots): for a backup use [`Store::export_trees`] with [`Store::checksum`].
     pub fn export(&self) -> impl Iterator<Item = (Vec<u8>, Vec<u8>, Vec<u8>)> + '_ {
         self.db
             .export()
@@ -400,6 +401,59 @@ impl Store {
             })
     }
 }
+
+/// Backups (see `crate::backup`): a copy of every tree and sled's checksum to prove the copy is
+/// one moment's state, and writing such a copy into a new store.
+impl Store {
+    /// Every tree, empty ones included, sorted by name, each with its entries in key order.
+    /// Writers may run while it copies: compare [`Store::checksum`] to know the copy is whole.
+    pub fn export_trees(&self) -> Result<Vec<TreeCopy>, StoreError> {
+        let mut trees = Vec::new();
+        for name in self.db.tree_names() {
+            let tree = self.db.open_tree(&name)?;
+            let items = tree
+                .iter()
+                .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                .collect::<Result<Vec<_>, _>>()?;
+            trees.push((name.to_vec(), items));
+        }
+        trees.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(trees)
+    }
+
+    /// CRC-32 of every tree's name, keys and values (by name, then key), taken while sled holds
+    /// every writer off, so it is the checksum of one moment's state.
+    pub fn checksum(&self) -> Result<u32, StoreError> {
+        Ok(self.db.checksum()?)
+    }
+
+    /// Writes `trees` into a new store at `path` (refused when something is there), flushes
+    /// it and returns its [`Store::checksum`]. The store is closed again on return.
+    pub fn import_trees(path: &Path, trees: &[TreeCopy]) -> Result<u32, StoreError> {
+        let shown = path.display().to_string();
+        let db = sled::Config::new()
+            .path(path)
+            .create_new(true)
+            .open()
+            .map_err(|source| StoreError::Open {
+                path: shown,
+                source,
+            })?;
+        for (name, items) in trees {
+            let tree = db.open_tree(name)?;
+            let mut batch = sled::Batch::default();
+            for (k, v) in items {
+                batch.insert(k.as_slice(), v.as_slice());
+            }
+            tree.apply_batch(batch)?;
+        }
+        db.flush()?;
+        Ok(db.checksum()?)
+    }
+}
+
+/// One tree in a backup: its name and its (key, value) entries in key order.
+pub type TreeCopy = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>);
 
 fn append_event(
     meta: &TransactionalTree,

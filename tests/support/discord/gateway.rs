@@ -107,6 +107,7 @@ fn push(session: &mut Session, event: &str, d: Value) -> u64 {
 /// Accepts gateway connections until the runtime ends.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     while let Ok((tcp, _)) = listener.accept().await {
+        let _ = tcp.set_nodelay(true);
         tokio::spawn(connection(tcp, Arc::clone(&shared)));
     }
 }

@@ -69,6 +69,7 @@ impl Reply {
 /// Serves REST connections until the runtime ends.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     while let Ok((tcp, _)) = listener.accept().await {
+        let _ = tcp.set_nodelay(true);
         let shared = Arc::clone(&shared);
         tokio::spawn(http1::serve_connection(tcp, move |req| {
             handle(&shared, req)

@@ -1,0 +1,318 @@
+//! Durable answers: how long an analyst waits for a button press to be acknowledged, against
+//! what the disk alone costs (`cargo bench --bench durability`).
+//!
+//! - Answer → acknowledgement: the real daemon against the loopback Discord (`tests/support`);
+//!   from dispatching a button press (INTERACTION_CREATE) to the fake having accepted the bot's
+//!   type 7 update. In between the bot folds the incident, writes the answer event and the
+//!   interaction id in one sled transaction and flushes it, then renders and calls back.
+//! - The same write in the store alone (`Store::commit`, flushed), and a bare `write` +
+//!   `sync_all` of the same number of bytes to a file in the same directory (same disk).
+//! - The ratio of the first (and the second) to the bare write+fsync, at p50 and p99.
+//! - REST calls per `/incident open` (thread + card + question messages), for 3 and 10
+//!   questions.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use socbot::incident::{ActorRef, Event, EventKind, Finding};
+use socbot::store::{Batch, Store};
+use support::bot::{Bot, BotDirs, L1_ROLE};
+use support::discord::FakeDiscord;
+use support::discord::payloads::{Interaction, opt_str};
+
+const ANSWERS: usize = 500;
+const WARM_UP: usize = 30;
+const OPENS: usize = 10;
+
+/// Ten questions, no rule: our own fixture.
+const TEN_QUESTIONS: &str = "\
+# Phishing:_Spearphishing_Link - T1566002
+
+| Column Name | Value |
+|-------------|-------|
+| MITRE Tactic | Initial Access |
+| MITRE TTP | T1566 |
+| MITRE Sub-TTP | T1566.002 |
+| Name | Phishing: Spearphishing Link |
+| Log Sources to Investigate | Mail gateway logs, proxy logs and the identity provider's sign-in log. |
+| Key Indicators | A link to a freshly registered domain; a sign-in right after the click from a new country. |
+| Questions for Analysis | 1. Did the user click the link?<br>2. Was the domain registered this month?<br>3. Did the page ask for credentials?<br>4. Was there a sign-in after the click?<br>5. Did that sign-in come from a new country?<br>6. Was MFA approved unexpectedly?<br>7. Did other users get the same mail?<br>8. Did anyone else click?<br>9. Were mailbox rules created after?<br>10. Was data downloaded after the sign-in? |
+| Decision for Escalation | Escalate when credentials were entered or a suspicious sign-in followed the click. |
+| Additional Analysis Steps for L1 | Pull the click record from the proxy and the sign-ins for the hour after. |
+| T2 Analyst Actions | Revoke sessions and reset the password; hunt for the sender across the tenant. |
+| Containment and Further Analysis | Block the domain and purge the mail. |
+";
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let idx = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[idx]
+}
+
+struct Summary {
+    p50: Duration,
+    p99: Duration,
+}
+
+fn report(what: &str, mut samples: Vec<Duration>) -> Summary {
+    samples.sort();
+    let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
+    println!(
+        "{what:<46} n={:<4} p50 {:>9.3?}  p90 {:>9.3?}  p99 {:>9.3?}  max {:>9.3?}  mean {:>9.3?}",
+        samples.len(),
+        percentile(&samples, 0.50),
+        percentile(&samples, 0.90),
+        percentile(&samples, 0.99),
+        samples[samples.len() - 1],
+        mean
+    );
+    Summary {
+        p50: percentile(&samples, 0.50),
+        p99: percentile(&samples, 0.99),
+    }
+}
+
+fn custom_ids(message: &Value) -> Vec<String> {
+    message["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
+        .filter_map(|c| c["custom_id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Opens an incident; waits for its last question message. Returns (number, thread, REST calls).
+async fn open(fake: &FakeDiscord, technique: &str, questions: usize) -> (u64, u64, usize) {
+    let before = fake.requests().last().map_or(0, |r| r.seq);
+    let card = fake
+        .interact(
+            Interaction::subcommand(
+                "incident",
+                "open",
+                json!([opt_str("technique", technique), opt_str("title", "bench")]),
+            )
+            .roles(&[L1_ROLE]),
+        )
+        .await;
+    let n: u64 = card["data"]["embeds"][0]["title"]
+        .as_str()
+        .and_then(|t| t.strip_prefix("INC-"))
+        .and_then(|t| t.split(' ').next())
+        .and_then(|d| d.parse().ok())
+        .expect("card names the incident");
+    let want = format!("ans:{n}:{questions}:c");
+    let message = fake
+        .wait_for_message(|m| custom_ids(m).contains(&want))
+        .await;
+    let thread: u64 = message["channel_id"].as_str().unwrap().parse().unwrap();
+    // Let anything else the open causes arrive.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let calls = fake
+        .requests()
+        .iter()
+        .filter(|r| r.seq > before)
+        .filter(|r| !r.path.starts_with("/gateway"))
+        .count();
+    (n, thread, calls)
+}
+
+// The bot's own measure: `elapsed_us` of its "interaction handled" debug event (from the event
+// reaching its handler to the callback's 204 coming back).
+
+static HANDLED: Mutex<Vec<Duration>> = Mutex::new(Vec::new());
+
+struct Handled;
+
+struct ElapsedField(Option<u64>);
+
+impl tracing::field::Visit for ElapsedField {
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        if field.name() == "elapsed_us" {
+            self.0 = Some(value);
+        }
+    }
+    fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::layer::Layer<S> for Handled {
+    fn register_callsite(
+        &self,
+        metadata: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        if metadata.is_event()
+            && metadata.target() == "socbot::discord::handler"
+            && metadata.fields().field("elapsed_us").is_some()
+        {
+            tracing::subscriber::Interest::always()
+        } else {
+            tracing::subscriber::Interest::never()
+        }
+    }
+
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut field = ElapsedField(None);
+        event.record(&mut field);
+        if let Some(us) = field.0 {
+            HANDLED.lock().unwrap().push(Duration::from_micros(us));
+        }
+    }
+}
+
+/// Bare write + fsync (`sync_all`, or `sync_data` with `data_only`) of `size` bytes, appended
+/// to a file in `dir`.
+fn fsync_baseline(dir: &std::path::Path, size: usize, n: usize, data_only: bool) -> Vec<Duration> {
+    let path = dir.join("fsync-baseline.bin");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .expect("baseline file");
+    let bytes = vec![b'x'; size];
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        file.write_all(&bytes).expect("write");
+        if data_only {
+            file.sync_data().expect("fdatasync");
+        } else {
+            file.sync_all().expect("fsync");
+        }
+        out.push(started.elapsed());
+    }
+    let _ = std::fs::remove_file(path);
+    out
+}
+
+fn main() {
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        let _ =
+            tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Handled));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        let fake = FakeDiscord::start().await;
+        let dirs = BotDirs::new(&[("T1566.002-spearphishing-link.md", TEN_QUESTIONS)]);
+        let bot = Bot::start(&fake, &dirs).await;
+        println!(
+            "socbot durability benchmark: real daemon ↔ loopback Discord, {} cores, store in {}\n",
+            std::thread::available_parallelism().map_or(1, usize::from),
+            dirs.root.display()
+        );
+
+        // REST calls per open.
+        let mut calls3 = Vec::new();
+        let mut calls10 = Vec::new();
+        let mut target = None;
+        for _ in 0..OPENS {
+            let (n, thread, c) = open(&fake, "T1583.006", 3).await;
+            target.get_or_insert((n, thread));
+            calls3.push(c);
+            calls10.push(open(&fake, "T1566.002", 10).await.2);
+        }
+        for (what, calls) in [("3 questions", &calls3), ("10 questions", &calls10)] {
+            println!(
+                "REST calls per /incident open, {what:<13} min {} max {} (thread + card + question messages; {OPENS} opens)",
+                calls.iter().min().unwrap(),
+                calls.iter().max().unwrap()
+            );
+        }
+        println!();
+
+        // Answers: q3 of a T1583.006 incident, cycling Concerning → Clear → Unknown. With q1 and
+        // q2 unanswered the rule `q1 or (q2 and q3)` stays pending, so each press is exactly one
+        // durable answer event and one type 7 update (no decision message in between).
+        let (n, thread) = target.expect("an incident");
+        let want = format!("ans:{n}:3:c");
+        let thread_s = thread.to_string();
+        let message = fake
+            .wait_for_message(|m| m["channel_id"] == thread_s.as_str() && custom_ids(m).contains(&want))
+            .await;
+        HANDLED.lock().unwrap().clear();
+        let codes = ["c", "k", "u"];
+        let mut samples = Vec::with_capacity(ANSWERS);
+        for i in 0..WARM_UP + ANSWERS {
+            let press = Interaction::button(&format!("ans:{n}:3:{}", codes[i % 3]), &message)
+                .roles(&[L1_ROLE])
+                .username("alice")
+                .channel(thread);
+            let started = Instant::now();
+            let (id, _) = fake.send_interaction(press).await;
+            let update = fake.interaction_response(id).await;
+            let took = started.elapsed();
+            assert_eq!(update["type"], 7, "{update}");
+            if i >= WARM_UP {
+                samples.push(took);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let handled: Vec<Duration> = std::mem::take(&mut *HANDLED.lock().unwrap());
+        let handled = handled[handled.len().saturating_sub(ANSWERS)..].to_vec();
+        bot.stop().await.expect("the daemon stops cleanly");
+        fake.assert_clean();
+
+        // What one answer writes: its event and the interaction id.
+        let event = Event::new(
+            chrono::Utc::now(),
+            ActorRef::new(1_200_000_000_000_000_001, "alice"),
+            EventKind::Answered {
+                question: 3,
+                finding: Finding::Concerning,
+                note: None,
+            },
+        );
+        let event_bytes = Store::encode(&event);
+        let size = event_bytes.len() + 8 + 8;
+
+        // The store alone, next to the bot's store (same disk).
+        let store = Store::open(&dirs.root.join("bench-store")).expect("store");
+        let mut commits = Vec::with_capacity(ANSWERS);
+        for i in 0..WARM_UP + ANSWERS {
+            let batch = Batch {
+                interaction: Some(1_000_000 + i as u64),
+                events: vec![(1, event_bytes.clone())],
+                ..Batch::default()
+            };
+            let started = Instant::now();
+            store.commit(batch).await.expect("commit");
+            if i >= WARM_UP {
+                commits.push(started.elapsed());
+            }
+        }
+        drop(store);
+        let bare = fsync_baseline(&dirs.root, size, WARM_UP + ANSWERS, false)[WARM_UP..].to_vec();
+        let bare_data =
+            fsync_baseline(&dirs.root, size, WARM_UP + ANSWERS, true)[WARM_UP..].to_vec();
+
+        let answer = report("button answer → type 7 ack (durable)", samples);
+        report("  bot side (event in handler → 204)", handled);
+        let commit = report("  store commit alone (event + id, flushed)", commits);
+        let disk = report(&format!("  bare write + sync_all of {size} bytes"), bare);
+        report(&format!("  bare write + sync_data of {size} bytes"), bare_data);
+        println!();
+        let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
+        println!(
+            "answer ack / bare fsync:   p50 {:.1}×   p99 {:.1}×",
+            ratio(answer.p50, disk.p50),
+            ratio(answer.p99, disk.p99)
+        );
+        println!(
+            "store commit / bare fsync: p50 {:.1}×   p99 {:.1}×",
+            ratio(commit.p50, disk.p50),
+            ratio(commit.p99, disk.p99)
+        );
+    });
+}

@@ -1,0 +1,200 @@
+//! Interaction-to-callback latency over loopback (`cargo bench --bench interactions`).
+//!
+//! Starts the real daemon against the Discord-compatible test server (`tests/support`), then
+//! times, one at a time, 1,000 `/playbook T1583.006` commands and 1,000 autocomplete requests:
+//! from dispatching INTERACTION_CREATE on the gateway to the fake having accepted the bot's
+//! callback. That path includes the websocket, serenity's event parsing, the service, the
+//! renderer, the HTTP callback and the fake's validation of the body against Discord's OpenAPI
+//! spec (when `../shared/discord-api-spec` is there). The bot's own view is printed beside it:
+//! its `interaction handled` log, from the event reaching its handler to the callback's 204
+//! coming back (so it excludes the gateway leg and includes the response leg). A last run keeps
+//! 8 interactions in flight to show throughput under concurrency; the test server does not set
+//! TCP_NODELAY, so back-to-back gateway frames there can wait ~40 ms for a delayed ACK.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::bot::{Bot, BotDirs};
+use support::discord::FakeDiscord;
+use support::discord::payloads::{Interaction, opt_str};
+
+const N: usize = 1000;
+const WARM_UP: usize = 50;
+const IN_FLIGHT: usize = 8;
+
+fn playbook() -> Interaction {
+    Interaction::slash_command("playbook", json!([opt_str("technique", "T1583.006")]))
+}
+
+fn autocomplete() -> Interaction {
+    Interaction::autocomplete("playbook", "technique", "web serv")
+}
+
+/// Sends `n` interactions one after the other; the latency of each.
+async fn sequential(fake: &FakeDiscord, n: usize, make: fn() -> Interaction) -> Vec<Duration> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        let (id, _) = fake.send_interaction(make()).await;
+        fake.interaction_response(id).await;
+        out.push(started.elapsed());
+    }
+    out
+}
+
+/// Sends `n` interactions keeping `in_flight` of them outstanding; latencies and wall time.
+async fn concurrent(
+    fake: &FakeDiscord,
+    n: usize,
+    in_flight: usize,
+    make: fn() -> Interaction,
+) -> (Vec<Duration>, Duration) {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..in_flight {
+        let fake = fake.clone();
+        let count = n / in_flight + usize::from(worker < n % in_flight);
+        tasks.push(tokio::spawn(
+            async move { sequential(&fake, count, make).await },
+        ));
+    }
+    let mut all = Vec::with_capacity(n);
+    for t in tasks {
+        all.extend(t.await.expect("worker"));
+    }
+    (all, started.elapsed())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let idx = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[idx]
+}
+
+fn report(what: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
+    println!(
+        "{what:<44} n={:<5} p50 {:>9.3?}  p90 {:>9.3?}  p99 {:>9.3?}  max {:>9.3?}  mean {:>9.3?}",
+        samples.len(),
+        percentile(&samples, 0.50),
+        percentile(&samples, 0.90),
+        percentile(&samples, 0.99),
+        samples[samples.len() - 1],
+        mean
+    );
+}
+
+// The bot's own measure: `elapsed_us` of its "interaction handled" debug event.
+
+static HANDLED: Mutex<Vec<Duration>> = Mutex::new(Vec::new());
+
+struct Handled;
+
+struct ElapsedField(Option<u64>);
+
+impl tracing::field::Visit for ElapsedField {
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        if field.name() == "elapsed_us" {
+            self.0 = Some(value);
+        }
+    }
+    fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::layer::Layer<S> for Handled {
+    fn register_callsite(
+        &self,
+        metadata: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        if metadata.is_event()
+            && metadata.target() == "socbot::discord::handler"
+            && metadata.fields().field("elapsed_us").is_some()
+        {
+            tracing::subscriber::Interest::always()
+        } else {
+            tracing::subscriber::Interest::never()
+        }
+    }
+
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut field = ElapsedField(None);
+        event.record(&mut field);
+        if let Some(us) = field.0 {
+            HANDLED.lock().unwrap().push(Duration::from_micros(us));
+        }
+    }
+}
+
+/// The bot's samples once it has logged `n` (its log comes just after the fake saw the
+/// callback), at most 2 s later.
+async fn take_handled(n: usize) -> Vec<Duration> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while HANDLED.lock().unwrap().len() < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    std::mem::take(&mut *HANDLED.lock().unwrap())
+}
+
+fn main() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        use tracing_subscriber::layer::SubscriberExt;
+        let _ =
+            tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Handled));
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        let fake = FakeDiscord::start().await;
+        let dirs = BotDirs::new(&[]);
+        let bot = Bot::start(&fake, &dirs).await;
+        println!(
+            "socbot interactions benchmark: real daemon ↔ loopback Discord, {} cores, body validation {}\n",
+            std::thread::available_parallelism().map_or(1, usize::from),
+            if fake.validates_bodies() { "on" } else { "off (spec not found)" }
+        );
+
+        sequential(&fake, WARM_UP, playbook).await;
+        sequential(&fake, WARM_UP, autocomplete).await;
+        take_handled(2 * WARM_UP).await;
+
+        report(
+            "/playbook T1583.006, sequential",
+            sequential(&fake, N, playbook).await,
+        );
+        report("  bot side (event → answered)", take_handled(N).await);
+        report(
+            "autocomplete \"web serv\", sequential",
+            sequential(&fake, N, autocomplete).await,
+        );
+        report("  bot side (event → answered)", take_handled(N).await);
+
+        for (what, make) in [
+            ("/playbook", playbook as fn() -> Interaction),
+            ("autocomplete", autocomplete),
+        ] {
+            let (samples, wall) = concurrent(&fake, N, IN_FLIGHT, make).await;
+            report(&format!("{what}, {IN_FLIGHT} in flight"), samples);
+            println!(
+                "{:<44} {:.0} interactions/s",
+                "",
+                N as f64 / wall.as_secs_f64()
+            );
+            take_handled(N).await;
+        }
+
+        bot.stop().await.expect("the daemon stops cleanly");
+        fake.assert_clean();
+    });
+}

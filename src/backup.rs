@@ -1,0 +1,584 @@
+//! Backups of the store, taken while the bot runs, and restoring them.
+//!
+//! sled allows one process per store and has no snapshots, so:
+//! - the running daemon serves backups on a control socket beside the store
+//!   (`<store.path>.sock`, mode 0600): `socbot backup FILE` asks it and writes what it gets;
+//!   with no daemon running, `socbot backup` opens the store itself;
+//! - a backup is consistent: every tree is copied, then sled's checksum of the whole store is
+//!   taken while sled holds every writer off; the copy is kept only when its own checksum is
+//!   the same, that is when it equals the store at that moment. A write in between means
+//!   another try.
+//!
+//! The file: `SOCBOT-BACKUP\n`, one JSON header line (format, socbot version, schema version,
+//! time, tree and record counts, CRC-32), then each tree as length-prefixed name, entry count
+//! and entries. `socbot restore FILE` checks all of it, refuses a backup from a newer schema,
+//! builds the store beside the configured one and swaps it in, keeping the old store aside.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, bail};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::store::{SCHEMA_VERSION, Store, TreeCopy};
+
+/// The first bytes of every backup file.
+pub const MAGIC: &[u8] = b"SOCBOT-BACKUP\n";
+/// The layout of the file this build writes and reads.
+pub const FORMAT: u32 = 1;
+/// Copies tried before giving up on a store that never stops changing.
+const ATTEMPTS: u32 = 50;
+
+/// The header line of a backup file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    pub format: u32,
+    /// The socbot version that wrote it.
+    pub socbot: String,
+    /// The store's schema version.
+    pub schema: u64,
+    pub created: DateTime<Utc>,
+    pub trees: usize,
+    pub records: usize,
+    /// sled's checksum of the store the copy equals (CRC-32 of names, keys and values).
+    pub crc32: u32,
+}
+
+/// A consistent copy of a store.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub header: Header,
+    pub trees: Vec<TreeCopy>,
+}
+
+impl Snapshot {
+    /// Copies `store` consistently; blocks (run it off the async runtime).
+    pub fn take(store: &Store) -> anyhow::Result<Self> {
+        let schema = store.schema_version()?;
+        for attempt in 0..ATTEMPTS {
+            let trees = store.export_trees()?;
+            let crc = checksum(&trees);
+            if crc == store.checksum()? {
+                let records = trees.iter().map(|(_, items)| items.len()).sum();
+                if attempt > 0 {
+                    tracing::debug!(attempt, "backup copy matched the store");
+                }
+                return Ok(Self {
+                    header: Header {
+                        format: FORMAT,
+                        socbot: env!("CARGO_PKG_VERSION").to_owned(),
+                        schema,
+                        created: Utc::now(),
+                        trees: trees.len(),
+                        records,
+                        crc32: crc,
+                    },
+                    trees,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(5 * u64::from(attempt + 1)));
+        }
+        bail!(
+            "the store changed during each of {ATTEMPTS} copies; try again when the bot is less busy"
+        )
+    }
+
+    /// The backup file's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(
+            serde_json::to_string(&self.header)
+                .expect("plain data")
+                .as_bytes(),
+        );
+        out.push(b'\n');
+        for (name, items) in &self.trees {
+            put(&mut out, name);
+            out.extend_from_slice(&(items.len() as u64).to_be_bytes());
+            for (k, v) in items {
+                put(&mut out, k);
+                put(&mut out, v);
+            }
+        }
+        out
+    }
+
+    /// Reads and checks a backup file's bytes (magic, format, counts, checksum).
+    pub fn decode(bytes: &[u8]) -> anyhow::Result<Self> {
+        let rest = bytes
+            .strip_prefix(MAGIC)
+            .ok_or_else(|| anyhow!("not a socbot backup (it does not start with SOCBOT-BACKUP)"))?;
+        let nl = rest
+            .iter()
+            .take(4096)
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| anyhow!("the backup's header line is missing"))?;
+        let header: Header = serde_json::from_slice(&rest[..nl])
+            .map_err(|e| anyhow!("the backup's header is unreadable: {e}"))?;
+        if header.format != FORMAT {
+            bail!(
+                "backup format {} is not known to this socbot {} (it reads format {FORMAT}); use the socbot that wrote it ({})",
+                header.format,
+                env!("CARGO_PKG_VERSION"),
+                header.socbot
+            );
+        }
+        let mut r = Reader(&rest[nl + 1..]);
+        let truncated = || anyhow!("the backup is truncated or damaged");
+        let mut trees = Vec::with_capacity(header.trees.min(64));
+        for _ in 0..header.trees {
+            let name = r.bytes().ok_or_else(truncated)?;
+            let count = r.u64().ok_or_else(truncated)?;
+            let mut items = Vec::new();
+            for _ in 0..count {
+                let k = r.bytes().ok_or_else(truncated)?;
+                let v = r.bytes().ok_or_else(truncated)?;
+                items.push((k, v));
+            }
+            trees.push((name, items));
+        }
+        if !r.0.is_empty() {
+            bail!("the backup has unexpected bytes after its last tree; it is damaged");
+        }
+        let records: usize = trees.iter().map(|(_, i)| i.len()).sum();
+        if records != header.records {
+            return Err(truncated());
+        }
+        if checksum(&trees) != header.crc32 {
+            bail!("the backup's checksum does not match its contents; it is damaged");
+        }
+        Ok(Self { header, trees })
+    }
+
+    /// One line for people.
+    pub fn summary(&self) -> String {
+        format!(
+            "schema {}, {} records in {} trees, taken {} by socbot {}",
+            self.header.schema,
+            self.header.records,
+            self.header.trees,
+            self.header.created.format("%Y-%m-%d %H:%M:%S UTC"),
+            self.header.socbot
+        )
+    }
+}
+
+fn put(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Some(head)
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_be_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn bytes(&mut self) -> Option<Vec<u8>> {
+        let n = u32::from_be_bytes(self.take(4)?.try_into().ok()?) as usize;
+        self.take(n).map(<[u8]>::to_vec)
+    }
+}
+
+/// CRC-32 (IEEE) as sled's `Db::checksum` computes it: each tree's name, then its keys and
+/// values, trees by name.
+pub fn checksum(trees: &[TreeCopy]) -> u32 {
+    let mut crc = Crc32::new();
+    for (name, items) in trees {
+        crc.update(name);
+        for (k, v) in items {
+            crc.update(k);
+            crc.update(v);
+        }
+    }
+    crc.finish()
+}
+
+const CRC_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut bit = 0;
+        while bit < 8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            bit += 1;
+        }
+        table[i] = c;
+        i += 1;
+    }
+    table
+};
+
+struct Crc32(u32);
+
+impl Crc32 {
+    fn new() -> Self {
+        Self(!0)
+    }
+    fn update(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = CRC_TABLE[((self.0 ^ u32::from(b)) & 0xff) as usize] ^ (self.0 >> 8);
+        }
+    }
+    fn finish(&self) -> u32 {
+        !self.0
+    }
+}
+
+/// The running daemon's control socket for a store at `store_path`.
+pub fn control_socket(store_path: &Path) -> PathBuf {
+    let mut name = store_path.as_os_str().to_owned();
+    name.push(".sock");
+    PathBuf::from(name)
+}
+
+/// Writes `bytes` to `file` atomically (a temporary file beside it, then a rename), readable
+/// only by its owner: a backup holds every incident.
+pub fn write_file(file: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut tmp = file.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = PathBuf::from(tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    drop(f);
+    std::fs::rename(&tmp, file)
+        .with_context(|| format!("cannot move {} to {}", tmp.display(), file.display()))?;
+    Ok(())
+}
+
+/// Whether a store error says another process holds the store.
+pub fn is_locked(e: &crate::store::StoreError) -> bool {
+    e.to_string().contains("could not acquire lock")
+}
+
+/// What `restore` did.
+#[derive(Debug)]
+pub struct Restored {
+    pub snapshot: Header,
+    /// Where the store that was there before now is.
+    pub previous: Option<PathBuf>,
+    pub incidents: usize,
+    pub outbox: usize,
+    pub deadlines: usize,
+}
+
+/// Restores `snapshot` as the store at `target`. The daemon must be stopped. The store that was
+/// at `target` is moved aside (returned), never deleted.
+pub fn restore(snapshot: &Snapshot, target: &Path) -> anyhow::Result<Restored> {
+    if snapshot.header.schema > SCHEMA_VERSION {
+        bail!(
+            "the backup was written by a newer socbot ({}; schema {}, this build knows {SCHEMA_VERSION}); restore it with that version or a newer one",
+            snapshot.header.socbot,
+            snapshot.header.schema
+        );
+    }
+    if target.exists() {
+        match Store::open(target) {
+            Err(e) if is_locked(&e) => bail!(
+                "the store at {} is in use by a running socbot; stop it first (systemctl stop socbot, docker compose stop socbot, or scale the StatefulSet to 0), then restore",
+                target.display()
+            ),
+            // Opened (then closed again here) or unreadable: it is moved aside either way.
+            _ => {}
+        }
+    }
+    if let Some(parent) = target.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let sibling = |suffix: &str| {
+        let mut s = target.as_os_str().to_owned();
+        s.push(suffix);
+        PathBuf::from(s)
+    };
+    let staging = sibling(".restoring");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .with_context(|| format!("cannot remove the leftover {}", staging.display()))?;
+    }
+    let crc = Store::import_trees(&staging, &snapshot.trees)?;
+    if crc != snapshot.header.crc32 {
+        let _ = std::fs::remove_dir_all(&staging);
+        bail!("the restored store does not match the backup's checksum; nothing was changed");
+    }
+    let previous = if target.exists() {
+        let aside = sibling(&format!(
+            ".before-restore-{}",
+            Utc::now().format("%Y%m%dT%H%M%SZ")
+        ));
+        std::fs::rename(target, &aside).with_context(|| {
+            format!("cannot move the current store aside to {}", aside.display())
+        })?;
+        Some(aside)
+    } else {
+        None
+    };
+    std::fs::rename(&staging, target)
+        .with_context(|| format!("cannot move the restored store to {}", target.display()))?;
+    let store = Store::open(target)?;
+    Ok(Restored {
+        snapshot: snapshot.header.clone(),
+        previous,
+        incidents: store.incident_ids()?.len(),
+        outbox: store.outbox()?.len(),
+        deadlines: store.timers()?.len(),
+    })
+}
+
+/// Whether a running daemon answers on `socket`.
+pub fn daemon_listening(socket: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        std::os::unix::net::UnixStream::connect(socket).is_ok()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = socket;
+        false
+    }
+}
+
+/// Asks a running daemon for a backup over its control socket. None when no daemon listens
+/// there.
+#[cfg(unix)]
+pub fn fetch_from_daemon(socket: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::os::unix::net::UnixStream;
+    let mut stream = match UnixStream::connect(socket) {
+        Ok(s) => s,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => {
+            return Err(anyhow!(
+                "cannot reach the running socbot at {}: {e}",
+                socket.display()
+            ));
+        }
+    };
+    stream.set_read_timeout(Some(Duration::from_secs(120)))?;
+    stream.write_all(b"backup\n")?;
+    let mut reader = BufReader::new(stream);
+    let mut status = String::new();
+    reader.read_line(&mut status)?;
+    let status = status.trim_end();
+    if let Some(why) = status.strip_prefix("ERR ") {
+        bail!("the running socbot could not take the backup: {why}");
+    }
+    let len: usize = status
+        .strip_prefix("OK ")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| anyhow!("unexpected answer from the running socbot: {status:?}"))?;
+    let mut bytes = vec![0; len];
+    reader
+        .read_exact(&mut bytes)
+        .context("the running socbot stopped sending the backup")?;
+    Ok(Some(bytes))
+}
+
+#[cfg(not(unix))]
+pub fn fetch_from_daemon(_socket: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+    Ok(None)
+}
+
+/// Serves backups on `socket` until `stop` turns true. The daemon holds the store's lock, so a
+/// socket file left by a crash is stale and replaced.
+#[cfg(unix)]
+pub async fn serve_control(
+    store: Store,
+    socket: PathBuf,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::UnixListener;
+    use tracing::{info, warn};
+
+    let _ = std::fs::remove_file(&socket);
+    let listener = match UnixListener::bind(&socket) {
+        Ok(l) => l,
+        Err(e) => {
+            warn!(socket = %socket.display(), error = %e, "no control socket: `socbot backup` will not work while the bot runs");
+            return;
+        }
+    };
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600));
+    }
+    loop {
+        let (stream, _) = tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    warn!(error = %e, "control socket: accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let store = store.clone();
+        tokio::spawn(async move {
+            let (read, mut write) = stream.into_split();
+            let mut line = String::new();
+            let mut reader = BufReader::new(read.take(256));
+            let request =
+                tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line)).await;
+            let answer = match request {
+                Ok(Ok(_)) if line.trim() == "backup" => {
+                    match tokio::task::spawn_blocking(move || Snapshot::take(&store)).await {
+                        Ok(Ok(snapshot)) => {
+                            info!(
+                                records = snapshot.header.records,
+                                "backup taken for `socbot backup`"
+                            );
+                            let bytes = snapshot.encode();
+                            let mut out = format!("OK {}\n", bytes.len()).into_bytes();
+                            out.extend_from_slice(&bytes);
+                            out
+                        }
+                        Ok(Err(e)) => format!("ERR {e}\n").into_bytes(),
+                        Err(e) => format!("ERR {e}\n").into_bytes(),
+                    }
+                }
+                _ => b"ERR unknown request; the only request is `backup`\n".to_vec(),
+            };
+            let _ = write.write_all(&answer).await;
+            let _ = write.shutdown().await;
+        });
+    }
+    let _ = std::fs::remove_file(&socket);
+}
+
+#[cfg(not(unix))]
+pub async fn serve_control(
+    _store: Store,
+    _socket: PathBuf,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let _ = stop.changed().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Batch;
+
+    #[test]
+    fn snapshots_taken_during_writes_are_each_one_moment() {
+        // Every commit writes one event and one thread entry together, so a copy of one
+        // moment has as many of each; a copy that straddled a commit would not.
+        let store = Store::temporary().unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (store, stop) = (store.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    n += 1;
+                    let batch = Batch {
+                        events: vec![(n, format!("{{\"n\":{n}}}").into_bytes())],
+                        threads: vec![(n, n)],
+                        ..Batch::default()
+                    };
+                    store.commit_blocking(batch).unwrap();
+                }
+                n
+            })
+        };
+        let count = |snap: &Snapshot, tree: &[u8]| {
+            snap.trees
+                .iter()
+                .find(|(name, _)| name == tree)
+                .map_or(0, |(_, items)| items.len())
+        };
+        let mut sizes: Vec<usize> = Vec::new();
+        let started = std::time::Instant::now();
+        while sizes.len() < 100 || sizes.last().is_some_and(|&n| n < 200) {
+            let snap = Snapshot::take(&store).unwrap();
+            assert_eq!(count(&snap, b"events"), count(&snap, b"threads"));
+            sizes.push(count(&snap, b"events"));
+            assert!(started.elapsed() < Duration::from_secs(60), "{sizes:?}");
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let written = writer.join().unwrap();
+        assert!(written > 0);
+        assert!(sizes.windows(2).all(|w| w[0] <= w[1]), "{sizes:?}");
+    }
+
+    #[test]
+    fn crc_is_the_standard_crc32() {
+        let mut c = Crc32::new();
+        c.update(b"123456789");
+        assert_eq!(c.finish(), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn the_copy_checksum_is_sleds_and_the_file_round_trips() {
+        let store = Store::temporary().unwrap();
+        let id = store.allocate_incident_id().unwrap();
+        store
+            .commit_blocking(Batch {
+                events: vec![(id, b"{\"e\":1}".to_vec())],
+                effects: vec![b"{}".to_vec()],
+                ..Batch::default()
+            })
+            .unwrap();
+        let trees = store.export_trees().unwrap();
+        assert!(
+            trees.iter().any(|(n, i)| n == b"timers" && i.is_empty()),
+            "empty trees are kept"
+        );
+        assert_eq!(checksum(&trees), store.checksum().unwrap());
+        let snap = Snapshot::take(&store).unwrap();
+        let bytes = snap.encode();
+        let back = Snapshot::decode(&bytes).unwrap();
+        assert_eq!(back.header, snap.header);
+        assert_eq!(back.trees, snap.trees);
+        // Damage is found.
+        let mut bad = bytes.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert!(
+            Snapshot::decode(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("damaged")
+        );
+        assert!(Snapshot::decode(&bytes[..bytes.len() - 3]).is_err());
+        assert!(Snapshot::decode(b"hello").is_err());
+    }
+}

@@ -1,0 +1,640 @@
+//! Operator commands: `socbot config check`, `socbot backup FILE`, `socbot restore FILE` and
+//! `socbot health` (the container health check).
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use secrecy::ExposeSecret;
+
+use crate::backup::{self, Snapshot};
+use crate::config::{Config, DEFAULT_TOML};
+use crate::store::Store;
+
+#[derive(Debug, clap::Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub action: ConfigAction,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ConfigAction {
+    /// Load the configuration as `socbot run` would, check it (ids, roles, channels, paths,
+    /// durations) and print it with secrets redacted; exit 1 on any error.
+    Check,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BackupArgs {
+    /// The backup file to write (`-` for standard output).
+    pub file: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    /// The backup file to restore (`-` for standard input).
+    pub file: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HealthArgs {
+    /// Check readiness (/readyz) instead of liveness (/healthz).
+    #[arg(long)]
+    pub ready: bool,
+    /// The listener's address (default: `http.listen`).
+    #[arg(long, value_name = "IP:PORT")]
+    pub addr: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// config check
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Level {
+    Ok,
+    Warning,
+    Error,
+}
+
+struct Finding {
+    level: Level,
+    key: &'static str,
+    message: String,
+}
+
+#[derive(Default)]
+struct Findings(Vec<Finding>);
+
+impl Findings {
+    fn ok(&mut self, key: &'static str, message: impl Into<String>) {
+        self.push(Level::Ok, key, message);
+    }
+    fn warn(&mut self, key: &'static str, message: impl Into<String>) {
+        self.push(Level::Warning, key, message);
+    }
+    fn error(&mut self, key: &'static str, message: impl Into<String>) {
+        self.push(Level::Error, key, message);
+    }
+    fn push(&mut self, level: Level, key: &'static str, message: impl Into<String>) {
+        self.0.push(Finding {
+            level,
+            key,
+            message: message.into(),
+        });
+    }
+    fn count(&self, level: Level) -> usize {
+        self.0.iter().filter(|f| f.level == level).count()
+    }
+}
+
+/// Discord's epoch (2015-01-01) in ms: a snowflake's top 42 bits count ms from it.
+const DISCORD_EPOCH_MS: i64 = 1_420_070_400_000;
+
+/// Whether `id` looks like a real Discord id: a snowflake made between Discord's launch and now.
+/// Catches a role *name*'s digits, a truncated paste or a made-up number.
+pub fn plausible_snowflake(id: u64) -> bool {
+    let made = DISCORD_EPOCH_MS + (id >> 22) as i64;
+    // The oldest ids are from early 2015 (~4e16); allow a day of clock skew ahead.
+    id >= 10_000_000_000_000_000 && made <= chrono::Utc::now().timestamp_millis() + 86_400_000
+}
+
+fn check_id(f: &mut Findings, key: &'static str, what: &str, id: u64) {
+    if !plausible_snowflake(id) {
+        f.error(
+            key,
+            format!(
+                "{id} is not a Discord {what} id (17 to 20 digits); in Discord turn on Developer Mode, then right-click the {what} → Copy ID"
+            ),
+        );
+    }
+}
+
+fn check_ids(f: &mut Findings, key: &'static str, what: &str, ids: &[u64]) {
+    for &id in ids {
+        check_id(f, key, what, id);
+    }
+}
+
+/// `socbot config check`. Handles its own loading so that a configuration the daemon would
+/// refuse is reported (exit 1) instead of stopping the command line.
+pub fn config_check(file: Option<&Path>) -> ExitCode {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let file = file
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("SOCBOT_CONFIG").map(PathBuf::from));
+    let layers = match Config::layers(file.as_deref(), env.clone()) {
+        Ok(l) => l,
+        Err(e) => {
+            println!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "# socbot configuration: the defaults, then {}, then SOCBOT__… variables. Secrets redacted.",
+        file.as_ref()
+            .map_or_else(|| "no file".to_owned(), |p| p.display().to_string())
+    );
+    print!("{}", effective_toml(&layers));
+    println!();
+    let config = match Config::load_with_env(file.as_deref(), env) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("error: {e}");
+            println!("configuration check failed: 1 error");
+            return ExitCode::FAILURE;
+        }
+    };
+    let findings = check(&config, &layers);
+    for f in &findings.0 {
+        let tag = match f.level {
+            Level::Ok => "ok",
+            Level::Warning => "warning",
+            Level::Error => "error",
+        };
+        println!("{tag}: {}: {}", f.key, f.message);
+    }
+    let (errors, warnings) = (findings.count(Level::Error), findings.count(Level::Warning));
+    if errors > 0 {
+        println!("configuration check failed: {errors} error(s), {warnings} warning(s)");
+        ExitCode::FAILURE
+    } else {
+        println!("configuration OK: {warnings} warning(s)");
+        ExitCode::SUCCESS
+    }
+}
+
+/// Where a raw value came from, for the secrets check.
+fn origin(layers: &config::Config, key: &str) -> Option<String> {
+    let config::ValueKind::Table(table) = &layers.cache.kind else {
+        return None;
+    };
+    let (section, name) = key.split_once('.')?;
+    match &table.get(section)?.kind {
+        config::ValueKind::Table(t) => t.get(name)?.origin().map(str::to_owned),
+        _ => None,
+    }
+}
+
+fn check(c: &Config, layers: &config::Config) -> Findings {
+    let mut f = Findings::default();
+    // discord
+    if c.discord.has_token() {
+        let token = c.discord.token.expose_secret().trim();
+        let parts: Vec<&str> = token.split('.').collect();
+        if parts.len() != 3 || parts.iter().any(|p| p.is_empty()) {
+            f.warn(
+                "discord.token",
+                "does not look like a bot token (three parts separated by dots); copy it again from the Bot page",
+            );
+        } else {
+            f.ok("discord.token", "set (redacted)");
+        }
+        if origin(layers, "discord.token").is_some_and(|o| o != "the environment") {
+            f.warn(
+                "discord.token",
+                "comes from a file; keep it out of files that are committed: set SOCBOT__DISCORD__TOKEN (an env file readable only by root, a Kubernetes Secret)",
+            );
+        }
+    } else {
+        f.warn(
+            "discord.token",
+            "empty: `socbot run` refuses to start without it; set SOCBOT__DISCORD__TOKEN",
+        );
+    }
+    if c.discord.is_custom_api() {
+        f.warn(
+            "discord.api_base",
+            format!(
+                "{} is not Discord; change it only for a test server",
+                c.discord.api_base
+            ),
+        );
+    }
+    if c.discord.guild_id == 0 {
+        f.warn(
+            "discord.guild_id",
+            "0: commands are registered globally and can take an hour to appear; put your server's id",
+        );
+    } else {
+        check_id(&mut f, "discord.guild_id", "server", c.discord.guild_id);
+    }
+    if c.discord.soc_channel_id == 0 {
+        f.warn(
+            "discord.soc_channel_id",
+            "0: incident cards go to the channel where each incident is opened",
+        );
+    } else {
+        check_id(
+            &mut f,
+            "discord.soc_channel_id",
+            "channel",
+            c.discord.soc_channel_id,
+        );
+    }
+    // roles
+    for (key, ids, who) in [
+        (
+            "roles.l1",
+            &c.roles.l1,
+            "every member may open, answer and escalate incidents",
+        ),
+        (
+            "roles.t2",
+            &c.roles.t2,
+            "every member may close incidents and acknowledge pages",
+        ),
+    ] {
+        if ids.is_empty() {
+            f.warn(key, format!("empty: {who}"));
+        }
+        check_ids(&mut f, key, "role", ids);
+        if c.discord.guild_id != 0 && ids.contains(&c.discord.guild_id) {
+            f.warn(
+                key,
+                "holds the server's id, which is the @everyone role: every member passes",
+            );
+        }
+    }
+    // on-call
+    check_ids(&mut f, "oncall.roster", "user", &c.oncall.roster);
+    if let crate::oncall::Secondary::User(id) = c.oncall.secondary {
+        check_id(&mut f, "oncall.secondary", "user", id);
+    }
+    if c.oncall.fallback_role != 0 {
+        check_id(
+            &mut f,
+            "oncall.fallback_role",
+            "role",
+            c.oncall.fallback_role,
+        );
+    }
+    if c.oncall.roster.is_empty() && c.oncall.fallback_role == 0 {
+        f.warn(
+            "oncall.roster",
+            "empty and no oncall.fallback_role: an escalation pages nobody unless someone sets an override with /oncall override",
+        );
+    }
+    // paging durations and webhook
+    if c.paging.ack_timeout_secs < 60 {
+        f.warn(
+            "paging.ack_timeout_secs",
+            format!(
+                "{} s is very short to acknowledge a page; 300 to 900 is usual",
+                c.paging.ack_timeout_secs
+            ),
+        );
+    } else {
+        f.ok(
+            "paging.ack_timeout_secs",
+            format!(
+                "{} s to acknowledge, {} re-page(s) before the next level",
+                c.paging.ack_timeout_secs, c.paging.repeats
+            ),
+        );
+    }
+    if let Some(url) = c.paging.webhook() {
+        if c.paging.routing_key().is_empty() {
+            f.warn(
+                "paging.routing_key",
+                "empty while paging.webhook_url is set; set SOCBOT__PAGING__ROUTING_KEY",
+            );
+        }
+        if url.starts_with("http://") {
+            f.warn(
+                "paging.webhook_url",
+                "is plain http: pages and the routing key cross the network unencrypted",
+            );
+        }
+    }
+    // paths
+    let dir = &c.playbooks.dir;
+    if !dir.is_dir() {
+        f.error(
+            "playbooks.dir",
+            format!(
+                "{} is not a directory; point it at your playbook repository",
+                dir.display()
+            ),
+        );
+    } else {
+        match crate::playbook::Library::load_dir(dir) {
+            Ok((library, report)) if library.is_empty() => f.error(
+                "playbooks.dir",
+                format!(
+                    "{} holds no playbook ({} error(s)); run `socbot check {}`",
+                    dir.display(),
+                    report.errors(),
+                    dir.display()
+                ),
+            ),
+            Ok((library, report)) if report.errors() > 0 => f.warn(
+                "playbooks.dir",
+                format!(
+                    "{} playbooks load from {}, {} error(s) keep files out; run `socbot check {}`",
+                    library.len(),
+                    dir.display(),
+                    report.errors(),
+                    dir.display()
+                ),
+            ),
+            Ok((library, _)) => f.ok(
+                "playbooks.dir",
+                format!("{} playbooks load from {}", library.len(), dir.display()),
+            ),
+            Err(e) => f.error("playbooks.dir", e.to_string()),
+        }
+    }
+    let store = &c.store.path;
+    if store.exists() && !store.is_dir() {
+        f.error(
+            "store.path",
+            format!(
+                "{} exists and is not a directory (sled keeps a directory)",
+                store.display()
+            ),
+        );
+    } else if store.exists() {
+        f.ok(
+            "store.path",
+            format!("existing store at {}", store.display()),
+        );
+    } else {
+        let ancestor = store.ancestors().skip(1).find(|a| a.exists());
+        match ancestor {
+            Some(a) if !a.is_dir() => {
+                f.error("store.path", format!("{} is not a directory", a.display()))
+            }
+            _ => f.ok(
+                "store.path",
+                format!("{} will be created at start-up", store.display()),
+            ),
+        }
+    }
+    let socket = backup::control_socket(store);
+    if socket.as_os_str().len() > 100 {
+        f.warn(
+            "store.path",
+            format!(
+                "the control socket {} is too long a path for Unix sockets: `socbot backup` cannot reach the running bot; use a shorter store.path",
+                socket.display()
+            ),
+        );
+    }
+    // http
+    match crate::http::parse_listen(&c.http.listen) {
+        Ok(None) => f.ok(
+            "http.listen",
+            "off: no /healthz, /readyz or /metrics (container probes need it)",
+        ),
+        Ok(Some(addr)) if addr.port() == 0 => f.warn(
+            "http.listen",
+            "port 0 picks a free port at each start; probes and Prometheus cannot find it",
+        ),
+        Ok(Some(addr)) if addr.ip().is_unspecified() => f.ok(
+            "http.listen",
+            format!("{addr}: reachable from other hosts; keep the port inside your network"),
+        ),
+        Ok(Some(addr)) => f.ok("http.listen", addr.to_string()),
+        Err(m) => f.error("http.listen", m),
+    }
+    f
+}
+
+/// The merged values as TOML, sections in `config/default.toml`'s order, secrets redacted.
+fn effective_toml(layers: &config::Config) -> String {
+    use std::fmt::Write as _;
+    let config::ValueKind::Table(table) = &layers.cache.kind else {
+        return String::new();
+    };
+    let mut sections: Vec<String> = DEFAULT_TOML
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix('[')?.strip_suffix(']'))
+        .map(str::to_owned)
+        .collect();
+    let mut extra: Vec<&String> = table.keys().filter(|k| !sections.contains(k)).collect();
+    extra.sort();
+    sections.extend(extra.into_iter().cloned());
+    let mut out = String::new();
+    for section in sections {
+        let Some(value) = table.get(&section) else {
+            continue;
+        };
+        let config::ValueKind::Table(entries) = &value.kind else {
+            let _ = writeln!(out, "{section} = {}", render(&section, value));
+            continue;
+        };
+        let _ = writeln!(out, "\n[{section}]");
+        let mut keys: Vec<&String> = entries.keys().collect();
+        keys.sort();
+        for key in keys {
+            let v = &entries[key];
+            let full = format!("{section}.{key}");
+            let from = match v.origin() {
+                Some("the environment") => "  # from the environment".to_owned(),
+                Some(o) => format!("  # from {o}"),
+                None => String::new(),
+            };
+            let _ = writeln!(out, "{key} = {}{from}", render(&full, v));
+        }
+    }
+    out
+}
+
+/// Keys whose values are never printed.
+const SECRETS: &[&str] = &["discord.token", "paging.routing_key"];
+
+fn render(key: &str, v: &config::Value) -> String {
+    use config::ValueKind as K;
+    let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    match &v.kind {
+        K::String(s) if SECRETS.contains(&key) => {
+            if s.trim().is_empty() {
+                "\"\"".into()
+            } else {
+                "\"<redacted>\"".into()
+            }
+        }
+        K::String(s) if key == "paging.webhook_url" => quoted(&redact_url(s)),
+        K::String(s) => quoted(s),
+        K::Nil => "\"\"".into(),
+        K::Boolean(b) => b.to_string(),
+        K::I64(n) => n.to_string(),
+        K::I128(n) => n.to_string(),
+        K::U64(n) => n.to_string(),
+        K::U128(n) => n.to_string(),
+        K::Float(x) => x.to_string(),
+        K::Array(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(|i| render(key, i))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        K::Table(_) => "{ … }".into(),
+    }
+}
+
+/// Keeps a URL's scheme and host; its path and query may carry a secret (many webhook URLs do).
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once(['/', '?']) {
+        Some((host, tail)) if !tail.is_empty() => format!("{scheme}://{host}/<redacted>"),
+        _ => url.to_owned(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// backup and restore
+
+pub fn backup(config: &Config, args: BackupArgs) -> anyhow::Result<ExitCode> {
+    let store_path = &config.store.path;
+    let socket = backup::control_socket(store_path);
+    let (bytes, how) = match backup::fetch_from_daemon(&socket)? {
+        Some(bytes) => (bytes, "from the running socbot"),
+        None => {
+            if !store_path.exists() {
+                bail!(
+                    "there is no store at {} (configuration key `store.path`)",
+                    store_path.display()
+                );
+            }
+            let store = match Store::open(store_path) {
+                Ok(s) => s,
+                Err(e) if backup::is_locked(&e) => bail!(
+                    "the store at {} is in use by a running socbot, but its control socket {} does not answer; check that both use the same store.path",
+                    store_path.display(),
+                    socket.display()
+                ),
+                Err(e) => return Err(e.into()),
+            };
+            (Snapshot::take(&store)?.encode(), "with socbot stopped")
+        }
+    };
+    // Check what was received before writing it anywhere.
+    let snapshot = Snapshot::decode(&bytes).context("the backup received is not valid")?;
+    if args.file.as_os_str() == "-" {
+        std::io::stdout()
+            .write_all(&bytes)
+            .context("cannot write the backup to standard output")?;
+        eprintln!(
+            "socbot: backup of {} ({how}): {}",
+            store_path.display(),
+            snapshot.summary()
+        );
+    } else {
+        backup::write_file(&args.file, &bytes)?;
+        println!(
+            "backup of {} ({how}) written to {}: {}, {} bytes",
+            store_path.display(),
+            args.file.display(),
+            snapshot.summary(),
+            bytes.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn restore(config: &Config, args: RestoreArgs) -> anyhow::Result<ExitCode> {
+    let bytes = if args.file.as_os_str() == "-" {
+        let mut b = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut b)
+            .context("cannot read the backup from standard input")?;
+        b
+    } else {
+        std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?
+    };
+    let snapshot = Snapshot::decode(&bytes)
+        .with_context(|| format!("{} cannot be restored", args.file.display()))?;
+    let target = &config.store.path;
+    if backup::daemon_listening(&backup::control_socket(target)) {
+        bail!(
+            "socbot is running on the store at {}; stop it first (systemctl stop socbot, docker compose stop socbot, or scale the StatefulSet to 0), then restore",
+            target.display()
+        );
+    }
+    let done = backup::restore(&snapshot, target)?;
+    println!(
+        "restored {} into {}: {}; {} incident(s), {} effect(s) waiting, {} paging deadline(s)",
+        args.file.display(),
+        target.display(),
+        snapshot.summary(),
+        done.incidents,
+        done.outbox,
+        done.deadlines
+    );
+    if let Some(previous) = done.previous {
+        println!(
+            "the store that was there is kept at {}; delete it once the restored one is right",
+            previous.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------------------------------------
+// health
+
+pub fn health(config: &Config, args: HealthArgs) -> anyhow::Result<ExitCode> {
+    let listen = args.addr.as_deref().unwrap_or(&config.http.listen);
+    let addr = match crate::http::parse_listen(listen) {
+        Ok(Some(a)) => crate::http::local_target(a),
+        Ok(None) => {
+            eprintln!(
+                "socbot: http.listen is empty, so there is no health listener; set it (e.g. SOCBOT__HTTP__LISTEN=0.0.0.0:9184) or pass --addr"
+            );
+            return Ok(ExitCode::from(2));
+        }
+        Err(m) => {
+            eprintln!("socbot: configuration key `http.listen`: {m}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let path = if args.ready { "/readyz" } else { "/healthz" };
+    match crate::http::get(addr, path, Duration::from_secs(3)) {
+        Ok((200, body)) => {
+            print!("{body}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok((status, body)) => {
+            print!("{body}");
+            eprintln!("socbot: {path} on {addr} answered {status}");
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => {
+            eprintln!("socbot: {path} on {addr}: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snowflakes_are_checked_for_shape_and_time() {
+        assert!(plausible_snowflake(1_300_000_000_000_000_011));
+        assert!(plausible_snowflake(41_771_983_423_143_936));
+        assert!(!plausible_snowflake(12));
+        assert!(!plausible_snowflake(123_456_789));
+        assert!(!plausible_snowflake(u64::MAX), "from the far future");
+    }
+
+    #[test]
+    fn webhook_urls_keep_only_their_host() {
+        assert_eq!(
+            redact_url("https://hooks.example.com/services/T0/B0/secret"),
+            "https://hooks.example.com/<redacted>"
+        );
+        assert_eq!(
+            redact_url("https://pager.example.com"),
+            "https://pager.example.com"
+        );
+    }
+}

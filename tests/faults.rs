@@ -1,0 +1,420 @@
+//! Fault test: Discord fails 30% of the bot's channel requests (500, 429 and dropped
+//! connections; never interaction callbacks) while incidents are opened, answered, decided and
+//! closed. Every incident still ends complete (its thread, its question messages, its decision
+//! messages, its closure) and every message is posted once.
+//!
+//! The outbox repeats a multi-message effect from its first message after a failure; each
+//! message carries an enforced nonce, so Discord answers a repeat with the message it already
+//! has. The fake does not implement that part of Discord, so this test counts messages by
+//! their nonce (one per nonce = what Discord would keep) and also checks that no two nonces
+//! carry the same content.
+
+mod support;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::bot::{Bot, BotDirs, L1_ROLE, T2_ROLE};
+use support::discord::FakeDiscord;
+use support::discord::faults::{FaultKind, Faults};
+use support::discord::payloads::{Interaction, opt_int, opt_str};
+
+/// A playbook of our own with ten analysis questions (two question messages) and no rule.
+const TEN_QUESTIONS: &str = "\
+# Phishing:_Spearphishing_Link - T1566002
+
+| Column Name | Value |
+|-------------|-------|
+| MITRE Tactic | Initial Access |
+| MITRE TTP | T1566 |
+| MITRE Sub-TTP | T1566.002 |
+| Name | Phishing: Spearphishing Link |
+| Log Sources to Investigate | Mail gateway logs, proxy logs and the identity provider's sign-in log. |
+| Key Indicators | A link to a freshly registered domain; a sign-in right after the click from a new country. |
+| Questions for Analysis | 1. Did the user click the link?<br>2. Was the domain registered this month?<br>3. Did the page ask for credentials?<br>4. Was there a sign-in after the click?<br>5. Did that sign-in come from a new country?<br>6. Was MFA approved unexpectedly?<br>7. Did other users get the same mail?<br>8. Did anyone else click?<br>9. Were mailbox rules created after?<br>10. Was data downloaded after the sign-in? |
+| Decision for Escalation | Escalate when credentials were entered or a suspicious sign-in followed the click. |
+| Additional Analysis Steps for L1 | Pull the click record from the proxy and the sign-ins for the hour after. |
+| T2 Analyst Actions | Revoke sessions and reset the password; hunt for the sender across the tenant. |
+| Containment and Further Analysis | Block the domain and purge the mail. |
+";
+
+/// Bound for everything to settle under faults (the back-off doubles from 1 s).
+const SETTLE: Duration = Duration::from_secs(45);
+
+fn custom_ids(message: &Value) -> Vec<String> {
+    message["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
+        .filter_map(|c| c["custom_id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn titles(message: &Value) -> Vec<String> {
+    message["embeds"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["title"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn id_of(v: &Value) -> u64 {
+    v.as_str().and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+struct Inc {
+    n: u64,
+    thread: u64,
+    questions: usize,
+}
+
+/// Waits until `check` holds; panics naming `what` after [`SETTLE`].
+async fn settle(fake: &FakeDiscord, what: &str, check: impl FnMut() -> bool) {
+    assert!(
+        settle_or_not(fake, check).await,
+        "not settled within {SETTLE:?}: {what}"
+    );
+}
+
+/// Whether `check` comes to hold within [`SETTLE`], re-checking whenever the fake records a
+/// request.
+async fn settle_or_not(fake: &FakeDiscord, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        if check() {
+            return true;
+        }
+        let seen = fake.requests().len();
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining < Duration::from_secs(1) {
+            return check();
+        }
+        // The next request the fake sees (or a short tick, for state that changes without one).
+        let next = fake.wait_for(|r| r.seq as usize > seen, remaining);
+        let _ = tokio::time::timeout(Duration::from_millis(250), next).await;
+    }
+}
+
+async fn open(fake: &FakeDiscord, technique: &str, title: &str, questions: usize) -> Inc {
+    let open = Interaction::subcommand(
+        "incident",
+        "open",
+        json!([opt_str("technique", technique), opt_str("title", title)]),
+    )
+    .roles(&[L1_ROLE])
+    .username("alice");
+    let card = fake.interact(open).await;
+    assert_eq!(card["type"], 4, "{card}");
+    let n: u64 = card["data"]["embeds"][0]["title"]
+        .as_str()
+        .and_then(|t| t.strip_prefix("INC-"))
+        .and_then(|t| t.split(' ').next())
+        .and_then(|d| d.parse().ok())
+        .expect("card names the incident");
+    let prefix = format!("INC-{n} · ");
+    let req = fake
+        .wait_for(
+            |r| {
+                r.is("POST", "/channels/*/threads")
+                    && r.status == 201
+                    && r.body
+                        .as_ref()
+                        .is_some_and(|b| b["name"].as_str().is_some_and(|s| s.starts_with(&prefix)))
+            },
+            SETTLE,
+        )
+        .await;
+    Inc {
+        n,
+        thread: id_of(&req.response.expect("thread")["id"]),
+        questions,
+    }
+}
+
+async fn question_message(fake: &FakeDiscord, inc: &Inc, q: usize) -> Value {
+    let want = format!("ans:{}:{q}:c", inc.n);
+    let mut found = None;
+    settle(fake, &format!("INC-{} q{q} posted", inc.n), || {
+        found = fake
+            .messages_in(inc.thread)
+            .into_iter()
+            .find(|m| custom_ids(m).contains(&want));
+        found.is_some()
+    })
+    .await;
+    found.unwrap()
+}
+
+async fn press(fake: &FakeDiscord, inc: &Inc, q: usize, code: &str) {
+    let message = question_message(fake, inc, q).await;
+    let press = Interaction::button(&format!("ans:{}:{q}:{code}", inc.n), &message)
+        .roles(&[L1_ROLE])
+        .username("alice")
+        .channel(inc.thread);
+    let answer = fake.interact(press).await;
+    assert_eq!(answer["type"], 7, "{answer}");
+}
+
+async fn command(fake: &FakeDiscord, inc: &Inc, sub: &str, options: Value, role: u64) -> Value {
+    let i = Interaction::subcommand("incident", sub, options)
+        .roles(&[role])
+        .username("bob")
+        .channel(inc.thread);
+    let answer = fake.interact(i).await;
+    assert_eq!(answer["type"], 4, "{answer}");
+    answer
+}
+
+/// Successful message posts in `thread`, one per nonce (what Discord keeps with
+/// `enforce_nonce`), as (nonce, body).
+fn posts_by_nonce(fake: &FakeDiscord, thread: u64) -> BTreeMap<String, Vec<Value>> {
+    let mut out: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for r in fake.requests_matching("POST", &format!("/channels/{thread}/messages")) {
+        if r.status != 200 || !r.path.ends_with("/messages") {
+            continue;
+        }
+        let body = r.json().clone();
+        assert_eq!(body["enforce_nonce"], true, "{}", r.summary());
+        let nonce = body["nonce"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a post without a nonce: {}", r.summary()))
+            .to_owned();
+        out.entry(nonce).or_default().push(body);
+    }
+    out
+}
+
+/// A message body without what may legitimately differ between repeats.
+fn content_key(body: &Value) -> String {
+    let mut b = body.clone();
+    if let Some(o) = b.as_object_mut() {
+        o.remove("nonce");
+        o.remove("enforce_nonce");
+    }
+    b.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_incident_completes_and_every_message_is_posted_once_despite_faults() {
+    let started = Instant::now();
+    let fake = FakeDiscord::start().await;
+    let dirs = BotDirs::new(&[("T1566.002-spearphishing-link.md", TEN_QUESTIONS)]);
+    let bot = Bot::start(&fake, &dirs).await;
+    fake.set_faults(
+        Faults {
+            fail_ratio: 0.3,
+            kinds: vec![
+                FaultKind::Status500,
+                FaultKind::Status429 { retry_after: 0.2 },
+                FaultKind::DropConnection,
+            ],
+            seed: 7,
+            ..Faults::default()
+        }
+        .only(&["/channels/**"]),
+    );
+
+    // Open four incidents while Discord is failing.
+    let a = open(&fake, "T1583.006", "Faults A", 3).await;
+    let b = open(&fake, "T1583.006", "Faults B", 3).await;
+    let c = open(&fake, "T1566.002", "Faults C", 10).await;
+    let d = open(&fake, "T1566.002", "Faults D", 10).await;
+    let incidents = [&a, &b, &c, &d];
+    eprintln!("opened in {:?}", started.elapsed());
+
+    // Answers by button and by command; decisions follow.
+    // A: q1 Concerning → escalate.
+    press(&fake, &a, 1, "c").await;
+    // B: Clear, Clear → recommend closing; q2 Unknown → pending; closed by a T2.
+    press(&fake, &b, 1, "k").await;
+    command(
+        &fake,
+        &b,
+        "answer",
+        json!([opt_int("question", 2), opt_str("finding", "clear")]),
+        L1_ROLE,
+    )
+    .await;
+    press(&fake, &b, 2, "u").await;
+    command(
+        &fake,
+        &b,
+        "close",
+        json!([
+            opt_str("resolution", "benign"),
+            opt_str("summary", "backup job")
+        ]),
+        T2_ROLE,
+    )
+    .await;
+    // C: q9 Concerning (second question message) → escalate.
+    press(&fake, &c, 9, "c").await;
+    // D: every question Clear, half by command → recommend closing; then closed.
+    for q in 1..=10 {
+        if q % 2 == 0 {
+            command(
+                &fake,
+                &d,
+                "answer",
+                json!([opt_int("question", q), opt_str("finding", "clear")]),
+                L1_ROLE,
+            )
+            .await;
+        } else {
+            press(&fake, &d, q as usize, "k").await;
+        }
+    }
+    command(
+        &fake,
+        &d,
+        "close",
+        json!([opt_str("resolution", "false-positive")]),
+        T2_ROLE,
+    )
+    .await;
+
+    eprintln!("answered in {:?}", started.elapsed());
+    // What each thread must end with: (title fragment, how many).
+    let expected: HashMap<u64, Vec<(&str, usize)>> = HashMap::from([
+        (a.n, vec![("escalate to Tier 2", 1)]),
+        (
+            b.n,
+            vec![
+                ("recommend closing", 1),
+                ("decision pending", 1),
+                ("closed", 1),
+            ],
+        ),
+        (c.n, vec![("escalate to Tier 2", 1)]),
+        (d.n, vec![("recommend closing", 1), ("closed", 1)]),
+    ]);
+    let complete = |inc: &Inc| -> bool {
+        let messages = fake.messages_in(inc.thread);
+        // Every question is shown (closed incidents keep the text, without buttons).
+        let shown: String = messages.iter().map(|m| m["embeds"].to_string()).collect();
+        let questions_ok = (1..=inc.questions).all(|q| shown.contains(&format!("**q{q}.**")));
+        let all_titles: Vec<String> = messages.iter().flat_map(titles).collect();
+        let decisions_ok = expected[&inc.n].iter().all(|(needle, count)| {
+            all_titles.iter().filter(|t| t.contains(needle)).count() >= *count
+        });
+        questions_ok && decisions_ok
+    };
+    let done = settle_or_not(&fake, || incidents.iter().all(|i| complete(i))).await;
+    if !done {
+        for i in incidents {
+            let messages = fake.messages_in(i.thread);
+            let all_titles: Vec<String> = messages.iter().flat_map(titles).collect();
+            let buttons: Vec<String> = messages.iter().flat_map(custom_ids).collect();
+            eprintln!(
+                "INC-{} complete={} titles={all_titles:?} buttons={}",
+                i.n,
+                complete(i),
+                buttons.len()
+            );
+        }
+        panic!("not every incident completed within {SETTLE:?}");
+    }
+    // B and D closed: renamed and archived.
+    settle(&fake, "closed threads renamed and archived", || {
+        [&b, &d].iter().all(|i| {
+            fake.channel(i.thread).is_some_and(|c| {
+                c["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("[closed] "))
+                    && c["thread_metadata"]["archived"] == true
+            })
+        })
+    })
+    .await;
+    // Command answers were edited into the question messages.
+    settle(
+        &fake,
+        "command answers shown in D's question messages",
+        || {
+            let text: String = fake
+                .messages_in(d.thread)
+                .iter()
+                .map(|m| m["embeds"].to_string())
+                .collect();
+            text.matches("**Clear** — ").count() >= 10
+        },
+    )
+    .await;
+
+    let requests = fake.requests();
+    let injected = requests.iter().filter(|r| r.fault.is_some()).count();
+    assert!(injected >= 5, "only {injected} faults injected");
+    fake.clear_faults();
+    bot.stop().await.unwrap();
+
+    // Once each: one thread per incident, one message per nonce, no content under two nonces,
+    // and the expected number of each decision.
+    for inc in incidents {
+        let prefix = format!("INC-{} · ", inc.n);
+        let threads = requests
+            .iter()
+            .filter(|r| r.is("POST", "/channels/*/threads") && r.status == 201)
+            .filter(|r| {
+                r.body
+                    .as_ref()
+                    .is_some_and(|b| b["name"].as_str().is_some_and(|s| s.starts_with(&prefix)))
+            })
+            .count();
+        assert_eq!(threads, 1, "INC-{}: {threads} threads", inc.n);
+
+        let posts = posts_by_nonce(&fake, inc.thread);
+        let mut seen: HashMap<String, String> = HashMap::new();
+        for (nonce, bodies) in &posts {
+            let first = content_key(&bodies[0]);
+            for other in &bodies[1..] {
+                assert_eq!(
+                    content_key(other),
+                    first,
+                    "INC-{}: nonce {nonce} reused for another message",
+                    inc.n
+                );
+            }
+            if let Some(prev) = seen.insert(first.clone(), nonce.clone()) {
+                panic!(
+                    "INC-{}: the same message posted under nonces {prev} and {nonce}: {first}",
+                    inc.n
+                );
+            }
+        }
+        let kept: Vec<&Value> = posts.values().map(|b| &b[0]).collect();
+        for (needle, count) in &expected[&inc.n] {
+            let n = kept
+                .iter()
+                .filter(|b| titles(b).iter().any(|t| t.contains(needle)))
+                .count();
+            assert_eq!(n, *count, "INC-{}: {n} messages titled {needle:?}", inc.n);
+        }
+        let question_posts = kept
+            .iter()
+            .filter(|b| custom_ids(b).iter().any(|c| c.starts_with("ans:")))
+            .count();
+        assert_eq!(
+            question_posts,
+            inc.questions.div_ceil(5),
+            "INC-{}: question messages",
+            inc.n
+        );
+        let repeats: usize = posts.values().map(|b| b.len() - 1).sum();
+        if repeats > 0 {
+            eprintln!(
+                "INC-{}: {repeats} repeated post(s) under the same nonce (Discord keeps one)",
+                inc.n
+            );
+        }
+    }
+    eprintln!(
+        "{injected} faults injected over {} requests; settled in {:?}",
+        requests.len(),
+        started.elapsed()
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+    fake.assert_clean();
+}

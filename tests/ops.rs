@@ -1,0 +1,520 @@
+//! Operator commands through the real binary: `socbot config check` on good and bad files,
+//! `socbot backup` / `socbot restore` round trips while the bot writes, and a store or a backup
+//! from a newer socbot refused with a clear message.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use serde_json::json;
+use socbot::incident::{Event, Incident, IncidentId};
+use socbot::store::{SCHEMA_VERSION, Store};
+use support::bot::{Bot, BotDirs, L1_ROLE};
+use support::discord::FakeDiscord;
+use support::discord::payloads::{Interaction, opt_int, opt_str};
+
+/// `socbot args…` from `cwd` with no SOCBOT_* variables from the caller, plus `env`.
+fn socbot(cwd: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_socbot"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SOCBOT") || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.current_dir(cwd)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("the socbot binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn bundled() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("playbooks")
+        .display()
+        .to_string()
+}
+
+/// A temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("socbot-ops-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// config check
+
+const GOOD: &str = r#"
+[playbooks]
+dir = "PLAYBOOKS"
+
+[store]
+path = "STORE"
+
+[discord]
+guild_id = 1100000000000000001
+soc_channel_id = 1100000000000000002
+
+[roles]
+l1 = [1100000000000000011]
+t2 = [1100000000000000022]
+
+[oncall]
+roster = [1100000000000000101, 1100000000000000102]
+fallback_role = 1100000000000000022
+timezone = "Europe/Berlin"
+
+[paging]
+ack_timeout_secs = 300
+webhook_url = "https://events.pagerduty.com/v2/enqueue"
+
+[http]
+listen = "127.0.0.1:9184"
+"#;
+
+fn good_toml(tmp: &Path) -> String {
+    GOOD.replace("PLAYBOOKS", &bundled())
+        .replace("STORE", &tmp.join("data/socbot.sled").display().to_string())
+}
+
+#[test]
+fn config_check_passes_a_good_file_and_redacts_secrets() {
+    let tmp = TempDir::new("config-good");
+    let file = tmp.0.join("socbot.toml");
+    std::fs::write(&file, good_toml(&tmp.0)).unwrap();
+    let env = [
+        (
+            "SOCBOT__DISCORD__TOKEN",
+            "MTEwMDAwMDAwMDAwMDAwMDAwMQ.GsEcRt.very-secret-token-value".to_owned(),
+        ),
+        (
+            "SOCBOT__PAGING__ROUTING_KEY",
+            "R0UT1NGK3Y-secret".to_owned(),
+        ),
+    ];
+    let out = socbot(
+        &tmp.0,
+        &["--config", file.to_str().unwrap(), "config", "check"],
+        &env,
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(text.contains("configuration OK"), "{text}");
+    assert!(!text.contains("very-secret"), "token leaked:\n{text}");
+    assert!(!text.contains("R0UT1NGK3Y"), "routing key leaked:\n{text}");
+    assert!(
+        text.contains("token = \"<redacted>\"  # from the environment"),
+        "{text}"
+    );
+    assert!(text.contains("routing_key = \"<redacted>\""), "{text}");
+    // The effective values, where they came from, and the checks.
+    assert!(
+        text.contains("guild_id = 1100000000000000001  # from "),
+        "{text}"
+    );
+    assert!(
+        text.contains("[http]\nlisten = \"127.0.0.1:9184\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("ok: playbooks.dir: 2 playbooks load"),
+        "{text}"
+    );
+    assert!(text.contains("ok: store.path:"), "{text}");
+    assert!(!text.contains("error:"), "{text}");
+}
+
+#[test]
+fn config_check_names_the_key_of_each_problem_and_exits_1() {
+    let tmp = TempDir::new("config-bad");
+    let not_a_dir = tmp.0.join("a-file");
+    std::fs::write(&not_a_dir, "x").unwrap();
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "guild id too short",
+            "[discord]\nguild_id = 12\n".into(),
+            "discord.guild_id",
+        ),
+        (
+            "channel id",
+            "[discord]\nsoc_channel_id = 999\n".into(),
+            "discord.soc_channel_id",
+        ),
+        ("role id", "[roles]\nt2 = [42]\n".into(), "roles.t2"),
+        (
+            "roster id",
+            "[oncall]\nroster = [7]\n".into(),
+            "oncall.roster",
+        ),
+        (
+            "playbook dir",
+            "[playbooks]\ndir = \"/nonexistent/playbooks\"\n".into(),
+            "playbooks.dir",
+        ),
+        (
+            "store is a file",
+            format!("[store]\npath = {:?}\n", not_a_dir.display().to_string()),
+            "store.path",
+        ),
+        (
+            "zero duration",
+            "[paging]\nack_timeout_secs = 0\n".into(),
+            "paging.ack_timeout_secs",
+        ),
+        (
+            "rotation",
+            "[oncall]\nrotation_days = 0\n".into(),
+            "oncall.rotation_days",
+        ),
+        (
+            "time zone",
+            "[oncall]\ntimezone = \"Mars/Base\"\n".into(),
+            "oncall.timezone",
+        ),
+        (
+            "listen",
+            "[http]\nlisten = \"everywhere\"\n".into(),
+            "http.listen",
+        ),
+        ("log level", "[log]\nlevel = \"loud\"\n".into(), "log.level"),
+        ("unknown key", "[discord]\nguildid = 1\n".into(), "guildid"),
+        (
+            "wrong type",
+            "[discord]\nguild_id = \"general\"\n".into(),
+            "discord.guild_id",
+        ),
+    ];
+    for (what, toml, key) in cases {
+        let file = tmp.0.join("bad.toml");
+        // The base names the bundled playbooks and a fresh store, unless the case sets those.
+        let mut text = String::new();
+        if !toml.starts_with("[playbooks]") {
+            text.push_str(&format!("[playbooks]\ndir = {:?}\n", bundled()));
+        }
+        if !toml.starts_with("[store]") {
+            let store = tmp.0.join("store").display().to_string();
+            text.push_str(&format!("[store]\npath = {store:?}\n"));
+        }
+        text.push_str(&toml);
+        std::fs::write(&file, text).unwrap();
+        let out = socbot(
+            &tmp.0,
+            &["--config", file.to_str().unwrap(), "config", "check"],
+            &[],
+        );
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(1), "{what}: {text}{}", stderr(&out));
+        let error = text
+            .lines()
+            .find(|l| l.starts_with("error:"))
+            .unwrap_or_else(|| panic!("{what}: no error line:\n{text}"));
+        assert!(error.contains(key), "{what}: {key} not named in {error:?}");
+        assert!(
+            text.contains("configuration check failed"),
+            "{what}: {text}"
+        );
+    }
+    // A missing --config file is an error too.
+    let out = socbot(&tmp.0, &["--config", "nope.toml", "config", "check"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("nope.toml"), "{}", stdout(&out));
+}
+
+// ---------------------------------------------------------------------------------------------
+// backup and restore
+
+fn incident_cmd(sub: &str, options: serde_json::Value) -> Interaction {
+    Interaction::subcommand("incident", sub, options)
+        .roles(&[L1_ROLE])
+        .username("alice")
+}
+
+/// Every incident in `store` folds, and each is a prefix of the same incident in `live`; the
+/// outbox and the thread index only name incidents that exist; the counter is past them all.
+fn assert_consistent_prefix(restored: &Store, live: &Store) -> usize {
+    let ids = restored.incident_ids().unwrap();
+    for &id in &ids {
+        let events: Vec<Event> = restored.events(id).unwrap();
+        Incident::from_stored(IncidentId(id), &events)
+            .unwrap_or_else(|e| panic!("INC-{id} does not fold in the backup: {e}"));
+        let full: Vec<Event> = live.events(id).unwrap();
+        assert!(
+            events.len() <= full.len() && full[..events.len()] == events[..],
+            "INC-{id} in the backup is not a prefix of the live history"
+        );
+    }
+    for effect in restored.outbox().unwrap() {
+        let v: serde_json::Value = serde_json::from_slice(&effect.json).unwrap();
+        let inc = v["effect"]["incident"].as_u64().unwrap();
+        assert!(
+            ids.contains(&inc),
+            "an outbox effect for INC-{inc}, which the backup lacks"
+        );
+    }
+    let next = restored.allocate_incident_id().unwrap();
+    assert!(
+        ids.iter().all(|&i| i < next),
+        "the incident counter is behind the incidents"
+    );
+    ids.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backups_taken_while_the_bot_writes_restore_to_consistent_stores() {
+    let fake = FakeDiscord::start().await;
+    let dirs = BotDirs::new(&[]);
+    let bot = Bot::start(&fake, &dirs).await;
+    let root = dirs.root.clone();
+    let env = |store: &Path| {
+        vec![
+            ("SOCBOT__STORE__PATH", store.display().to_string()),
+            (
+                "SOCBOT__PLAYBOOKS__DIR",
+                dirs.playbooks.display().to_string(),
+            ),
+        ]
+    };
+    let live_env = env(&dirs.store);
+
+    // Writers: incidents opened and answered through Discord; the outbox creates their threads
+    // and posts their questions meanwhile.
+    let writer = {
+        let fake = fake.clone();
+        tokio::spawn(async move {
+            for i in 0..8 {
+                let card = fake
+                    .interact(incident_cmd(
+                        "open",
+                        json!([
+                            opt_str("technique", "T1583.006"),
+                            opt_str("title", &format!("backup load {i}"))
+                        ]),
+                    ))
+                    .await;
+                assert_eq!(card["type"], 4, "{card}");
+                let answer = fake
+                    .interact(incident_cmd(
+                        "answer",
+                        json!([
+                            opt_str("incident", &format!("INC-{}", i + 1)),
+                            opt_int("question", 1),
+                            opt_str("finding", "clear")
+                        ]),
+                    ))
+                    .await;
+                assert_eq!(answer["type"], 4, "{answer}");
+            }
+        })
+    };
+    // Backups meanwhile, through the running daemon's control socket.
+    let mut files = Vec::new();
+    for n in 0..4 {
+        let file = root.join(format!("live-{n}.socbot-backup"));
+        let (f, e, r) = (file.clone(), live_env.clone(), root.clone());
+        let out = tokio::task::spawn_blocking(move || {
+            let env: Vec<(&str, String)> = e.iter().map(|(k, v)| (*k, v.clone())).collect();
+            socbot(&r, &["backup", f.to_str().unwrap()], &env)
+        })
+        .await
+        .unwrap();
+        assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+        assert!(
+            stdout(&out).contains("from the running socbot"),
+            "{}",
+            stdout(&out)
+        );
+        files.push(file);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    writer.await.unwrap();
+
+    // Restoring into the running bot's store is refused.
+    let (f, e, r) = (files[0].clone(), live_env.clone(), root.clone());
+    let refused = tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, String)> = e.iter().map(|(k, v)| (*k, v.clone())).collect();
+        socbot(&r, &["restore", f.to_str().unwrap()], &env)
+    })
+    .await
+    .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("stop it first"),
+        "{}",
+        stderr(&refused)
+    );
+
+    bot.stop().await.unwrap();
+
+    // With the bot stopped, `socbot backup` reads the store itself.
+    let offline = root.join("offline.socbot-backup");
+    let out = socbot(&root, &["backup", offline.to_str().unwrap()], &live_env);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("with socbot stopped"),
+        "{}",
+        stdout(&out)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&offline).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "a backup is readable by its owner only"
+        );
+    }
+
+    let live = Store::open(&dirs.store).unwrap();
+    let mut seen = Vec::new();
+    for (n, file) in files.iter().enumerate() {
+        let target = root.join(format!("restored-{n}"));
+        let out = socbot(&root, &["restore", file.to_str().unwrap()], &env(&target));
+        assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+        let restored = Store::open(&target).unwrap();
+        seen.push(assert_consistent_prefix(&restored, &live));
+    }
+    eprintln!("incidents in the backups taken while writing: {seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[0] <= w[1]),
+        "later backups hold at least as much: {seen:?}"
+    );
+
+    // The offline backup restores to exactly the live store, over an existing store, which is
+    // kept aside.
+    let target = root.join("restored-0");
+    let out = socbot(
+        &root,
+        &["restore", offline.to_str().unwrap()],
+        &env(&target),
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("8 incident(s)"), "{text}");
+    let aside = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("the store that was there is kept at ")?
+                .split(';')
+                .next()
+        })
+        .unwrap_or_else(|| panic!("the old store is kept aside: {text}"));
+    assert!(Path::new(aside).is_dir(), "{aside}");
+    let restored = Store::open(&target).unwrap();
+    assert_eq!(
+        restored.export_trees().unwrap(),
+        live.export_trees().unwrap()
+    );
+    assert_eq!(restored.checksum().unwrap(), live.checksum().unwrap());
+    drop(restored);
+    drop(live);
+
+    // `-` streams the backup on stdout (for `kubectl exec … socbot backup -`).
+    let out = socbot(&root, &["backup", "-"], &live_env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stdout.starts_with(b"SOCBOT-BACKUP\n"));
+    fake.assert_clean();
+}
+
+// ---------------------------------------------------------------------------------------------
+// schema versions
+
+#[test]
+fn a_store_or_backup_from_a_newer_socbot_is_refused_clearly() {
+    let tmp = TempDir::new("newer");
+    let store = tmp.0.join("store");
+    {
+        let db = sled::open(&store).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        meta.insert("schema_version", &(SCHEMA_VERSION + 1).to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let err = Store::open(&store).unwrap_err().to_string();
+    assert!(err.contains("written by a newer socbot"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "schema {}, this build knows {SCHEMA_VERSION}",
+            SCHEMA_VERSION + 1
+        )),
+        "{err}"
+    );
+    let env = [
+        ("SOCBOT__STORE__PATH", store.display().to_string()),
+        ("SOCBOT__PLAYBOOKS__DIR", bundled()),
+        ("SOCBOT__DISCORD__TOKEN", "x.y.z".to_owned()),
+        // Never reached: the store is refused before any connection.
+        ("SOCBOT__DISCORD__API_BASE", "http://127.0.0.1:9".to_owned()),
+    ];
+    for args in [&["run"][..], &["backup", "out.bak"], &["export", "INC-1"]] {
+        let out = socbot(&tmp.0, args, &env);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("written by a newer socbot"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+
+    // A backup whose header says a newer schema: refused, and nothing is changed.
+    let good = tmp.0.join("good");
+    Store::open(&good).unwrap();
+    let file = tmp.0.join("good.bak");
+    let env_good = [
+        ("SOCBOT__STORE__PATH", good.display().to_string()),
+        ("SOCBOT__PLAYBOOKS__DIR", bundled()),
+    ];
+    let out = socbot(&tmp.0, &["backup", file.to_str().unwrap()], &env_good);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bytes = std::fs::read(&file).unwrap();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let from = format!("\"schema\":{SCHEMA_VERSION},");
+    assert!(text.contains(&from), "the header records the schema");
+    let newer = text.replacen(&from, &format!("\"schema\":{},", SCHEMA_VERSION + 1), 1);
+    let newer_file = tmp.0.join("newer.bak");
+    std::fs::write(&newer_file, newer.as_bytes()).unwrap();
+    let target = tmp.0.join("target");
+    let out = socbot(
+        &tmp.0,
+        &["restore", newer_file.to_str().unwrap()],
+        &[("SOCBOT__STORE__PATH", target.display().to_string())],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("newer socbot"), "{}", stderr(&out));
+    assert!(!target.exists(), "nothing restored");
+
+    // A damaged backup is refused too.
+    let mut damaged = bytes.clone();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0xff;
+    std::fs::write(&newer_file, &damaged).unwrap();
+    let out = socbot(
+        &tmp.0,
+        &["restore", newer_file.to_str().unwrap()],
+        &[("SOCBOT__STORE__PATH", target.display().to_string())],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("damaged"), "{}", stderr(&out));
+}
