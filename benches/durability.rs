@@ -167,29 +167,44 @@ impl<S: tracing::Subscriber> tracing_subscriber::layer::Layer<S> for Handled {
     }
 }
 
-/// Bare write + fsync (`sync_all`, or `sync_data` with `data_only`) of `size` bytes, appended
-/// to a file in `dir`.
-fn fsync_baseline(dir: &std::path::Path, size: usize, n: usize, data_only: bool) -> Vec<Duration> {
-    let path = dir.join("fsync-baseline.bin");
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .expect("baseline file");
-    let bytes = vec![b'x'; size];
-    let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
-        let started = Instant::now();
-        file.write_all(&bytes).expect("write");
-        if data_only {
-            file.sync_data().expect("fdatasync");
-        } else {
-            file.sync_all().expect("fsync");
+/// Bare write + fsync (`sync_all`, or `sync_data`) of `size` bytes, appended to a file.
+struct Baseline {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl Baseline {
+    fn new(dir: &std::path::Path, size: usize) -> Self {
+        let path = dir.join("fsync-baseline.bin");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .expect("baseline file");
+        Self {
+            file,
+            path,
+            bytes: vec![b'x'; size],
         }
-        out.push(started.elapsed());
     }
-    let _ = std::fs::remove_file(path);
-    out
+
+    fn once(&mut self, data_only: bool) -> Duration {
+        let started = Instant::now();
+        self.file.write_all(&self.bytes).expect("write");
+        if data_only {
+            self.file.sync_data().expect("fdatasync");
+        } else {
+            self.file.sync_all().expect("fsync");
+        }
+        started.elapsed()
+    }
+}
+
+impl Drop for Baseline {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 fn main() {
@@ -241,6 +256,26 @@ fn main() {
         let message = fake
             .wait_for_message(|m| m["channel_id"] == thread_s.as_str() && custom_ids(m).contains(&want))
             .await;
+        // What one answer writes: its event and the interaction id. The same write to a store
+        // of our own and a bare write + fsync of as many bytes follow each press, in the same
+        // directory (same disk), so the three are measured under the same disk weather.
+        let event = Event::new(
+            chrono::Utc::now(),
+            ActorRef::new(1_200_000_000_000_000_001, "alice"),
+            EventKind::Answered {
+                question: 3,
+                finding: Finding::Concerning,
+                note: None,
+            },
+        );
+        let event_bytes = Store::encode(&event);
+        let size = event_bytes.len() + 8 + 8;
+        let store = Store::open(&dirs.root.join("bench-store")).expect("store");
+        let mut baseline = Baseline::new(&dirs.root, size);
+        let mut commits = Vec::with_capacity(ANSWERS);
+        let mut bare = Vec::with_capacity(ANSWERS);
+        let mut bare_data = Vec::with_capacity(ANSWERS);
+
         HANDLED.lock().unwrap().clear();
         let codes = ["c", "k", "u"];
         let mut samples = Vec::with_capacity(ANSWERS);
@@ -254,33 +289,7 @@ fn main() {
             let update = fake.interaction_response(id).await;
             let took = started.elapsed();
             assert_eq!(update["type"], 7, "{update}");
-            if i >= WARM_UP {
-                samples.push(took);
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let handled: Vec<Duration> = std::mem::take(&mut *HANDLED.lock().unwrap());
-        let handled = handled[handled.len().saturating_sub(ANSWERS)..].to_vec();
-        bot.stop().await.expect("the daemon stops cleanly");
-        fake.assert_clean();
 
-        // What one answer writes: its event and the interaction id.
-        let event = Event::new(
-            chrono::Utc::now(),
-            ActorRef::new(1_200_000_000_000_000_001, "alice"),
-            EventKind::Answered {
-                question: 3,
-                finding: Finding::Concerning,
-                note: None,
-            },
-        );
-        let event_bytes = Store::encode(&event);
-        let size = event_bytes.len() + 8 + 8;
-
-        // The store alone, next to the bot's store (same disk).
-        let store = Store::open(&dirs.root.join("bench-store")).expect("store");
-        let mut commits = Vec::with_capacity(ANSWERS);
-        for i in 0..WARM_UP + ANSWERS {
             let batch = Batch {
                 interaction: Some(1_000_000 + i as u64),
                 events: vec![(1, event_bytes.clone())],
@@ -288,17 +297,46 @@ fn main() {
             };
             let started = Instant::now();
             store.commit(batch).await.expect("commit");
+            let commit = started.elapsed();
+            let (all, data) = (baseline.once(false), baseline.once(true));
             if i >= WARM_UP {
-                commits.push(started.elapsed());
+                samples.push(took);
+                commits.push(commit);
+                bare.push(all);
+                bare_data.push(data);
             }
         }
         drop(store);
-        let bare = fsync_baseline(&dirs.root, size, WARM_UP + ANSWERS, false)[WARM_UP..].to_vec();
-        let bare_data =
-            fsync_baseline(&dirs.root, size, WARM_UP + ANSWERS, true)[WARM_UP..].to_vec();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let handled: Vec<Duration> = std::mem::take(&mut *HANDLED.lock().unwrap());
+        let handled = handled[handled.len().saturating_sub(ANSWERS)..].to_vec();
 
+        // The same loop without a write: a read-only `/incident status` in the same thread
+        // (fold, render, callback; nothing stored).
+        let mut reads = Vec::with_capacity(ANSWERS / 2);
+        for i in 0..WARM_UP + ANSWERS / 2 {
+            let status = Interaction::subcommand("incident", "status", json!([]))
+                .roles(&[L1_ROLE])
+                .channel(thread);
+            let started = Instant::now();
+            let (id, _) = fake.send_interaction(status).await;
+            let reply = fake.interaction_response(id).await;
+            let took = started.elapsed();
+            assert_eq!(reply["type"], 4, "{reply}");
+            if i >= WARM_UP {
+                reads.push(took);
+            }
+        }
+        bot.stop().await.expect("the daemon stops cleanly");
+        fake.assert_clean();
+
+        let first: Vec<Duration> = samples[..100].to_vec();
+        let last: Vec<Duration> = samples[samples.len() - 100..].to_vec();
         let answer = report("button answer → type 7 ack (durable)", samples);
+        report("  first 100 answers", first);
+        report(&format!("  last 100 answers (incident has {} events)", ANSWERS + WARM_UP), last);
         report("  bot side (event in handler → 204)", handled);
+        report("  /incident status, same loop, no write", reads);
         let commit = report("  store commit alone (event + id, flushed)", commits);
         let disk = report(&format!("  bare write + sync_all of {size} bytes"), bare);
         report(&format!("  bare write + sync_data of {size} bytes"), bare_data);

@@ -4,10 +4,9 @@
 //! - the running daemon serves backups on a control socket beside the store
 //!   (`<store.path>.sock`, mode 0600): `socbot backup FILE` asks it and writes what it gets;
 //!   with no daemon running, `socbot backup` opens the store itself;
-//! - a backup is consistent: every tree is copied, then sled's checksum of the whole store is
-//!   taken while sled holds every writer off; the copy is kept only when its own checksum is
-//!   the same, that is when it equals the store at that moment. A write in between means
-//!   another try.
+//! - a backup is consistent: the store holds its writers off while every tree is copied, so a
+//!   command's events, effects and timers are all in the copy or none are; sled's own checksum
+//!   of the store, taken in the same moment, must equal the copy's and is kept in the file.
 //!
 //! The file: `SOCBOT-BACKUP\n`, one JSON header line (format, socbot version, schema version,
 //! time, tree and record counts, CRC-32), then each tree as length-prefixed name, entry count
@@ -27,8 +26,6 @@ use crate::store::{SCHEMA_VERSION, Store, TreeCopy};
 pub const MAGIC: &[u8] = b"SOCBOT-BACKUP\n";
 /// The layout of the file this build writes and reads.
 pub const FORMAT: u32 = 1;
-/// Copies tried before giving up on a store that never stops changing.
-const ATTEMPTS: u32 = 50;
 
 /// The header line of a backup file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,35 +50,27 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Copies `store` consistently; blocks (run it off the async runtime).
+    /// Copies `store` consistently; blocks (run it off the async runtime). Writes wait while
+    /// the trees are copied (milliseconds for a SOC's store).
     pub fn take(store: &Store) -> anyhow::Result<Self> {
         let schema = store.schema_version()?;
-        for attempt in 0..ATTEMPTS {
-            let trees = store.export_trees()?;
-            let crc = checksum(&trees);
-            if crc == store.checksum()? {
-                let records = trees.iter().map(|(_, items)| items.len()).sum();
-                if attempt > 0 {
-                    tracing::debug!(attempt, "backup copy matched the store");
-                }
-                return Ok(Self {
-                    header: Header {
-                        format: FORMAT,
-                        socbot: env!("CARGO_PKG_VERSION").to_owned(),
-                        schema,
-                        created: Utc::now(),
-                        trees: trees.len(),
-                        records,
-                        crc32: crc,
-                    },
-                    trees,
-                });
-            }
-            std::thread::sleep(Duration::from_millis(5 * u64::from(attempt + 1)));
+        let (trees, crc) = store.export_trees()?;
+        if checksum(&trees) != crc {
+            bail!("the copy does not match the store's own checksum; nothing was written");
         }
-        bail!(
-            "the store changed during each of {ATTEMPTS} copies; try again when the bot is less busy"
-        )
+        let records = trees.iter().map(|(_, items)| items.len()).sum();
+        Ok(Self {
+            header: Header {
+                format: FORMAT,
+                socbot: env!("CARGO_PKG_VERSION").to_owned(),
+                schema,
+                created: Utc::now(),
+                trees: trees.len(),
+                records,
+                crc32: crc,
+            },
+            trees,
+        })
     }
 
     /// The backup file's bytes.
@@ -344,12 +333,49 @@ pub fn restore(snapshot: &Snapshot, target: &Path) -> anyhow::Result<Restored> {
     std::fs::rename(&staging, target)
         .with_context(|| format!("cannot move the restored store to {}", target.display()))?;
     let store = Store::open(target)?;
-    Ok(Restored {
+    let restored = Restored {
         snapshot: snapshot.header.clone(),
         previous,
         incidents: store.incident_ids()?.len(),
         outbox: store.outbox()?.len(),
         deadlines: store.timers()?.len(),
+    };
+    drop(store);
+    #[cfg(unix)]
+    adopt_owner(target)?;
+    Ok(restored)
+}
+
+/// When root restores a store into a directory that belongs to someone else (systemd's
+/// `DynamicUser` state directory, a container volume), the restored store becomes that owner's
+/// too, so the service can open it.
+#[cfg(unix)]
+fn adopt_owner(target: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let parent = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let dir = std::fs::metadata(parent)?;
+    let store = std::fs::metadata(target)?;
+    if store.uid() != 0 || (dir.uid(), dir.gid()) == (store.uid(), store.gid()) {
+        return Ok(());
+    }
+    fn chown_tree(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
+        if std::fs::symlink_metadata(path)?.is_dir() {
+            for entry in std::fs::read_dir(path)? {
+                chown_tree(&entry?.path(), uid, gid)?;
+            }
+        }
+        Ok(())
+    }
+    chown_tree(target, dir.uid(), dir.gid()).with_context(|| {
+        format!(
+            "cannot give the restored store to uid {}, the owner of {}",
+            dir.uid(),
+            parent.display()
+        )
     })
 }
 
@@ -557,12 +583,13 @@ mod tests {
                 ..Batch::default()
             })
             .unwrap();
-        let trees = store.export_trees().unwrap();
+        let (trees, crc) = store.export_trees().unwrap();
         assert!(
             trees.iter().any(|(n, i)| n == b"timers" && i.is_empty()),
             "empty trees are kept"
         );
-        assert_eq!(checksum(&trees), store.checksum().unwrap());
+        assert_eq!(checksum(&trees), crc);
+        assert_eq!(crc, store.checksum().unwrap());
         let snap = Snapshot::take(&store).unwrap();
         let bytes = snap.encode();
         let back = Snapshot::decode(&bytes).unwrap();

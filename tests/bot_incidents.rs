@@ -166,10 +166,8 @@ async fn wait_thread(fake: &FakeDiscord, prefix: &str) -> u64 {
 async fn wait_question(fake: &FakeDiscord, thread: u64, n: u64, q: usize) -> Value {
     let want = format!("ans:{n}:{q}:c");
     let thread_s = thread.to_string();
-    fake.wait_for_message(|m| {
-        m["channel_id"] == thread_s.as_str() && custom_ids(m).iter().any(|c| *c == want)
-    })
-    .await
+    fake.wait_for_message(|m| m["channel_id"] == thread_s.as_str() && custom_ids(m).contains(&want))
+        .await
 }
 
 /// Who acts: a Discord user with a name and roles.
@@ -814,6 +812,9 @@ async fn escalate_close_roles_guilds_and_export() {
     );
     assert!(
         fake.requests_matching("PATCH", &format!("/channels/{}", o.thread))
+            .iter()
+            .filter(|r| r.path == format!("/channels/{}", o.thread))
+            .collect::<Vec<_>>()
             .is_empty()
     );
 
@@ -840,12 +841,25 @@ async fn escalate_close_roles_guilds_and_export() {
             .contains("closed as **true positive** by tina")
     );
     let patch = fake
-        .wait_for_request("PATCH", &format!("/channels/{}", o.thread))
+        .wait_for(
+            |r| r.method == "PATCH" && r.path == format!("/channels/{}", o.thread),
+            Duration::from_secs(15),
+        )
         .await;
     assert_eq!(patch.status, 200, "{}", patch.summary());
     let channel = fake.channel(o.thread).unwrap();
     assert_eq!(channel["name"], "[closed] INC-1 · T1583.006 · Manage");
     assert_eq!(channel["thread_metadata"]["archived"], true);
+    // The question message keeps the answers but loses its buttons.
+    let thread_s = o.thread.to_string();
+    let questions = fake
+        .wait_for_message(|m| {
+            m["channel_id"] == thread_s.as_str()
+                && embeds_text(m).contains("**q1.**")
+                && custom_ids(m).is_empty()
+        })
+        .await;
+    assert!(embeds_text(&questions).contains("**Concerning** — alice"));
     let closing = thread_messages_titled(&fake, o.thread, "INC-1 closed");
     assert_eq!(closing.len(), 1);
     assert!(embeds_text(&closing[0]).contains("abused account"));
@@ -1012,8 +1026,11 @@ async fn user_text_with_mentions_pings_nobody() {
         .roles(&[T2_ROLE]),
     )
     .await;
-    fake.wait_for_request("PATCH", &format!("/channels/{thread}"))
-        .await;
+    fake.wait_for(
+        |r| r.method == "PATCH" && r.path == format!("/channels/{thread}"),
+        Duration::from_secs(15),
+    )
+    .await;
     wait_titled(&fake, thread, "INC-1 closed", 1).await;
     wait_titled(&fake, thread, "escalate to Tier 2", 1).await;
 

@@ -421,3 +421,28 @@ async fn a_restart_between_steps_neither_skips_nor_repeats_one() {
     bot.stop().await.unwrap();
     w.fake.assert_clean();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_hand_off_posts_who_is_on_call_and_the_incidents_still_running() {
+    let w = World::new(0).await;
+    let bot = w.start().await;
+    w.escalated_incident("Still running at hand-off").await;
+    // The next hand-off is Monday 2026-11-30 09:00 UTC, when SECONDARY takes over.
+    w.manual.advance(Duration::from_secs(7 * 24 * 3600));
+    let soc = format!("/channels/{}/messages", w.fake.channel_id());
+    let post = w
+        .fake
+        .wait_for(
+            move |r| r.path == soc && r.json()["content"].as_str().is_some_and(|c| c.contains("Shift hand-off")),
+            Duration::from_secs(10),
+        )
+        .await;
+    let text = post.json()["content"].as_str().unwrap().to_owned();
+    assert!(text.contains(&format!("On call now: <@{SECONDARY}>")), "{text}");
+    assert!(text.contains("Escalated (1)") && text.contains("INC-1 Still running at hand-off"), "{text}");
+    // Shown, never pinged.
+    assert_eq!(allowed(&post)["users"], json!([]));
+    assert_eq!(allowed(&post)["parse"], json!([]));
+    bot.stop().await.unwrap();
+    w.fake.assert_clean();
+}

@@ -281,6 +281,9 @@ fn assert_consistent_prefix(restored: &Store, live: &Store) -> usize {
     ids.len()
 }
 
+/// Incidents the writer opens (and answers) while backups are taken.
+const WRITES: usize = 16;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backups_taken_while_the_bot_writes_restore_to_consistent_stores() {
     let fake = FakeDiscord::start().await;
@@ -303,7 +306,7 @@ async fn backups_taken_while_the_bot_writes_restore_to_consistent_stores() {
     let writer = {
         let fake = fake.clone();
         tokio::spawn(async move {
-            for i in 0..8 {
+            for i in 0..WRITES {
                 let card = fake
                     .interact(incident_cmd(
                         "open",
@@ -330,7 +333,7 @@ async fn backups_taken_while_the_bot_writes_restore_to_consistent_stores() {
     };
     // Backups meanwhile, through the running daemon's control socket.
     let mut files = Vec::new();
-    for n in 0..4 {
+    for n in 0..5 {
         let file = root.join(format!("live-{n}.socbot-backup"));
         let (f, e, r) = (file.clone(), live_env.clone(), root.clone());
         let out = tokio::task::spawn_blocking(move || {
@@ -346,7 +349,7 @@ async fn backups_taken_while_the_bot_writes_restore_to_consistent_stores() {
             stdout(&out)
         );
         files.push(file);
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     writer.await.unwrap();
 
@@ -412,7 +415,7 @@ async fn backups_taken_while_the_bot_writes_restore_to_consistent_stores() {
     );
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("8 incident(s)"), "{text}");
+    assert!(text.contains(&format!("{WRITES} incident(s)")), "{text}");
     let aside = text
         .lines()
         .find_map(|l| {
@@ -424,8 +427,8 @@ async fn backups_taken_while_the_bot_writes_restore_to_consistent_stores() {
     assert!(Path::new(aside).is_dir(), "{aside}");
     let restored = Store::open(&target).unwrap();
     assert_eq!(
-        restored.export_trees().unwrap(),
-        live.export_trees().unwrap()
+        restored.export_trees().unwrap().0,
+        live.export_trees().unwrap().0
     );
     assert_eq!(restored.checksum().unwrap(), live.checksum().unwrap());
     drop(restored);
@@ -517,4 +520,218 @@ fn a_store_or_backup_from_a_newer_socbot_is_refused_clearly() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("damaged"), "{}", stderr(&out));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_store_restored_by_root_belongs_to_its_directorys_owner() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = TempDir::new("owner");
+    let probe = tmp.0.join("probe");
+    std::fs::write(&probe, "").unwrap();
+    if std::fs::metadata(&probe).unwrap().uid() != 0 {
+        eprintln!("skipped: only root can restore for another user");
+        return;
+    }
+    // A state directory owned by the service's user, as systemd's DynamicUser= leaves it.
+    let state = tmp.0.join("state");
+    std::fs::create_dir(&state).unwrap();
+    std::os::unix::fs::chown(&state, Some(65_532), Some(65_532)).unwrap();
+    let source = tmp.0.join("source");
+    Store::open(&source)
+        .unwrap()
+        .allocate_incident_id()
+        .unwrap();
+    let file = tmp.0.join("b.bak");
+    let env = |p: &Path| vec![("SOCBOT__STORE__PATH", p.display().to_string())];
+    let out = socbot(&tmp.0, &["backup", file.to_str().unwrap()], &env(&source));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let target = state.join("socbot.sled");
+    let out = socbot(&tmp.0, &["restore", file.to_str().unwrap()], &env(&target));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut owners = std::collections::BTreeSet::new();
+    let mut stack = vec![target];
+    while let Some(p) = stack.pop() {
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        owners.insert((m.uid(), m.gid()));
+        if m.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+    assert_eq!(
+        owners.into_iter().collect::<Vec<_>>(),
+        vec![(65_532, 65_532)]
+    );
+}
+
+/// A Kubernetes ConfigMap volume: files are symlinks through `..data`, which kubelet swaps to a
+/// new hidden directory on update. The reload watcher must see the change.
+#[cfg(unix)]
+#[test]
+fn the_playbook_watcher_sees_a_configmap_update() {
+    use std::os::unix::fs::symlink;
+    let tmp = TempDir::new("configmap");
+    let pb = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("playbooks/T1583.006-acquire-infrastructure-web-services.md"),
+    )
+    .unwrap();
+    let v1 = tmp.0.join("..2026_01_01_v1");
+    std::fs::create_dir(&v1).unwrap();
+    std::fs::write(v1.join("T1583.006.md"), &pb).unwrap();
+    symlink("..2026_01_01_v1", tmp.0.join("..data")).unwrap();
+    symlink("..data/T1583.006.md", tmp.0.join("T1583.006.md")).unwrap();
+    let (library, _) = socbot::playbook::Library::load_dir(&tmp.0).unwrap();
+    assert_eq!(library.len(), 1, "read once, through the link");
+    let before = socbot::daemon::reload::fingerprint(&tmp.0);
+
+    std::thread::sleep(Duration::from_millis(20));
+    let v2 = tmp.0.join("..2026_01_02_v2");
+    std::fs::create_dir(&v2).unwrap();
+    std::fs::write(
+        v2.join("T1583.006.md"),
+        pb.replace("Web Services", "Web Svc"),
+    )
+    .unwrap();
+    symlink("..2026_01_02_v2", tmp.0.join("..data_tmp")).unwrap();
+    std::fs::rename(tmp.0.join("..data_tmp"), tmp.0.join("..data")).unwrap();
+    std::fs::remove_dir_all(&v1).unwrap();
+    assert_ne!(socbot::daemon::reload::fingerprint(&tmp.0), before);
+}
+
+// ---------------------------------------------------------------------------------------------
+// deploy/
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files_under(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+/// Every `SOCBOT__SECTION__KEY` the deployment files set is a real key (the configuration is
+/// strict: an unknown one would stop the bot at start-up), the example configuration files load,
+/// and the YAML check passes where Python has PyYAML.
+#[test]
+fn deploy_files_use_real_configuration_keys_and_their_yaml_checks_out() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let deploy = root.join("deploy");
+    let defaults = socbot::config::Config::layers(None, Vec::<(String, String)>::new()).unwrap();
+    let config::ValueKind::Table(sections) = &defaults.cache.kind else {
+        panic!("the defaults are a table");
+    };
+    let known = |section: &str, key: &str| {
+        sections.get(section).is_some_and(|s| match &s.kind {
+            config::ValueKind::Table(t) => t.contains_key(key),
+            _ => false,
+        })
+    };
+    let mut files = Vec::new();
+    files_under(&deploy, &mut files);
+    let mut names = std::collections::BTreeSet::new();
+    for file in &files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for (at, _) in text.match_indices("SOCBOT__") {
+            let name: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            let parts: Vec<&str> = name.split("__").collect();
+            if parts.len() != 3 || parts[1] == "SECTION" || parts[2].is_empty() {
+                continue;
+            }
+            let (section, key) = (parts[1].to_lowercase(), parts[2].to_lowercase());
+            assert!(
+                known(&section, &key),
+                "{}: {name} is not a configuration key",
+                file.display()
+            );
+            names.insert(name);
+        }
+    }
+    for needed in [
+        "SOCBOT__DISCORD__TOKEN",
+        "SOCBOT__STORE__PATH",
+        "SOCBOT__HTTP__LISTEN",
+        "SOCBOT__PLAYBOOKS__DIR",
+    ] {
+        assert!(names.contains(needed), "{needed} is set nowhere in deploy/");
+    }
+
+    // The example file and the ConfigMap's file load as the daemon loads them.
+    socbot::config::Config::load_with_env(
+        Some(&deploy.join("socbot.example.toml")),
+        Vec::<(String, String)>::new(),
+    )
+    .unwrap();
+    let configmap = std::fs::read_to_string(deploy.join("kubernetes/config.yaml")).unwrap();
+    let toml: String = configmap
+        .split_once("socbot.toml: |\n")
+        .expect("the ConfigMap holds socbot.toml")
+        .1
+        .lines()
+        .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+        .collect();
+    let tmp = TempDir::new("configmap-toml");
+    let file = tmp.0.join("socbot.toml");
+    std::fs::write(&file, toml).unwrap();
+    socbot::config::Config::load_with_env(Some(&file), Vec::<(String, String)>::new()).unwrap();
+
+    let has_yaml = Command::new("python3")
+        .args(["-c", "import yaml"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if has_yaml {
+        let out = Command::new("python3")
+            .arg(deploy.join("check_yaml.py"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    } else {
+        eprintln!("skipped the YAML check: python3 with PyYAML is not installed");
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn root_does_not_open_another_users_stopped_store() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = TempDir::new("foreign");
+    if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
+        eprintln!("skipped: not root");
+        return;
+    }
+    let store = tmp.0.join("store");
+    Store::open(&store).unwrap();
+    let chown = Command::new("chown")
+        .args(["-R", "65532:65532"])
+        .arg(&store)
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let out = socbot(
+        &tmp.0,
+        &["backup", "x.bak"],
+        &[("SOCBOT__STORE__PATH", store.display().to_string())],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("belongs to uid 65532"),
+        "{}",
+        stderr(&out)
+    );
+    let mut stack = vec![store];
+    while let Some(p) = stack.pop() {
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        assert_eq!(m.uid(), 65_532, "{} became root's", p.display());
+        if m.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
 }

@@ -503,6 +503,7 @@ pub fn backup(config: &Config, args: BackupArgs) -> anyhow::Result<ExitCode> {
                     store_path.display()
                 );
             }
+            refuse_foreign_store_as_root(store_path)?;
             let store = match Store::open(store_path) {
                 Ok(s) => s,
                 Err(e) if backup::is_locked(&e) => bail!(
@@ -537,6 +538,29 @@ pub fn backup(config: &Config, args: BackupArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Opening a store writes files into it; as root, into a store another user owns (systemd's
+/// `DynamicUser`), they would be root's and the service could no longer open it.
+fn refuse_foreign_store_as_root(store: &Path) -> anyhow::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // /proc/self belongs to the process's effective user.
+        let me = std::fs::metadata("/proc/self").map(|m| m.uid());
+        let owner = std::fs::metadata(store).map(|m| m.uid());
+        if let (Ok(0), Ok(owner)) = (me, owner)
+            && owner != 0
+        {
+            bail!(
+                "the store at {} belongs to uid {owner} and socbot is not running; start socbot and back up through it, or run this as that user",
+                store.display()
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = store;
+    Ok(())
 }
 
 pub fn restore(config: &Config, args: RestoreArgs) -> anyhow::Result<ExitCode> {

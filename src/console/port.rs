@@ -35,6 +35,20 @@ impl ConsolePort {
 
 #[async_trait::async_trait]
 impl ChatPort for ConsolePort {
+    async fn post_channel(
+        &self,
+        _key: u64,
+        _channel: u64,
+        text: &str,
+    ) -> Result<(), DeliveryError> {
+        let mut lines = self
+            .lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        lines.extend(text.replace("**", "").lines().map(|l| format!("[soc] {l}")));
+        Ok(())
+    }
+
     async fn deliver(
         &self,
         _key: u64,
@@ -99,7 +113,7 @@ impl ChatPort for ConsolePort {
                 );
                 Ok(Vec::new())
             }
-            Effect::Webhook { .. } => Ok(Vec::new()),
+            Effect::Webhook { .. } | Effect::PostChannel { .. } => Ok(Vec::new()),
             Effect::CloseThread { .. } => {
                 self.say(
                     inc,

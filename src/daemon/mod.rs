@@ -105,7 +105,8 @@ pub fn incident_service(
         config.paging.clone(),
         clock.clone(),
         incidents.lock(),
-    );
+    )
+    .with_handoff(soc_channel);
     let tasks = vec![
         tokio::spawn(outbox.clone().run(stop.clone())),
         tokio::spawn(paging.clone().run(stop.clone())),

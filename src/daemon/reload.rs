@@ -25,13 +25,16 @@ pub fn fingerprint(dir: &Path) -> u64 {
         for e in entries {
             let path = e.path();
             path.hash(h);
-            match e.metadata() {
-                Ok(m) if m.is_dir() => walk(&path, h),
-                Ok(m) => {
-                    m.len().hash(h);
-                    m.modified().ok().hash(h);
+            // A file's link is followed (a Kubernetes ConfigMap mounts symlinks whose targets
+            // change); a directory's is not, as the loader does not descend into it.
+            match e.file_type() {
+                Ok(t) if t.is_dir() => walk(&path, h),
+                _ => {
+                    if let Ok(m) = std::fs::metadata(&path) {
+                        m.len().hash(h);
+                        m.modified().ok().hash(h);
+                    }
                 }
-                Err(_) => {}
             }
         }
     }

@@ -8,7 +8,7 @@ use serenity::all::{
     ActionRowComponent, AutocompleteChoice, CommandInteraction, ComponentInteraction,
     ComponentInteractionDataKind, Context, CreateActionRow, CreateAttachment,
     CreateAutocompleteResponse, CreateInputText, CreateInteractionResponse,
-    CreateInteractionResponseFollowup, CreateModal, EventHandler, GuildId, InputTextStyle,
+    CreateInteractionResponseFollowup, CreateModal, EventHandler, Guild, GuildId, InputTextStyle,
     Interaction, MessageFlags, ModalInteraction, Ready,
 };
 use serenity::gateway::{ConnectionStage, ShardStageUpdateEvent};
@@ -111,6 +111,19 @@ impl Answer {
 
 #[serenity::async_trait]
 impl EventHandler for Handler {
+    /// Remembers the guild's active threads, so an incident thread created just before a crash
+    /// is linked on the next start, not created again (see `port::known_threads`).
+    async fn guild_create(&self, ctx: Context, guild: Guild, _is_new: Option<bool>) {
+        let threads = guild.threads.iter().map(|t| {
+            (
+                t.parent_id.map_or(0, |p| p.get()),
+                t.name.clone(),
+                t.id.get(),
+            )
+        });
+        super::port::known_threads::record(&ctx.http, threads);
+    }
+
     async fn ready(&self, ctx: Context, ready: Ready) {
         info!(bot = %ready.user.name, guilds = ready.guilds.len(), "connected to the Discord gateway");
         crate::metrics::set_gateway_connected(true);

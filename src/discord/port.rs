@@ -100,6 +100,14 @@ fn nonce(key: u64, n: usize) -> String {
 
 #[async_trait::async_trait]
 impl ChatPort for DiscordPort {
+    async fn post_channel(&self, key: u64, channel: u64, text: &str) -> Result<(), DeliveryError> {
+        let m = MessageSpec {
+            content: Some(crate::service::playbook::clip(text, limits::CONTENT)),
+            ..MessageSpec::default()
+        };
+        self.post(channel, &m, nonce(key, 0)).await.map(|_| ())
+    }
+
     async fn deliver(
         &self,
         key: u64,
@@ -110,6 +118,22 @@ impl ChatPort for DiscordPort {
             Effect::OpenThread { channel, .. } => {
                 if inc.thread.is_some() {
                     return Ok(Vec::new());
+                }
+                // A thread created just before a crash, not yet recorded: link it.
+                match known_threads::find(&self.http, *channel, &inc.thread_name()) {
+                    known_threads::Found::Thread(id) => {
+                        return Ok(vec![EventKind::ThreadLinked {
+                            channel_id: *channel,
+                            thread_id: id,
+                            card_message_id: 0,
+                        }]);
+                    }
+                    known_threads::Found::NotYet => {
+                        return Err(DeliveryError::NotReady(
+                            "waiting for the gateway's list of active threads".into(),
+                        ));
+                    }
+                    known_threads::Found::Nothing => {}
                 }
                 let builder = CreateThread::new(inc.thread_name())
                     .kind(ChannelType::PublicThread)
@@ -146,16 +170,16 @@ impl ChatPort for DiscordPort {
                     Some(t) => t.thread_id,
                     None => return Ok(Vec::new()), // the questions are posted later with the answers in
                 };
+                // As at opening: the context embeds share the first question message when they
+                // fit. Picked by position, not by buttons (a closed incident has none).
+                let playbook = self.library.current().get(inc.technique).cloned();
+                let mut opening = opening_messages(inc, playbook.as_deref());
+                let context = opening.len() - super::incident::question_parts(inc);
                 for (part, id) in inc.question_messages.iter().enumerate() {
-                    let mut m = question_message(inc, part);
-                    if part == 0 {
-                        // Keep the context embeds that share the first message.
-                        let playbook = self.library.current().get(inc.technique).cloned();
-                        m = opening_messages(inc, playbook.as_deref())
-                            .into_iter()
-                            .find(|x| x.buttons == m.buttons)
-                            .unwrap_or(m);
-                    }
+                    let m = match opening.get_mut(context + part) {
+                        Some(m) => std::mem::take(m),
+                        None => question_message(inc, part),
+                    };
                     ChannelId::new(thread)
                         .edit_message(&self.http, MessageId::new(*id), reply::edit_message(&m))
                         .await
@@ -214,7 +238,7 @@ impl ChatPort for DiscordPort {
                 }
                 Ok(Vec::new())
             }
-            Effect::Webhook { .. } => Ok(Vec::new()),
+            Effect::Webhook { .. } | Effect::PostChannel { .. } => Ok(Vec::new()),
             Effect::CloseThread { .. } => {
                 let thread = Self::thread_of(inc)?;
                 self.post(thread, &closed_message(inc), nonce(key, 0))
@@ -229,5 +253,81 @@ impl ChatPort for DiscordPort {
                 Ok(Vec::new())
             }
         }
+    }
+}
+
+/// The active threads Discord reported for the bot's guilds (GUILD_CREATE lists them at every
+/// start). Creating a thread has no idempotency key, so a thread created just before a crash,
+/// and not yet recorded, is found here by its parent and name instead of being created twice.
+///
+/// One record per bot, keyed by the client's `Http` (the handler's `ctx.http` is the port's
+/// `http`), held weakly: it ends with its bot, and its address is not reused meanwhile.
+pub(crate) mod known_threads {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, Weak};
+    use std::time::{Duration, Instant};
+
+    use serenity::all::Http;
+
+    /// How long an `OpenThread` waits for the first GUILD_CREATE before creating anyway.
+    const GRACE: Duration = Duration::from_secs(10);
+
+    struct Record {
+        http: Weak<Http>,
+        since: Instant,
+        listed: bool,
+        /// (parent channel, name) → thread id.
+        threads: HashMap<(u64, String), u64>,
+    }
+
+    static RECORDS: Mutex<Vec<Record>> = Mutex::new(Vec::new());
+
+    fn with_record<T>(http: &Arc<Http>, f: impl FnOnce(&mut Record) -> T) -> T {
+        let mut records = RECORDS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        records.retain(|r| r.http.strong_count() > 0);
+        let index = match records
+            .iter()
+            .position(|r| std::ptr::eq(r.http.as_ptr(), Arc::as_ptr(http)))
+        {
+            Some(i) => i,
+            None => {
+                records.push(Record {
+                    http: Arc::downgrade(http),
+                    since: Instant::now(),
+                    listed: false,
+                    threads: HashMap::new(),
+                });
+                records.len() - 1
+            }
+        };
+        f(&mut records[index])
+    }
+
+    /// Records a guild's active threads: (parent channel, name, id).
+    pub fn record(http: &Arc<Http>, threads: impl IntoIterator<Item = (u64, String, u64)>) {
+        with_record(http, |r| {
+            r.listed = true;
+            for (parent, name, id) in threads {
+                r.threads.insert((parent, name), id);
+            }
+        });
+    }
+
+    pub enum Found {
+        Thread(u64),
+        /// No list yet: ask again shortly.
+        NotYet,
+        Nothing,
+    }
+
+    /// The thread named `name` in `channel`, if Discord has one.
+    pub fn find(http: &Arc<Http>, channel: u64, name: &str) -> Found {
+        with_record(http, |r| match r.threads.get(&(channel, name.to_owned())) {
+            Some(id) => Found::Thread(*id),
+            None if !r.listed && r.since.elapsed() < GRACE => Found::NotYet,
+            None => Found::Nothing,
+        })
     }
 }

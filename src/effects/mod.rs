@@ -46,6 +46,12 @@ pub enum Effect {
         incident: u64,
         body: serde_json::Value,
     },
+    /// A message in a channel that belongs to no incident (the shift hand-off); `incident` is 0.
+    PostChannel {
+        incident: u64,
+        channel: u64,
+        text: String,
+    },
 }
 
 impl Effect {
@@ -58,7 +64,8 @@ impl Effect {
             | Self::PostNotice { incident, .. }
             | Self::CloseThread { incident }
             | Self::Page { incident, .. }
-            | Self::Webhook { incident, .. } => *incident,
+            | Self::Webhook { incident, .. }
+            | Self::PostChannel { incident, .. } => *incident,
         }
     }
 
@@ -72,6 +79,7 @@ impl Effect {
             Self::CloseThread { .. } => "close_thread",
             Self::Page { .. } => "page",
             Self::Webhook { .. } => "webhook",
+            Self::PostChannel { .. } => "post_channel",
         }
     }
 }
@@ -128,6 +136,9 @@ pub trait ChatPort: Send + Sync + 'static {
         effect: &Effect,
         incident: &Incident,
     ) -> Result<Vec<EventKind>, DeliveryError>;
+
+    /// Posts `text` in `channel` (not about one incident), pinging nobody.
+    async fn post_channel(&self, key: u64, channel: u64, text: &str) -> Result<(), DeliveryError>;
 }
 
 /// Back-off after `attempts` failures: 0.5 s doubling to at most 60 s.
@@ -261,20 +272,28 @@ impl Outbox {
                     Some(next_due.map_or(entry.not_before_ms, |d| d.min(entry.not_before_ms)));
                 continue;
             }
-            let events: Vec<Event> = self.store.events(incident_id)?;
-            let incident = match Incident::from_stored(IncidentId(incident_id), &events) {
-                Ok(i) => i,
-                Err(e) => {
-                    error!(incident = incident_id, error = %e, effect = entry.effect.name(), "effect for an unreadable incident dropped");
-                    let batch = Batch {
-                        complete_effects: vec![record.id],
-                        ..Batch::default()
-                    };
-                    self.store.commit(batch).await?;
-                    continue;
-                }
+            let delivered = if let Effect::PostChannel { channel, text, .. } = &entry.effect {
+                self.port
+                    .post_channel(record.id, *channel, text)
+                    .await
+                    .map(|()| Vec::new())
+            } else {
+                let events: Vec<Event> = self.store.events(incident_id)?;
+                let incident = match Incident::from_stored(IncidentId(incident_id), &events) {
+                    Ok(i) => i,
+                    Err(e) => {
+                        error!(incident = incident_id, error = %e, effect = entry.effect.name(), "effect for an unreadable incident dropped");
+                        let batch = Batch {
+                            complete_effects: vec![record.id],
+                            ..Batch::default()
+                        };
+                        self.store.commit(batch).await?;
+                        continue;
+                    }
+                };
+                self.dispatch(record.id, &entry.effect, &incident).await
             };
-            match self.dispatch(record.id, &entry.effect, &incident).await {
+            match delivered {
                 Ok(kinds) => {
                     let now = Utc::now();
                     let events: Vec<(u64, Vec<u8>)> = kinds

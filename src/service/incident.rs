@@ -509,7 +509,11 @@ impl Incidents {
                 let events =
                     domain::close(&inc, resolution, summary.as_deref(), &actor, origin.now)
                         .map_err(domain_err)?;
-                let effects = vec![Effect::CloseThread { incident: inc.id.0 }];
+                // The question messages lose their answer buttons, then the thread is archived.
+                let effects = vec![
+                    Effect::RefreshQuestions { incident: inc.id.0 },
+                    Effect::CloseThread { incident: inc.id.0 },
+                ];
                 if !self
                     .commit(origin, inc.id, Some(&inc), &events, effects)
                     .await?

@@ -20,6 +20,8 @@ use crate::store::{Batch, Store, StoreError};
 
 /// The timer kind of a paging deadline.
 pub const PAGE_TIMER: u8 = 1;
+/// The timer kind of the next shift hand-off (incident 0).
+pub const HANDOFF_TIMER: u8 = 2;
 const OVERRIDES: &str = "oncall_overrides";
 
 #[derive(Clone)]
@@ -32,6 +34,8 @@ pub struct Paging {
     kick: Arc<Notify>,
     /// Shared with the incident commands: one read-decide-write at a time.
     lock: Arc<Mutex<()>>,
+    /// Where the shift hand-off is posted (0: not posted).
+    handoff_channel: u64,
 }
 
 /// What a command's events mean for paging, to add to its batch.
@@ -59,7 +63,85 @@ impl Paging {
             clock,
             kick: Arc::new(Notify::new()),
             lock,
+            handoff_channel: 0,
         }
+    }
+
+    /// Posts a hand-off summary (on call now, open and escalated incidents) in `channel` at
+    /// every rotation hand-off.
+    pub fn with_handoff(mut self, channel: u64) -> Self {
+        self.handoff_channel = channel;
+        self
+    }
+
+    /// The hand-off post for `now`: who is on call, and the incidents still open or escalated.
+    fn handoff_text(&self, now: DateTime<Utc>) -> Result<String, StoreError> {
+        let mut open = Vec::new();
+        let mut escalated = Vec::new();
+        for id in self.store.incident_ids()? {
+            let events: Vec<Event> = self.store.events(id)?;
+            let Ok(inc) = Incident::from_stored(IncidentId(id), &events) else { continue };
+            let line = match inc.thread {
+                Some(t) => format!("{} {} <#{}>", inc.id, inc.title, t.thread_id),
+                None => format!("{} {}", inc.id, inc.title),
+            };
+            match inc.status {
+                crate::incident::Status::Open => open.push(line),
+                crate::incident::Status::Escalated => escalated.push(line),
+                crate::incident::Status::Closed { .. } => {}
+            }
+        }
+        let mut text = String::from("🔁 **Shift hand-off.** ");
+        match self.view(now)? {
+            Some(v) => text.push_str(&format!(
+                "On call now: <@{}> until <t:{}:f>{}.",
+                v.primary,
+                v.until.timestamp(),
+                v.secondary.map(|s| format!(", secondary <@{s}>")).unwrap_or_default()
+            )),
+            None => text.push_str("Nobody is on call."),
+        }
+        let list = |items: &[String]| if items.is_empty() { "none".to_owned() } else { items.join("\n• ") };
+        text.push_str(&format!("\n**Escalated ({}):**\n• {}", escalated.len(), list(&escalated)));
+        text.push_str(&format!("\n**Open ({}):**\n• {}", open.len(), list(&open)));
+        Ok(text)
+    }
+
+    /// Posts the hand-off and arms the next one.
+    async fn handoff(&self) -> Result<(), StoreError> {
+        let _guard = self.lock.lock().await;
+        let now = self.clock.now();
+        let text = self.handoff_text(now)?;
+        let mut batch = Batch::default();
+        batch.effects.push(OutboxEntry::encode(Effect::PostChannel {
+            incident: 0,
+            channel: self.handoff_channel,
+            text,
+        }));
+        match self.rotation.on_call(now) {
+            Some(shift) => batch.timers.push((shift.ends.timestamp_millis(), 0, HANDOFF_TIMER, b"{}".to_vec())),
+            None => batch.cancel_timers.push((0, HANDOFF_TIMER)),
+        }
+        self.store.commit(batch).await?;
+        self.outbox.kick();
+        info!("shift hand-off posted");
+        Ok(())
+    }
+
+    /// Arms the next hand-off when none is armed (first start, or the roster appeared).
+    async fn arm_handoff(&self) -> Result<(), StoreError> {
+        if self.handoff_channel == 0 {
+            return Ok(());
+        }
+        let armed = self.store.timers()?.iter().any(|t| t.kind == HANDOFF_TIMER);
+        if let (false, Some(shift)) = (armed, self.rotation.on_call(self.clock.now())) {
+            let batch = Batch {
+                timers: vec![(shift.ends.timestamp_millis(), 0, HANDOFF_TIMER, b"{}".to_vec())],
+                ..Batch::default()
+            };
+            self.store.commit(batch).await?;
+        }
+        Ok(())
     }
 
     pub fn clock(&self) -> &Clock {
@@ -236,6 +318,9 @@ impl Paging {
     /// Fires due deadlines until `stop` turns true. At start every stored deadline is looked
     /// at: overdue ones fire at once.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        if let Err(e) = self.arm_handoff().await {
+            error!(error = %e, "paging: cannot arm the shift hand-off");
+        }
         loop {
             let next = match self.fire_due().await {
                 Ok(next) => next,
@@ -262,18 +347,21 @@ impl Paging {
     pub async fn fire_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let now = self.clock.now().timestamp_millis();
         let timers = self.store.timers()?;
-        for t in timers
-            .iter()
-            .filter(|t| t.kind == PAGE_TIMER && t.due_ms <= now)
-        {
-            self.advance(t.incident).await?;
+        for t in timers.iter().filter(|t| t.due_ms <= now) {
+            match t.kind {
+                PAGE_TIMER => self.advance(t.incident).await?,
+                HANDOFF_TIMER if self.handoff_channel != 0 => self.handoff().await?,
+                _ => {
+                    let batch = Batch { cancel_timers: vec![(t.incident, t.kind)], ..Batch::default() };
+                    self.store.commit(batch).await?;
+                }
+            }
         }
         let now = self.clock.now().timestamp_millis();
         Ok(self
             .store
             .timers()?
             .iter()
-            .filter(|t| t.kind == PAGE_TIMER)
             .map(|t| t.due_ms)
             .min()
             .map(|ms| DateTime::from_timestamp_millis(ms.max(now)).unwrap_or_default()))
