@@ -4,12 +4,13 @@
 //! - Answer → acknowledgement: the real daemon against the loopback Discord (`tests/support`);
 //!   from dispatching a button press (INTERACTION_CREATE) to the fake having accepted the bot's
 //!   type 7 update. In between the bot folds the incident, writes the answer event and the
-//!   interaction id in one sled transaction and flushes it, then renders and calls back.
-//! - The same write in the store alone (`Store::commit`, flushed), and a bare `write` +
-//!   `sync_all` of the same number of bytes to a file in the same directory (same disk).
-//! - The ratio of the first (and the second) to the bare write+fsync, at p50 and p99.
-//! - REST calls per `/incident open` (thread + card + question messages), for 3 and 10
-//!   questions.
+//!   interaction id in one sled transaction and flushes it (sled's flush, then `fdatasync`),
+//!   then renders the question message and calls back.
+//! - After each press, on the same disk: the same write to a store of our own
+//!   (`Store::commit`), and a bare `write` + `sync_all` (and `sync_data`) of as many bytes, so
+//!   all three see the same disk weather. Ratios to the bare write + fsync at p50 and p99.
+//! - For scale: a read-only `/incident status` through the same loop (no write).
+//! - REST calls per `/incident open` (thread + card + question messages), 3 and 10 questions.
 
 #[path = "../tests/support/mod.rs"]
 mod support;

@@ -213,7 +213,8 @@ pub fn store_error() {
     REGISTRY.store_errors.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Whether the Discord gateway session is up (set by the gateway handler).
+/// Whether the Discord gateway session is up (set by the gateway handler). Process-wide, like
+/// every metric here: one daemon runs per process.
 pub fn set_gateway_connected(up: bool) {
     REGISTRY.gateway_connected.store(up, Ordering::Relaxed);
 }

@@ -433,13 +433,24 @@ async fn each_hand_off_posts_who_is_on_call_and_the_incidents_still_running() {
     let post = w
         .fake
         .wait_for(
-            move |r| r.path == soc && r.json()["content"].as_str().is_some_and(|c| c.contains("Shift hand-off")),
+            move |r| {
+                r.path == soc
+                    && r.json()["content"]
+                        .as_str()
+                        .is_some_and(|c| c.contains("Shift hand-off"))
+            },
             Duration::from_secs(10),
         )
         .await;
     let text = post.json()["content"].as_str().unwrap().to_owned();
-    assert!(text.contains(&format!("On call now: <@{SECONDARY}>")), "{text}");
-    assert!(text.contains("Escalated (1)") && text.contains("INC-1 Still running at hand-off"), "{text}");
+    assert!(
+        text.contains(&format!("On call now: <@{SECONDARY}>")),
+        "{text}"
+    );
+    assert!(
+        text.contains("Escalated (1)") && text.contains("INC-1 Still running at hand-off"),
+        "{text}"
+    );
     // Shown, never pinged.
     assert_eq!(allowed(&post)["users"], json!([]));
     assert_eq!(allowed(&post)["parse"], json!([]));

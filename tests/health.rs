@@ -11,9 +11,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
-use support::bot::{Bot, BotDirs, L1_ROLE, config};
+use support::bot::{Bot, BotDirs, L1_ROLE, T2_ROLE, config};
 use support::discord::FakeDiscord;
-use support::discord::payloads::{Interaction, opt_str};
+use support::discord::payloads::{Interaction, opt_int, opt_str};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -78,6 +78,10 @@ async fn metrics_until(addr: SocketAddr, series: &str, floor: f64) -> String {
     );
 }
 
+/// The gateway state behind /readyz is the process's (one daemon per process in production):
+/// tests that run a bot here take turns.
+static ONE_BOT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn start_with_http(fake: &FakeDiscord, dirs: &BotDirs) -> (Bot, SocketAddr) {
     let cfg = config(
         fake,
@@ -93,6 +97,7 @@ async fn start_with_http(fake: &FakeDiscord, dirs: &BotDirs) -> (Bot, SocketAddr
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_readyz_and_metrics_answer_and_move_with_commands() {
+    let _turn = ONE_BOT.lock().await;
     let fake = FakeDiscord::start().await;
     let dirs = BotDirs::new(&[]);
     let (bot, addr) = start_with_http(&fake, &dirs).await;
@@ -218,6 +223,109 @@ async fn healthz_readyz_and_metrics_answer_and_move_with_commands() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalation_pages_and_acknowledgements_are_counted_with_time_to_acknowledge() {
+    let _turn = ONE_BOT.lock().await;
+    const PRIMARY: u64 = 1_400_000_000_000_000_001;
+    let fake = FakeDiscord::start().await;
+    let dirs = BotDirs::new(&[]);
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    let (clock, manual) = socbot::clock::Clock::manual(start);
+    let cfg = config(
+        &fake,
+        &dirs,
+        &[
+            ("SOCBOT__HTTP__LISTEN", "127.0.0.1:0".into()),
+            ("SOCBOT__ONCALL__ROSTER", PRIMARY.to_string()),
+            ("SOCBOT__PAGING__ACK_TIMEOUT_SECS", "600".into()),
+        ],
+    );
+    let bound = cfg.http.bound.clone();
+    let bot = Bot::start_with_clock(&fake, cfg, clock).await;
+    let addr = bound.get().unwrap();
+    let before = get(addr, "/metrics").await.body;
+    let series = [
+        r#"socbot_incidents_escalated_total{technique="T1583.006",by="decision"}"#,
+        "socbot_pages_sent_total",
+        "socbot_acknowledgements_total",
+        "socbot_time_to_acknowledge_seconds_count",
+        r#"socbot_time_to_acknowledge_seconds_bucket{le="300"}"#,
+        r#"socbot_time_to_acknowledge_seconds_bucket{le="120"}"#,
+    ];
+    let was: Vec<f64> = series.iter().map(|s| sample(&before, s)).collect();
+
+    // Open, answer q1 Concerning (the seed's rule is `q1 or …`): escalated, primary paged.
+    let l1 = |i: Interaction| i.user(1_400_000_000_000_000_050).roles(&[L1_ROLE]);
+    let card = fake
+        .interact(l1(Interaction::subcommand(
+            "incident",
+            "open",
+            json!([
+                opt_str("technique", "T1583.006"),
+                opt_str("title", "paging metrics")
+            ]),
+        )))
+        .await;
+    assert_eq!(card["type"], 4, "{card}");
+    let answer = fake
+        .interact(l1(Interaction::subcommand(
+            "incident",
+            "answer",
+            json!([
+                opt_str("incident", "INC-1"),
+                opt_int("question", 1),
+                opt_str("finding", "concerning")
+            ]),
+        )))
+        .await;
+    assert_eq!(answer["type"], 4, "{answer}");
+    metrics_until(addr, series[1], was[1]).await;
+    let page = fake
+        .wait_for(
+            |r| {
+                r.method == "POST"
+                    && r.status < 300
+                    && r.body.as_ref().is_some_and(|b| {
+                        b["content"]
+                            .as_str()
+                            .is_some_and(|c| c.contains("needs Tier 2"))
+                    })
+            },
+            Duration::from_secs(10),
+        )
+        .await;
+    let message = page.response.clone().unwrap();
+
+    // Acknowledged five minutes after the page.
+    manual.advance(Duration::from_secs(300));
+    let ack = fake
+        .interact(
+            Interaction::button("ack:1", &message)
+                .user(1_400_000_000_000_000_060)
+                .roles(&[T2_ROLE]),
+        )
+        .await;
+    assert_eq!(ack["type"], 7, "{ack}");
+    let after = metrics_until(addr, series[2], was[2]).await;
+    let now: Vec<f64> = series.iter().map(|s| sample(&after, s)).collect();
+    assert!(now[0] > was[0], "escalation counted:\n{after}");
+    assert!(now[1] > was[1], "page counted:\n{after}");
+    assert_eq!(now[3] - was[3], 1.0, "one time-to-acknowledge:\n{after}");
+    assert_eq!(
+        now[4] - was[4],
+        1.0,
+        "300 s is in the le=300 bucket:\n{after}"
+    );
+    assert_eq!(
+        now[5] - was[5],
+        0.0,
+        "300 s is not in the le=120 bucket:\n{after}"
+    );
+    bot.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_says_what_is_not_ready() {
     // No playbooks: not ready whatever the gateway says, and the body names the reason.
     let dir = std::env::temp_dir().join(format!("socbot-health-empty-{}", std::process::id()));
@@ -254,6 +362,7 @@ fn socbot_bin(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socbot_health_probes_the_running_daemon() {
+    let _turn = ONE_BOT.lock().await;
     let fake = FakeDiscord::start().await;
     let dirs = BotDirs::new(&[]);
     let (bot, addr) = start_with_http(&fake, &dirs).await;

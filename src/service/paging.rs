@@ -80,7 +80,9 @@ impl Paging {
         let mut escalated = Vec::new();
         for id in self.store.incident_ids()? {
             let events: Vec<Event> = self.store.events(id)?;
-            let Ok(inc) = Incident::from_stored(IncidentId(id), &events) else { continue };
+            let Ok(inc) = Incident::from_stored(IncidentId(id), &events) else {
+                continue;
+            };
             let line = match inc.thread {
                 Some(t) => format!("{} {} <#{}>", inc.id, inc.title, t.thread_id),
                 None => format!("{} {}", inc.id, inc.title),
@@ -97,12 +99,24 @@ impl Paging {
                 "On call now: <@{}> until <t:{}:f>{}.",
                 v.primary,
                 v.until.timestamp(),
-                v.secondary.map(|s| format!(", secondary <@{s}>")).unwrap_or_default()
+                v.secondary
+                    .map(|s| format!(", secondary <@{s}>"))
+                    .unwrap_or_default()
             )),
             None => text.push_str("Nobody is on call."),
         }
-        let list = |items: &[String]| if items.is_empty() { "none".to_owned() } else { items.join("\n• ") };
-        text.push_str(&format!("\n**Escalated ({}):**\n• {}", escalated.len(), list(&escalated)));
+        let list = |items: &[String]| {
+            if items.is_empty() {
+                "none".to_owned()
+            } else {
+                items.join("\n• ")
+            }
+        };
+        text.push_str(&format!(
+            "\n**Escalated ({}):**\n• {}",
+            escalated.len(),
+            list(&escalated)
+        ));
         text.push_str(&format!("\n**Open ({}):**\n• {}", open.len(), list(&open)));
         Ok(text)
     }
@@ -119,7 +133,12 @@ impl Paging {
             text,
         }));
         match self.rotation.on_call(now) {
-            Some(shift) => batch.timers.push((shift.ends.timestamp_millis(), 0, HANDOFF_TIMER, b"{}".to_vec())),
+            Some(shift) => batch.timers.push((
+                shift.ends.timestamp_millis(),
+                0,
+                HANDOFF_TIMER,
+                b"{}".to_vec(),
+            )),
             None => batch.cancel_timers.push((0, HANDOFF_TIMER)),
         }
         self.store.commit(batch).await?;
@@ -136,7 +155,12 @@ impl Paging {
         let armed = self.store.timers()?.iter().any(|t| t.kind == HANDOFF_TIMER);
         if let (false, Some(shift)) = (armed, self.rotation.on_call(self.clock.now())) {
             let batch = Batch {
-                timers: vec![(shift.ends.timestamp_millis(), 0, HANDOFF_TIMER, b"{}".to_vec())],
+                timers: vec![(
+                    shift.ends.timestamp_millis(),
+                    0,
+                    HANDOFF_TIMER,
+                    b"{}".to_vec(),
+                )],
                 ..Batch::default()
             };
             self.store.commit(batch).await?;
@@ -352,7 +376,10 @@ impl Paging {
                 PAGE_TIMER => self.advance(t.incident).await?,
                 HANDOFF_TIMER if self.handoff_channel != 0 => self.handoff().await?,
                 _ => {
-                    let batch = Batch { cancel_timers: vec![(t.incident, t.kind)], ..Batch::default() };
+                    let batch = Batch {
+                        cancel_timers: vec![(t.incident, t.kind)],
+                        ..Batch::default()
+                    };
                     self.store.commit(batch).await?;
                 }
             }
