@@ -288,7 +288,7 @@ pub fn restore(snapshot: &Snapshot, target: &Path) -> anyhow::Result<Restored> {
         );
     }
     if target.exists() {
-        match Store::open(target) {
+        match Store::open_now(target) {
             Err(e) if is_locked(&e) => bail!(
                 "the store at {} is in use by a running socbot; stop it first (systemctl stop socbot, docker compose stop socbot, or scale the StatefulSet to 0), then restore",
                 target.display()

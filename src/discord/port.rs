@@ -24,7 +24,17 @@ pub struct DiscordPort {
     pub guild_id: u64,
     /// DM channel per user, so a re-page costs one call less.
     pub dm_channels: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
+    /// Messages this process posted, by nonce, for an hour: an effect retried after a failure
+    /// part-way (questions posted, then the second message failed) skips what went out instead
+    /// of posting it again and hoping Discord's nonce check catches the repeat.
+    posted: std::sync::Mutex<PostedByNonce>,
 }
+
+/// Nonce → (message id, when posted).
+type PostedByNonce = std::collections::HashMap<String, (u64, std::time::Instant)>;
+
+/// How long [`DiscordPort`] remembers a posted message by its nonce.
+const POSTED_FOR: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl DiscordPort {
     pub fn new(http: Arc<Http>, library: LibraryHandle, guild_id: u64) -> Self {
@@ -33,6 +43,7 @@ impl DiscordPort {
             library,
             guild_id,
             dm_channels: std::sync::Mutex::default(),
+            posted: std::sync::Mutex::default(),
         }
     }
 
@@ -76,14 +87,26 @@ impl DiscordPort {
         m: &MessageSpec,
         nonce: String,
     ) -> Result<u64, DeliveryError> {
+        if let Some((id, _)) = self.posted().get(&nonce) {
+            return Ok(*id);
+        }
         let msg = reply::create_message(m)
-            .nonce(Nonce::String(nonce))
+            .nonce(Nonce::String(nonce.clone()))
             .enforce_nonce(true);
         let sent = ChannelId::new(channel)
             .send_message(&self.http, msg)
             .await
             .map_err(classify)?;
+        let mut posted = self.posted();
+        posted.retain(|_, (_, at)| at.elapsed() < POSTED_FOR);
+        posted.insert(nonce, (sent.id.get(), std::time::Instant::now()));
         Ok(sent.id.get())
+    }
+
+    fn posted(&self) -> std::sync::MutexGuard<'_, PostedByNonce> {
+        self.posted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn thread_of(inc: &Incident) -> Result<u64, DeliveryError> {

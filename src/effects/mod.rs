@@ -4,7 +4,7 @@
 //! the chat answers. What a delivery creates (a thread, message ids) is recorded as incident
 //! events, so a delivery that is repeated after a crash finds its work done.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -249,7 +249,18 @@ impl Outbox {
         let now = Utc::now().timestamp_millis();
         let mut blocked: HashSet<u64> = HashSet::new();
         let mut next_due: Option<i64> = None;
-        for record in self.store.outbox()? {
+        let records = self.store.outbox()?;
+        // A question refresh renders the incident as it is when delivered, so one queued after
+        // it makes it redundant: fewer edits, and a failing one does not hold up the newer.
+        let last_refresh: HashMap<u64, u64> = records
+            .iter()
+            .filter_map(|r| {
+                let e: OutboxEntry = serde_json::from_slice(&r.json).ok()?;
+                matches!(e.effect, Effect::RefreshQuestions { .. })
+                    .then(|| (e.effect.incident(), r.id))
+            })
+            .collect();
+        for record in records {
             let mut entry: OutboxEntry = match serde_json::from_slice(&record.json) {
                 Ok(e) => e,
                 Err(e) => {
@@ -263,6 +274,20 @@ impl Outbox {
                 }
             };
             let incident_id = entry.effect.incident();
+            if matches!(entry.effect, Effect::RefreshQuestions { .. })
+                && last_refresh.get(&incident_id) != Some(&record.id)
+            {
+                let batch = Batch {
+                    complete_effects: vec![record.id],
+                    ..Batch::default()
+                };
+                self.store.commit(batch).await?;
+                debug!(
+                    incident = incident_id,
+                    "question refresh superseded by a later one"
+                );
+                continue;
+            }
             if blocked.contains(&incident_id) {
                 continue;
             }

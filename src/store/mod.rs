@@ -26,6 +26,13 @@ const K_SCHEMA: &[u8] = b"schema_version";
 const K_NEXT_INCIDENT: &[u8] = b"next_incident";
 const K_NEXT_EFFECT: &[u8] = b"next_effect";
 
+impl StoreError {
+    /// Another holder has the store's lock (usually a running socbot).
+    pub fn is_locked(&self) -> bool {
+        self.to_string().contains("could not acquire lock")
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(
@@ -145,7 +152,25 @@ type TxResult<T> = Result<T, ConflictableTransactionError<()>>;
 
 impl Store {
     /// Opens (creating when missing) the store at `path`, checking its schema version.
+    ///
+    /// A store that was just closed may stay locked for a moment while sled's background
+    /// threads finish (a restart, `restore`): a lock conflict is retried for up to 5 s before it
+    /// is reported. [`Store::open_now`] does not wait.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match Self::open_now(path) {
+                Err(e) if e.is_locked() && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Opens without waiting: a store held by another process (or not yet released by this
+    /// one) is an error at once. For probing whether a daemon holds the store.
+    pub fn open_now(path: &Path) -> Result<Self, StoreError> {
         let shown = path.display().to_string();
         let db = sled::Config::new()
             .path(path)
