@@ -16,75 +16,23 @@
 mod support;
 
 use std::io::Write;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use socbot::incident::{ActorRef, Event, EventKind, Finding};
 use socbot::store::{Batch, Store};
 use support::bot::{Bot, BotDirs, L1_ROLE};
 use support::discord::FakeDiscord;
 use support::discord::payloads::{Interaction, opt_str};
+use support::incidents::{TEN_QUESTIONS, card_incident, custom_ids};
+use support::stats::{self, HANDLED, Summary};
 
 const ANSWERS: usize = 500;
 const WARM_UP: usize = 30;
 const OPENS: usize = 10;
 
-/// Ten questions, no rule: our own fixture.
-const TEN_QUESTIONS: &str = "\
-# Phishing:_Spearphishing_Link - T1566002
-
-| Column Name | Value |
-|-------------|-------|
-| MITRE Tactic | Initial Access |
-| MITRE TTP | T1566 |
-| MITRE Sub-TTP | T1566.002 |
-| Name | Phishing: Spearphishing Link |
-| Log Sources to Investigate | Mail gateway logs, proxy logs and the identity provider's sign-in log. |
-| Key Indicators | A link to a freshly registered domain; a sign-in right after the click from a new country. |
-| Questions for Analysis | 1. Did the user click the link?<br>2. Was the domain registered this month?<br>3. Did the page ask for credentials?<br>4. Was there a sign-in after the click?<br>5. Did that sign-in come from a new country?<br>6. Was MFA approved unexpectedly?<br>7. Did other users get the same mail?<br>8. Did anyone else click?<br>9. Were mailbox rules created after?<br>10. Was data downloaded after the sign-in? |
-| Decision for Escalation | Escalate when credentials were entered or a suspicious sign-in followed the click. |
-| Additional Analysis Steps for L1 | Pull the click record from the proxy and the sign-ins for the hour after. |
-| T2 Analyst Actions | Revoke sessions and reset the password; hunt for the sender across the tenant. |
-| Containment and Further Analysis | Block the domain and purge the mail. |
-";
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let idx = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[idx]
-}
-
-struct Summary {
-    p50: Duration,
-    p99: Duration,
-}
-
-fn report(what: &str, mut samples: Vec<Duration>) -> Summary {
-    samples.sort();
-    let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
-    println!(
-        "{what:<46} n={:<4} p50 {:>9.3?}  p90 {:>9.3?}  p99 {:>9.3?}  max {:>9.3?}  mean {:>9.3?}",
-        samples.len(),
-        percentile(&samples, 0.50),
-        percentile(&samples, 0.90),
-        percentile(&samples, 0.99),
-        samples[samples.len() - 1],
-        mean
-    );
-    Summary {
-        p50: percentile(&samples, 0.50),
-        p99: percentile(&samples, 0.99),
-    }
-}
-
-fn custom_ids(message: &Value) -> Vec<String> {
-    message["components"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
-        .filter_map(|c| c["custom_id"].as_str().map(str::to_owned))
-        .collect()
+fn report(what: &str, samples: Vec<Duration>) -> Summary {
+    stats::report(what, 46, 4, samples)
 }
 
 /// Opens an incident; waits for its last question message. Returns (number, thread, REST calls).
@@ -100,12 +48,7 @@ async fn open(fake: &FakeDiscord, technique: &str, questions: usize) -> (u64, u6
             .roles(&[L1_ROLE]),
         )
         .await;
-    let n: u64 = card["data"]["embeds"][0]["title"]
-        .as_str()
-        .and_then(|t| t.strip_prefix("INC-"))
-        .and_then(|t| t.split(' ').next())
-        .and_then(|d| d.parse().ok())
-        .expect("card names the incident");
+    let n: u64 = card_incident(&card);
     let want = format!("ans:{n}:{questions}:c");
     let message = fake
         .wait_for_message(|m| custom_ids(m).contains(&want))
@@ -120,52 +63,6 @@ async fn open(fake: &FakeDiscord, technique: &str, questions: usize) -> (u64, u6
         .filter(|r| !r.path.starts_with("/gateway"))
         .count();
     (n, thread, calls)
-}
-
-// The bot's own measure: `elapsed_us` of its "interaction handled" debug event (from the event
-// reaching its handler to the callback's 204 coming back).
-
-static HANDLED: Mutex<Vec<Duration>> = Mutex::new(Vec::new());
-
-struct Handled;
-
-struct ElapsedField(Option<u64>);
-
-impl tracing::field::Visit for ElapsedField {
-    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
-        if field.name() == "elapsed_us" {
-            self.0 = Some(value);
-        }
-    }
-    fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
-}
-
-impl<S: tracing::Subscriber> tracing_subscriber::layer::Layer<S> for Handled {
-    fn register_callsite(
-        &self,
-        metadata: &'static tracing::Metadata<'static>,
-    ) -> tracing::subscriber::Interest {
-        if metadata.is_event()
-            && metadata.target() == "socbot::discord::handler"
-            && metadata.fields().field("elapsed_us").is_some()
-        {
-            tracing::subscriber::Interest::always()
-        } else {
-            tracing::subscriber::Interest::never()
-        }
-    }
-
-    fn on_event(
-        &self,
-        event: &tracing::Event<'_>,
-        _ctx: tracing_subscriber::layer::Context<'_, S>,
-    ) {
-        let mut field = ElapsedField(None);
-        event.record(&mut field);
-        if let Some(us) = field.0 {
-            HANDLED.lock().unwrap().push(Duration::from_micros(us));
-        }
-    }
 }
 
 /// Bare write + fsync (`sync_all`, or `sync_data`) of `size` bytes, appended to a file.
@@ -209,11 +106,7 @@ impl Drop for Baseline {
 }
 
 fn main() {
-    {
-        use tracing_subscriber::layer::SubscriberExt;
-        let _ =
-            tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Handled));
-    }
+    stats::install_handled();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

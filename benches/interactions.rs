@@ -14,13 +14,14 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::bot::{Bot, BotDirs};
 use support::discord::FakeDiscord;
 use support::discord::payloads::{Interaction, opt_str};
+use support::stats::{self, HANDLED};
 
 const N: usize = 1000;
 const WARM_UP: usize = 50;
@@ -69,68 +70,8 @@ async fn concurrent(
     (all, started.elapsed())
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let idx = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[idx]
-}
-
-fn report(what: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
-    println!(
-        "{what:<44} n={:<5} p50 {:>9.3?}  p90 {:>9.3?}  p99 {:>9.3?}  max {:>9.3?}  mean {:>9.3?}",
-        samples.len(),
-        percentile(&samples, 0.50),
-        percentile(&samples, 0.90),
-        percentile(&samples, 0.99),
-        samples[samples.len() - 1],
-        mean
-    );
-}
-
-// The bot's own measure: `elapsed_us` of its "interaction handled" debug event.
-
-static HANDLED: Mutex<Vec<Duration>> = Mutex::new(Vec::new());
-
-struct Handled;
-
-struct ElapsedField(Option<u64>);
-
-impl tracing::field::Visit for ElapsedField {
-    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
-        if field.name() == "elapsed_us" {
-            self.0 = Some(value);
-        }
-    }
-    fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
-}
-
-impl<S: tracing::Subscriber> tracing_subscriber::layer::Layer<S> for Handled {
-    fn register_callsite(
-        &self,
-        metadata: &'static tracing::Metadata<'static>,
-    ) -> tracing::subscriber::Interest {
-        if metadata.is_event()
-            && metadata.target() == "socbot::discord::handler"
-            && metadata.fields().field("elapsed_us").is_some()
-        {
-            tracing::subscriber::Interest::always()
-        } else {
-            tracing::subscriber::Interest::never()
-        }
-    }
-
-    fn on_event(
-        &self,
-        event: &tracing::Event<'_>,
-        _ctx: tracing_subscriber::layer::Context<'_, S>,
-    ) {
-        let mut field = ElapsedField(None);
-        event.record(&mut field);
-        if let Some(us) = field.0 {
-            HANDLED.lock().unwrap().push(Duration::from_micros(us));
-        }
-    }
+fn report(what: &str, samples: Vec<Duration>) {
+    stats::report(what, 44, 5, samples);
 }
 
 /// The bot's samples once it has logged `n` (its log comes just after the fake saw the
@@ -146,9 +87,7 @@ async fn take_handled(n: usize) -> Vec<Duration> {
 fn main() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
-        use tracing_subscriber::layer::SubscriberExt;
-        let _ =
-            tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Handled));
+        stats::install_handled();
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -11,13 +11,10 @@ use serde_json::json;
 use support::bot::{self, Bot, BotDirs, L1_ROLE};
 use support::discord::FakeDiscord;
 use support::discord::payloads::{Interaction, opt_int, opt_str};
+use support::stats::{mean, percentile_rounded as percentile};
 
 const ROUNDS: usize = 100;
 const PRIMARY: u64 = 1_400_000_000_000_000_001;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -106,7 +103,7 @@ async fn main() {
     }
     bot.stop().await.unwrap();
     latencies.sort();
-    let mean = latencies.iter().sum::<Duration>() / latencies.len() as u32;
+    let mean = mean(&latencies);
     println!(
         "escalating answer → page in the thread, {ROUNDS} incidents over loopback (durable writes included):"
     );

@@ -6,7 +6,6 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -14,6 +13,7 @@ use support::bot::{Bot, BotDirs, L1_ROLE, T2_ROLE};
 use support::discord::FakeDiscord;
 use support::discord::payloads::{Interaction, opt_int, opt_str};
 use support::discord::state::RecordedRequest;
+use support::incidents::{custom_ids, embeds_text, labels, wait_thread_created};
 
 /// A playbook of our own with ten analysis questions and no Escalation Rule (so the default
 /// policy decides).
@@ -73,41 +73,6 @@ struct Opened {
     interaction: u64,
 }
 
-fn embeds_text(message: &Value) -> String {
-    let mut s = message["content"].as_str().unwrap_or_default().to_owned();
-    for e in message["embeds"].as_array().into_iter().flatten() {
-        for k in ["title", "description"] {
-            s.push('\n');
-            s.push_str(e[k].as_str().unwrap_or_default());
-        }
-        if let Some(f) = e["footer"]["text"].as_str() {
-            s.push('\n');
-            s.push_str(f);
-        }
-    }
-    s
-}
-
-fn custom_ids(message: &Value) -> Vec<String> {
-    message["components"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
-        .filter_map(|c| c["custom_id"].as_str().map(str::to_owned))
-        .collect()
-}
-
-fn labels(message: &Value) -> Vec<String> {
-    message["components"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
-        .filter_map(|c| c["label"].as_str().map(str::to_owned))
-        .collect()
-}
-
 fn id_of(v: &Value) -> u64 {
     v.as_str()
         .and_then(|s| s.parse().ok())
@@ -146,19 +111,7 @@ async fn open(fake: &FakeDiscord, technique: &str, title: &str, questions: usize
 
 /// The thread whose name starts with `prefix`, waiting for it.
 async fn wait_thread(fake: &FakeDiscord, prefix: &str) -> u64 {
-    let prefix = prefix.to_owned();
-    let req = fake
-        .wait_for(
-            |r| {
-                r.is("POST", "/channels/*/threads")
-                    && r.status == 201
-                    && r.body
-                        .as_ref()
-                        .is_some_and(|b| b["name"].as_str().is_some_and(|n| n.starts_with(&prefix)))
-            },
-            Duration::from_secs(15),
-        )
-        .await;
+    let req = wait_thread_created(fake, prefix, Duration::from_secs(15)).await;
     id_of(&req.response.expect("thread response")["id"])
 }
 
@@ -337,15 +290,17 @@ fn no_discord_errors(fake: &FakeDiscord) {
     assert!(bad.is_empty(), "Discord refused:\n{}", bad.join("\n"));
 }
 
+/// The end of a test: stops the bot; Discord refused nothing and the fake is clean.
+async fn finish(fake: &FakeDiscord, bot: Bot) {
+    bot.stop().await.unwrap();
+    no_discord_errors(fake);
+    fake.assert_clean();
+}
+
 /// Runs the real binary with only `env` as configuration.
 fn socbot_cli(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_socbot"));
+    let mut cmd = support::cli::socbot_command(&[]);
     cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(args);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SOCBOT") || key == "RUST_LOG" {
-            cmd.env_remove(key);
-        }
-    }
     cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
     cmd.output().expect("the socbot binary runs")
 }
@@ -440,9 +395,7 @@ async fn open_makes_a_thread_with_context_and_questions_within_four_calls() {
     );
     eprintln!("REST calls per open (10 questions): {}", calls.len());
 
-    bot.stop().await.unwrap();
-    no_discord_errors(&fake);
-    fake.assert_clean();
+    finish(&fake, bot).await;
 }
 
 fn requests_after(fake: &FakeDiscord, seq: u64) -> Vec<String> {
@@ -605,9 +558,7 @@ async fn answers_by_button_form_and_command_update_in_place_and_keep_history() {
     assert_eq!(md.matches("answered q2").count(), 1, "{md}");
     assert!(md.contains("**Unknown** by carol"), "{md}");
 
-    bot.stop().await.unwrap();
-    no_discord_errors(&fake);
-    fake.assert_clean();
+    finish(&fake, bot).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -672,9 +623,7 @@ async fn the_escalation_rule_decides_and_explains_in_the_thread() {
     let md = export_markdown(&fake, &o).await;
     assert!(md.contains("Escalated:"), "{md}");
 
-    bot.stop().await.unwrap();
-    no_discord_errors(&fake);
-    fake.assert_clean();
+    finish(&fake, bot).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -714,9 +663,7 @@ async fn without_a_rule_the_default_policy_decides() {
     assert!(text.contains("q4 answered Concerning by alice"), "{text}");
     assert!(text.contains("Escalate when the file ran code"), "{text}");
 
-    bot.stop().await.unwrap();
-    no_discord_errors(&fake);
-    fake.assert_clean();
+    finish(&fake, bot).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1040,9 +987,7 @@ async fn user_text_with_mentions_pings_nobody() {
     let all: String = fake.messages_in(thread).iter().map(embeds_text).collect();
     assert!(all.contains("@everyone"), "{all}");
 
-    bot.stop().await.unwrap();
-    no_discord_errors(&fake);
-    fake.assert_clean();
+    finish(&fake, bot).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1114,9 +1059,7 @@ async fn a_duplicate_interaction_changes_nothing_and_a_restart_keeps_everything(
     assert_eq!(md.matches("answered q1 Concerning").count(), 1, "{md}");
     assert!(md.contains("answered q2 Clear"), "{md}");
 
-    bot.stop().await.unwrap();
-    no_discord_errors(&fake);
-    fake.assert_clean();
+    finish(&fake, bot).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1239,7 +1182,5 @@ async fn over_long_input_gets_a_clear_private_error_not_a_discord_400() {
         .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    bot.stop().await.unwrap();
-    no_discord_errors(&fake);
-    fake.assert_clean();
+    finish(&fake, bot).await;
 }

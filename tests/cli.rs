@@ -1,9 +1,13 @@
 //! The real `socbot` binary, run as a SOC analyst or a playbook repo's CI would: `show`,
 //! `check`, `list`, `search`, and the `SOCBOT__PLAYBOOKS__DIR` override.
 
-use std::path::Path;
-use std::process::{Command, Output};
+#[path = "support/cli.rs"]
+mod cli;
 
+use std::path::Path;
+use std::process::Output;
+
+use cli::{flat, socbot_command};
 use serde_json::Value;
 use socbot::playbook::{Library, Lookup};
 
@@ -12,13 +16,8 @@ const FIXTURES: &str = "tests/fixtures/playbooks";
 /// Runs `socbot args…` from the crate root with a clean environment (no SOCBOT_* variables
 /// from the caller) plus `env`.
 fn socbot(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_socbot"));
+    let mut cmd = socbot_command(&["COLUMNS"]);
     cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(args);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SOCBOT") || key == "COLUMNS" || key == "RUST_LOG" {
-            cmd.env_remove(key);
-        }
-    }
     cmd.envs(env.iter().copied());
     cmd.output().expect("the socbot binary runs")
 }
@@ -38,11 +37,6 @@ fn stderr(o: &Output) -> String {
 
 fn code(o: &Output) -> i32 {
     o.status.code().expect("exited")
-}
-
-/// Whitespace collapsed, so wrapped text can be searched for.
-fn flat(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn library(dir: &str) -> Library {

@@ -2,39 +2,20 @@
 //! commands on stdin against the bundled playbooks and a store in a temporary directory, and
 //! `socbot run` refusing to start without a token.
 
+#[path = "support/cli.rs"]
+mod cli;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Output, Stdio};
 
-/// A temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("socbot-console-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use cli::{TempDir, bundled, flat, socbot_command};
 
 /// `socbot args…` run from `cwd` with no SOCBOT_* variables from the caller, plus `env`, with
 /// `stdin` piped in.
 fn socbot(cwd: &Path, args: &[&str], env: &[(&str, String)], stdin: &str) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_socbot"));
+    let mut cmd = socbot_command(&["COLUMNS"]);
     cmd.current_dir(cwd).args(args);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SOCBOT") || key == "COLUMNS" || key == "RUST_LOG" {
-            cmd.env_remove(key);
-        }
-    }
     cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -53,21 +34,9 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).expect("utf-8 output")
 }
 
-/// Whitespace collapsed, so wrapped lines can be searched.
-fn flat(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn bundled() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("playbooks")
-        .display()
-        .to_string()
-}
-
 #[test]
 fn console_runs_playbook_and_incident_commands_against_a_local_store() {
-    let tmp = TempDir::new("session");
+    let tmp = TempDir::new("console", "session");
     let store = tmp.0.join("store");
     let env = [
         ("SOCBOT__PLAYBOOKS__DIR", bundled()),
@@ -162,7 +131,7 @@ fn console_runs_playbook_and_incident_commands_against_a_local_store() {
 
 #[test]
 fn console_mistakes_are_explained_and_the_session_goes_on() {
-    let tmp = TempDir::new("mistakes");
+    let tmp = TempDir::new("console", "mistakes");
     let env = [
         ("SOCBOT__PLAYBOOKS__DIR", bundled()),
         (
@@ -194,7 +163,7 @@ fn console_mistakes_are_explained_and_the_session_goes_on() {
 
 #[test]
 fn run_without_a_token_exits_2_and_says_what_to_do() {
-    let tmp = TempDir::new("no-token");
+    let tmp = TempDir::new("console", "no-token");
     let env = [
         ("SOCBOT__PLAYBOOKS__DIR", bundled()),
         (

@@ -8,7 +8,7 @@
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,8 @@ use socbot::store::Store;
 use support::bot::{BotDirs, L1_ROLE, T2_ROLE};
 use support::discord::FakeDiscord;
 use support::discord::payloads::{Interaction, opt_int, opt_str};
+use support::incidents::{custom_ids, question_message};
+use support::rng::Rng;
 
 const SEED: u64 = 0x5eed_c0de_2024;
 const ROUNDS: usize = 16;
@@ -27,32 +29,10 @@ const QUESTIONS: usize = 3;
 /// Actor ids: each answering interaction has its own user, so its event can be found.
 const USER_BASE: u64 = 1_400_000_000_000_000_000;
 
-/// SplitMix64: a small seeded PRNG, so a failing run can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 fn spawn(fake: &FakeDiscord, dirs: &BotDirs, round: usize) -> Child {
     let log = std::fs::File::create(dirs.root.join(format!("round-{round}.log"))).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_socbot"));
+    let mut cmd = support::cli::socbot_command(&[]);
     cmd.arg("run").current_dir(&dirs.root);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SOCBOT") || key == "RUST_LOG" {
-            cmd.env_remove(key);
-        }
-    }
     cmd.env("SOCBOT__DISCORD__TOKEN", fake.token())
         .env("SOCBOT__DISCORD__API_BASE", fake.api_base())
         .env("SOCBOT__DISCORD__GUILD_ID", fake.guild_id().to_string())
@@ -105,24 +85,6 @@ async fn wait_acked(fake: &FakeDiscord, id: u64) -> Value {
     }
 }
 
-fn custom_ids(message: &Value) -> Vec<String> {
-    message["components"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
-        .filter_map(|c| c["custom_id"].as_str().map(str::to_owned))
-        .collect()
-}
-
-/// The question message holding question `q`'s buttons of incident `n` in `thread`.
-fn question_message(fake: &FakeDiscord, thread: u64, n: u64, q: usize) -> Option<Value> {
-    let want = format!("ans:{n}:{q}:c");
-    fake.messages_in(thread)
-        .into_iter()
-        .find(|m| custom_ids(m).contains(&want))
-}
-
 fn next_finding(current: Option<Finding>) -> Finding {
     match current {
         None | Some(Finding::Unknown) => Finding::Concerning,
@@ -164,7 +126,7 @@ async fn lane(
             tokio::time::sleep(Duration::from_millis(20)).await;
             continue;
         };
-        let interaction = match rng.below(3) {
+        let interaction = match rng.below_u64(3) {
             0 => Interaction::button(&format!("ans:{n}:{q}:{}", code(finding)), &message),
             1 => Interaction::modal_submit(
                 &format!("notem:{n}:{q}"),
@@ -215,7 +177,7 @@ async fn lane(
 async fn opener(fake: FakeDiscord, ledger: Ledger, round: usize, seed: u64) {
     let mut rng = Rng(seed);
     for k in 0.. {
-        tokio::time::sleep(Duration::from_millis(50 + rng.below(200))).await;
+        tokio::time::sleep(Duration::from_millis(50 + rng.below_u64(200))).await;
         let title = format!("crash open r{round} k{k}");
         let open = Interaction::subcommand(
             "incident",
@@ -428,7 +390,7 @@ async fn sigkill_never_loses_an_acknowledged_answer_nor_doubles_one() {
         }
 
         // Let it work, then SIGKILL at a random moment.
-        let run_for = Duration::from_millis(150 + rng.below(900));
+        let run_for = Duration::from_millis(150 + rng.below_u64(900));
         tokio::time::sleep(run_for).await;
         let in_flight_before = ledger.lock().unwrap().len();
         child.kill().expect("SIGKILL");

@@ -19,47 +19,12 @@ use support::bot::{Bot, BotDirs, L1_ROLE, T2_ROLE};
 use support::discord::FakeDiscord;
 use support::discord::faults::{FaultKind, Faults};
 use support::discord::payloads::{Interaction, opt_int, opt_str};
-
-/// A playbook of our own with ten analysis questions (two question messages) and no rule.
-const TEN_QUESTIONS: &str = "\
-# Phishing:_Spearphishing_Link - T1566002
-
-| Column Name | Value |
-|-------------|-------|
-| MITRE Tactic | Initial Access |
-| MITRE TTP | T1566 |
-| MITRE Sub-TTP | T1566.002 |
-| Name | Phishing: Spearphishing Link |
-| Log Sources to Investigate | Mail gateway logs, proxy logs and the identity provider's sign-in log. |
-| Key Indicators | A link to a freshly registered domain; a sign-in right after the click from a new country. |
-| Questions for Analysis | 1. Did the user click the link?<br>2. Was the domain registered this month?<br>3. Did the page ask for credentials?<br>4. Was there a sign-in after the click?<br>5. Did that sign-in come from a new country?<br>6. Was MFA approved unexpectedly?<br>7. Did other users get the same mail?<br>8. Did anyone else click?<br>9. Were mailbox rules created after?<br>10. Was data downloaded after the sign-in? |
-| Decision for Escalation | Escalate when credentials were entered or a suspicious sign-in followed the click. |
-| Additional Analysis Steps for L1 | Pull the click record from the proxy and the sign-ins for the hour after. |
-| T2 Analyst Actions | Revoke sessions and reset the password; hunt for the sender across the tenant. |
-| Containment and Further Analysis | Block the domain and purge the mail. |
-";
+use support::incidents::{
+    self, TEN_QUESTIONS, card_incident, custom_ids, titles, wait_thread_created,
+};
 
 /// Bound for everything to settle under faults (the back-off doubles from 1 s).
 const SETTLE: Duration = Duration::from_secs(45);
-
-fn custom_ids(message: &Value) -> Vec<String> {
-    message["components"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
-        .filter_map(|c| c["custom_id"].as_str().map(str::to_owned))
-        .collect()
-}
-
-fn titles(message: &Value) -> Vec<String> {
-    message["embeds"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e["title"].as_str().map(str::to_owned))
-        .collect()
-}
 
 fn id_of(v: &Value) -> u64 {
     v.as_str().and_then(|s| s.parse().ok()).unwrap_or(0)
@@ -115,25 +80,9 @@ async fn open(fake: &FakeDiscord, technique: &str, title: &str, questions: usize
     .username("alice");
     let card = fake.interact(open).await;
     assert_eq!(card["type"], 4, "{card}");
-    let n: u64 = card["data"]["embeds"][0]["title"]
-        .as_str()
-        .and_then(|t| t.strip_prefix("INC-"))
-        .and_then(|t| t.split(' ').next())
-        .and_then(|d| d.parse().ok())
-        .expect("card names the incident");
+    let n: u64 = card_incident(&card);
     let prefix = format!("INC-{n} · ");
-    let req = fake
-        .wait_for(
-            |r| {
-                r.is("POST", "/channels/*/threads")
-                    && r.status == 201
-                    && r.body
-                        .as_ref()
-                        .is_some_and(|b| b["name"].as_str().is_some_and(|s| s.starts_with(&prefix)))
-            },
-            SETTLE,
-        )
-        .await;
+    let req = wait_thread_created(fake, &prefix, SETTLE).await;
     Inc {
         n,
         thread: id_of(&req.response.expect("thread")["id"]),
@@ -142,13 +91,9 @@ async fn open(fake: &FakeDiscord, technique: &str, title: &str, questions: usize
 }
 
 async fn question_message(fake: &FakeDiscord, inc: &Inc, q: usize) -> Value {
-    let want = format!("ans:{}:{q}:c", inc.n);
     let mut found = None;
     settle(fake, &format!("INC-{} q{q} posted", inc.n), || {
-        found = fake
-            .messages_in(inc.thread)
-            .into_iter()
-            .find(|m| custom_ids(m).contains(&want));
+        found = incidents::question_message(fake, inc.thread, inc.n, q);
         found.is_some()
     })
     .await;

@@ -347,12 +347,7 @@ async fn readyz_says_what_is_not_ready() {
 }
 
 fn socbot_bin(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_socbot"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SOCBOT") || key == "RUST_LOG" {
-            cmd.env_remove(key);
-        }
-    }
+    let mut cmd = support::cli::socbot_command(&[]);
     cmd.args(args)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .current_dir(env!("CARGO_MANIFEST_DIR"))

@@ -12,18 +12,14 @@ use serde_json::json;
 use socbot::incident::{Event, Incident, IncidentId};
 use socbot::store::{SCHEMA_VERSION, Store};
 use support::bot::{Bot, BotDirs, L1_ROLE};
+use support::cli::{TempDir, bundled, socbot_command};
 use support::discord::FakeDiscord;
 use support::discord::payloads::{Interaction, opt_int, opt_str};
 
 /// `socbot args…` from `cwd` with no SOCBOT_* variables from the caller, plus `env`.
 fn socbot(cwd: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_socbot"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SOCBOT") || key == "RUST_LOG" {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.current_dir(cwd)
+    socbot_command(&[])
+        .current_dir(cwd)
         .args(args)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
@@ -36,31 +32,6 @@ fn stdout(o: &Output) -> String {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn bundled() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("playbooks")
-        .display()
-        .to_string()
-}
-
-/// A temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("socbot-ops-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -101,7 +72,7 @@ fn good_toml(tmp: &Path) -> String {
 
 #[test]
 fn config_check_passes_a_good_file_and_redacts_secrets() {
-    let tmp = TempDir::new("config-good");
+    let tmp = TempDir::new("ops", "config-good");
     let file = tmp.0.join("socbot.toml");
     std::fs::write(&file, good_toml(&tmp.0)).unwrap();
     let env = [
@@ -148,7 +119,7 @@ fn config_check_passes_a_good_file_and_redacts_secrets() {
 
 #[test]
 fn config_check_names_the_key_of_each_problem_and_exits_1() {
-    let tmp = TempDir::new("config-bad");
+    let tmp = TempDir::new("ops", "config-bad");
     let not_a_dir = tmp.0.join("a-file");
     std::fs::write(&not_a_dir, "x").unwrap();
     let cases: Vec<(&str, String, &str)> = vec![
@@ -446,7 +417,7 @@ async fn backups_taken_while_the_bot_writes_restore_to_consistent_stores() {
 
 #[test]
 fn a_store_or_backup_from_a_newer_socbot_is_refused_clearly() {
-    let tmp = TempDir::new("newer");
+    let tmp = TempDir::new("ops", "newer");
     let store = tmp.0.join("store");
     {
         let db = sled::open(&store).unwrap();
@@ -526,7 +497,7 @@ fn a_store_or_backup_from_a_newer_socbot_is_refused_clearly() {
 #[test]
 fn a_store_restored_by_root_belongs_to_its_directorys_owner() {
     use std::os::unix::fs::MetadataExt;
-    let tmp = TempDir::new("owner");
+    let tmp = TempDir::new("ops", "owner");
     let probe = tmp.0.join("probe");
     std::fs::write(&probe, "").unwrap();
     if std::fs::metadata(&probe).unwrap().uid() != 0 {
@@ -570,7 +541,7 @@ fn a_store_restored_by_root_belongs_to_its_directorys_owner() {
 #[test]
 fn the_playbook_watcher_sees_a_configmap_update() {
     use std::os::unix::fs::symlink;
-    let tmp = TempDir::new("configmap");
+    let tmp = TempDir::new("ops", "configmap");
     let pb = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("playbooks/T1583.006-acquire-infrastructure-web-services.md"),
@@ -678,7 +649,7 @@ fn deploy_files_use_real_configuration_keys_and_their_yaml_checks_out() {
         .lines()
         .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
         .collect();
-    let tmp = TempDir::new("configmap-toml");
+    let tmp = TempDir::new("ops", "configmap-toml");
     let file = tmp.0.join("socbot.toml");
     std::fs::write(&file, toml).unwrap();
     socbot::config::Config::load_with_env(Some(&file), Vec::<(String, String)>::new()).unwrap();
@@ -702,7 +673,7 @@ fn deploy_files_use_real_configuration_keys_and_their_yaml_checks_out() {
 #[test]
 fn root_does_not_open_another_users_stopped_store() {
     use std::os::unix::fs::MetadataExt;
-    let tmp = TempDir::new("foreign");
+    let tmp = TempDir::new("ops", "foreign");
     if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
         eprintln!("skipped: not root");
         return;

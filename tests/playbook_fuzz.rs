@@ -6,31 +6,14 @@
 
 #[path = "fixtures/cells.rs"]
 mod cells;
+#[path = "support/rng.rs"]
+mod rng;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
+use rng::Rng;
 use socbot::playbook::{Library, Rule, TechniqueId, cell, parser};
-
-/// SplitMix64: small, fast, good enough to drive mutations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// A number in `0..n` (n > 0).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-}
 
 /// Pieces that matter to the parser, inserted at random places.
 const PIECES: &[&str] = &[

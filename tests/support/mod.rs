@@ -8,4 +8,8 @@
 )]
 
 pub mod bot;
+pub mod cli;
 pub mod discord;
+pub mod incidents;
+pub mod rng;
+pub mod stats;

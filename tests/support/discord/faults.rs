@@ -1,5 +1,6 @@
 //! Deterministic fault injection for the fake REST API: 500s, 429s and dropped connections.
 
+use super::super::rng::Rng;
 use super::state::path_matches;
 
 /// What a faulted request gets instead of its normal answer.
@@ -70,13 +71,13 @@ impl Faults {
 #[derive(Debug)]
 pub struct FaultState {
     faults: Faults,
-    rng: SplitMix64,
+    rng: Rng,
     injected: u64,
 }
 
 impl FaultState {
     pub fn new(faults: Faults) -> Self {
-        let rng = SplitMix64(faults.seed);
+        let rng = Rng(faults.seed);
         Self {
             faults,
             rng,
@@ -94,7 +95,7 @@ impl FaultState {
         if exhausted || path.starts_with("/gateway") || !self.faults.in_scope(method, path) {
             return None;
         }
-        let roll = (self.rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+        let roll = self.rng.unit();
         if roll >= self.faults.fail_ratio {
             return None;
         }
@@ -103,21 +104,7 @@ impl FaultState {
         if kinds.is_empty() {
             return Some(FaultKind::Status500);
         }
-        let pick = (self.rng.next() % kinds.len() as u64) as usize;
+        let pick = self.rng.below(kinds.len());
         Some(kinds[pick].clone())
-    }
-}
-
-/// SplitMix64: a tiny, well-mixed, seedable PRNG.
-#[derive(Debug)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
     }
 }
