@@ -165,10 +165,20 @@ fn parsed(dir: &Path, id: &str) -> Arc<Playbook> {
 /// Waits until the bot has sent `n` follow-ups through `token` (each pass of `wait_for` starts
 /// from the first request again, which is when the count restarts).
 async fn wait_followups(fake: &FakeDiscord, token: &str, n: usize) {
+    let path = format!("/webhooks/{}/{token}", fake.application_id());
+    wait_calls(fake, "POST", move |p| p == path, n).await;
+}
+
+/// Waits until `n` requests with `method` and a path that `matches` have arrived.
+async fn wait_calls(
+    fake: &FakeDiscord,
+    method: &'static str,
+    matches: impl Fn(&str) -> bool,
+    n: usize,
+) {
     if n == 0 {
         return;
     }
-    let path = format!("/webhooks/{}/{token}", fake.application_id());
     let (mut last_seq, mut count) = (0, 0);
     fake.wait_for(
         move |r| {
@@ -176,7 +186,7 @@ async fn wait_followups(fake: &FakeDiscord, token: &str, n: usize) {
                 count = 0;
             }
             last_seq = r.seq;
-            if r.method == "POST" && r.path == path {
+            if r.method == method && matches(&r.path) {
                 count += 1;
             }
             count >= n
@@ -775,6 +785,83 @@ async fn long_cells_are_split_over_embeds_and_follow_ups_without_losing_text() {
     let messages = fake.interaction_messages(id);
     assert_eq!(messages.len(), n);
     assert_sections_shown(&synthetic, Some(SectionKind::L1Steps), &bodies(&messages));
+
+    bot.stop().await.unwrap();
+    fake.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switching_section_replaces_the_follow_ups_of_a_long_reply() {
+    let synthetic = long_fixture();
+    let (fake, dirs, bot) = start(&[("T1998-synthetic.md", &synthetic)]).await;
+    let playbook = parsed(&dirs.playbooks, "T1998");
+    let channel = fake.channel_id();
+    let webhook = format!("/webhooks/{}/", fake.application_id());
+    let deletes = {
+        let webhook = webhook.clone();
+        move |p: &str| p.starts_with(&webhook) && p.contains("/messages/")
+    };
+
+    // The whole playbook: a first message and follow-ups.
+    let all = message_count(&playbook, None);
+    assert!(all >= 3, "the fixture needs several follow-ups");
+    let (id, token) = fake.send_interaction(playbook_cmd("T1998", &[])).await;
+    fake.interaction_response(id).await;
+    wait_followups(&fake, &token, all - 1).await;
+    let first = fake.original_response(id).expect("the reply is stored");
+    let first_id: u64 = first["id"].as_str().unwrap().parse().unwrap();
+    let (custom_id, _) = picker(&first);
+    assert_eq!(fake.messages_in(channel).len(), all);
+
+    // Switch to the questions, which fit in one message: the old tail goes away.
+    let answer = fake
+        .interact(Interaction::component(
+            &custom_id,
+            3,
+            &["questions"],
+            &first,
+        ))
+        .await;
+    assert_eq!(answer["type"], 7, "{answer}");
+    wait_calls(&fake, "DELETE", deletes.clone(), all - 1).await;
+    let shown = fake.messages_in(channel);
+    assert_eq!(
+        shown.len(),
+        1,
+        "only the redrawn reply is left: {:?}",
+        shown.iter().map(embed_titles).collect::<Vec<_>>()
+    );
+    assert_sections_shown(&playbook, Some(SectionKind::Questions), &bodies(&shown));
+
+    // Switch to a section that needs follow-ups of its own, then back to everything.
+    let steps = message_count(&playbook, Some(SectionKind::L1Steps));
+    assert!(steps >= 2, "the L1 steps need follow-ups");
+    let message = fake.message(first_id).expect("still there");
+    let (switch, switch_token) = fake
+        .send_interaction(Interaction::component(
+            &custom_id,
+            3,
+            &["l1-steps"],
+            &message,
+        ))
+        .await;
+    fake.interaction_response(switch).await;
+    wait_followups(&fake, &switch_token, steps - 1).await;
+    let shown = fake.messages_in(channel);
+    assert_eq!(shown.len(), steps);
+    assert_sections_shown(&playbook, Some(SectionKind::L1Steps), &bodies(&shown));
+
+    let message = fake.message(first_id).expect("still there");
+    let (back, back_token) = fake
+        .send_interaction(Interaction::component(&custom_id, 3, &["all"], &message))
+        .await;
+    fake.interaction_response(back).await;
+    wait_followups(&fake, &back_token, all - 1).await;
+    wait_calls(&fake, "DELETE", deletes, all - 1 + steps - 1).await;
+    let shown = fake.messages_in(channel);
+    assert_eq!(shown.len(), all, "the whole playbook again, once");
+    assert_sections_shown(&playbook, None, &bodies(&shown));
+    assert_eq!(shown[0]["id"], first["id"], "redrawn in place");
 
     bot.stop().await.unwrap();
     fake.assert_clean();

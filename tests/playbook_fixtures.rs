@@ -655,8 +655,14 @@ fn two_files_for_one_technique_is_an_error_naming_both() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     let e = errors[0].to_string();
     assert!(e.contains("T1071.001 has two playbooks"), "{e}");
-    assert!(e.contains("duplicate/a-web-protocols.md"), "{e}");
-    assert!(e.contains("duplicate/b-web-protocols-copy.md"), "{e}");
+    assert!(
+        e.contains("duplicate/b-web-protocols-copy.md:7: error:"),
+        "points at the second file's id row: {e}"
+    );
+    assert!(
+        e.contains("duplicate/a-web-protocols.md:7"),
+        "names the first file's id row: {e}"
+    );
     assert!(e.contains("keep one"), "{e}");
 }
 

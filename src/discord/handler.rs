@@ -32,6 +32,8 @@ pub struct Handler {
     /// Interaction ids already handled: a redelivery is ignored (incident commands are also
     /// deduplicated durably in the store).
     pub seen: Seen,
+    /// The follow-ups of each `/playbook` reply, so switching section replaces them.
+    pub followups: Followups,
 }
 
 /// The most recent interaction ids, bounded (Discord redelivers within minutes, not hours).
@@ -66,6 +68,55 @@ impl Seen {
     }
 }
 
+/// Follow-up messages sent after a reply, by the id of the command interaction that made the
+/// reply. When the section picker redraws that reply, its old follow-ups are deleted, so the
+/// channel never shows a stale tail of another section. In memory only: interaction tokens
+/// die after 15 minutes, and with them the right to delete; older tails are left as they are.
+#[derive(Default)]
+pub struct Followups {
+    inner: std::sync::Mutex<std::collections::HashMap<u64, Tail>>,
+}
+
+/// The follow-ups of one reply and the token that can delete them.
+struct Tail {
+    token: String,
+    messages: Vec<serenity::all::MessageId>,
+    sent: Instant,
+}
+
+impl Followups {
+    /// Discord's interaction tokens live 15 minutes; keep a margin.
+    const TOKEN_LIFE: Duration = Duration::from_secs(14 * 60);
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, Tail>> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Remembers the follow-ups of the reply to `root`, replacing any before.
+    fn record(&self, root: u64, token: &str, messages: Vec<serenity::all::MessageId>) {
+        let mut map = self.lock();
+        map.retain(|_, t| t.sent.elapsed() < Self::TOKEN_LIFE);
+        if !messages.is_empty() {
+            let tail = Tail {
+                token: token.to_owned(),
+                messages,
+                sent: Instant::now(),
+            };
+            map.insert(root, tail);
+        }
+    }
+
+    /// Takes the follow-ups of the reply to `root` that can still be deleted.
+    fn take(&self, root: u64) -> Option<(String, Vec<serenity::all::MessageId>)> {
+        self.lock()
+            .remove(&root)
+            .filter(|t| t.sent.elapsed() < Self::TOKEN_LIFE)
+            .map(|t| (t.token, t.messages))
+    }
+}
+
 fn actor(user: &serenity::all::User, member: Option<&serenity::all::Member>) -> Actor {
     Actor {
         id: user.id.get(),
@@ -93,6 +144,8 @@ fn origin(service: &Service, actor: Actor, channel: u64, interaction: u64) -> Or
 struct Answer {
     first: CreateInteractionResponse,
     followups: Vec<CreateInteractionResponseFollowup>,
+    /// The command interaction whose reply this is or redraws: its follow-ups are replaced.
+    reply_to: Option<u64>,
 }
 
 impl Answer {
@@ -100,6 +153,7 @@ impl Answer {
         Self {
             first,
             followups: Vec::new(),
+            reply_to: None,
         }
     }
     fn private(text: &str) -> Self {
@@ -180,7 +234,7 @@ impl EventHandler for Handler {
                 } else {
                     Answer::private("socbot serves only its own SOC server; use it there.")
                 };
-                return send(&ctx, &interaction, answer).await;
+                return send(&ctx, &interaction, answer, &self.followups).await;
             }
             let answer = match &interaction {
                 Interaction::Command(cmd) => on_command(service, cmd).await,
@@ -190,7 +244,7 @@ impl EventHandler for Handler {
                 _ => None,
             };
             if let Some(answer) = answer {
-                send(&ctx, &interaction, answer).await;
+                send(&ctx, &interaction, answer, &self.followups).await;
             }
             crate::metrics::interaction_latency(kind, started.elapsed());
             tracing::debug!(
@@ -203,8 +257,9 @@ impl EventHandler for Handler {
     }
 }
 
-async fn send(ctx: &Context, interaction: &Interaction, answer: Answer) {
+async fn send(ctx: &Context, interaction: &Interaction, answer: Answer, tails: &Followups) {
     let http = &ctx.http;
+    let stale = answer.reply_to.and_then(|root| tails.take(root));
     let result = match interaction {
         Interaction::Command(c) | Interaction::Autocomplete(c) => {
             c.create_response(http, answer.first).await
@@ -217,6 +272,14 @@ async fn send(ctx: &Context, interaction: &Interaction, answer: Answer) {
         error!(error = %e, "answering the interaction failed");
         return;
     }
+    if let Some((token, messages)) = stale {
+        for message in messages {
+            if let Err(e) = http.delete_followup_message(&token, message).await {
+                warn!(error = %e, message = message.get(), "deleting an old follow-up failed");
+            }
+        }
+    }
+    let (token, mut sent) = (interaction_token(interaction), Vec::new());
     for f in answer.followups {
         let result = match interaction {
             Interaction::Command(c) => c.create_followup(http, f).await,
@@ -224,10 +287,33 @@ async fn send(ctx: &Context, interaction: &Interaction, answer: Answer) {
             Interaction::Modal(m) => m.create_followup(http, f).await,
             _ => return,
         };
-        if let Err(e) = result {
-            error!(error = %e, "sending a follow-up failed");
-            return;
+        match result {
+            Ok(message) => sent.push(message.id),
+            Err(e) => {
+                error!(error = %e, "sending a follow-up failed");
+                break;
+            }
         }
+    }
+    if let Some(root) = answer.reply_to {
+        tails.record(root, token, sent);
+    }
+}
+
+fn interaction_token(interaction: &Interaction) -> &str {
+    match interaction {
+        Interaction::Command(c) | Interaction::Autocomplete(c) => &c.token,
+        Interaction::Component(c) => &c.token,
+        Interaction::Modal(m) => &m.token,
+        _ => "",
+    }
+}
+
+/// The command interaction a message answered (Discord's `interaction_metadata`).
+fn answered_command(message: &serenity::all::Message) -> Option<u64> {
+    match message.interaction_metadata.as_deref()? {
+        serenity::all::MessageInteractionMetadata::Command(m) => Some(m.id.get()),
+        _ => None,
     }
 }
 
@@ -242,8 +328,12 @@ async fn on_command(service: &Service, cmd: &CommandInteraction) -> Option<Answe
         Ok(c) => c,
         Err(UserError(text)) => return Some(Answer::private(&text)),
     };
+    let is_playbook = matches!(command, Command::Playbook { .. });
     match service.handle(command, &origin).await {
-        Ok(reply) => render_reply(service, reply, false).await,
+        Ok(reply) => render_reply(service, reply, false).await.map(|mut answer| {
+            answer.reply_to = is_playbook.then_some(cmd.id.get());
+            answer
+        }),
         Err(UserError(text)) => Some(Answer::private(&text)),
     }
 }
@@ -292,7 +382,10 @@ async fn on_component(service: &Service, c: &ComponentInteraction) -> Option<Ans
             private,
         };
         return match service.handle(command, &origin).await {
-            Ok(reply) => render_reply(service, reply, true).await,
+            Ok(reply) => render_reply(service, reply, true).await.map(|mut answer| {
+                answer.reply_to = answered_command(&c.message);
+                answer
+            }),
             Err(UserError(text)) => Some(Answer::private(&text)),
         };
     }
@@ -456,6 +549,7 @@ async fn render_reply(service: &Service, reply: Reply, update: bool) -> Option<A
             Answer {
                 first: message(&messages[0], private, update),
                 followups,
+                reply_to: None,
             }
         }
         Reply::Text { text, private } => {

@@ -39,6 +39,7 @@ pub async fn serve(
         service: service.clone(),
         guild: (config.guild_id != 0).then(|| GuildId::new(config.guild_id)),
         seen: handler::Seen::default(),
+        followups: handler::Followups::default(),
     };
     let mut client = ClientBuilder::new_with_http(http.build(), GatewayIntents::GUILDS)
         .event_handler(handler)

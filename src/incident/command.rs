@@ -414,6 +414,7 @@ mod tests {
             escalation_rule: rule.map(str::to_owned),
             rule: rule.map(|r| Rule::parse(r).unwrap()),
             source: "playbooks/x.md".into(),
+            id_line: 3,
         }
     }
 

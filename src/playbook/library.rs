@@ -78,10 +78,10 @@ impl Library {
                 let first: &Playbook = &playbooks[i];
                 diags.push(Diagnostic::error(
                     &pb.source,
-                    1,
+                    pb.id_line,
                     format!(
-                        "{} has two playbooks: {} and {}; keep one (the first is used until then)",
-                        pb.id, first.source, pb.source
+                        "{} has two playbooks: {}:{} and {}; keep one (the first is used until then)",
+                        pb.id, first.source, first.id_line, pb.source
                     ),
                 ));
                 continue;

@@ -24,6 +24,9 @@ pub struct Playbook {
     pub rule: Option<Rule>,
     /// Where the playbook was read from (path as given to the parser).
     pub source: String,
+    /// The line of the row that gave the technique id (for diagnostics that name this file).
+    #[serde(skip)]
+    pub id_line: usize,
 }
 
 /// One row of the table, rendered as a section.

@@ -92,13 +92,14 @@ pub fn parse(src: &str, path: &str) -> Result<Parsed, Vec<Diagnostic>> {
     let heading = table
         .heading
         .map(|(line, text)| (line, parse_heading(&text)));
-    let id = technique_id(
+    let found = technique_id(
         path,
         rows.get(TTP),
         rows.get(SUB_TTP),
         rows.first_line(),
         &mut p.diags,
     );
+    let (id_line, id) = (found.map_or(0, |(line, _)| line), found.map(|(_, id)| id));
     if let (Some(id), Some((line, (_, Some(text))))) = (id, &heading) {
         check_heading_id(id, *line, text, &mut p);
     }
@@ -119,6 +120,7 @@ pub fn parse(src: &str, path: &str) -> Result<Parsed, Vec<Diagnostic>> {
                 escalation_rule,
                 rule,
                 source: path.to_owned(),
+                id_line,
             },
             warnings: p.diags,
         }),
@@ -427,7 +429,7 @@ fn technique_id(
     sub: Option<&Row>,
     first_line: usize,
     diags: &mut Vec<Diagnostic>,
-) -> Option<TechniqueId> {
+) -> Option<(usize, TechniqueId)> {
     let errors_before = diags.len();
     let mut read = |row: Option<&Row>| -> Option<(usize, TechniqueId)> {
         let row = row.filter(|r| !is_placeholder(&r.value))?;
@@ -449,7 +451,7 @@ fn technique_id(
         diags.push(missing_id(path, ttp.or(sub), first_line));
     }
     match (ttp_id, sub_id) {
-        (Some((_, t)), Some((line, s))) => {
+        (Some((t_line, t)), Some((line, s))) => {
             if t.technique != s.technique || (t.is_sub() && s.is_sub() && t != s) {
                 diags.push(Diagnostic::error(
                     path,
@@ -460,9 +462,9 @@ fn technique_id(
                 ));
                 return None;
             }
-            Some(if s.is_sub() { s } else { t })
+            Some(if s.is_sub() { (line, s) } else { (t_line, t) })
         }
-        (Some((_, id)), None) | (None, Some((_, id))) => Some(id),
+        (Some(found), None) | (None, Some(found)) => Some(found),
         (None, None) => None,
     }
 }

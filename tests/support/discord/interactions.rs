@@ -79,6 +79,7 @@ pub fn callback(
                 files,
             )?;
             mark_webhook(cfg, &mut message);
+            stamp(record, &mut message);
             messages.insert(
                 message["id"]
                     .as_str()
@@ -103,6 +104,7 @@ pub fn callback(
                 || 0,
             );
             mark_webhook(cfg, &mut message);
+            stamp(record, &mut message);
             messages.insert(message_id, message.clone());
             adopt(record, &message);
         }
@@ -135,6 +137,33 @@ pub fn callback(
     }
     record.acked = Some(kind as u8);
     Ok(Reply::empty())
+}
+
+/// What Discord puts on a message an interaction created: `interaction_metadata`, which is
+/// how a later button or select on that message finds the command it answered.
+fn stamp(record: &InteractionRecord, message: &mut Value) {
+    let payload = &record.payload;
+    let user = payload["member"]["user"].clone();
+    let user = if user.is_null() {
+        payload["user"].clone()
+    } else {
+        user
+    };
+    let mut metadata = json!({
+        "id": record.id.to_string(),
+        "type": record.kind,
+        "user": user,
+        "authorizing_integration_owners": {},
+    });
+    if let Some(guild) = payload["guild_id"].as_str() {
+        metadata["authorizing_integration_owners"]["0"] = json!(guild);
+    }
+    if record.kind == 3
+        && let Some(interacted) = payload["message"]["id"].as_str()
+    {
+        metadata["interacted_message_id"] = json!(interacted);
+    }
+    message["interaction_metadata"] = metadata;
 }
 
 fn adopt(record: &mut InteractionRecord, message: &Value) {
@@ -197,6 +226,11 @@ pub fn follow_up(
     let kind = if record.kind == 2 { 20 } else { 0 };
     let mut message = store_new(cfg, ids, messages, record.channel_id, kind, body, files)?;
     mark_webhook(cfg, &mut message);
+    stamp(record, &mut message);
+    if let Some(original) = record.original {
+        message["interaction_metadata"]["original_response_message_id"] =
+            json!(original.to_string());
+    }
     let id: u64 = message["id"]
         .as_str()
         .and_then(|s| s.parse().ok())
