@@ -1,13 +1,13 @@
-//! Fault test: Discord fails 30% of the bot's channel requests (500, 429 and dropped
-//! connections; never interaction callbacks) while incidents are opened, answered, decided and
-//! closed. Every incident still ends complete (its thread, its question messages, its decision
-//! messages, its closure) and every message is posted once.
+//! Fault test: Discord fails 30% of the bot's channel requests (500, 429, dropped connections,
+//! and requests carried out whose answer is lost; never interaction callbacks) while incidents
+//! are opened, answered, decided and closed. Every incident still ends complete (its thread,
+//! its question messages, its decision messages, its closure) and every message is posted once.
 //!
-//! Each message carries an enforced nonce (Discord answers a repeat with the message it has)
-//! and the bot remembers what it posted, so a retried effect skips what went out. This test
-//! checks both: no post repeated under a nonce, no content under two nonces, and no message
-//! twice in a thread (the fake does not implement Discord's nonce check, so a repeat would
-//! show).
+//! Each message carries an enforced nonce (Discord, and the fake, answer a repeat with the
+//! message they have) and the bot remembers what it posted, so a retried effect skips what went
+//! out. A thread has no nonce: after an unclear failure the bot looks for it among the guild's
+//! active threads before creating it. This test checks all three: one thread per incident, no
+//! post repeated under a nonce unless its first answer was lost, no content under two nonces.
 
 mod support;
 
@@ -120,10 +120,10 @@ async fn command(fake: &FakeDiscord, inc: &Inc, sub: &str, options: Value, role:
     answer
 }
 
-/// Successful message posts in `thread`, one per nonce (what Discord keeps with
-/// `enforce_nonce`), as (nonce, body).
-fn posts_by_nonce(fake: &FakeDiscord, thread: u64) -> BTreeMap<String, Vec<Value>> {
-    let mut out: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+/// Message posts in `thread` that Discord carried out, by nonce (Discord keeps the first with
+/// `enforce_nonce`), as (body, whether the bot lost the answer).
+fn posts_by_nonce(fake: &FakeDiscord, thread: u64) -> BTreeMap<String, Vec<(Value, bool)>> {
+    let mut out: BTreeMap<String, Vec<(Value, bool)>> = BTreeMap::new();
     for r in fake.requests_matching("POST", &format!("/channels/{thread}/messages")) {
         if r.status != 200 || !r.path.ends_with("/messages") {
             continue;
@@ -134,7 +134,8 @@ fn posts_by_nonce(fake: &FakeDiscord, thread: u64) -> BTreeMap<String, Vec<Value
             .as_str()
             .unwrap_or_else(|| panic!("a post without a nonce: {}", r.summary()))
             .to_owned();
-        out.entry(nonce).or_default().push(body);
+        let lost = r.fault == Some(FaultKind::LoseResponse);
+        out.entry(nonce).or_default().push((body, lost));
     }
     out
 }
@@ -168,6 +169,7 @@ async fn every_incident_completes_and_every_message_is_posted_once_despite_fault
                 FaultKind::Status500,
                 FaultKind::Status429 { retry_after: 0.2 },
                 FaultKind::DropConnection,
+                FaultKind::LoseResponse,
             ],
             // FAULTS_SEED=<n> replays another fault pattern.
             seed: std::env::var("FAULTS_SEED")
@@ -335,11 +337,11 @@ async fn every_incident_completes_and_every_message_is_posted_once_despite_fault
         let posts = posts_by_nonce(&fake, inc.thread);
         let mut seen: HashMap<String, String> = HashMap::new();
         for (nonce, bodies) in &posts {
-            let first = content_key(&bodies[0]);
-            for other in &bodies[1..] {
+            let first = content_key(&bodies[0].0);
+            for (other, _) in &bodies[1..] {
                 assert_eq!(
                     identity(other),
-                    identity(&bodies[0]),
+                    identity(&bodies[0].0),
                     "INC-{}: nonce {nonce} reused for another message",
                     inc.n
                 );
@@ -351,7 +353,7 @@ async fn every_incident_completes_and_every_message_is_posted_once_despite_fault
                 );
             }
         }
-        let kept: Vec<&Value> = posts.values().map(|b| &b[0]).collect();
+        let kept: Vec<&Value> = posts.values().map(|b| &b[0].0).collect();
         for (needle, count) in &expected[&inc.n] {
             let n = kept
                 .iter()
@@ -369,10 +371,17 @@ async fn every_incident_completes_and_every_message_is_posted_once_despite_fault
             "INC-{}: question messages",
             inc.n
         );
-        // Within one process the bot does not even repeat a post: a retried effect skips the
-        // messages it already posted, so the thread holds each message once.
-        let repeats: usize = posts.values().map(|b| b.len() - 1).sum();
-        assert_eq!(repeats, 0, "INC-{}: posts repeated under a nonce", inc.n);
+        // Within one process the bot repeats a post only when it could not know it went out
+        // (the answer was lost): a retried effect skips the messages it saw posted.
+        for (nonce, bodies) in &posts {
+            let lost = bodies[..bodies.len() - 1].iter().filter(|b| b.1).count();
+            assert!(
+                bodies.len() - 1 <= lost,
+                "INC-{}: nonce {nonce} posted {} times after {lost} lost answers",
+                inc.n,
+                bodies.len()
+            );
+        }
         // (Interaction replies in the thread are not the outbox's: they have a webhook id.)
         let stored: Vec<Value> = fake
             .messages_in(inc.thread)
@@ -396,6 +405,64 @@ async fn every_incident_completes_and_every_message_is_posted_once_despite_fault
         requests.len(),
         started.elapsed()
     );
-    assert!(started.elapsed() < Duration::from_secs(60));
+    fake.assert_clean();
+}
+
+/// Discord makes the thread and posts the first message, but the bot never hears back (a
+/// timeout after Discord acted). The bot finds the thread among the guild's active threads
+/// instead of making a second one, and the repeated post is answered by Discord's nonce check:
+/// the thread shows each message once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_lost_after_discord_acted_make_nothing_twice() {
+    let fake = FakeDiscord::start().await;
+    let dirs = BotDirs::new(&[]);
+    let bot = Bot::start(&fake, &dirs).await;
+    fake.set_faults(
+        Faults::always(FaultKind::LoseResponse)
+            .only(&["POST /channels/*/threads"])
+            .times(1),
+    );
+    let a = open(&fake, "T1583.006", "Lost thread answer", 3).await;
+    question_message(&fake, &a, 3).await;
+    let lookups = fake.requests_matching("GET", "/guilds/*/threads/active");
+    assert!(!lookups.is_empty(), "the bot asked for the active threads");
+    let made = fake
+        .requests_matching("POST", "/channels/*/threads")
+        .into_iter()
+        .filter(|r| r.status == 201)
+        .count();
+    assert_eq!(made, 1, "one thread for INC-{}", a.n);
+
+    // Now the first post into the thread is carried out with its answer lost.
+    fake.set_faults(
+        Faults::always(FaultKind::LoseResponse)
+            .only(&["POST /channels/*/messages"])
+            .times(1),
+    );
+    press(&fake, &a, 1, "c").await;
+    // The message is there at once; the bot, not knowing, sends it again after its back-off.
+    settle(&fake, "the lost post sent again", || {
+        posts_by_nonce(&fake, a.thread)
+            .values()
+            .any(|b| b.len() > 1)
+    })
+    .await;
+    let posts = posts_by_nonce(&fake, a.thread);
+    let repeated: Vec<&String> = posts
+        .iter()
+        .filter(|(_, b)| b.len() > 1)
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(repeated.len(), 1, "the lost post was sent again: {posts:?}");
+    assert!(posts[repeated[0]][0].1, "its first answer was the lost one");
+    let decisions = fake
+        .messages_in(a.thread)
+        .iter()
+        .filter(|m| titles(m).iter().any(|t| t.contains("escalate to Tier 2")))
+        .count();
+    assert_eq!(decisions, 1, "Discord's nonce check kept one");
+
+    fake.clear_faults();
+    bot.stop().await.unwrap();
     fake.assert_clean();
 }

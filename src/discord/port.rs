@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use serenity::all::{
-    AutoArchiveDuration, ChannelId, ChannelType, CreateThread, EditThread, Http, MessageId, Nonce,
-    UserId,
+    AutoArchiveDuration, ChannelId, ChannelType, CreateThread, EditThread, GuildId, Http,
+    MessageId, Nonce, UserId,
 };
 
 use super::incident::{
@@ -28,6 +28,10 @@ pub struct DiscordPort {
     /// part-way (questions posted, then the second message failed) skips what went out instead
     /// of posting it again and hoping Discord's nonce check catches the repeat.
     posted: std::sync::Mutex<PostedByNonce>,
+    /// Incidents whose thread creation failed without a clear answer (timeout, dropped
+    /// connection, 5xx): Discord may have made the thread anyway, so the next attempt looks
+    /// for it among the guild's active threads before creating one.
+    uncertain_threads: std::sync::Mutex<std::collections::HashSet<u64>>,
 }
 
 /// Nonce → (message id, when posted).
@@ -44,7 +48,39 @@ impl DiscordPort {
             guild_id,
             dm_channels: std::sync::Mutex::default(),
             posted: std::sync::Mutex::default(),
+            uncertain_threads: std::sync::Mutex::default(),
         }
+    }
+
+    fn uncertain(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<u64>> {
+        self.uncertain_threads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The active thread named `name` under `channel`, asked of Discord.
+    async fn active_thread(&self, channel: u64, name: &str) -> Result<Option<u64>, DeliveryError> {
+        let guild = match self.guild_id {
+            0 => ChannelId::new(channel)
+                .to_channel(&self.http)
+                .await
+                .map_err(classify)?
+                .guild()
+                .map(|c| c.guild_id),
+            g => Some(GuildId::new(g)),
+        };
+        let Some(guild) = guild else {
+            return Ok(None);
+        };
+        let active = guild
+            .get_active_threads(&self.http)
+            .await
+            .map_err(classify)?;
+        Ok(active
+            .threads
+            .iter()
+            .find(|t| t.parent_id.map(ChannelId::get) == Some(channel) && t.name == name)
+            .map(|t| t.id.get()))
     }
 
     async fn dm_channel(&self, user: u64) -> Result<ChannelId, serenity::Error> {
@@ -158,13 +194,37 @@ impl ChatPort for DiscordPort {
                     }
                     known_threads::Found::Nothing => {}
                 }
+                // The last attempt may have made the thread with its answer lost.
+                let key = inc.id.0;
+                if self.uncertain().contains(&key)
+                    && let Some(id) = self.active_thread(*channel, &inc.thread_name()).await?
+                {
+                    self.uncertain().remove(&key);
+                    return Ok(vec![EventKind::ThreadLinked {
+                        channel_id: *channel,
+                        thread_id: id,
+                        card_message_id: 0,
+                    }]);
+                }
                 let builder = CreateThread::new(inc.thread_name())
                     .kind(ChannelType::PublicThread)
                     .auto_archive_duration(AutoArchiveDuration::OneWeek);
-                let thread = ChannelId::new(*channel)
+                let created = ChannelId::new(*channel)
                     .create_thread(&self.http, builder)
                     .await
-                    .map_err(classify)?;
+                    .map_err(classify);
+                let thread = match created {
+                    Ok(thread) => {
+                        self.uncertain().remove(&key);
+                        thread
+                    }
+                    Err(e) => {
+                        if matches!(e, DeliveryError::Retry(_)) {
+                            self.uncertain().insert(key);
+                        }
+                        return Err(e);
+                    }
+                };
                 Ok(vec![EventKind::ThreadLinked {
                     channel_id: *channel,
                     thread_id: thread.id.get(),

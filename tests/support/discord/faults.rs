@@ -12,10 +12,13 @@ pub enum FaultKind {
     Status429 { retry_after: f64 },
     /// The connection is closed without any answer.
     DropConnection,
+    /// The request is carried out, then the connection is closed before the answer: the
+    /// client cannot tell this from `DropConnection` (a timeout after Discord acted).
+    LoseResponse,
 }
 
 /// Which requests fail and how. A faulted request is recorded (with `fault` set) and changes no
-/// state. `Default` fails nothing; set fields with `..Faults::default()`.
+/// state, except `LoseResponse`, which is carried out and recorded with its real status. `Default` fails nothing; set fields with `..Faults::default()`.
 #[derive(Clone, Debug, Default)]
 pub struct Faults {
     /// Share of in-scope requests that fail, 0.0..=1.0.

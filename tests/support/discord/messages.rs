@@ -137,8 +137,27 @@ fn create_message(
     } else {
         0
     };
+    // Discord's nonce check: with `enforce_nonce`, a repeat of a recent nonce by the same
+    // author in the channel gets the message made the first time, and nothing new.
+    let nonce = body.get("nonce").filter(|n| !n.is_null());
+    if body["enforce_nonce"] == true
+        && let Some(nonce) = nonce
+        && let Some(first) = state
+            .messages
+            .values()
+            .find(|m| m["channel_id"] == channel_id.to_string().as_str() && m["nonce"] == *nonce)
+    {
+        return Ok(Reply::json(200, first.clone()));
+    }
     let State { ids, messages, .. } = state;
-    let message = store_new(cfg, ids, messages, channel_id, message_kind, body, files)?;
+    let mut message = store_new(cfg, ids, messages, channel_id, message_kind, body, files)?;
+    if let Some(nonce) = nonce {
+        message["nonce"] = nonce.clone();
+        messages.insert(
+            snowflake(message["id"].as_str().unwrap_or_default())?,
+            message.clone(),
+        );
+    }
     target["last_message_id"] = message["id"].clone();
     if target.get("thread_metadata").is_some() {
         for key in ["message_count", "total_message_sent"] {

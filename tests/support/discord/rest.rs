@@ -131,7 +131,7 @@ fn handle(shared: &Shared, raw: RawRequest) -> Option<RawResponse> {
     shared.changed();
     let mut headers = Vec::new();
     match fault {
-        Some(FaultKind::DropConnection) => return None,
+        Some(FaultKind::DropConnection | FaultKind::LoseResponse) => return None,
         Some(FaultKind::Status429 { retry_after }) => {
             headers.push(("retry-after", retry_after.ceil().to_string()));
             headers.push(("x-ratelimit-scope", "user".to_owned()));
@@ -238,7 +238,7 @@ fn answer(
             return (429, Some(body), fault);
         }
         Some(FaultKind::DropConnection) => return (0, None, fault),
-        None => {}
+        Some(FaultKind::LoseResponse) | None => {}
     }
     if !invalid.is_empty() && shared.config.reject_invalid_bodies {
         let errors = json!({ "_errors": invalid.iter().map(|v| json!({ "code": "SPEC_VIOLATION", "message": v })).collect::<Vec<_>>() });
@@ -275,5 +275,5 @@ fn answer(
             incoming.method, incoming.path
         ));
     }
-    (reply.status, reply.body, None)
+    (reply.status, reply.body, fault)
 }

@@ -50,6 +50,7 @@ pub fn route(shared: &Shared, state: &mut State, req: &ApiRequest) -> Option<Rep
         ("POST", ["channels", channel, "messages", message, "threads"]) => {
             create_thread(shared, state, channel, Some(message), body)
         }
+        ("GET", ["guilds", guild, "threads", "active"]) => active_threads(shared, state, guild),
         ("POST", ["channels", channel, "typing"]) => {
             channel_of(state, channel).map(|_| Reply::empty())
         }
@@ -198,6 +199,32 @@ fn delete_channel(state: &mut State, segment: &str) -> Answer {
     let channel = channel_of(state, segment)?;
     state.deleted_channels.insert(snowflake(segment)?);
     Ok(Reply::json(200, channel))
+}
+
+/// The guild's threads that are neither archived nor deleted.
+fn active_threads(shared: &Shared, state: &State, guild: &str) -> Answer {
+    if snowflake(guild)? != shared.config.guild_id {
+        return Err(Reply::error(
+            403,
+            50001,
+            "Missing Access",
+            format!("guild {guild} is not the bot's guild"),
+        ));
+    }
+    let threads: Vec<Value> = state
+        .channels
+        .iter()
+        .filter(|(id, c)| {
+            [10, 11, 12].contains(&c["type"].as_u64().unwrap_or(0))
+                && c["thread_metadata"]["archived"] != true
+                && !state.deleted_channels.contains(id)
+        })
+        .map(|(_, c)| c.clone())
+        .collect();
+    Ok(Reply::json(
+        200,
+        json!({ "threads": threads, "members": [], "has_more": false }),
+    ))
 }
 
 fn create_thread(
