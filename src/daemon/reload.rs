@@ -71,15 +71,20 @@ pub fn reload_now(library: &LibraryHandle) {
     }
 }
 
-/// Runs until `stop` turns true. `interval` None: reload only on `hup`.
+/// Runs until `stop` turns true. `interval` None: reload only on `hup`. Scanning and parsing
+/// run on the blocking pool, never on the threads that answer interactions.
 pub async fn watch(
     library: LibraryHandle,
     interval: Option<Duration>,
     hup: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let dir = library.dir().to_path_buf();
-    let mut last = fingerprint(&dir);
+    let dir = Arc::new(library.dir().to_path_buf());
+    let mut last = off_runtime({
+        let dir = Arc::clone(&dir);
+        move || fingerprint(&dir)
+    })
+    .await;
     let mut tick = tokio::time::interval(interval.unwrap_or(Duration::from_secs(3600)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -88,16 +93,34 @@ pub async fn watch(
             () = hup.notified() => {
                 // Fingerprint first: a file that changes while the reload reads it is seen
                 // as a change at the next tick instead of being taken as already loaded.
-                last = fingerprint(&dir);
-                reload_now(&library);
+                let (dir, library) = (Arc::clone(&dir), library.clone());
+                last = off_runtime(move || {
+                    let now = fingerprint(&dir);
+                    reload_now(&library);
+                    now
+                })
+                .await;
             }
             _ = tick.tick(), if interval.is_some() => {
-                let now = fingerprint(&dir);
-                if now != last {
-                    last = now;
-                    reload_now(&library);
-                }
+                let (dir, library) = (Arc::clone(&dir), library.clone());
+                last = off_runtime(move || {
+                    let now = fingerprint(&dir);
+                    if now != last {
+                        reload_now(&library);
+                    }
+                    now
+                })
+                .await;
             }
         }
     }
+}
+
+/// Runs `f` on the blocking pool. Should that task die, its panic is logged and the fingerprint
+/// 0 makes the next tick try again.
+async fn off_runtime(f: impl FnOnce() -> u64 + Send + 'static) -> u64 {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        error!(error = %e, "playbook scan failed");
+        0
+    })
 }
