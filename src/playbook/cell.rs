@@ -168,7 +168,17 @@ fn question_ends(text: &str) -> Vec<usize> {
             end = at + q.len_utf8();
             chars.next();
         }
-        if chars.peek().is_none_or(|&(_, n)| n.is_whitespace()) {
+        // `run "whoami?" on the host?`: a quoted or bracketed `?` followed by a lower-case
+        // word is inside the sentence, not the end of a question.
+        let quoted = end > i + 1;
+        let continues = || {
+            text[end..]
+                .trim_start()
+                .chars()
+                .next()
+                .is_some_and(char::is_lowercase)
+        };
+        if chars.peek().is_none_or(|&(_, n)| n.is_whitespace()) && !(quoted && continues()) {
             ends.push(end);
         }
     }
@@ -486,6 +496,22 @@ mod tests {
             )
         );
         assert_eq!(split("[not a list"), cell(Some("[not a list"), &[]));
+    }
+
+    #[test]
+    fn a_quoted_question_mark_inside_a_sentence_does_not_split_it() {
+        let (_, qs) = questions(
+            "Did the user run \"whoami?\" on the host? Was the tool (renamed?) copied? Is it \"signed?\" Was it new?",
+        );
+        assert_eq!(
+            qs,
+            [
+                "Did the user run \"whoami?\" on the host?",
+                "Was the tool (renamed?) copied?",
+                "Is it \"signed?\"",
+                "Was it new?",
+            ]
+        );
     }
 
     #[test]
