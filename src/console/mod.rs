@@ -34,6 +34,7 @@ Commands (the same as in Discord):
   /oncall [time]                                who is on call now (or at an RFC 3339 time)
   /oncall override <user id> [hours] [reason…]  put someone on call
   /help, /quit (Ctrl-D too)
+Options can also be named as in Discord: /incident answer incident:INC-1 question:2 finding:clear
 Sections: log-sources, indicators, questions, escalation, l1-steps, t2-actions, containment";
 
 /// Renders a reply for the terminal.

@@ -35,8 +35,16 @@ pub fn parse_line(line: &str) -> Result<Line, UserError> {
         "quit" | "exit" | "q" => Ok(Line::Quit),
         "search" => Ok(Line::Search(rest.join(" "))),
         "playbook" | "pb" => playbook(&rest),
-        "incident" | "inc" => incident(&rest).map(|c| Line::Command(Command::Incident(c))),
-        "oncall" => oncall(&rest).map(|c| Line::Command(Command::Oncall(c))),
+        "incident" | "inc" => {
+            let rest = incident_words(&rest)?;
+            let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+            incident(&rest).map(|c| Line::Command(Command::Incident(c)))
+        }
+        "oncall" => {
+            let rest = oncall_words(&rest)?;
+            let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+            oncall(&rest).map(|c| Line::Command(Command::Oncall(c)))
+        }
         other => Err(UserError(format!("unknown command `/{other}`; try /help"))),
     }
 }
@@ -109,6 +117,118 @@ fn oncall(rest: &[&str]) -> Result<OncallCommand, UserError> {
             })
         }
     }
+}
+
+/// The options of each incident subcommand in their console order, as Discord names them.
+fn incident_slots(sub: &str) -> &'static [&'static str] {
+    match sub {
+        "open" => &["technique", "title", "alert"],
+        "answer" => &["incident", "question", "finding", "note"],
+        "note" => &["incident", "text"],
+        "escalate" => &["incident", "reason"],
+        "close" => &["incident", "resolution", "summary"],
+        "list" => &["status"],
+        _ => &["incident"],
+    }
+}
+
+/// Discord-style `key:value` options (`/incident answer incident:INC-1 question:2
+/// finding:clear`) turned into the console's positional words; positional words fill the
+/// options not named, in order. A value runs until the next `key:` of the same command.
+fn incident_words(rest: &[&str]) -> Result<Vec<String>, UserError> {
+    let Some((sub, args)) = rest.split_first() else {
+        return Ok(Vec::new());
+    };
+    let sub = sub.to_ascii_lowercase();
+    let slots = incident_slots(&sub);
+    let mut out = vec![sub.clone()];
+    let filled = fill_slots(args, slots)?;
+    for (slot, words) in slots.iter().zip(filled) {
+        match (*slot, words) {
+            // The alert is recognised by its `alert:` prefix.
+            ("alert", Some(words)) => out.push(format!("alert:{}", words.join(" "))),
+            (_, Some(words)) => out.extend(words),
+            (_, None) => break,
+        }
+    }
+    Ok(out)
+}
+
+/// `/oncall override:<@123> hours:4 reason:…` (Discord's names) → `override 123 4 …`.
+fn oncall_words(rest: &[&str]) -> Result<Vec<String>, UserError> {
+    let named = rest.iter().any(|w| {
+        ["override:", "hours:", "reason:"]
+            .iter()
+            .any(|k| w.to_ascii_lowercase().starts_with(k))
+    });
+    if !named {
+        return Ok(rest.iter().map(|w| (*w).to_owned()).collect());
+    }
+    let filled = fill_slots(rest, &["override", "hours", "reason"])?;
+    let mut out = vec!["override".to_owned()];
+    for words in filled {
+        match words {
+            Some(words) => out.extend(words),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+/// Options whose value is free text: given by position, they take the rest of the line.
+const FREE_TEXT: [&str; 6] = ["title", "alert", "note", "text", "reason", "summary"];
+
+/// The words of each slot: named ones from `key:value`, the others from the positional words in
+/// order; a free-text slot (or the last) takes what is left. An option named twice is an error.
+fn fill_slots(args: &[&str], slots: &[&str]) -> Result<Vec<Option<Vec<String>>>, UserError> {
+    let mut named: Vec<Option<Vec<String>>> = vec![None; slots.len()];
+    let mut positional: Vec<String> = Vec::new();
+    let mut current: Option<usize> = None;
+    for word in args {
+        let key = word
+            .split_once(':')
+            .and_then(|(k, v)| Some((slots.iter().position(|s| s.eq_ignore_ascii_case(k))?, v)));
+        match key {
+            Some((i, value)) => {
+                if named[i].is_some() {
+                    return Err(UserError(format!(
+                        "`{}:` is given twice; give it once",
+                        slots[i]
+                    )));
+                }
+                named[i] = Some(
+                    Some(value.to_owned())
+                        .filter(|v| !v.is_empty())
+                        .into_iter()
+                        .collect(),
+                );
+                current = Some(i);
+            }
+            None => match current {
+                Some(i) => named[i]
+                    .get_or_insert_with(Vec::new)
+                    .push((*word).to_owned()),
+                None => positional.push((*word).to_owned()),
+            },
+        }
+    }
+    let mut positional = positional.into_iter();
+    let last = slots.len().saturating_sub(1);
+    let filled = named
+        .into_iter()
+        .enumerate()
+        .map(|(i, given)| {
+            given.or_else(|| {
+                let words: Vec<String> = if i == last || FREE_TEXT.contains(&slots[i]) {
+                    positional.by_ref().collect()
+                } else {
+                    positional.next().into_iter().collect()
+                };
+                (!words.is_empty()).then_some(words)
+            })
+        })
+        .collect();
+    Ok(filled)
 }
 
 fn text(words: &[&str]) -> Option<String> {
@@ -258,5 +378,50 @@ mod tests {
             ("Burst of new accounts", Some("SIEM-42"))
         );
         assert!(parse_line("/incident answer INC-3 two clear").is_err());
+    }
+
+    #[test]
+    fn incident_lines_take_discord_style_options() {
+        let same = [
+            (
+                "/incident open technique:T1583.006 title:Burst of new accounts alert:SIEM-42",
+                "/incident open T1583.006 Burst of new accounts alert:SIEM-42",
+            ),
+            (
+                "/incident answer incident:INC-3 question:2 finding:concerning note:no ticket",
+                "/incident answer INC-3 2 concerning no ticket",
+            ),
+            (
+                "/incident answer INC-3 finding:clear question:2",
+                "/incident answer INC-3 2 clear",
+            ),
+            (
+                "/incident close incident:INC-3 resolution:benign summary:backup job",
+                "/incident close INC-3 benign backup job",
+            ),
+            (
+                "/incident note incident:4 text:called the user",
+                "/incident note 4 called the user",
+            ),
+            (
+                "/incident escalate INC-4 reason:looks bad",
+                "/incident escalate INC-4 looks bad",
+            ),
+            ("/incident status incident:INC-4", "/incident status INC-4"),
+            ("/incident list status:open", "/incident list open"),
+            (
+                "/oncall override:<@42> hours:4 reason:swap",
+                "/oncall override 42 4 swap",
+            ),
+        ];
+        for (named, positional) in same {
+            assert_eq!(
+                parse_line(named).unwrap(),
+                parse_line(positional).unwrap(),
+                "{named}"
+            );
+        }
+        let twice = parse_line("/incident answer question:1 question:2").unwrap_err();
+        assert!(twice.0.contains("given twice"), "{}", twice.0);
     }
 }
