@@ -34,10 +34,38 @@ fn start_time() -> DateTime<Utc> {
 }
 
 /// A webhook receiver on loopback that records bodies and fails the first `fail` requests.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Sink {
     bodies: Arc<Mutex<Vec<Value>>>,
     attempts: Arc<Mutex<u32>>,
+    /// How many bodies were accepted, to wait on.
+    accepted: Arc<tokio::sync::watch::Sender<usize>>,
+}
+
+impl Default for Sink {
+    fn default() -> Self {
+        Self {
+            bodies: Arc::default(),
+            attempts: Arc::default(),
+            accepted: Arc::new(tokio::sync::watch::channel(0).0),
+        }
+    }
+}
+
+impl Sink {
+    /// Waits until `n` bodies were accepted (the pager has its own lane in the outbox, with its
+    /// own back-off: it may trail the Discord pages).
+    async fn wait_bodies(&self, n: usize) -> Vec<Value> {
+        let mut rx = self.accepted.subscribe();
+        let waited = tokio::time::timeout(Duration::from_secs(20), rx.wait_for(|&k| k >= n)).await;
+        let bodies = self.bodies.lock().unwrap().clone();
+        assert!(
+            waited.is_ok(),
+            "only {} webhook bodies: {bodies:#?}",
+            bodies.len()
+        );
+        bodies
+    }
 }
 
 async fn webhook_sink(fail: u32) -> (String, Sink) {
@@ -83,10 +111,12 @@ async fn webhook_sink(fail: u32) -> (String, Sink) {
                     "202 Accepted"
                 };
                 if attempt > fail {
-                    s.bodies
-                        .lock()
-                        .unwrap()
-                        .push(serde_json::from_str(&body).unwrap());
+                    let count = {
+                        let mut bodies = s.bodies.lock().unwrap();
+                        bodies.push(serde_json::from_str(&body).unwrap());
+                        bodies.len()
+                    };
+                    s.accepted.send_replace(count);
                 }
                 let reply =
                     format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
@@ -294,12 +324,13 @@ async fn no_acknowledgement_walks_the_whole_chain_and_each_step_reaches_the_webh
         .await;
     // Nothing more, however long we wait.
     w.manual.advance(TIMEOUT * 3);
+    w.sink.wait_bodies(4).await;
     bot.stop().await.unwrap();
     assert_eq!(w.pages_in(thread).len(), 4, "exactly four pages");
 
     // One webhook body per page, same dedup key; the first attempt failed and was retried.
     let bodies = w.sink.bodies.lock().unwrap().clone();
-    assert_eq!(bodies.len(), 4, "{bodies:#?}");
+    assert_eq!(bodies.len(), 4, "one body per page: {bodies:#?}");
     assert!(
         bodies
             .iter()
@@ -365,13 +396,13 @@ async fn acknowledging_stops_the_chain_and_makes_the_analyst_owner() {
         )
         .await;
     assert!(status.to_string().contains("Owner:"), "{status}");
+    let bodies = w.sink.wait_bodies(2).await;
     bot.stop().await.unwrap();
     assert_eq!(
         w.pages_in(thread).len(),
         1,
         "no page after the acknowledgement"
     );
-    let bodies = w.sink.bodies.lock().unwrap().clone();
     assert_eq!(
         bodies
             .iter()

@@ -32,6 +32,8 @@ pub struct DiscordPort {
     /// connection, 5xx): Discord may have made the thread anyway, so the next attempt looks
     /// for it among the guild's active threads before creating one.
     uncertain_threads: std::sync::Mutex<std::collections::HashSet<u64>>,
+    /// The guild for links, learnt from a channel when `guild_id` is 0.
+    link_guild: std::sync::Mutex<Option<u64>>,
 }
 
 /// Nonce → (message id, when posted).
@@ -49,6 +51,7 @@ impl DiscordPort {
             dm_channels: std::sync::Mutex::default(),
             posted: std::sync::Mutex::default(),
             uncertain_threads: std::sync::Mutex::default(),
+            link_guild: std::sync::Mutex::default(),
         }
     }
 
@@ -145,10 +148,49 @@ impl DiscordPort {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn thread_of(inc: &Incident) -> Result<u64, DeliveryError> {
-        inc.thread
-            .map(|t| t.thread_id)
-            .ok_or_else(|| DeliveryError::NotReady(format!("{} has no thread yet", inc.id)))
+    /// Where the incident's posts go: its thread; or, when Discord refused the thread for
+    /// good (effects run in order, so a later effect without a thread means that), the channel
+    /// it belongs to, so the questions, decisions and pages still reach people.
+    fn place(inc: &Incident) -> Result<u64, DeliveryError> {
+        match (inc.thread, inc.channel) {
+            (Some(t), _) => Ok(t.thread_id),
+            (None, 0) => Err(DeliveryError::Permanent(format!(
+                "{} has no thread and no channel; set discord.soc_channel_id",
+                inc.id
+            ))),
+            (None, channel) => {
+                tracing::warn!(incident = %inc.id, channel, "no thread for the incident: posting in its channel");
+                Ok(channel)
+            }
+        }
+    }
+
+    /// The guild of `channel`, for links (`https://discord.com/channels/<guild>/<channel>`):
+    /// the configured one, or asked of Discord once when commands are global.
+    async fn link_guild(&self, channel: u64) -> u64 {
+        if self.guild_id != 0 {
+            return self.guild_id;
+        }
+        let known = *self
+            .link_guild
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(g) = known {
+            return g;
+        }
+        let found = ChannelId::new(channel)
+            .to_channel(&self.http)
+            .await
+            .ok()
+            .and_then(|c| c.guild())
+            .map(|c| c.guild_id.get());
+        if let Some(g) = found {
+            *self
+                .link_guild
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(g);
+        }
+        found.unwrap_or(0)
     }
 }
 
@@ -177,6 +219,12 @@ impl ChatPort for DiscordPort {
             Effect::OpenThread { channel, .. } => {
                 if inc.thread.is_some() {
                     return Ok(Vec::new());
+                }
+                if *channel == 0 {
+                    return Err(DeliveryError::Permanent(format!(
+                        "no channel to open {}'s thread in (it was opened at the console); set discord.soc_channel_id",
+                        inc.id
+                    )));
                 }
                 // A thread created just before a crash, not yet recorded: link it.
                 match known_threads::find(&self.http, *channel, &inc.thread_name()) {
@@ -235,7 +283,7 @@ impl ChatPort for DiscordPort {
                 if !inc.question_messages.is_empty() {
                     return Ok(Vec::new());
                 }
-                let thread = Self::thread_of(inc)?;
+                let thread = Self::place(inc)?;
                 let playbook = self.library.current().get(inc.technique).cloned();
                 let messages = opening_messages(inc, playbook.as_deref());
                 let context = messages.len() - super::incident::question_parts(inc);
@@ -249,10 +297,10 @@ impl ChatPort for DiscordPort {
                 Ok(vec![EventKind::QuestionsPosted { message_ids: ids }])
             }
             Effect::RefreshQuestions { .. } => {
-                let thread = match inc.thread {
-                    Some(t) => t.thread_id,
-                    None => return Ok(Vec::new()), // the questions are posted later with the answers in
-                };
+                if inc.question_messages.is_empty() {
+                    return Ok(Vec::new()); // the questions are posted later with the answers in
+                }
+                let thread = Self::place(inc)?;
                 // As at opening: the context embeds share the first question message when they
                 // fit. Picked by position, not by buttons (a closed incident has none).
                 let playbook = self.library.current().get(inc.technique).cloned();
@@ -271,13 +319,13 @@ impl ChatPort for DiscordPort {
                 Ok(Vec::new())
             }
             Effect::PostDecision { decision, .. } => {
-                let thread = Self::thread_of(inc)?;
+                let thread = Self::place(inc)?;
                 self.post(thread, &decision_message(inc, decision), nonce(key, 0))
                     .await?;
                 Ok(Vec::new())
             }
             Effect::PostNotice { text, .. } => {
-                let thread = Self::thread_of(inc)?;
+                let thread = Self::place(inc)?;
                 let m = MessageSpec {
                     embeds: vec![EmbedSpec {
                         title: format!("{}", inc.id),
@@ -297,11 +345,12 @@ impl ChatPort for DiscordPort {
                 deadline,
                 ..
             } => {
-                let thread = Self::thread_of(inc)?;
+                let thread = Self::place(inc)?;
                 let m = super::incident::page_message(inc, *level, *target, *attempt, *deadline);
                 self.post(thread, &m, nonce(key, 0)).await?;
                 if let PageTarget::User(user) = target {
-                    let link = format!("https://discord.com/channels/{}/{thread}", self.guild_id);
+                    let guild = self.link_guild(thread).await;
+                    let link = format!("https://discord.com/channels/{guild}/{thread}");
                     let dm = super::incident::page_dm(inc, *level, *attempt, *deadline, &link);
                     let sent = async {
                         let channel = self.dm_channel(*user).await?;
@@ -323,9 +372,12 @@ impl ChatPort for DiscordPort {
             }
             Effect::Webhook { .. } | Effect::PostChannel { .. } => Ok(Vec::new()),
             Effect::CloseThread { .. } => {
-                let thread = Self::thread_of(inc)?;
+                let thread = Self::place(inc)?;
                 self.post(thread, &closed_message(inc), nonce(key, 0))
                     .await?;
+                if inc.thread.is_none() {
+                    return Ok(Vec::new()); // posted in the channel: nothing to archive
+                }
                 let edit = EditThread::new()
                     .name(closed_thread_name(inc))
                     .archived(true);

@@ -69,6 +69,42 @@ impl Effect {
         }
     }
 
+    /// Why this effect is no longer wanted for `inc` as it is now, if it is not: a page after
+    /// the incident was acknowledged or closed or its chain stopped, or a page that a later
+    /// step of the chain has replaced (after an outage only the current step goes out).
+    pub fn withdrawn(&self, inc: &Incident) -> Option<&'static str> {
+        let Self::Page {
+            level,
+            target,
+            attempt,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        if inc.acknowledged.is_some() {
+            Some("the page was acknowledged")
+        } else if inc.is_closed() {
+            Some("the incident is closed")
+        } else if inc.paging_stopped.is_some() {
+            Some("the paging chain stopped")
+        } else if inc
+            .page
+            .as_ref()
+            .is_some_and(|p| (p.level, p.target, p.attempt) != (*level, *target, *attempt))
+        {
+            Some("a later step of the chain replaced it")
+        } else {
+            None
+        }
+    }
+
+    /// Effects of one incident go out in order within their lane; the pager webhook has its
+    /// own lane, so a pager outage does not hold back the chat, nor the chat the pager.
+    fn lane(&self) -> (u64, bool) {
+        (self.incident(), matches!(self, Self::Webhook { .. }))
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Self::OpenThread { .. } => "open_thread",
@@ -174,7 +210,8 @@ impl Webhook {
             .body(body.to_string())
             .send()
             .await
-            .map_err(|e| DeliveryError::Retry(format!("webhook: {e}")))?;
+            // The URL carries the pager's secret (a routing path or token): never in a log.
+            .map_err(|e| DeliveryError::Retry(format!("webhook: {}", e.without_url())))?;
         let status = resp.status().as_u16();
         match status {
             200..=299 => Ok(()),
@@ -247,7 +284,7 @@ impl Outbox {
     pub async fn drain(&self) -> Result<Option<Duration>, StoreError> {
         let _one = self.draining.lock().await;
         let now = Utc::now().timestamp_millis();
-        let mut blocked: HashSet<u64> = HashSet::new();
+        let mut blocked: HashSet<(u64, bool)> = HashSet::new();
         let mut next_due: Option<i64> = None;
         let records = self.store.outbox()?;
         // A question refresh renders the incident as it is when delivered, so one queued after
@@ -288,11 +325,12 @@ impl Outbox {
                 );
                 continue;
             }
-            if blocked.contains(&incident_id) {
+            let lane = entry.effect.lane();
+            if blocked.contains(&lane) {
                 continue;
             }
             if entry.not_before_ms > now {
-                blocked.insert(incident_id);
+                blocked.insert(lane);
                 next_due =
                     Some(next_due.map_or(entry.not_before_ms, |d| d.min(entry.not_before_ms)));
                 continue;
@@ -316,6 +354,21 @@ impl Outbox {
                         continue;
                     }
                 };
+                if let Some(why) = entry.effect.withdrawn(&incident) {
+                    info!(
+                        incident = incident_id,
+                        effect = entry.effect.name(),
+                        why,
+                        "effect withdrawn, not sent"
+                    );
+                    let batch = Batch {
+                        complete_effects: vec![record.id],
+                        ..Batch::default()
+                    };
+                    self.store.commit(batch).await?;
+                    self.delivered.send_modify(|n| *n += 1);
+                    continue;
+                }
                 self.dispatch(record.id, &entry.effect, &incident).await
             };
             match delivered {
@@ -390,7 +443,7 @@ impl Outbox {
                     self.store
                         .update_effect(record.id, &Store::encode(&entry))
                         .await?;
-                    blocked.insert(incident_id);
+                    blocked.insert(lane);
                     next_due =
                         Some(next_due.map_or(entry.not_before_ms, |d| d.min(entry.not_before_ms)));
                 }

@@ -166,6 +166,7 @@ pub fn open(
             }),
             decision_text: decision_text(playbook),
             policy,
+            channel: 0,
         },
     )])
 }

@@ -52,6 +52,10 @@ pub enum EventKind {
         /// The default policy in force at open time (used when there is no rule).
         #[serde(default)]
         policy: DefaultPolicy,
+        /// The chat channel the incident belongs to (its thread is made there, and its posts
+        /// go there should the thread be refused); 0 when unknown.
+        #[serde(default)]
+        channel: u64,
     },
     /// Question `question` (1-based) answered, or its answer changed.
     Answered {

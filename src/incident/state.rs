@@ -188,6 +188,8 @@ pub struct Incident {
     pub decision_text: Option<String>,
     /// The default policy snapshotted at open time (used when there is no rule).
     pub policy: DefaultPolicy,
+    /// The chat channel the incident belongs to (0: unknown); see `EventKind::Opened`.
+    pub channel: u64,
     pub opened_at: DateTime<Utc>,
     pub opened_by: ActorRef,
     /// The latest answer per question (`answers[0]` is q1's); always `questions.len()` long.
@@ -251,6 +253,7 @@ impl Incident {
             escalation_rule,
             decision_text,
             policy,
+            channel,
         } = &e.kind
         else {
             return Err(FoldError::NotOpenedFirst {
@@ -271,6 +274,7 @@ impl Incident {
             rule,
             decision_text: decision_text.clone(),
             policy: *policy,
+            channel: *channel,
             opened_at: e.at,
             opened_by: e.actor.clone(),
             answers: vec![None; questions.len()],
@@ -534,6 +538,7 @@ pub(crate) mod tests {
                 escalation_rule: rule.map(str::to_owned),
                 decision_text: Some("Escalate when there is no justification.".into()),
                 policy: DefaultPolicy::AnyConcerning,
+                channel: 0,
             },
         )
     }

@@ -2,8 +2,10 @@
 //! the time, the one next step.
 //!
 //! The chain: the primary (attempt 1), the same person again `paging.repeats` times (attempts
-//! 2, 3, …), the secondary (attempt 1; skipped when there is none or it is the person paged as
-//! primary), the fallback role (attempt 1; skipped when there is none), then stop. Each step
+//! 2, 3, …), the next level (attempt 1): whoever is primary now if the rotation has handed over
+//! since the primary was paged, else the secondary (skipped when there is none or it is the
+//! person paged as primary); the fallback role (attempt 1; skipped when there is none), then
+//! stop. Each step
 //! waits for the previous one's deadline (`deadline <= now` fires) and gets a fresh deadline
 //! `now + paging.ack_timeout_secs`.
 //!
@@ -116,10 +118,16 @@ pub fn next_step(
     };
     let fallback_role = fallback_role.filter(|&r| r != 0);
     let role = || fallback_role.map(|r| page(PageLevel::Role, PageTarget::Role(r)));
+    // The next level after the primary: whoever is on call now if that is no longer the person
+    // paged (a hand-off or an override mid-chain), else the secondary.
     let secondary = |paged_primary: Option<u64>| {
         oncall
-            .and_then(|v| v.secondary)
-            .filter(|&s| Some(s) != paged_primary)
+            .and_then(|v| {
+                [Some(v.primary), v.secondary]
+                    .into_iter()
+                    .flatten()
+                    .find(|&u| Some(u) != paged_primary)
+            })
             .map(|s| page(PageLevel::Secondary, PageTarget::User(s)))
     };
     let Some(current) = state.page else {
@@ -446,6 +454,7 @@ mod tests {
                     escalation_rule: None,
                     decision_text: None,
                     policy: DefaultPolicy::AnyConcerning,
+                    channel: 0,
                 },
             ),
             Event::new(
@@ -615,7 +624,8 @@ mod tests {
                 t0 + mins(20)
             ))
         );
-        // The secondary is the person paged as primary (the rotation moved on): skipped.
+        // The rotation handed over mid-chain (22 is on call now, 11 is their secondary): the
+        // next level is 22, who is on call now, never skipped; 11 is not paged twice.
         let mut sim = Sim::escalated();
         sim.run(Some(&view(11, Some(22))), Some(77), &p, t0);
         let moved = view(22, Some(11));
@@ -623,8 +633,31 @@ mod tests {
         assert_eq!(
             sim.log.last(),
             Some(&paged(
+                PageLevel::Secondary,
+                PageTarget::User(22),
+                1,
+                t0 + mins(20)
+            ))
+        );
+        sim.run(Some(&moved), Some(77), &p, t0 + mins(20));
+        assert_eq!(
+            sim.log.last(),
+            Some(&paged(
                 PageLevel::Role,
                 PageTarget::Role(77),
+                1,
+                t0 + mins(30)
+            ))
+        );
+        // Handed over to someone with no secondary: still the person on call now.
+        let mut sim = Sim::escalated();
+        sim.run(Some(&view(11, Some(22))), None, &p, t0);
+        sim.run(Some(&view(33, None)), None, &p, t0 + mins(10));
+        assert_eq!(
+            sim.log.last(),
+            Some(&paged(
+                PageLevel::Secondary,
+                PageTarget::User(33),
                 1,
                 t0 + mins(20)
             ))

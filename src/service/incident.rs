@@ -168,11 +168,7 @@ impl Incidents {
                 reason,
             } => {
                 if !self.may_t2(&origin.actor) {
-                    return Err(Self::refuse(
-                        "override the on-call rotation",
-                        &self.roles.t2,
-                        "T2",
-                    ));
+                    return Err(self.refuse_t2("override the on-call rotation"));
                 }
                 let o = crate::oncall::Override::for_hours(
                     user,
@@ -220,16 +216,46 @@ impl Incidents {
         &self.outbox
     }
 
+    /// Roles that may do what L1 does: `roles.l1` and `roles.t2` (empty: everyone).
+    fn l1_roles(&self) -> Vec<u64> {
+        self.roles
+            .l1
+            .iter()
+            .chain(&self.roles.t2)
+            .copied()
+            .collect()
+    }
+
+    /// Roles that may do what T2 does: `roles.t2`, or the L1 roles when it is empty (so
+    /// configuring only L1 does not leave closing and acknowledging open to everyone).
+    fn t2_roles(&self) -> Vec<u64> {
+        if self.roles.t2.is_empty() {
+            self.l1_roles()
+        } else {
+            self.roles.t2.clone()
+        }
+    }
+
+    /// The person at the console (id 0, never a Discord user) has the machine and the store in
+    /// hand already: roles do not apply to them.
+    fn has_any(actor: &Actor, roles: &[u64]) -> bool {
+        actor.id == 0 || roles.is_empty() || actor.roles.iter().any(|r| roles.contains(r))
+    }
+
     fn may_l1(&self, actor: &Actor) -> bool {
-        (self.roles.l1.is_empty() && self.roles.t2.is_empty())
-            || actor
-                .roles
-                .iter()
-                .any(|r| self.roles.l1.contains(r) || self.roles.t2.contains(r))
+        Self::has_any(actor, &self.l1_roles())
     }
 
     fn may_t2(&self, actor: &Actor) -> bool {
-        self.roles.t2.is_empty() || actor.roles.iter().any(|r| self.roles.t2.contains(r))
+        Self::has_any(actor, &self.t2_roles())
+    }
+
+    fn refuse_l1(&self, what: &str) -> UserError {
+        Self::refuse(what, &self.l1_roles(), "L1")
+    }
+
+    fn refuse_t2(&self, what: &str) -> UserError {
+        Self::refuse(what, &self.t2_roles(), "T2")
     }
 
     fn refuse(what: &str, roles: &[u64], tier: &str) -> UserError {
@@ -238,6 +264,20 @@ impl Incidents {
             "You need the {tier} role ({}) to {what}; ask a lead to give it to you.",
             names.join(" or ")
         ))
+    }
+
+    /// A line for the incident's thread when the command was not given there (in the SOC
+    /// channel, or at the console): whoever follows the thread sees it too.
+    fn echo(inc: &Incident, origin: &Origin, text: &str) -> Vec<Effect> {
+        let in_thread = inc.thread.is_some_and(|t| t.thread_id == origin.channel);
+        if in_thread {
+            Vec::new()
+        } else {
+            vec![Effect::PostNotice {
+                incident: inc.id.0,
+                text: text.to_owned(),
+            }]
+        }
     }
 
     /// Loads an incident by id, or by the thread the command was issued in.
@@ -368,7 +408,7 @@ impl Incidents {
                 alert,
             } => {
                 if !self.may_l1(&origin.actor) {
-                    return Err(Self::refuse("open incidents", &self.roles.l1, "L1"));
+                    return Err(self.refuse_l1("open incidents"));
                 }
                 let view = super::playbook::view(library, &technique, None)?;
                 let open = |id| {
@@ -386,12 +426,17 @@ impl Incidents {
                 // Refused input must not use up an incident number.
                 open(IncidentId(0))?;
                 let id = IncidentId(self.store.allocate_incident_id().map_err(internal)?);
-                let events = open(id)?;
+                let mut events = open(id)?;
                 let channel = if self.soc_channel != 0 {
                     self.soc_channel
                 } else {
                     origin.channel
                 };
+                if let Some(EventKind::Opened { channel: home, .. }) =
+                    events.first_mut().map(|e| &mut e.kind)
+                {
+                    *home = channel;
+                }
                 let effects = vec![
                     Effect::OpenThread {
                         incident: id.0,
@@ -417,7 +462,7 @@ impl Incidents {
                 via_button,
             } => {
                 if !self.may_l1(&origin.actor) {
-                    return Err(Self::refuse("answer questions", &self.roles.l1, "L1"));
+                    return Err(self.refuse_l1("answer questions"));
                 }
                 let (inc, _) = self.load(incident, origin.channel)?;
                 let events =
@@ -442,32 +487,37 @@ impl Incidents {
             }
             IncidentCommand::Note { incident, text } => {
                 if !self.may_l1(&origin.actor) {
-                    return Err(Self::refuse("add notes", &self.roles.l1, "L1"));
+                    return Err(self.refuse_l1("add notes"));
                 }
                 let (inc, _) = self.load(incident, origin.channel)?;
                 let events =
                     domain::add_note(&inc, &text, &actor, origin.now).map_err(domain_err)?;
+                let line = format!("📝 Note on {} by {}: {}", inc.id, actor.name, text.trim());
+                let effects = Self::echo(&inc, origin, &line);
                 if !self
-                    .commit(origin, inc.id, Some(&inc), &events, Vec::new())
+                    .commit(origin, inc.id, Some(&inc), &events, effects)
                     .await?
                 {
                     return Ok(Reply::Duplicate);
                 }
                 Ok(Reply::Text {
-                    text: format!("📝 Note on {} by {}: {}", inc.id, actor.name, text.trim()),
+                    text: line,
                     private: false,
                 })
             }
             IncidentCommand::Escalate { incident, reason } => {
                 if !self.may_l1(&origin.actor) {
-                    return Err(Self::refuse("escalate", &self.roles.l1, "L1"));
+                    return Err(self.refuse_l1("escalate"));
                 }
                 let (inc, _) = self.load(incident, origin.channel)?;
                 let events = domain::escalate_manually(&inc, &reason, &actor, origin.now)
                     .map_err(domain_err)?;
+                // The reply says it where the command was given; the thread gets the notice
+                // only when that was elsewhere.
+                let in_thread = inc.thread.is_some_and(|t| t.thread_id == origin.channel);
                 let effects: Vec<Effect> = Self::effects_of(inc.id, &events)
                     .into_iter()
-                    .filter(|e| !matches!(e, Effect::PostNotice { .. }))
+                    .filter(|e| !(in_thread && matches!(e, Effect::PostNotice { .. })))
                     .collect();
                 if !self
                     .commit(origin, inc.id, Some(&inc), &events, effects)
@@ -487,23 +537,31 @@ impl Incidents {
                 })
             }
             IncidentCommand::Status { incident } => {
+                if !self.may_l1(&origin.actor) {
+                    return Err(self.refuse_l1("read incidents"));
+                }
                 let (inc, events) = self.load(incident, origin.channel)?;
                 Ok(Reply::Status {
                     incident: inc,
                     events,
                 })
             }
-            IncidentCommand::List { filter } => Ok(Reply::List {
-                incidents: self.list(filter)?,
-                filter,
-            }),
+            IncidentCommand::List { filter } => {
+                if !self.may_l1(&origin.actor) {
+                    return Err(self.refuse_l1("list incidents"));
+                }
+                Ok(Reply::List {
+                    incidents: self.list(filter)?,
+                    filter,
+                })
+            }
             IncidentCommand::Close {
                 incident,
                 resolution,
                 summary,
             } => {
                 if !self.may_t2(&origin.actor) {
-                    return Err(Self::refuse("close incidents", &self.roles.t2, "T2"));
+                    return Err(self.refuse_t2("close incidents"));
                 }
                 let (inc, _) = self.load(incident, origin.channel)?;
                 let events =
@@ -533,7 +591,7 @@ impl Incidents {
             }
             IncidentCommand::Ack { incident } => {
                 if !self.may_t2(&origin.actor) {
-                    return Err(Self::refuse("acknowledge pages", &self.roles.t2, "T2"));
+                    return Err(self.refuse_t2("acknowledge pages"));
                 }
                 let (inc, _) = self.load(incident, origin.channel)?;
                 let events = domain::acknowledge(&inc, &actor, origin.now).map_err(domain_err)?;
@@ -549,16 +607,17 @@ impl Incidents {
                         changed: false,
                     });
                 }
-                if !self
-                    .commit(origin, inc.id, Some(&inc), &events, Vec::new())
-                    .await?
-                {
-                    return Ok(Reply::Duplicate);
-                }
                 let text = format!(
                     "✅ {} acknowledged by {}: paging stopped, {} now owns the incident.",
                     inc.id, actor.name, actor.name
                 );
+                let effects = Self::echo(&inc, origin, &text);
+                if !self
+                    .commit(origin, inc.id, Some(&inc), &events, effects)
+                    .await?
+                {
+                    return Ok(Reply::Duplicate);
+                }
                 let incident = inc.with(&events).map_err(|e| UserError(e.to_string()))?;
                 Ok(Reply::Acknowledged {
                     incident,
@@ -567,6 +626,9 @@ impl Incidents {
                 })
             }
             IncidentCommand::Export { incident } => {
+                if !self.may_l1(&origin.actor) {
+                    return Err(self.refuse_l1("export incidents"));
+                }
                 let (inc, events) = self.load(incident, origin.channel)?;
                 let markdown = domain::export::markdown(&inc, &events);
                 Ok(Reply::Export {

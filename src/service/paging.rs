@@ -193,6 +193,8 @@ impl Paging {
 
     /// Stores a new override (dropping expired ones).
     pub async fn add_override(&self, o: Override) -> Result<(), StoreError> {
+        // Read-modify-write under the incident lock: two overrides at once both stay.
+        let _guard = self.lock.lock().await;
         let now = self.clock.now();
         let mut all = self.overrides()?;
         all.retain(|x| !x.is_expired(now));
@@ -233,8 +235,11 @@ impl Paging {
                 }
                 EventKind::Acknowledged { .. } => {
                     out.cancel.push((id, PAGE_TIMER));
-                    out.effects
-                        .extend(self.webhook(inc, WebhookAction::Acknowledge));
+                    // The pager hears of it only if it was paged.
+                    if inc.page.is_some() {
+                        out.effects
+                            .extend(self.webhook(inc, WebhookAction::Acknowledge));
+                    }
                 }
                 EventKind::Closed { .. } => {
                     out.cancel.push((id, PAGE_TIMER));

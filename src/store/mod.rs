@@ -266,6 +266,7 @@ impl Store {
                 .insert(format!("doc/{key}"), Self::encode(value))?;
         }
         self.db.flush_async().await?;
+        self.sync_log().await?;
         Ok(())
     }
 
