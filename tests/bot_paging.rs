@@ -488,3 +488,29 @@ async fn each_hand_off_posts_who_is_on_call_and_the_incidents_still_running() {
     bot.stop().await.unwrap();
     w.fake.assert_clean();
 }
+
+/// A pager webhook that stays down (every POST answers 500) holds back neither the page in the
+/// thread nor the re-page: the pager has its own lane in the outbox, retried on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pager_that_stays_down_does_not_hold_back_the_discord_pages() {
+    let w = World::new(u32::MAX).await;
+    let bot = w.start().await;
+    let thread = w.escalated_incident("Pager outage").await;
+    let first = w.wait_pages(thread, 1).await;
+    assert_eq!(allowed(&first)["users"], json!([PRIMARY.to_string()]));
+    w.manual.advance(TIMEOUT);
+    let repage = w.wait_pages(thread, 2).await;
+    assert!(
+        repage.json()["content"]
+            .as_str()
+            .unwrap()
+            .contains("attempt 2")
+    );
+    bot.stop().await.unwrap();
+    assert!(*w.sink.attempts.lock().unwrap() >= 1, "the pager was tried");
+    assert!(
+        w.sink.bodies.lock().unwrap().is_empty(),
+        "and never accepted"
+    );
+    w.fake.assert_clean();
+}

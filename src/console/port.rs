@@ -35,6 +35,11 @@ impl ConsolePort {
 
 #[async_trait::async_trait]
 impl ChatPort for ConsolePort {
+    /// The console shows what the bot would post; Discord gets it when the bot runs again.
+    fn mirrors_only(&self) -> bool {
+        true
+    }
+
     async fn post_channel(
         &self,
         _key: u64,

@@ -129,6 +129,10 @@ pub struct OutboxEntry {
     /// Not before this time (ms since the epoch): the back-off.
     #[serde(default)]
     pub not_before_ms: i64,
+    /// Shown at the console, which only mirrors chat effects: Discord still gets it when the
+    /// bot runs again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shown: bool,
 }
 
 impl OutboxEntry {
@@ -137,6 +141,7 @@ impl OutboxEntry {
             effect,
             attempts: 0,
             not_before_ms: 0,
+            shown: false,
         }
     }
 
@@ -175,6 +180,12 @@ pub trait ChatPort: Send + Sync + 'static {
 
     /// Posts `text` in `channel` (not about one incident), pinging nobody.
     async fn post_channel(&self, key: u64, channel: u64, text: &str) -> Result<(), DeliveryError>;
+
+    /// True for a port that only shows effects (the console): they stay in the outbox, marked
+    /// shown, for the chat to get when the bot runs again. Pager webhooks are still sent.
+    fn mirrors_only(&self) -> bool {
+        false
+    }
 }
 
 /// Back-off after `attempts` failures: 0.5 s doubling to at most 60 s.
@@ -326,7 +337,12 @@ impl Outbox {
                 continue;
             }
             let lane = entry.effect.lane();
-            if blocked.contains(&lane) {
+            let mirror = self.port.mirrors_only()
+                && !matches!(
+                    entry.effect,
+                    Effect::Webhook { .. } | Effect::PostChannel { .. }
+                );
+            if blocked.contains(&lane) || (mirror && entry.shown) {
                 continue;
             }
             if entry.not_before_ms > now {
@@ -372,6 +388,12 @@ impl Outbox {
                 self.dispatch(record.id, &entry.effect, &incident).await
             };
             match delivered {
+                Ok(_) if mirror => {
+                    entry.shown = true;
+                    self.store
+                        .update_effect(record.id, &Store::encode(&entry))
+                        .await?;
+                }
                 Ok(kinds) => {
                     let now = Utc::now();
                     let events: Vec<(u64, Vec<u8>)> = kinds
@@ -485,6 +507,79 @@ mod tests {
         assert_eq!(backoff(1), Duration::from_secs(1));
         assert_eq!(backoff(3), Duration::from_secs(4));
         assert_eq!(backoff(30), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_page_is_withdrawn_once_acknowledged_closed_stopped_or_superseded() {
+        use crate::incident::state::tests::{alice, opened, t};
+        use crate::incident::{EscalationReason, PageLevel, PageTarget, Resolution};
+        let event = |kind| Event::new(t(1), alice(), kind);
+        let paged = |level, target, attempt| EventKind::Paged {
+            level,
+            target,
+            attempt,
+            deadline: t(10),
+        };
+        let page = |level, target, attempt| Effect::Page {
+            incident: 7,
+            level,
+            target,
+            attempt,
+            deadline: t(10),
+        };
+        let mut events = vec![
+            opened(None),
+            event(EventKind::Escalated {
+                reason: EscalationReason::Manual { reason: "x".into() },
+            }),
+            event(paged(PageLevel::Primary, PageTarget::User(11), 1)),
+        ];
+        let first = page(PageLevel::Primary, PageTarget::User(11), 1);
+        let inc = Incident::from_events(&events).unwrap();
+        assert_eq!(first.withdrawn(&inc), None, "the current page goes out");
+        let notice = Effect::PostNotice {
+            incident: 7,
+            text: "n".into(),
+        };
+        assert_eq!(
+            notice.withdrawn(&inc),
+            None,
+            "only pages are ever withdrawn"
+        );
+
+        // A re-page was recorded while the first waited (an outage): only the re-page goes.
+        events.push(event(paged(PageLevel::Primary, PageTarget::User(11), 2)));
+        let inc = Incident::from_events(&events).unwrap();
+        assert!(
+            first
+                .withdrawn(&inc)
+                .is_some_and(|w| w.contains("later step"))
+        );
+        let second = page(PageLevel::Primary, PageTarget::User(11), 2);
+        assert_eq!(second.withdrawn(&inc), None);
+
+        for (kind, why) in [
+            (EventKind::Acknowledged { by: alice() }, "acknowledged"),
+            (
+                EventKind::PagingStopped {
+                    why: "exhausted".into(),
+                },
+                "stopped",
+            ),
+            (
+                EventKind::Closed {
+                    resolution: Resolution::Benign,
+                    summary: None,
+                },
+                "closed",
+            ),
+        ] {
+            let mut after = events.clone();
+            after.push(event(kind));
+            let inc = Incident::from_events(&after).unwrap();
+            let withdrawn = second.withdrawn(&inc);
+            assert!(withdrawn.is_some_and(|w| w.contains(why)), "{withdrawn:?}");
+        }
     }
 
     #[test]
