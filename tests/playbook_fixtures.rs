@@ -592,6 +592,12 @@ fn every_bad_fixture_says_where_what_and_how_to_fix() {
         ),
         ("empty-questions.md", 11, "is empty", "each ending in `?`"),
         (
+            "too-many-questions.md",
+            11,
+            "12 analysis questions; an incident asks at most 10",
+            "move the others to `Additional Analysis Steps for L1`",
+        ),
+        (
             "bad-id.md",
             6,
             "`T11050` is not an ATT&CK technique id",

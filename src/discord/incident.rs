@@ -14,8 +14,9 @@ use crate::playbook::{Playbook, SectionKind};
 
 /// Questions per message: one row of four buttons each, five rows at most.
 pub const QUESTIONS_PER_MESSAGE: usize = 5;
-/// Most questions an incident can show with buttons (two question messages).
-pub const MAX_QUESTIONS: usize = 10;
+/// Most questions an incident can show with buttons (two question messages); the parser
+/// refuses playbooks with more.
+pub use crate::playbook::MAX_QUESTIONS;
 
 const RED: u32 = 0xdc2626;
 const GREEN: u32 = 0x16a34a;

@@ -13,5 +13,5 @@ pub mod search;
 pub use diagnostic::{Diagnostic, Severity};
 pub use id::{BadTechniqueId, TechniqueId};
 pub use library::{Library, LoadReport, Lookup};
-pub use model::{Playbook, Section, SectionKind};
+pub use model::{MAX_QUESTIONS, Playbook, Section, SectionKind};
 pub use rule::Rule;

@@ -29,6 +29,10 @@ pub struct Playbook {
     pub id_line: usize,
 }
 
+/// Most analysis questions a playbook may have: an incident asks each one with its own answer
+/// buttons, and a chat shows that many in two messages.
+pub const MAX_QUESTIONS: usize = 10;
+
 /// One row of the table, rendered as a section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Section {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use super::cell;
 use super::diagnostic::Diagnostic;
 use super::id::TechniqueId;
-use super::model::{Playbook, Section, SectionKind};
+use super::model::{MAX_QUESTIONS, Playbook, Section, SectionKind};
 use super::rule::Rule;
 
 /// A parsed playbook and the warnings it raised.
@@ -352,6 +352,14 @@ fn question_cell(row: &Row, p: &mut Problems<'_>) -> (Option<String>, Vec<String
             format!(
                 "row `{}` is empty (no question in it); write the questions, each ending in `?`",
                 row.title
+            ),
+        );
+    } else if qs.len() > MAX_QUESTIONS {
+        p.error(
+            row.line,
+            format!(
+                "{} analysis questions; an incident asks at most {MAX_QUESTIONS} (each with its answer buttons): keep the ones that decide escalation and move the others to `Additional Analysis Steps for L1`",
+                qs.len()
             ),
         );
     } else if !row.value.contains('?') {
