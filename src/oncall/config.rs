@@ -288,6 +288,13 @@ impl PagingConfig {
                     "is not an http(s) URL; put e.g. https://events.pagerduty.com/v2/enqueue, or leave it empty for no webhook",
                 ));
             }
+            if self.routing_key().is_empty() {
+                // Without it the pager answers 400 to every page and none gets through.
+                return Err(ConfigProblem::new(
+                    "paging.routing_key",
+                    "is empty while paging.webhook_url is set; put the pager's integration key in SOCBOT__PAGING__ROUTING_KEY",
+                ));
+            }
         }
         Ok(())
     }
@@ -405,7 +412,13 @@ mod tests {
             p(|c| c.webhook_url = "ftp://x".into()).unwrap_err().key,
             "paging.webhook_url"
         );
-        assert!(p(|c| c.webhook_url = "http://127.0.0.1:9/pd".into()).is_ok());
+        assert!(
+            p(|c| {
+                c.webhook_url = "http://127.0.0.1:9/pd".into();
+                c.routing_key = SecretString::from("key");
+            })
+            .is_ok()
+        );
     }
 
     /// Through the `config` crate, as the daemon loads it: TOML, then environment variables.
@@ -480,6 +493,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(bad.contains("oncall.secondary"), "{bad}");
+    }
+
+    #[test]
+    fn a_webhook_needs_its_routing_key() {
+        let p: PagingConfig = serde_json::from_value(
+            serde_json::json!({"webhook_url": "https://events.pagerduty.com/v2/enqueue"}),
+        )
+        .unwrap();
+        let problem = p.validate().unwrap_err();
+        assert!(
+            problem.to_string().contains("paging.routing_key"),
+            "{problem}"
+        );
+        let p: PagingConfig = serde_json::from_value(serde_json::json!({
+            "webhook_url": "https://events.pagerduty.com/v2/enqueue",
+            "routing_key": "R0UT1NG",
+        }))
+        .unwrap();
+        assert!(p.validate().is_ok());
     }
 
     #[test]
