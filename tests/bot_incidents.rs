@@ -765,6 +765,39 @@ async fn escalate_close_roles_guilds_and_export() {
             .is_empty()
     );
 
+    // Reading an incident needs a role too: a member without one gets a private refusal
+    // instead of the timeline posted for everyone.
+    for sub in ["status", "export"] {
+        let (_, refused) =
+            in_thread(&fake, &o, incident_cmd(sub, json!([])).username("mallory")).await;
+        assert!(is_private(&refused), "{sub}: {refused}");
+        let text = refused["data"]["content"].as_str().unwrap();
+        assert!(text.contains(&format!("<@&{L1_ROLE}>")), "{sub}: {text}");
+        assert!(!text.contains("Owner"), "{sub}: {text}");
+    }
+
+    // A note written in the SOC channel, not the thread, still shows in the thread.
+    let noted = fake
+        .interact(l1(incident_cmd(
+            "note",
+            json!([
+                opt_str("incident", &format!("INC-{}", o.n)),
+                opt_str("text", "called the account owner from the SOC channel")
+            ]),
+        )))
+        .await;
+    assert_eq!(noted["type"], 4, "{noted}");
+    let path = format!("/channels/{}/messages", o.thread);
+    fake.wait_for(
+        move |r| {
+            r.method == "POST"
+                && r.path == path
+                && r.json().to_string().contains("called the account owner")
+        },
+        Duration::from_secs(10),
+    )
+    .await;
+
     // Status in the thread.
     let (_, status) = in_thread(&fake, &o, l1(incident_cmd("status", json!([])))).await;
     let text = embeds_text(&status["data"]);
