@@ -469,7 +469,11 @@ impl Incidents {
                     domain::answer(&inc, question, finding, note.as_deref(), &actor, origin.now)
                         .map_err(domain_err)?;
                 let mut effects = Self::effects_of(inc.id, &events);
-                if !via_button && !events.is_empty() {
+                // A button press updates its message in its reply. Two presses close together
+                // may reach Discord in either order, and the later reply could show the earlier
+                // state: then a refresh (merged with any other) settles the message.
+                let racing = origin.now - inc.updated_at < chrono::TimeDelta::seconds(5);
+                if (!via_button || racing) && !events.is_empty() {
                     effects.insert(0, Effect::RefreshQuestions { incident: inc.id.0 });
                 }
                 if !self
