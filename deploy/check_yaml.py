@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
 """Checks socbot's deployment YAML without a cluster: every file parses (yaml.safe_load), and
 the pieces agree with each other and with the daemon (one replica, probe paths, the port
-SOCBOT__HTTP__LISTEN names, volumes and Secret keys that exist).
+SOCBOT__HTTP__LISTEN names, volumes and Secret keys that exist, kustomize resources and
+components that exist).
 
 Usage: python3 deploy/check_yaml.py   (exit 1 on any problem; exit 0 with a note when PyYAML is
-missing, so callers may skip)."""
+missing, so callers may skip).
+       kubectl kustomize … | python3 deploy/check_yaml.py --rendered NAME
+checks what kustomize made of it (a StatefulSet with or without a component, and the restore
+pod): the same checks, every object in one namespace, and the restore pod on the StatefulSet's
+image, store path and volume claim."""
 
 import pathlib
 import sys
@@ -67,20 +72,32 @@ def env_of(container):
     return {e["name"]: e for e in container.get("env", [])}
 
 
+KUSTOMIZE_KINDS = ("Kustomization", "Component")
+
+
 def check_kubernetes(directory):
     docs = {}
-    for path in sorted(directory.glob("*.yaml")):
+    for path in sorted(directory.rglob("*.yaml")):
         for doc in load(path):
             for key in ("apiVersion", "kind", "metadata"):
-                if key not in doc and not (key == "metadata" and doc.get("kind") == "Kustomization"):
+                if key not in doc and not (key == "metadata" and doc.get("kind") in KUSTOMIZE_KINDS):
                     problem(path, f"a document without {key}")
             docs.setdefault(doc.get("kind"), []).append((path, doc))
-    kustomization = next(iter(docs.get("Kustomization", [])), None)
-    if kustomization:
-        path, k = kustomization
-        for resource in k.get("resources", []):
-            if not (directory / resource).is_file():
-                problem(path, f"resource {resource} does not exist")
+    for kind in KUSTOMIZE_KINDS:
+        for path, k in docs.get(kind, []):
+            if path.name != "kustomization.yaml":
+                problem(path, f"a {kind} must be in a file named kustomization.yaml")
+            for resource in k.get("resources", []):
+                if not (path.parent / resource).is_file():
+                    problem(path, f"resource {resource} does not exist")
+            for component in k.get("components", []):
+                if not (path.parent / component / "kustomization.yaml").is_file():
+                    problem(path, f"component {component} has no kustomization.yaml")
+    check_objects(docs, optional_config_maps={"socbot-playbooks"})
+
+
+def check_objects(docs, optional_config_maps=()):
+    """The checks on Kubernetes objects, by kind: `docs` maps kind to [(path, doc)]."""
     secret_keys = {
         key
         for _, s in docs.get("Secret", [])
@@ -104,9 +121,13 @@ def check_kubernetes(directory):
         check_pod(path, "statefulset", pod, claims)
         for v in pod.get("volumes", []):
             cm = v.get("configMap", {}).get("name")
-            if cm and cm not in config_maps and cm != "socbot-playbooks":
+            if cm and cm not in config_maps and cm not in optional_config_maps:
                 problem(path, f"volume {v['name']} uses ConfigMap {cm}, defined nowhere")
-        (c,) = pod["containers"]
+        socbots = [c for c in pod["containers"] if c["name"] == "socbot"]
+        if len(socbots) != 1:
+            problem(path, "the pod needs exactly one container named socbot")
+            continue
+        (c,) = socbots
         env = env_of(c)
         listen = env.get("SOCBOT__HTTP__LISTEN", {}).get("value", "")
         port = int(listen.rsplit(":", 1)[1]) if ":" in listen else None
@@ -132,12 +153,56 @@ def check_kubernetes(directory):
         check_pod(path, pod["metadata"]["name"], pod["spec"])
 
 
+def check_rendered(name, text):
+    """What `kubectl kustomize` made: the objects' checks, one namespace, and the restore pod
+    (when there) on the StatefulSet's image, store path and claim."""
+    path = DEPLOY / f"<{name}>"
+    docs = {}
+    for doc in yaml.safe_load_all(text):
+        if doc is not None:
+            docs.setdefault(doc.get("kind"), []).append((path, doc))
+    if not docs.get("StatefulSet") and not docs.get("Pod"):
+        problem(path, "kustomize made neither the StatefulSet nor the restore pod")
+    namespaces = {
+        d["metadata"].get("namespace") for kind in docs for _, d in docs[kind] if kind != "Namespace"
+    }
+    if len(namespaces) != 1 or None in namespaces:
+        problem(path, f"objects are in namespaces {sorted(map(str, namespaces))}, not one")
+    # The ConfigMap of playbooks and the Secret are created with kubectl, not by kustomize.
+    for doc in load(DEPLOY / "kubernetes" / "secret.example.yaml"):
+        docs.setdefault("Secret", []).append((path, doc))
+    check_objects(docs, optional_config_maps={"socbot-playbooks"})
+    for _, sts in docs.get("StatefulSet", []):
+        spec = sts["spec"]
+        (socbot,) = [c for c in spec["template"]["spec"]["containers"] if c["name"] == "socbot"]
+        claim = f"{spec['volumeClaimTemplates'][0]['metadata']['name']}-{sts['metadata']['name']}-0"
+        for _, pod in docs.get("Pod", []):
+            pname = pod["metadata"]["name"]
+            for c in pod["spec"]["containers"]:
+                if c["image"] != socbot["image"]:
+                    problem(path, f"{pname}: image {c['image']}, the StatefulSet runs {socbot['image']}")
+                if env_of(c).get("SOCBOT__STORE__PATH") != env_of(socbot).get("SOCBOT__STORE__PATH"):
+                    problem(path, f"{pname}: SOCBOT__STORE__PATH differs from the StatefulSet's")
+            claims = [v.get("persistentVolumeClaim", {}).get("claimName") for v in pod["spec"].get("volumes", [])]
+            if claim not in claims:
+                problem(path, f"{pname}: does not mount the StatefulSet's claim {claim}")
+            if pod["metadata"].get("labels", {}).get("app.kubernetes.io/name") == "socbot":
+                problem(path, f"{pname}: labelled as socbot, the Service would send it traffic")
+
+
 def main():
+    if sys.argv[1:2] == ["--rendered"]:
+        name = sys.argv[2] if len(sys.argv) > 2 else "stdin"
+        check_rendered(name, sys.stdin.read())
+        for p in problems:
+            print(f"error: {p}")
+        print(f"kustomize output {name}: {len(problems)} problem(s)")
+        return 1 if problems else 0
     check_compose(DEPLOY / "compose.yaml")
     check_kubernetes(DEPLOY / "kubernetes")
     for p in problems:
         print(f"error: {p}")
-    files = 1 + len(list((DEPLOY / "kubernetes").glob("*.yaml")))
+    files = 1 + len(list((DEPLOY / "kubernetes").rglob("*.yaml")))
     print(f"{files} YAML files parsed, {len(problems)} problem(s)")
     return 1 if problems else 0
 

@@ -1217,3 +1217,84 @@ async fn over_long_input_gets_a_clear_private_error_not_a_discord_400() {
 
     finish(&fake, bot).await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// 9. the console while Discord is down
+
+/// Discord is down, so the analyst works at `socbot console` (roles are configured, and the
+/// person at the terminal is trusted). Nothing is lost: when the bot runs again, the incident
+/// gets its thread in the SOC channel, with the answer given at the console and the decision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incidents_worked_at_the_console_reach_discord_when_the_bot_runs_again() {
+    let fake = FakeDiscord::start().await;
+    let dirs = BotDirs::new(&[]);
+    let mut console = support::cli::socbot_command(&["USER"]);
+    console
+        .arg("console")
+        .current_dir(&dirs.root)
+        .env("SOCBOT__STORE__PATH", &dirs.store)
+        .env("SOCBOT__PLAYBOOKS__DIR", &dirs.playbooks)
+        .env(
+            "SOCBOT__DISCORD__SOC_CHANNEL_ID",
+            fake.channel_id().to_string(),
+        )
+        .env("SOCBOT__ROLES__L1", L1_ROLE.to_string())
+        .env("SOCBOT__ROLES__T2", T2_ROLE.to_string())
+        .env("USER", "nightshift")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = console.spawn().expect("socbot console starts");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(
+                b"/incident open T1583.006 Opened while Discord was down\n\
+                  /incident answer INC-1 1 concerning no ticket for the accounts\n",
+            )
+            .unwrap();
+    }
+    let out = child.wait_with_output().expect("the console ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("opened INC-1"), "{stdout}");
+    assert!(stdout.contains("decision: Escalate"), "{stdout}");
+    assert_eq!(fake.requests().len(), 0, "the console never calls Discord");
+
+    let bot = Bot::start(&fake, &dirs).await;
+    let req = wait_thread_created(&fake, "INC-1 · ", Duration::from_secs(20)).await;
+    assert_eq!(req.path, format!("/channels/{}/threads", fake.channel_id()));
+    let thread: u64 = req.response.expect("the thread")["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let path = format!("/channels/{thread}/messages");
+    let decision = fake
+        .wait_for(
+            move |r| {
+                r.method == "POST"
+                    && r.path == path
+                    && r.json().to_string().contains("escalate to Tier 2")
+            },
+            Duration::from_secs(20),
+        )
+        .await;
+    assert!(
+        decision.json().to_string().contains("nightshift"),
+        "the decision names who answered: {}",
+        decision.json()
+    );
+    let shown: String = fake
+        .messages_in(thread)
+        .iter()
+        .map(|m| m["embeds"].to_string())
+        .collect();
+    assert!(shown.contains("no ticket for the accounts"), "{shown}");
+    finish(&fake, bot).await;
+}

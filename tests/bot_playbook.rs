@@ -790,6 +790,52 @@ async fn long_cells_are_split_over_embeds_and_follow_ups_without_losing_text() {
     fake.assert_clean();
 }
 
+/// A header (here the tactics) past one embed's 4,096 characters is carried into numbered
+/// header embeds, never cut: every tactic arrives, within Discord's limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_past_one_embed_is_carried_on_not_cut() {
+    let tactics: Vec<String> = (0..500).map(|i| format!("Tactic {i:03}")).collect();
+    let file = playbook_file(
+        "T1995",
+        "Long Header Fixture",
+        &tactics.join(", "),
+        [
+            "Logs.",
+            "Indicators.",
+            "Is the header long?",
+            "Escalate never.",
+            "Step.",
+            "Action.",
+            "Contain.",
+        ],
+    );
+    let (fake, dirs, bot) = start(&[("T1995-long-header.md", &file)]).await;
+    let playbook = parsed(&dirs.playbooks, "T1995");
+    assert_eq!(playbook.tactics.len(), 500);
+    let expected = message_count(&playbook, None);
+    let messages = whole_reply(&fake, "T1995", expected).await;
+    let shown: Vec<&Value> = messages.iter().flat_map(embeds).collect();
+    let titles: Vec<String> = messages.iter().flat_map(embed_titles).collect();
+    assert!(
+        titles[0].starts_with("T1995 · Long Header Fixture (1/")
+            && titles[1].starts_with("T1995 · Long Header Fixture (2/"),
+        "{titles:?}"
+    );
+    assert_eq!(
+        shown[0]["url"],
+        "https://attack.mitre.org/techniques/T1995/"
+    );
+    let rendered = norm(&bodies(&messages));
+    for tactic in &tactics {
+        assert!(rendered.contains(&norm(tactic)), "{tactic} was cut");
+    }
+    assert!(rendered.contains(&norm("attack.mitre.org/techniques/T1995/")));
+    assert_sections_shown(&playbook, None, &bodies(&messages));
+
+    bot.stop().await.unwrap();
+    fake.assert_clean();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn switching_section_replaces_the_follow_ups_of_a_long_reply() {
     let synthetic = long_fixture();

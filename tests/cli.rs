@@ -234,15 +234,15 @@ fn check_bad_fixtures_exits_1_with_one_line_per_problem() {
     let lines: Vec<&str> = text.lines().collect();
     let (summary, problems) = lines.split_last().expect("a summary");
     assert!(
-        summary.contains("1 playbooks loaded from 12 files"),
+        summary.contains("1 playbooks loaded from 13 files"),
         "{summary}"
     );
-    assert!(summary.contains("12 error(s)"), "{summary}");
+    assert!(summary.contains("13 error(s)"), "{summary}");
     let errors: Vec<&&str> = problems
         .iter()
         .filter(|l| l.contains(": error: "))
         .collect();
-    assert_eq!(errors.len(), 12, "{text}");
+    assert_eq!(errors.len(), 13, "{text}");
     for line in problems {
         let (location, rest) = line.split_once(": ").expect("path:line: …");
         let (path, number) = location.rsplit_once(':').expect("path:line");

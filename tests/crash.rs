@@ -29,6 +29,39 @@ const QUESTIONS: usize = 3;
 /// Actor ids: each answering interaction has its own user, so its event can be found.
 const USER_BASE: u64 = 1_400_000_000_000_000_000;
 
+/// The port of the bot's `/metrics` listener: free when first asked, then the same for every
+/// restart in this directory.
+fn metrics_port(dirs: &BotDirs) -> u16 {
+    let file = dirs.root.join("metrics-port");
+    if let Some(port) = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        return port;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    std::fs::write(&file, port.to_string()).unwrap();
+    port
+}
+
+/// `socbot_outbox_depth` from the running bot's `/metrics`, if it answers.
+async fn outbox_depth(dirs: &BotDirs) -> Option<usize> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = format!("127.0.0.1:{}", metrics_port(dirs));
+    let mut conn = tokio::net::TcpStream::connect(addr).await.ok()?;
+    conn.write_all(b"GET /metrics HTTP/1.1\r\nhost: socbot\r\nconnection: close\r\n\r\n")
+        .await
+        .ok()?;
+    let mut text = String::new();
+    conn.read_to_string(&mut text).await.ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("socbot_outbox_depth "))
+        .and_then(|n| n.trim().parse().ok())
+}
+
 fn spawn(fake: &FakeDiscord, dirs: &BotDirs, round: usize) -> Child {
     let log = std::fs::File::create(dirs.root.join(format!("round-{round}.log"))).unwrap();
     let mut cmd = support::cli::socbot_command(&[]);
@@ -46,6 +79,10 @@ fn spawn(fake: &FakeDiscord, dirs: &BotDirs, round: usize) -> Child {
         .env("SOCBOT__ROLES__L1", L1_ROLE.to_string())
         .env("SOCBOT__ROLES__T2", T2_ROLE.to_string())
         .env("SOCBOT__LOG__LEVEL", "info")
+        .env(
+            "SOCBOT__HTTP__LISTEN",
+            format!("127.0.0.1:{}", metrics_port(dirs)),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log);
@@ -495,24 +532,29 @@ fn current_answers(stored: &Stored) -> HashMap<(u64, usize), Option<Finding>> {
 /// Waits until the outbox has nothing left (the process delivered everything), then stops the
 /// process with SIGKILL and reads the store.
 async fn read_store_while_running(fake: &FakeDiscord, dirs: &BotDirs, child: &mut Child) -> Stored {
-    // Quiet for a while: no new requests means the outbox is done.
-    let mut last = fake.requests().len();
-    let mut quiet_since = Instant::now();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while quiet_since.elapsed() < Duration::from_millis(1500) {
-        assert!(Instant::now() < deadline, "the outbox never settled");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let now = fake.requests().len();
-        if now != last {
-            last = now;
-            quiet_since = Instant::now();
+    // The bot's own gauge says when the outbox is empty; re-asked whenever Discord sees a
+    // request (or at least every 250 ms).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if outbox_depth(dirs).await == Some(0) {
+            break;
         }
+        assert!(Instant::now() < deadline, "the outbox never emptied");
+        let seen = fake.requests().len();
+        let next = fake.wait_for(move |r| r.seq as usize > seen, Duration::from_secs(60));
+        let _ = tokio::time::timeout(Duration::from_millis(250), next).await;
     }
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
     let stored = read_store(dirs);
-    let pending = Store::open(&dirs.store).unwrap().outbox().unwrap().len();
-    assert_eq!(pending, 0, "effects left undelivered");
+    let pending: Vec<String> = Store::open(&dirs.store)
+        .unwrap()
+        .outbox()
+        .unwrap()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.json).into_owned())
+        .collect();
+    assert!(pending.is_empty(), "effects left undelivered: {pending:#?}");
     stored
 }
 

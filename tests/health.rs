@@ -379,22 +379,30 @@ async fn socbot_health_probes_the_running_daemon() {
     assert!(String::from_utf8_lossy(&out.1.stdout).starts_with("ready\n"));
     bot.stop().await.unwrap();
 
-    // Nothing listening: unhealthy. No listener configured: a usage error.
+    // Nothing listening, no listener configured, a listener address that is no address: all
+    // unhealthy, exit 1. Never 2, which Docker's HEALTHCHECK reserves.
     let a = addr.to_string();
-    let (down, off) = tokio::task::spawn_blocking(move || {
+    let (down, off, bad) = tokio::task::spawn_blocking(move || {
         (
             socbot_bin(&["health", "--addr", &a], &[]),
             socbot_bin(&["health"], &[]),
+            socbot_bin(
+                &["health"],
+                &[("SOCBOT__HTTP__LISTEN", "everywhere".to_owned())],
+            ),
         )
     })
     .await
     .unwrap();
     assert_eq!(down.status.code(), Some(1), "{down:?}");
-    assert_eq!(off.status.code(), Some(2), "{off:?}");
-    assert!(
-        String::from_utf8_lossy(&off.stderr).contains("http.listen"),
-        "{off:?}"
-    );
+    assert_eq!(off.status.code(), Some(1), "{off:?}");
+    assert_eq!(bad.status.code(), Some(1), "{bad:?}");
+    for out in [&off, &bad] {
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("http.listen"),
+            "{out:?}"
+        );
+    }
 }
 
 #[test]

@@ -213,6 +213,95 @@ fn config_check_names_the_key_of_each_problem_and_exits_1() {
     assert!(stdout(&out).contains("nope.toml"), "{}", stdout(&out));
 }
 
+/// `socbot run` until it exits, killed after `limit` (it would otherwise try to reach Discord).
+fn run_until_exit(cwd: &Path, env: &[(&str, String)], limit: Duration) -> Output {
+    let mut child = socbot_command(&[])
+        .current_dir(cwd)
+        .arg("run")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the socbot binary runs");
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "socbot run did not stop at start-up within {limit:?}:\n{}",
+                stderr(&out)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A configuration `socbot run` cannot work with stops it before it connects: one line naming
+/// the key and saying what to put there, exit 2 (which systemd's RestartPreventExitStatus=2
+/// does not restart). 0 for the server or channel is not one of them: it means "unset".
+#[test]
+fn run_stops_at_start_up_naming_the_key_of_a_bad_value() {
+    let tmp = TempDir::new("ops", "run-config");
+    let base = |key: &'static str, value: &str| -> Vec<(&'static str, String)> {
+        let mut env = vec![
+            ("SOCBOT__DISCORD__TOKEN", "fake.bot.token".to_owned()),
+            // Nothing listens there: should a check be missing, the bot fails fast instead of
+            // reaching Discord.
+            ("SOCBOT__DISCORD__API_BASE", "http://127.0.0.1:9".to_owned()),
+            ("SOCBOT__PLAYBOOKS__DIR", bundled()),
+            (
+                "SOCBOT__STORE__PATH",
+                tmp.0.join("data/socbot.sled").display().to_string(),
+            ),
+        ];
+        env.retain(|(k, _)| *k != key);
+        if !value.is_empty() || key == "SOCBOT__DISCORD__TOKEN" {
+            env.push((key, value.to_owned()));
+        }
+        env
+    };
+    let cases = [
+        (
+            "SOCBOT__PLAYBOOKS__DIR",
+            "/nonexistent/playbooks",
+            "configuration key `playbooks.dir`: cannot read playbook directory /nonexistent/playbooks",
+        ),
+        (
+            "SOCBOT__DISCORD__GUILD_ID",
+            "12",
+            "configuration key `discord.guild_id`: 12 is not a Discord server id",
+        ),
+        (
+            "SOCBOT__DISCORD__SOC_CHANNEL_ID",
+            "999",
+            "configuration key `discord.soc_channel_id`: 999 is not a Discord channel id",
+        ),
+        (
+            "SOCBOT__DISCORD__TOKEN",
+            "",
+            "no Discord token: set SOCBOT__DISCORD__TOKEN",
+        ),
+    ];
+    for (key, value, want) in cases {
+        let out = run_until_exit(&tmp.0, &base(key, value), Duration::from_secs(30));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{key}={value}: {err}");
+        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{key}={value}: one line, not {err}");
+        assert!(
+            lines[0].starts_with(&format!("socbot: {want}")),
+            "{key}={value}: {err}"
+        );
+    }
+    assert!(
+        !tmp.0.join("data").exists(),
+        "nothing was started: the store was not even created"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // backup and restore
 

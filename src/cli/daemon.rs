@@ -19,10 +19,9 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
     let result = runtime.block_on(daemon::run(config, reload.clone(), daemon::signals(reload)));
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e)
-            if e.downcast_ref::<StartError>()
-                .is_some_and(|s| matches!(s, StartError::NoToken)) =>
-        {
+        // A configuration problem (no token, a bad id or playbook directory): one line naming
+        // the key, and exit 2, which systemd's RestartPreventExitStatus=2 does not restart.
+        Err(e) if e.downcast_ref::<StartError>().is_some() => {
             eprintln!("socbot: {e}");
             Ok(ExitCode::from(2))
         }
@@ -46,7 +45,8 @@ pub fn console(config: Config) -> anyhow::Result<ExitCode> {
             store.clone(),
             port.clone(),
             Clock::System,
-            0,
+            // Incidents opened here get their thread in the SOC channel once the bot runs.
+            config.discord.soc_channel_id,
             &stop_rx,
         )?;
         let stdin = tokio::io::BufReader::new(tokio::io::stdin());

@@ -72,7 +72,13 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             eprintln!("socbot: {e}");
-            return ExitCode::from(2);
+            // A configuration error exits 2 (systemd does not restart it), except for the
+            // health check: Docker reserves 2 there, so unhealthy is always 1.
+            return if matches!(cli.command, Some(Command::Health(_))) {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::from(2)
+            };
         }
     };
     crate::telemetry::init(&config.log);

@@ -11,6 +11,7 @@ use secrecy::ExposeSecret;
 
 use crate::backup::{self, Snapshot};
 use crate::config::{Config, DEFAULT_TOML};
+use crate::daemon::discord_id_problem;
 use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
@@ -89,25 +90,9 @@ impl Findings {
     }
 }
 
-/// Discord's epoch (2015-01-01) in ms: a snowflake's top 42 bits count ms from it.
-const DISCORD_EPOCH_MS: i64 = 1_420_070_400_000;
-
-/// Whether `id` looks like a real Discord id: a snowflake made between Discord's launch and now.
-/// Catches a role *name*'s digits, a truncated paste or a made-up number.
-pub fn plausible_snowflake(id: u64) -> bool {
-    let made = DISCORD_EPOCH_MS + (id >> 22) as i64;
-    // The oldest ids are from early 2015 (~4e16); allow a day of clock skew ahead.
-    id >= 10_000_000_000_000_000 && made <= chrono::Utc::now().timestamp_millis() + 86_400_000
-}
-
 fn check_id(f: &mut Findings, key: &'static str, what: &str, id: u64) {
-    if !plausible_snowflake(id) {
-        f.error(
-            key,
-            format!(
-                "{id} is not a Discord {what} id (17 to 20 digits); in Discord turn on Developer Mode, then right-click the {what} → Copy ID"
-            ),
-        );
+    if let Some(message) = discord_id_problem(what, id) {
+        f.error(key, message);
     }
 }
 
@@ -477,14 +462,26 @@ fn render(key: &str, v: &config::Value) -> String {
     }
 }
 
-/// Keeps a URL's scheme and host; its path and query may carry a secret (many webhook URLs do).
+/// Keeps a URL's scheme, host and port. Credentials (`user:secret@`) are dropped, and a path,
+/// query or fragment, which may carry a secret (many webhook URLs do), is replaced.
 fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    match rest.split_once(['/', '?']) {
-        Some((host, tail)) if !tail.is_empty() => format!("{scheme}://{host}/<redacted>"),
-        _ => url.to_owned(),
+    let url = url.trim();
+    if url.is_empty() {
+        return String::new();
+    }
+    match reqwest::Url::parse(url) {
+        Ok(u) if u.has_host() => {
+            let mut out = format!("{}://{}", u.scheme(), u.host_str().unwrap_or_default());
+            if let Some(port) = u.port() {
+                out.push_str(&format!(":{port}"));
+            }
+            if u.path() != "/" || u.query().is_some() || u.fragment().is_some() {
+                out.push_str("/<redacted>");
+            }
+            out
+        }
+        // Not a URL socbot could use: it may be a secret pasted into the wrong key.
+        _ => "<redacted: not an http(s) URL>".to_owned(),
     }
 }
 
@@ -604,6 +601,8 @@ pub fn restore(config: &Config, args: RestoreArgs) -> anyhow::Result<ExitCode> {
 // ---------------------------------------------------------------------------------------------
 // health
 
+/// `socbot health`: exit 0 when healthy, 1 for every other outcome (Docker's HEALTHCHECK
+/// reserves exit code 2).
 pub fn health(config: &Config, args: HealthArgs) -> anyhow::Result<ExitCode> {
     let listen = args.addr.as_deref().unwrap_or(&config.http.listen);
     let addr = match crate::http::parse_listen(listen) {
@@ -612,11 +611,11 @@ pub fn health(config: &Config, args: HealthArgs) -> anyhow::Result<ExitCode> {
             eprintln!(
                 "socbot: http.listen is empty, so there is no health listener; set it (e.g. SOCBOT__HTTP__LISTEN=0.0.0.0:9184) or pass --addr"
             );
-            return Ok(ExitCode::from(2));
+            return Ok(ExitCode::FAILURE);
         }
         Err(m) => {
             eprintln!("socbot: configuration key `http.listen`: {m}");
-            return Ok(ExitCode::from(2));
+            return Ok(ExitCode::FAILURE);
         }
     };
     let path = if args.ready { "/readyz" } else { "/healthz" };
@@ -640,6 +639,7 @@ pub fn health(config: &Config, args: HealthArgs) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::daemon::plausible_snowflake;
 
     #[test]
     fn snowflakes_are_checked_for_shape_and_time() {
@@ -660,5 +660,32 @@ mod tests {
             redact_url("https://pager.example.com"),
             "https://pager.example.com"
         );
+        assert_eq!(redact_url(""), "");
+    }
+
+    #[test]
+    fn webhook_urls_lose_their_credentials() {
+        for url in [
+            "https://user:s3cret@pager.example.com/v2/enqueue",
+            "https://user:s3cret@pager.example.com",
+            "https://s3cret@pager.example.com:8443/?key=s3cret",
+            "http://user:s3cret@pager.example.com#s3cret",
+        ] {
+            let shown = redact_url(url);
+            assert!(!shown.contains("s3cret"), "{url} → {shown}");
+            assert!(!shown.contains("user"), "{url} → {shown}");
+            assert!(!shown.contains('@'), "{url} → {shown}");
+            assert!(shown.contains("pager.example.com"), "{url} → {shown}");
+        }
+        assert_eq!(
+            redact_url("https://user:s3cret@pager.example.com/v2/enqueue"),
+            "https://pager.example.com/<redacted>"
+        );
+        assert_eq!(
+            redact_url("https://s3cret@pager.example.com:8443"),
+            "https://pager.example.com:8443"
+        );
+        // Not a URL at all: nothing of it is shown.
+        assert_eq!(redact_url("s3cret"), "<redacted: not an http(s) URL>");
     }
 }

@@ -26,8 +26,63 @@ pub enum StartError {
         "no Discord token: set SOCBOT__DISCORD__TOKEN (create a bot at https://discord.com/developers/applications → your application → Bot → Reset Token). Without Discord, `socbot console` runs the same commands at a terminal."
     )]
     NoToken,
-    #[error(transparent)]
-    Playbooks(#[from] crate::playbook::library::LoadError),
+    #[error(
+        "configuration key `playbooks.dir`: {0}; put the path of your playbook directory there (a folder of .md playbooks; SOCBOT__PLAYBOOKS__DIR)"
+    )]
+    // Not a `#[source]`: the message already says it, and `{:#}` would say it twice.
+    Playbooks(crate::playbook::library::LoadError),
+    /// A value the configuration loader accepts but that cannot be right, e.g. an id that is
+    /// no Discord id.
+    #[error("configuration key `{key}`: {message}")]
+    Config { key: &'static str, message: String },
+}
+
+impl From<crate::playbook::library::LoadError> for StartError {
+    fn from(e: crate::playbook::library::LoadError) -> Self {
+        Self::Playbooks(e)
+    }
+}
+
+/// Discord's epoch (2015-01-01) in ms: a snowflake's top 42 bits count ms from it.
+const DISCORD_EPOCH_MS: i64 = 1_420_070_400_000;
+
+/// Whether `id` looks like a real Discord id: a snowflake made between Discord's launch and now.
+/// Catches a role *name*'s digits, a truncated paste or a made-up number.
+pub fn plausible_snowflake(id: u64) -> bool {
+    let made = DISCORD_EPOCH_MS + (id >> 22) as i64;
+    // The oldest ids are from early 2015 (~4e16); allow a day of clock skew ahead.
+    id >= 10_000_000_000_000_000 && made <= chrono::Utc::now().timestamp_millis() + 86_400_000
+}
+
+/// What is wrong with `id` as the id of a Discord `what` (server, channel, role, user), if
+/// anything: one line saying where to find the right one.
+pub fn discord_id_problem(what: &str, id: u64) -> Option<String> {
+    (!plausible_snowflake(id)).then(|| {
+        format!(
+            "{id} is not a Discord {what} id (17 to 20 digits); in Discord turn on Developer Mode, then right-click the {what} → Copy ID"
+        )
+    })
+}
+
+/// The ids `socbot run` cannot do without being right: a wrong server or SOC channel id would
+/// only show up as Discord refusing requests once connected. 0 (unset) is allowed: commands
+/// are then registered globally, and incident cards go where each incident is opened.
+pub fn check_discord_ids(config: &Config) -> Result<(), StartError> {
+    for (key, what, id) in [
+        ("discord.guild_id", "server", config.discord.guild_id),
+        (
+            "discord.soc_channel_id",
+            "channel",
+            config.discord.soc_channel_id,
+        ),
+    ] {
+        if id != 0
+            && let Some(message) = discord_id_problem(what, id)
+        {
+            return Err(StartError::Config { key, message });
+        }
+    }
+    Ok(())
 }
 
 /// Loads the configured playbooks and logs every problem with its file:line.
@@ -125,6 +180,7 @@ pub async fn run_with_clock(
     if !config.discord.has_token() {
         return Err(StartError::NoToken.into());
     }
+    check_discord_ids(&config)?;
     let library = load_playbooks(&config)?;
     let store = open_store(&config)?;
     let pending = store.outbox()?.len();
@@ -246,5 +302,62 @@ pub async fn signals(reload: Arc<Notify>) {
     {
         let _ = reload;
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(guild: &str, channel: &str) -> Config {
+        Config::load_with_env(
+            None,
+            [
+                ("SOCBOT__DISCORD__GUILD_ID".to_owned(), guild.to_owned()),
+                (
+                    "SOCBOT__DISCORD__SOC_CHANNEL_ID".to_owned(),
+                    channel.to_owned(),
+                ),
+            ],
+        )
+        .expect("loads")
+    }
+
+    #[test]
+    fn implausible_server_and_channel_ids_stop_start_up_and_zero_does_not() {
+        assert!(check_discord_ids(&config("0", "0")).is_ok(), "0 is unset");
+        assert!(check_discord_ids(&config("1100000000000000010", "1100000000000000020")).is_ok());
+        for (guild, channel, key) in [
+            ("12", "0", "discord.guild_id"),
+            ("0", "123456789", "discord.soc_channel_id"),
+            (
+                "1100000000000000010",
+                "18446744073709551615",
+                "discord.soc_channel_id",
+            ),
+        ] {
+            let err = check_discord_ids(&config(guild, channel)).unwrap_err();
+            let line = err.to_string();
+            assert!(
+                line.starts_with(&format!("configuration key `{key}`: ")),
+                "{line}"
+            );
+            assert!(!line.contains('\n'), "one line: {line}");
+        }
+    }
+
+    #[test]
+    fn a_bad_playbook_directory_names_the_key_once() {
+        let mut config = config("0", "0");
+        config.playbooks.dir = "/nonexistent/socbot-playbooks".into();
+        let err = anyhow::Error::from(load_playbooks(&config).unwrap_err());
+        let line = format!("{err:#}");
+        assert!(
+            line.starts_with(
+                "configuration key `playbooks.dir`: cannot read playbook directory /nonexistent/socbot-playbooks: "
+            ),
+            "{line}"
+        );
+        assert_eq!(line.matches("cannot read").count(), 1, "{line}");
     }
 }

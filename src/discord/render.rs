@@ -209,8 +209,10 @@ pub fn chunk(text: &str, max: usize) -> Vec<String> {
     out
 }
 
-/// The header embed: id, name, tactics, ATT&CK link, escalation rule, note, source.
-fn header(view: &PlaybookView) -> EmbedSpec {
+/// The header: id, name, tactics, ATT&CK link, escalation rule, note, source. One embed, or
+/// (a note, tactics or rule past 4,096 characters) several numbered ones carrying the rest;
+/// nothing is cut. The first links to ATT&CK, the last names the source file.
+fn header(view: &PlaybookView) -> Vec<EmbedSpec> {
     let p = &view.playbook;
     let mut description = String::new();
     if let Some(note) = &view.note {
@@ -231,20 +233,39 @@ fn header(view: &PlaybookView) -> EmbedSpec {
             rule.replace('`', "'")
         ));
     }
-    let title = clip(&format!("{} · {}", p.id, p.name), limits::EMBED_TITLE);
-    EmbedSpec {
-        title,
-        url: Some(p.id.attack_url()),
-        description: chunk(&description, limits::EMBED_DESCRIPTION).swap_remove(0),
-        // The file name only: the server's directory layout is nobody's business in chat.
-        footer: Some(clip(
-            std::path::Path::new(&p.source)
-                .file_name()
-                .map_or(p.source.as_str(), |n| n.to_str().unwrap_or_default()),
-            limits::EMBED_FOOTER,
-        )),
-        color: if view.note.is_some() { AMBER } else { BLUE },
+    let title = format!("{} · {}", p.id, p.name);
+    // The file name only: the server's directory layout is nobody's business in chat.
+    let footer = clip(
+        std::path::Path::new(&p.source)
+            .file_name()
+            .map_or(p.source.as_str(), |n| n.to_str().unwrap_or_default()),
+        limits::EMBED_FOOTER,
+    );
+    let color = if view.note.is_some() { AMBER } else { BLUE };
+    let parts = chunk(&description, limits::EMBED_DESCRIPTION);
+    let n = parts.len();
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, description)| EmbedSpec {
+            title: numbered_title(&title, i, n),
+            url: (i == 0).then(|| p.id.attack_url()),
+            description,
+            footer: (i + 1 == n).then(|| footer.clone()),
+            color,
+        })
+        .collect()
+}
+
+/// `title`, or `title (i/n)` when a text is split over `n` embeds, within the title limit: the
+/// title is clipped, never the part number.
+fn numbered_title(title: &str, i: usize, n: usize) -> String {
+    if n <= 1 {
+        return clip(title, limits::EMBED_TITLE);
     }
+    let suffix = format!(" ({}/{n})", i + 1);
+    let room = limits::EMBED_TITLE.saturating_sub(suffix.chars().count());
+    clip(title, room) + &suffix
 }
 
 fn clip(s: &str, max: usize) -> String {
@@ -259,7 +280,7 @@ pub fn clip_title(s: &str, max: usize) -> String {
 /// The whole reply: the header and the chosen sections, packed into as few messages as the
 /// limits allow. The first message carries the section picker.
 pub fn playbook_messages(view: &PlaybookView) -> Vec<MessageSpec> {
-    let mut embeds = vec![header(view)];
+    let mut embeds = header(view);
     for s in view
         .playbook
         .sections
@@ -269,13 +290,8 @@ pub fn playbook_messages(view: &PlaybookView) -> Vec<MessageSpec> {
         let parts = chunk(&section_text(s), limits::EMBED_DESCRIPTION);
         let n = parts.len();
         for (i, description) in parts.into_iter().enumerate() {
-            let title = if n == 1 {
-                s.title.clone()
-            } else {
-                format!("{} ({}/{n})", s.title, i + 1)
-            };
             embeds.push(EmbedSpec {
-                title: clip(&title, limits::EMBED_TITLE),
+                title: numbered_title(&s.title, i, n),
                 description,
                 color: BLUE,
                 ..EmbedSpec::default()
@@ -397,5 +413,90 @@ mod tests {
         assert_eq!(joined, text.split_whitespace().collect::<Vec<_>>());
         let giant = "x".repeat(1000);
         assert_eq!(chunk(&giant, 300).concat(), giant);
+    }
+
+    /// A playbook whose header (tactics) and note are far past one embed's 4,096 characters.
+    fn long_header_view() -> PlaybookView {
+        let tactics: Vec<String> = (0..400).map(|i| format!("Tactic number {i}")).collect();
+        let text = format!(
+            "# Long_Header - T1583006\n\n| Column Name | Value |\n|-------------|-------|\n\
+             | MITRE Tactic | {} |\n| MITRE TTP | T1583.006 |\n| MITRE Sub-TTP | T1583.006 |\n\
+             | Name | Long Header |\n| Questions for Analysis | Is it long? |\n\
+             | Decision for Escalation | Escalate when long. |\n",
+            tactics.join(", ")
+        );
+        let parsed = crate::playbook::parser::parse(&text, "dir/T1583.006-long-header.md")
+            .expect("the fixture parses");
+        PlaybookView {
+            playbook: std::sync::Arc::new(parsed.playbook),
+            section: None,
+            note: Some(format!("A note that goes on: {}", "and on ".repeat(700))),
+        }
+    }
+
+    #[test]
+    fn a_header_past_one_embed_is_carried_into_the_next_not_cut() {
+        let view = long_header_view();
+        let header = header(&view);
+        assert!(header.len() >= 2, "{} header embed(s)", header.len());
+        let n = header.len();
+        for (i, e) in header.iter().enumerate() {
+            assert!(e.description.chars().count() <= limits::EMBED_DESCRIPTION);
+            assert_eq!(e.title, format!("T1583.006 · Long Header ({}/{n})", i + 1));
+            assert_eq!(e.url.is_some(), i == 0, "the first links to ATT&CK");
+            assert_eq!(
+                e.footer.as_deref(),
+                (i + 1 == n).then_some("T1583.006-long-header.md"),
+                "the last names the file"
+            );
+        }
+        // Every tactic, the whole note and the ATT&CK link are there, in order.
+        let joined = header
+            .iter()
+            .map(|e| e.description.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let words: Vec<&str> = joined.split_whitespace().collect();
+        let mut want = format!("*{}*\n", view.note.as_deref().unwrap());
+        want.push_str(&format!(
+            "**Tactics:** {}\n**ATT&CK:** {}",
+            view.playbook.tactics.join(", "),
+            view.playbook.id.attack_url()
+        ));
+        assert_eq!(words, want.split_whitespace().collect::<Vec<_>>());
+
+        // The whole reply stays within Discord's limits, the header parts first and in order.
+        let messages = playbook_messages(&view);
+        for m in &messages {
+            assert_eq!(violations(m), Vec::<String>::new());
+        }
+        let embeds: Vec<&EmbedSpec> = messages.iter().flat_map(|m| &m.embeds).collect();
+        assert_eq!(
+            embeds[..n].iter().map(|e| (*e).clone()).collect::<Vec<_>>(),
+            header
+        );
+        assert!(messages[0].section_picker.is_some());
+    }
+
+    #[test]
+    fn a_short_header_is_one_embed_with_link_and_footer() {
+        let mut view = long_header_view();
+        view.note = None;
+        let mut playbook = (*view.playbook).clone();
+        playbook.tactics = vec!["Resource Development".into()];
+        view.playbook = std::sync::Arc::new(playbook);
+        let header = header(&view);
+        assert_eq!(header.len(), 1);
+        assert_eq!(header[0].title, "T1583.006 · Long Header");
+        assert!(header[0].url.is_some() && header[0].footer.is_some());
+    }
+
+    #[test]
+    fn numbered_titles_keep_their_number_within_the_limit() {
+        let long = "x".repeat(300);
+        let t = numbered_title(&long, 1, 3);
+        assert_eq!(t.chars().count(), limits::EMBED_TITLE);
+        assert!(t.ends_with("… (2/3)"), "{t}");
+        assert_eq!(numbered_title("Short", 0, 1), "Short");
     }
 }
