@@ -5,8 +5,11 @@
 //! answers, `note:<incident>:<q>` opens the note form, whose id is `notem:<incident>:<q>`.
 
 use super::render::{
-    ButtonSpec, ButtonStyle, EmbedSpec, MessageSpec, chunk, escape, limits, section_text,
+    self, ButtonSpec, ButtonStyle, EmbedSpec, MessageSpec, chunk, escape, limits, section_text,
 };
+
+/// Where the whole text is when a message had to be cut.
+const EXPORT: &str = "`/incident export`";
 use crate::incident::{
     Decision, DecisionKind, Event, Finding, Incident, IncidentId, IncidentStatus, Status, export,
 };
@@ -128,7 +131,7 @@ pub fn card(inc: &Incident, thread: Option<u64>, note: Option<&str>) -> MessageS
     if let Some(alert) = &inc.alert {
         d.push_str(&format!("\n**Alert:** {}", escape(alert)));
     }
-    let description = chunk(&d, limits::EMBED_DESCRIPTION).swap_remove(0);
+    let description = render::fit(&d, limits::EMBED_DESCRIPTION, EXPORT);
     MessageSpec {
         embeds: vec![EmbedSpec {
             title: crate::service::playbook::clip(
@@ -345,7 +348,7 @@ pub fn decision_message(inc: &Incident, decision: &Decision) -> MessageSpec {
     if let Some(text) = &inc.decision_text {
         d.push_str(&format!("**Playbook:** {}", escape(text)));
     }
-    let description = chunk(&d, limits::EMBED_DESCRIPTION).swap_remove(0);
+    let description = render::fit(&d, limits::EMBED_DESCRIPTION, EXPORT);
     MessageSpec {
         embeds: vec![EmbedSpec {
             title,
@@ -368,15 +371,16 @@ pub fn status_message(inc: &Incident, events: &[Event]) -> MessageSpec {
             .as_ref()
             .map_or("none".to_owned(), |o| escape(&o.name))
     );
+    // The decision first: long notes below it must never push it out of the message.
+    let decision = inc.evaluate();
+    d.push_str(&format!(
+        "**Decision:** {}\n\n",
+        escape(&decision.headline())
+    ));
     for q in 1..=inc.questions.len() {
         d.push_str(&answer_line(inc, q));
         d.push('\n');
     }
-    let decision = inc.evaluate();
-    d.push_str(&format!(
-        "\n**Decision:** {}\n",
-        escape(&decision.headline())
-    ));
     let timeline = export::timeline(events);
     d.push_str(&format!(
         "\n**Timeline** ({} events, latest last):\n",
@@ -397,6 +401,12 @@ pub fn status_message(inc: &Incident, events: &[Event]) -> MessageSpec {
         })
         .collect();
     d.push_str(&tail.join("\n"));
+    // Room for the titles of two embeds within the message's total.
+    let d = render::fit(
+        &d,
+        limits::EMBEDS_TOTAL - 2 * limits::EMBED_TITLE - 100,
+        EXPORT,
+    );
     let pieces = chunk(&d, limits::EMBED_DESCRIPTION);
     let title =
         crate::service::playbook::clip(&format!("{} · {}", inc.id, inc.title), limits::EMBED_TITLE);
@@ -487,7 +497,7 @@ pub fn closed_message(inc: &Incident) -> MessageSpec {
     MessageSpec {
         embeds: vec![EmbedSpec {
             title: format!("{} closed", inc.id),
-            description: chunk(&d, limits::EMBED_DESCRIPTION).swap_remove(0),
+            description: render::fit(&d, limits::EMBED_DESCRIPTION, EXPORT),
             color: GREEN,
             ..EmbedSpec::default()
         }],
@@ -647,5 +657,61 @@ mod tests {
         }
         assert_eq!(Control::parse("ans:7:3:x"), None);
         assert_eq!(Control::parse("pb:T1583"), None);
+    }
+
+    /// Three answers with the longest notes allowed, twice over: the status and decision
+    /// messages stay within Discord's limits, keep the decision, and say where they were cut.
+    #[test]
+    fn long_notes_are_cut_visibly_and_the_decision_stays() {
+        use crate::incident::command::{NOTE_MAX, answer};
+        use crate::incident::state::tests::{alice, opened, t};
+        let mut events = vec![opened(Some("q1 or q2"))];
+        for round in 0..2 {
+            for q in 1..=3 {
+                let inc = Incident::from_events(&events).unwrap();
+                let note: String = (0..NOTE_MAX)
+                    .map(|i| format!("r{round}q{q}w{i} "))
+                    .collect::<String>()
+                    .chars()
+                    .take(NOTE_MAX)
+                    .collect();
+                let finding = if round == 0 {
+                    Finding::Concerning
+                } else {
+                    Finding::Unknown
+                };
+                events.extend(
+                    answer(
+                        &inc,
+                        q,
+                        finding,
+                        Some(&note),
+                        &alice(),
+                        t(round * 3 + q as i64),
+                    )
+                    .unwrap(),
+                );
+            }
+        }
+        let inc = Incident::from_events(&events).unwrap();
+        let within = |m: &MessageSpec| {
+            let total: usize = m.embeds.iter().map(EmbedSpec::size).sum();
+            assert!(total <= limits::EMBEDS_TOTAL, "{total}");
+            for e in &m.embeds {
+                assert!(e.description.chars().count() <= limits::EMBED_DESCRIPTION);
+            }
+            m.embeds
+                .iter()
+                .map(|e| e.description.clone())
+                .collect::<String>()
+        };
+        let status = within(&status_message(&inc, &events));
+        assert!(status.contains("**Decision:**"), "{status}");
+        assert!(
+            status.contains("cut to fit Discord; `/incident export` has it all"),
+            "{status}"
+        );
+        let decision = within(&decision_message(&inc, &inc.evaluate()));
+        assert!(decision.contains("**Why:**"), "{decision}");
     }
 }

@@ -11,7 +11,7 @@ use serenity::all::{
 use super::incident::{
     closed_message, closed_thread_name, decision_message, opening_messages, question_message,
 };
-use super::render::{EmbedSpec, MessageSpec, chunk, limits};
+use super::render::{EmbedSpec, MessageSpec, limits};
 use super::reply;
 use crate::effects::{ChatPort, DeliveryError, Effect};
 use crate::incident::{EventKind, Incident, PageTarget};
@@ -329,7 +329,11 @@ impl ChatPort for DiscordPort {
                 let m = MessageSpec {
                     embeds: vec![EmbedSpec {
                         title: format!("{}", inc.id),
-                        description: chunk(text, limits::EMBED_DESCRIPTION).swap_remove(0),
+                        description: super::render::fit(
+                            text,
+                            limits::EMBED_DESCRIPTION,
+                            "`/incident export`",
+                        ),
                         color: 0xf59e0b,
                         ..EmbedSpec::default()
                     }],

@@ -157,6 +157,19 @@ pub fn section_text(s: &Section) -> String {
     out
 }
 
+/// `text` within `max` characters: whole when it fits, else its first part ending in a line
+/// that says it was cut and where the rest is (never a silent cut).
+pub fn fit(text: &str, max: usize, rest_in: &str) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let marker = format!("\n… *(cut to fit Discord; {rest_in} has it all)*");
+    let room = max.saturating_sub(marker.chars().count()).max(1);
+    let mut out = chunk(text, room).swap_remove(0);
+    out.push_str(&marker);
+    out
+}
+
 /// Splits `text` into pieces of at most `max` characters: at line breaks when possible, else at
 /// spaces, else (one enormous word) between characters. Joining the pieces gives back the words.
 pub fn chunk(text: &str, max: usize) -> Vec<String> {
@@ -376,6 +389,19 @@ pub fn violations(m: &MessageSpec) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fit_keeps_what_fits_and_marks_a_cut() {
+        assert_eq!(fit("short", 100, "`x`"), "short");
+        let long = "word ".repeat(100);
+        let cut = fit(&long, 120, "`/incident export`");
+        assert!(cut.chars().count() <= 120, "{}", cut.chars().count());
+        assert!(cut.starts_with("word word"));
+        assert!(
+            cut.ends_with("*(cut to fit Discord; `/incident export` has it all)*"),
+            "{cut}"
+        );
+    }
 
     #[test]
     fn escaping_shows_what_the_author_wrote() {
