@@ -70,8 +70,9 @@ impl Effect {
     }
 
     /// Why this effect is no longer wanted for `inc` as it is now, if it is not: a page after
-    /// the incident was acknowledged or closed or its chain stopped, or a page that a later
-    /// step of the chain has replaced (after an outage only the current step goes out).
+    /// the incident was acknowledged or closed, or a page that a later step of the chain has
+    /// replaced (after an outage only the current step goes out). The last step still goes out
+    /// when the chain has stopped since: after a long outage it is the widest ping there is.
     pub fn withdrawn(&self, inc: &Incident) -> Option<&'static str> {
         let Self::Page {
             level,
@@ -86,8 +87,6 @@ impl Effect {
             Some("the page was acknowledged")
         } else if inc.is_closed() {
             Some("the incident is closed")
-        } else if inc.paging_stopped.is_some() {
-            Some("the paging chain stopped")
         } else if inc
             .page
             .as_ref()
@@ -510,7 +509,7 @@ mod tests {
     }
 
     #[test]
-    fn a_page_is_withdrawn_once_acknowledged_closed_stopped_or_superseded() {
+    fn a_page_is_withdrawn_once_acknowledged_closed_or_superseded() {
         use crate::incident::state::tests::{alice, opened, t};
         use crate::incident::{EscalationReason, PageLevel, PageTarget, Resolution};
         let event = |kind| Event::new(t(1), alice(), kind);
@@ -558,14 +557,16 @@ mod tests {
         let second = page(PageLevel::Primary, PageTarget::User(11), 2);
         assert_eq!(second.withdrawn(&inc), None);
 
+        // The chain stopped while it waited: the last page still goes out.
+        let mut stopped = events.clone();
+        stopped.push(event(EventKind::PagingStopped {
+            why: "exhausted".into(),
+        }));
+        let inc = Incident::from_events(&stopped).unwrap();
+        assert_eq!(second.withdrawn(&inc), None);
+
         for (kind, why) in [
             (EventKind::Acknowledged { by: alice() }, "acknowledged"),
-            (
-                EventKind::PagingStopped {
-                    why: "exhausted".into(),
-                },
-                "stopped",
-            ),
             (
                 EventKind::Closed {
                     resolution: Resolution::Benign,
