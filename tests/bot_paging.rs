@@ -153,7 +153,12 @@ impl World {
     }
 
     async fn start(&self) -> Bot {
-        let extra = [
+        self.start_with(&[]).await
+    }
+
+    /// Starts with more `SOCBOT__…` settings.
+    async fn start_with(&self, more: &[(&str, String)]) -> Bot {
+        let mut extra = vec![
             ("SOCBOT__ONCALL__ROSTER", format!("{PRIMARY},{SECONDARY}")),
             ("SOCBOT__ONCALL__FALLBACK_ROLE", ROLE.to_string()),
             (
@@ -164,6 +169,7 @@ impl World {
             ("SOCBOT__PAGING__WEBHOOK_URL", self.webhook.clone()),
             ("SOCBOT__PAGING__ROUTING_KEY", "test-routing-key".into()),
         ];
+        extra.extend(more.iter().cloned());
         let config = bot::config(&self.fake, &self.dirs, &extra);
         Bot::start_with_clock(&self.fake, config, self.clock.clone()).await
     }
@@ -512,5 +518,35 @@ async fn a_pager_that_stays_down_does_not_hold_back_the_discord_pages() {
         w.sink.bodies.lock().unwrap().is_empty(),
         "and never accepted"
     );
+    w.fake.assert_clean();
+}
+
+/// The hand-off time is changed in the configuration between two runs: the next hand-off post
+/// follows the new time instead of the one armed before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_hand_off_time_moves_the_next_hand_off_post() {
+    let w = World::new(0).await;
+    let bot = w.start().await;
+    bot.stop().await.unwrap();
+    // It is Monday 10:00; with hand-offs at 18:00 the current shift ends today at 18:00.
+    let bot = w
+        .start_with(&[("SOCBOT__ONCALL__HANDOFF", "18:00".to_owned())])
+        .await;
+    w.manual.advance(Duration::from_secs(8 * 3600));
+    let soc = format!("/channels/{}/messages", w.fake.channel_id());
+    let post = w
+        .fake
+        .wait_for(
+            move |r| {
+                r.path == soc
+                    && r.json()["content"]
+                        .as_str()
+                        .is_some_and(|c| c.contains("Shift hand-off"))
+            },
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(post.status < 300, "{}", post.summary());
+    bot.stop().await.unwrap();
     w.fake.assert_clean();
 }

@@ -147,13 +147,29 @@ impl Paging {
         Ok(())
     }
 
-    /// Arms the next hand-off when none is armed (first start, or the roster appeared).
+    /// Arms the next hand-off when none is armed (first start, or the roster appeared), or
+    /// when the armed one is still to come but no longer at the end of the shift (the rotation
+    /// was reconfigured). An overdue one stays: it was missed while socbot was down, and fires.
     async fn arm_handoff(&self) -> Result<(), StoreError> {
         if self.handoff_channel == 0 {
             return Ok(());
         }
-        let armed = self.store.timers()?.iter().any(|t| t.kind == HANDOFF_TIMER);
-        if let (false, Some(shift)) = (armed, self.rotation.on_call(self.clock.now())) {
+        let now = self.clock.now();
+        let armed = self
+            .store
+            .timers()?
+            .into_iter()
+            .find(|t| t.kind == HANDOFF_TIMER)
+            .map(|t| t.due_ms);
+        let shift = self.rotation.on_call(now);
+        let stale = match (armed, &shift) {
+            (None, _) => true,
+            (Some(due), Some(shift)) => {
+                due > now.timestamp_millis() && due != shift.ends.timestamp_millis()
+            }
+            (Some(_), None) => false,
+        };
+        if let (true, Some(shift)) = (stale, shift) {
             let batch = Batch {
                 timers: vec![(
                     shift.ends.timestamp_millis(),
