@@ -379,6 +379,62 @@ fn adopt_owner(target: &Path) -> anyhow::Result<()> {
     })
 }
 
+/// The store, for a command-line reader (`socbot export`, `socbot oncall`) that may run beside
+/// the bot: the store itself when no bot holds it; else a consistent copy asked of the running
+/// bot over its control socket, in a temporary directory removed on drop.
+pub struct ReadView {
+    store: Option<Store>,
+    temp: Option<PathBuf>,
+}
+
+impl ReadView {
+    /// Opens the store at `path` for reading. A missing store is an error, not a new one.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let socket = control_socket(path);
+        if daemon_listening(&socket)
+            && let Some(bytes) = fetch_from_daemon(&socket)?
+        {
+            let snapshot = Snapshot::decode(&bytes)?;
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            let dir =
+                std::env::temp_dir().join(format!("socbot-read-{}-{nanos}", std::process::id()));
+            // Made first, so the directory goes away on every way out.
+            let mut view = Self {
+                store: None,
+                temp: Some(dir.clone()),
+            };
+            restore(&snapshot, &dir.join("store"))?;
+            view.store = Some(Store::open_now(&dir.join("store"))?);
+            return Ok(view);
+        }
+        if !path.exists() {
+            bail!(
+                "there is no store at {} (configuration key `store.path`)",
+                path.display()
+            );
+        }
+        Ok(Self {
+            store: Some(Store::open(path)?),
+            temp: None,
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        self.store.as_ref().expect("open until dropped")
+    }
+}
+
+impl Drop for ReadView {
+    fn drop(&mut self) {
+        drop(self.store.take());
+        if let Some(dir) = self.temp.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 /// Whether a running daemon answers on `socket`.
 pub fn daemon_listening(socket: &Path) -> bool {
     #[cfg(unix)]

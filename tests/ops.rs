@@ -413,6 +413,41 @@ async fn backups_taken_while_the_bot_writes_restore_to_consistent_stores() {
     }
     writer.await.unwrap();
 
+    // `socbot export` and `socbot oncall` work beside the running bot (through the same
+    // control socket), and leave no copy behind.
+    let tmp = root.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let (mut e, r) = (live_env.clone(), root.clone());
+    e.push(("TMPDIR", tmp.display().to_string()));
+    let (export, oncall) = tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, String)> = e.iter().map(|(k, v)| (*k, v.clone())).collect();
+        (
+            socbot(&r, &["export", "INC-1"], &env),
+            socbot(&r, &["oncall"], &env),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(export.status.success(), "{}", stderr(&export));
+    assert!(
+        stdout(&export).contains("backup load 0"),
+        "{}",
+        stdout(&export)
+    );
+    assert!(
+        stdout(&export).contains("answered q1 Clear"),
+        "{}",
+        stdout(&export)
+    );
+    assert!(oncall.status.success(), "{}", stderr(&oncall));
+    assert!(
+        !stderr(&oncall).contains("overrides not read"),
+        "{}",
+        stderr(&oncall)
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
+    assert!(leftovers.is_empty(), "temporary copies left: {leftovers:?}");
+
     // Restoring into the running bot's store is refused.
     let (f, e, r) = (files[0].clone(), live_env.clone(), root.clone());
     let refused = tokio::task::spawn_blocking(move || {

@@ -1,6 +1,6 @@
 //! `socbot export INC-<n> [--json]`: an incident's whole timeline from the store, as the
-//! markdown report or JSON. The store must not be open in a running daemon (sled has one
-//! writer); in chat, `/incident export` gives the same report.
+//! markdown report or JSON. Beside a running bot it reads a consistent copy the bot hands over
+//! its control socket (sled has one writer); in chat, `/incident export` gives the same report.
 
 use std::process::ExitCode;
 
@@ -24,8 +24,8 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let store = crate::daemon::open_store(config)?;
-    let events: Vec<Event> = store.events(id.0)?;
+    let view = crate::backup::ReadView::open(&config.store.path)?;
+    let events: Vec<Event> = view.store().events(id.0)?;
     if events.is_empty() {
         eprintln!(
             "socbot: there is no {id} in {}",

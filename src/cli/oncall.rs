@@ -1,5 +1,5 @@
 //! `socbot oncall [--at TIME]`: who is on call for Tier 2, from the configured rotation and the
-//! overrides in the store (when the store is free; a running daemon holds it).
+//! overrides in the store (read beside a running bot through its control socket).
 
 use std::process::ExitCode;
 
@@ -30,8 +30,11 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         .oncall
         .rotation()
         .map_err(|p| anyhow::anyhow!("configuration key `{p}`"))?;
-    let overrides: Vec<Override> = match crate::store::Store::open(&config.store.path) {
-        Ok(store) => store.load_json("oncall_overrides")?.unwrap_or_default(),
+    let overrides: Vec<Override> = match crate::backup::ReadView::open(&config.store.path) {
+        Ok(view) => view
+            .store()
+            .load_json("oncall_overrides")?
+            .unwrap_or_default(),
         Err(e) => {
             eprintln!("socbot: note: overrides not read ({e}); showing the rotation only");
             Vec::new()
