@@ -911,7 +911,18 @@ async fn escalate_close_roles_guilds_and_export() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_text_with_mentions_pings_nobody() {
-    let Env { fake, dirs, bot } = start(&[]).await;
+    // A playbook whose author wrote mentions into the text the thread shows.
+    let pinging = format!(
+        "# Pinging_Fixture - T1999\n\n| Column Name | Value |\n|---|---|\n\
+         | MITRE Tactic | Impact |\n| MITRE TTP | T1999 |\n| Name | Pinging Fixture |\n\
+         | Log Sources to Investigate | Ask @everyone for logs |\n\
+         | Key Indicators | @here sees <@&{L1_ROLE}> alerts |\n\
+         | Questions for Analysis | Did <@{T2_ROLE}> approve it? Was @everyone told? |\n\
+         | Decision for Escalation | Tell @here and escalate |\n\
+         | Additional Analysis Steps for L1 | 1. Ping @everyone<br>2. Ping <@&{T2_ROLE}> |\n\
+         | T2 Analyst Actions | Review. |\n| Containment and Further Analysis | Contain. |\n"
+    );
+    let Env { fake, dirs, bot } = start(&[("T1999-pinging.md", &pinging)]).await;
     let _ = &dirs;
     let ping = format!(
         "@everyone @here <@&{L1_ROLE}> <@{}> <@!{}>",
@@ -1014,8 +1025,25 @@ async fn user_text_with_mentions_pings_nobody() {
     wait_titled(&fake, thread, "INC-1 closed", 1).await;
     wait_titled(&fake, thread, "escalate to Tier 2", 1).await;
 
+    // An incident on the pinging playbook: its context and questions are posted, and answered.
+    let card = fake
+        .interact(l1(incident_cmd(
+            "open",
+            json!([opt_str("technique", "T1999"), opt_str("title", "pings")]),
+        )))
+        .await;
+    assert_eq!(card["type"], 4, "{card}");
+    let pinging_thread = wait_thread(&fake, "INC-2 · ").await;
+    wait_question(&fake, pinging_thread, 2, 2).await;
+    let shown: String = fake
+        .messages_in(pinging_thread)
+        .iter()
+        .map(embeds_text)
+        .collect();
+    assert!(shown.contains("Ping @everyone"), "{shown}");
+
     assert_pings_nobody(&fake);
-    assert_stored_messages_ping_nobody(&fake, &[fake.channel_id(), thread]);
+    assert_stored_messages_ping_nobody(&fake, &[fake.channel_id(), thread, pinging_thread]);
     // The text itself is shown, not swallowed.
     let all: String = fake.messages_in(thread).iter().map(embeds_text).collect();
     assert!(all.contains("@everyone"), "{all}");
