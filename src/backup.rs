@@ -608,12 +608,12 @@ mod tests {
                 .map_or(0, |(_, items)| items.len())
         };
         let mut sizes: Vec<usize> = Vec::new();
-        let started = std::time::Instant::now();
         while sizes.len() < 100 || sizes.last().is_some_and(|&n| n < 200) {
             let snap = Snapshot::take(&store).unwrap();
             assert_eq!(count(&snap, b"events"), count(&snap, b"threads"));
             sizes.push(count(&snap, b"events"));
-            assert!(started.elapsed() < Duration::from_secs(60), "{sizes:?}");
+            // The writer stops only when told: finished now means it failed.
+            assert!(!writer.is_finished(), "the writer stopped: {sizes:?}");
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let written = writer.join().unwrap();

@@ -235,6 +235,22 @@ impl World {
             .collect()
     }
 
+    /// Waits for the shift hand-off post in the SOC channel.
+    async fn wait_handoff_post(&self) -> RecordedRequest {
+        let soc = format!("/channels/{}/messages", self.fake.channel_id());
+        self.fake
+            .wait_for(
+                move |r| {
+                    r.path == soc
+                        && r.json()["content"]
+                            .as_str()
+                            .is_some_and(|c| c.contains("Shift hand-off"))
+                },
+                Duration::from_secs(10),
+            )
+            .await
+    }
+
     /// Waits until the thread has `n` pages; returns the last.
     async fn wait_pages(&self, thread: u64, n: usize) -> RecordedRequest {
         let path = format!("/channels/{thread}/messages");
@@ -466,19 +482,7 @@ async fn each_hand_off_posts_who_is_on_call_and_the_incidents_still_running() {
     w.escalated_incident("Still running at hand-off").await;
     // The next hand-off is Monday 2026-11-30 09:00 UTC, when SECONDARY takes over.
     w.manual.advance(Duration::from_secs(7 * 24 * 3600));
-    let soc = format!("/channels/{}/messages", w.fake.channel_id());
-    let post = w
-        .fake
-        .wait_for(
-            move |r| {
-                r.path == soc
-                    && r.json()["content"]
-                        .as_str()
-                        .is_some_and(|c| c.contains("Shift hand-off"))
-            },
-            Duration::from_secs(10),
-        )
-        .await;
+    let post = w.wait_handoff_post().await;
     let text = post.json()["content"].as_str().unwrap().to_owned();
     assert!(
         text.contains(&format!("On call now: <@{SECONDARY}>")),
@@ -533,19 +537,7 @@ async fn a_changed_hand_off_time_moves_the_next_hand_off_post() {
         .start_with(&[("SOCBOT__ONCALL__HANDOFF", "18:00".to_owned())])
         .await;
     w.manual.advance(Duration::from_secs(8 * 3600));
-    let soc = format!("/channels/{}/messages", w.fake.channel_id());
-    let post = w
-        .fake
-        .wait_for(
-            move |r| {
-                r.path == soc
-                    && r.json()["content"]
-                        .as_str()
-                        .is_some_and(|c| c.contains("Shift hand-off"))
-            },
-            Duration::from_secs(10),
-        )
-        .await;
+    let post = w.wait_handoff_post().await;
     assert!(post.status < 300, "{}", post.summary());
     bot.stop().await.unwrap();
     w.fake.assert_clean();
