@@ -2,7 +2,6 @@
 //! workers ask a [`Clock`]: the system clock in production, a manual one that tests advance
 //! (so acknowledgement deadlines are tested without waiting and without sleeps).
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -15,36 +14,31 @@ pub enum Clock {
     Manual(ManualClock),
 }
 
-/// A clock that moves only when told to.
+/// A clock that moves only when told to. The channel holds the time and wakes its sleepers.
 #[derive(Clone, Debug)]
 pub struct ManualClock {
-    now: Arc<Mutex<DateTime<Utc>>>,
     moved: watch::Sender<DateTime<Utc>>,
 }
 
 impl ManualClock {
     pub fn new(start: DateTime<Utc>) -> Self {
         Self {
-            now: Arc::new(Mutex::new(start)),
             moved: watch::channel(start).0,
         }
     }
 
     /// Moves time forward, waking everything that waits for a time now passed.
     pub fn advance(&self, by: Duration) {
-        let mut now = self
-            .now
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *now += TimeDelta::from_std(by).unwrap_or(TimeDelta::MAX);
-        let _ = self.moved.send_replace(*now);
+        let by = TimeDelta::from_std(by).unwrap_or(TimeDelta::MAX);
+        self.moved.send_modify(|now| {
+            *now = now
+                .checked_add_signed(by)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        });
     }
 
     pub fn now(&self) -> DateTime<Utc> {
-        *self
-            .now
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self.moved.borrow()
     }
 }
 

@@ -108,8 +108,8 @@ impl Probe {
         let r = self.readiness();
         Gauges {
             playbooks_loaded: r.playbooks,
-            outbox_depth: self.store.outbox().ok().map(|o| o.len()),
-            paging_deadlines: self.store.timers().ok().map(|t| t.len()),
+            outbox_depth: Some(self.store.outbox_len()),
+            paging_deadlines: self.store.timer_count().ok(),
             ready: r.ready(),
         }
     }

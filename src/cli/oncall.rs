@@ -31,10 +31,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         .rotation()
         .map_err(|p| anyhow::anyhow!("configuration key `{p}`"))?;
     let overrides: Vec<Override> = match crate::backup::ReadView::open(&config.store.path) {
-        Ok(view) => view
-            .store()
-            .load_json("oncall_overrides")?
-            .unwrap_or_default(),
+        Ok(view) => crate::service::paging::load_overrides(view.store())?,
         Err(e) => {
             eprintln!("socbot: note: overrides not read ({e}); showing the rotation only");
             Vec::new()

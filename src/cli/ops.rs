@@ -503,7 +503,7 @@ pub fn backup(config: &Config, args: BackupArgs) -> anyhow::Result<ExitCode> {
             refuse_foreign_store_as_root(store_path)?;
             let store = match Store::open(store_path) {
                 Ok(s) => s,
-                Err(e) if backup::is_locked(&e) => bail!(
+                Err(e) if e.is_locked() => bail!(
                     "the store at {} is in use by a running socbot, but its control socket {} does not answer; check that both use the same store.path",
                     store_path.display(),
                     socket.display()

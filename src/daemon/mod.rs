@@ -183,14 +183,14 @@ pub async fn run_with_clock(
     check_discord_ids(&config)?;
     let library = load_playbooks(&config)?;
     let store = open_store(&config)?;
-    let pending = store.outbox()?.len();
+    let pending = store.outbox_len();
     if pending > 0 {
         info!(
             pending,
             "outbox has undelivered effects from before; delivering them"
         );
     }
-    let timers = store.timers()?.len();
+    let timers = store.timer_count()?;
     if timers > 0 {
         info!(
             timers,

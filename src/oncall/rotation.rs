@@ -74,26 +74,9 @@ impl Rotation {
         &self.roster
     }
 
-    pub fn rotation_days(&self) -> u32 {
-        self.days
-    }
-
-    /// The local hand-off time.
-    pub fn handoff_time(&self) -> NaiveTime {
-        self.handoff
-    }
-
     /// The zone of the hand-offs (to show times in local time).
     pub fn timezone(&self) -> Tz {
         self.tz
-    }
-
-    pub fn start(&self) -> NaiveDate {
-        self.start
-    }
-
-    pub fn secondary(&self) -> Secondary {
-        self.secondary
     }
 
     /// The role mentioned at the end of the chain, if any.

@@ -12,8 +12,8 @@ use super::{Actor, Reply, UserError};
 use crate::config::RolesConfig;
 use crate::effects::{Effect, Outbox, OutboxEntry};
 use crate::incident::{
-    self as domain, ActorRef, DecisionKind, DefaultPolicy, DomainError, Event, EventKind, Finding,
-    Incident, IncidentId, IncidentStatus, Resolution,
+    self as domain, ActorRef, DefaultPolicy, DomainError, Event, EventKind, Finding, Incident,
+    IncidentId, IncidentStatus, Resolution,
 };
 use crate::playbook::Library;
 use crate::store::{Batch, Committed, Store, StoreError};
@@ -99,6 +99,18 @@ pub struct Origin {
     /// The interaction id, handled once; None at the console.
     pub interaction: Option<u64>,
     pub now: DateTime<Utc>,
+}
+
+/// Every readable incident in the store, oldest first (unreadable ones are skipped).
+pub(crate) fn all_incidents(store: &Store) -> Result<Vec<Incident>, StoreError> {
+    let mut out = Vec::new();
+    for id in store.incident_ids()? {
+        let events: Vec<Event> = store.events(id)?;
+        if let Ok(inc) = Incident::from_stored(IncidentId(id), &events) {
+            out.push(inc);
+        }
+    }
+    Ok(out)
 }
 
 /// The incident part of the service.
@@ -315,22 +327,10 @@ impl Incidents {
 
     /// Every incident, newest first, optionally of one status.
     pub fn list(&self, filter: Option<IncidentStatus>) -> Result<Vec<Incident>, UserError> {
-        let mut out = Vec::new();
-        for id in self
-            .store
-            .incident_ids()
-            .map_err(internal)?
-            .into_iter()
-            .rev()
-        {
-            let events: Vec<Event> = self.store.events(id).map_err(internal)?;
-            if let Ok(inc) = Incident::from_stored(IncidentId(id), &events)
-                && filter.is_none_or(|f| f.matches(inc.status))
-            {
-                out.push(inc);
-            }
-        }
-        Ok(out)
+        let mut all = all_incidents(&self.store).map_err(internal)?;
+        all.retain(|inc| filter.is_none_or(|f| f.matches(inc.status)));
+        all.reverse();
+        Ok(all)
     }
 
     /// Writes events and effects durably, then wakes the outbox.
@@ -664,10 +664,5 @@ impl Incidents {
                 return None;
             }
         }
-    }
-
-    /// The decision kind now, for adapters that show it.
-    pub fn decision_kind(incident: &Incident) -> DecisionKind {
-        incident.evaluate().kind()
     }
 }

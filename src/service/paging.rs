@@ -24,6 +24,12 @@ pub const PAGE_TIMER: u8 = 1;
 pub const HANDOFF_TIMER: u8 = 2;
 const OVERRIDES: &str = "oncall_overrides";
 
+/// The on-call overrides kept in `store`, in creation order (expired ones included until
+/// pruned).
+pub fn load_overrides(store: &Store) -> Result<Vec<Override>, StoreError> {
+    Ok(store.load_json(OVERRIDES)?.unwrap_or_default())
+}
+
 #[derive(Clone)]
 pub struct Paging {
     store: Store,
@@ -78,11 +84,7 @@ impl Paging {
     fn handoff_text(&self, now: DateTime<Utc>) -> Result<String, StoreError> {
         let mut open = Vec::new();
         let mut escalated = Vec::new();
-        for id in self.store.incident_ids()? {
-            let events: Vec<Event> = self.store.events(id)?;
-            let Ok(inc) = Incident::from_stored(IncidentId(id), &events) else {
-                continue;
-            };
+        for inc in super::incident::all_incidents(&self.store)? {
             let line = match inc.thread {
                 Some(t) => format!("{} {} <#{}>", inc.id, inc.title, t.thread_id),
                 None => format!("{} {}", inc.id, inc.title),
@@ -184,10 +186,6 @@ impl Paging {
         Ok(())
     }
 
-    pub fn clock(&self) -> &Clock {
-        &self.clock
-    }
-
     pub fn rotation(&self) -> &Rotation {
         &self.rotation
     }
@@ -199,7 +197,7 @@ impl Paging {
 
     /// The overrides in creation order (expired ones included until pruned).
     pub fn overrides(&self) -> Result<Vec<Override>, StoreError> {
-        Ok(self.store.load_json(OVERRIDES)?.unwrap_or_default())
+        load_overrides(&self.store)
     }
 
     /// Who is on call at `at`.

@@ -424,6 +424,22 @@ impl Store {
     }
 
     /// Timers in due order.
+    /// How many effects wait in the outbox (counted, not copied).
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// How many timers are armed (counted, not copied; index entries skipped).
+    pub fn timer_count(&self) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for key in self.timers.iter().keys() {
+            if key?.len() == 17 {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     pub fn timers(&self) -> Result<Vec<TimerRecord>, StoreError> {
         let mut out = Vec::new();
         for kv in self.timers.iter() {
@@ -453,22 +469,6 @@ impl Store {
     pub async fn flush(&self) -> Result<(), StoreError> {
         self.db.flush_async().await?;
         Ok(())
-    }
-
-    /// Every tree's entries: (tree name, key, value). Lazy and not atomic across trees (sled
-    /// has no snapshots): for a backup use [`Store::export_trees`].
-    pub fn export(&self) -> impl Iterator<Item = (Vec<u8>, Vec<u8>, Vec<u8>)> + '_ {
-        self.db
-            .export()
-            .into_iter()
-            .flat_map(|(kind, name, items)| {
-                let _ = kind;
-                items.map(move |mut kv| {
-                    let v = kv.pop().unwrap_or_default();
-                    let k = kv.pop().unwrap_or_default();
-                    (name.to_vec(), k, v)
-                })
-            })
     }
 }
 
