@@ -230,9 +230,10 @@ pub async fn run_with_clock(
     ));
     let mut tasks = Vec::new();
     let mut failed = None;
-    let build = |http| {
+    let build = |http, known_threads| {
         let port = Arc::new(crate::discord::port::DiscordPort::new(
             http,
+            known_threads,
             library.clone(),
             config.discord.guild_id,
         ));

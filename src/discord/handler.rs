@@ -34,6 +34,8 @@ pub struct Handler {
     pub seen: Seen,
     /// The follow-ups of each `/playbook` reply, so switching section replaces them.
     pub followups: Followups,
+    /// The guild's active threads, for the port (see [`super::port::KnownThreads`]).
+    pub known_threads: Arc<super::port::KnownThreads>,
 }
 
 /// The most recent interaction ids, bounded (Discord redelivers within minutes, not hours).
@@ -70,17 +72,22 @@ impl Seen {
 
 /// Follow-up messages sent after a reply, by the id of the command interaction that made the
 /// reply. When the section picker redraws that reply, its old follow-ups are deleted, so the
-/// channel never shows a stale tail of another section. In memory only: interaction tokens
-/// die after 15 minutes, and with them the right to delete; older tails are left as they are.
+/// channel never shows a stale tail of another section. A tail is entered before its first
+/// follow-up is posted and filled under its lock, so a picker click that arrives meanwhile
+/// waits for the whole tail. In memory only: interaction tokens die after 15 minutes, and with
+/// them the right to delete; older tails are left as they are.
 #[derive(Default)]
 pub struct Followups {
     inner: std::sync::Mutex<std::collections::HashMap<u64, Tail>>,
 }
 
+/// The messages of one tail, locked while they are being posted.
+type TailMessages = Arc<tokio::sync::Mutex<Vec<serenity::all::MessageId>>>;
+
 /// The follow-ups of one reply and the token that can delete them.
 struct Tail {
     token: String,
-    messages: Vec<serenity::all::MessageId>,
+    messages: TailMessages,
     sent: Instant,
 }
 
@@ -94,22 +101,28 @@ impl Followups {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Remembers the follow-ups of the reply to `root`, replacing any before.
-    fn record(&self, root: u64, token: &str, messages: Vec<serenity::all::MessageId>) {
+    /// Enters the tail of the reply to `root` (replacing any before) and hands back its list,
+    /// locked until the follow-ups are posted.
+    async fn start(
+        &self,
+        root: u64,
+        token: &str,
+    ) -> tokio::sync::OwnedMutexGuard<Vec<serenity::all::MessageId>> {
+        let messages: TailMessages = Arc::default();
+        let guard = messages.clone().lock_owned().await;
         let mut map = self.lock();
         map.retain(|_, t| t.sent.elapsed() < Self::TOKEN_LIFE);
-        if !messages.is_empty() {
-            let tail = Tail {
-                token: token.to_owned(),
-                messages,
-                sent: Instant::now(),
-            };
-            map.insert(root, tail);
-        }
+        let tail = Tail {
+            token: token.to_owned(),
+            messages,
+            sent: Instant::now(),
+        };
+        map.insert(root, tail);
+        guard
     }
 
-    /// Takes the follow-ups of the reply to `root` that can still be deleted.
-    fn take(&self, root: u64) -> Option<(String, Vec<serenity::all::MessageId>)> {
+    /// Takes the tail of the reply to `root`, while it can still be deleted.
+    fn take(&self, root: u64) -> Option<(String, TailMessages)> {
         self.lock()
             .remove(&root)
             .filter(|t| t.sent.elapsed() < Self::TOKEN_LIFE)
@@ -166,8 +179,8 @@ impl Answer {
 #[serenity::async_trait]
 impl EventHandler for Handler {
     /// Remembers the guild's active threads, so an incident thread created just before a crash
-    /// is linked on the next start, not created again (see `port::known_threads`).
-    async fn guild_create(&self, ctx: Context, guild: Guild, _is_new: Option<bool>) {
+    /// is linked on the next start, not created again (see [`super::port::KnownThreads`]).
+    async fn guild_create(&self, _ctx: Context, guild: Guild, _is_new: Option<bool>) {
         let threads = guild.threads.iter().map(|t| {
             (
                 t.parent_id.map_or(0, |p| p.get()),
@@ -175,7 +188,7 @@ impl EventHandler for Handler {
                 t.id.get(),
             )
         });
-        super::port::known_threads::record(&ctx.http, threads);
+        self.known_threads.record(threads);
     }
 
     async fn ready(&self, ctx: Context, ready: Ready) {
@@ -260,6 +273,11 @@ impl EventHandler for Handler {
 async fn send(ctx: &Context, interaction: &Interaction, answer: Answer, tails: &Followups) {
     let http = &ctx.http;
     let stale = answer.reply_to.and_then(|root| tails.take(root));
+    let token = interaction_token(interaction);
+    let mut sent = match answer.reply_to {
+        Some(root) => Some(tails.start(root, token).await),
+        None => None,
+    };
     let result = match interaction {
         Interaction::Command(c) | Interaction::Autocomplete(c) => {
             c.create_response(http, answer.first).await
@@ -273,13 +291,14 @@ async fn send(ctx: &Context, interaction: &Interaction, answer: Answer, tails: &
         return;
     }
     if let Some((token, messages)) = stale {
+        // Waits for that tail to be complete if it is still being posted.
+        let messages = messages.lock().await.clone();
         for message in messages {
             if let Err(e) = http.delete_followup_message(&token, message).await {
                 warn!(error = %e, message = message.get(), "deleting an old follow-up failed");
             }
         }
     }
-    let (token, mut sent) = (interaction_token(interaction), Vec::new());
     for f in answer.followups {
         let result = match interaction {
             Interaction::Command(c) => c.create_followup(http, f).await,
@@ -288,15 +307,16 @@ async fn send(ctx: &Context, interaction: &Interaction, answer: Answer, tails: &
             _ => return,
         };
         match result {
-            Ok(message) => sent.push(message.id),
+            Ok(message) => {
+                if let Some(sent) = sent.as_mut() {
+                    sent.push(message.id);
+                }
+            }
             Err(e) => {
                 error!(error = %e, "sending a follow-up failed");
                 break;
             }
         }
-    }
-    if let Some(root) = answer.reply_to {
-        tails.record(root, token, sent);
     }
 }
 
@@ -329,11 +349,19 @@ async fn on_command(service: &Service, cmd: &CommandInteraction) -> Option<Answe
         Err(UserError(text)) => return Some(Answer::private(&text)),
     };
     let is_playbook = matches!(command, Command::Playbook { .. });
-    match service.handle(command, &origin).await {
-        Ok(reply) => render_reply(service, reply, false).await.map(|mut answer| {
+    run(service, command, &origin, false)
+        .await
+        .map(|mut answer| {
             answer.reply_to = is_playbook.then_some(cmd.id.get());
             answer
-        }),
+        })
+}
+
+/// Runs a command and lays out its reply (`update`: in place of the message clicked); a
+/// refusal or mistake is a private answer.
+async fn run(service: &Service, command: Command, origin: &Origin, update: bool) -> Option<Answer> {
+    match service.handle(command, origin).await {
+        Ok(reply) => render_reply(service, reply, update).await,
         Err(UserError(text)) => Some(Answer::private(&text)),
     }
 }
@@ -381,13 +409,12 @@ async fn on_component(service: &Service, c: &ComponentInteraction) -> Option<Ans
             section,
             private,
         };
-        return match service.handle(command, &origin).await {
-            Ok(reply) => render_reply(service, reply, true).await.map(|mut answer| {
+        return run(service, command, &origin, true)
+            .await
+            .map(|mut answer| {
                 answer.reply_to = answered_command(&c.message);
                 answer
-            }),
-            Err(UserError(text)) => Some(Answer::private(&text)),
-        };
+            });
     }
     match Control::parse(id) {
         Some(Control::Answer {
@@ -402,19 +429,13 @@ async fn on_component(service: &Service, c: &ComponentInteraction) -> Option<Ans
                 note: None,
                 via_button: true,
             };
-            match service.handle(Command::Incident(command), &origin).await {
-                Ok(reply) => render_reply(service, reply, true).await,
-                Err(UserError(text)) => Some(Answer::private(&text)),
-            }
+            run(service, Command::Incident(command), &origin, true).await
         }
         Some(Control::Ack { incident }) => {
             let command = IncidentCommand::Ack {
                 incident: Some(incident),
             };
-            match service.handle(Command::Incident(command), &origin).await {
-                Ok(reply) => render_reply(service, reply, true).await,
-                Err(UserError(text)) => Some(Answer::private(&text)),
-            }
+            run(service, Command::Incident(command), &origin, true).await
         }
         Some(Control::NoteButton { incident, question }) => {
             let current = service
@@ -491,10 +512,7 @@ async fn on_modal(service: &Service, m: &ModalInteraction) -> Option<Answer> {
         m.channel_id.get(),
         m.id.get(),
     );
-    match service.handle(Command::Incident(command), &origin).await {
-        Ok(reply) => render_reply(service, reply, via_button).await,
-        Err(UserError(text)) => Some(Answer::private(&text)),
-    }
+    run(service, Command::Incident(command), &origin, via_button).await
 }
 
 fn message(m: &MessageSpec, private: bool, update: bool) -> CreateInteractionResponse {

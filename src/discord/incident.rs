@@ -192,11 +192,11 @@ fn questions_embed(inc: &Incident, part: usize, parts: usize) -> EmbedSpec {
         DecisionKind::RecommendClose => GREEN,
         DecisionKind::Pending => GREY,
     };
-    let mut description = body.join("\n");
-    if description.chars().count() > limits::EMBED_DESCRIPTION {
-        description = chunk(&description, limits::EMBED_DESCRIPTION - 40).swap_remove(0);
-        description.push_str("\n*(continued in `/incident status`)*");
-    }
+    let description = render::fit(
+        &body.join("\n"),
+        limits::EMBED_DESCRIPTION,
+        "`/incident status`",
+    );
     EmbedSpec {
         title,
         description,

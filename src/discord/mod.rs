@@ -19,10 +19,11 @@ use crate::config::DiscordConfig;
 use crate::service::Service;
 
 /// Connects and serves until `shutdown` resolves, then closes the gateway cleanly. `build` makes
-/// the service once the REST client exists (the outbox delivers through it).
+/// the service once the REST client exists (the outbox delivers through it), with the thread
+/// list the gateway fills.
 pub async fn serve(
     config: &DiscordConfig,
-    build: impl FnOnce(Arc<Http>) -> Service,
+    build: impl FnOnce(Arc<Http>, Arc<port::KnownThreads>) -> Service,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let mut http = HttpBuilder::new(config.token.expose_secret());
@@ -35,7 +36,9 @@ pub async fn serve(
             .ratelimiter_disabled(true);
     }
     let service = Arc::new(OnceLock::new());
+    let known_threads = Arc::new(port::KnownThreads::default());
     let handler = handler::Handler {
+        known_threads: known_threads.clone(),
         service: service.clone(),
         guild: (config.guild_id != 0).then(|| GuildId::new(config.guild_id)),
         seen: handler::Seen::default(),
@@ -45,7 +48,7 @@ pub async fn serve(
         .event_handler(handler)
         .await
         .map_err(|e| anyhow::anyhow!("cannot start the Discord client: {e}"))?;
-    let _ = service.set(build(client.http.clone()));
+    let _ = service.set(build(client.http.clone(), known_threads));
     let shards = client.shard_manager.clone();
     let mut running = tokio::spawn(async move { client.start().await });
     tokio::select! {

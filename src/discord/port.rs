@@ -23,7 +23,7 @@ pub struct DiscordPort {
     /// For links to threads in DMs (`https://discord.com/channels/<guild>/<thread>`).
     pub guild_id: u64,
     /// DM channel per user, so a re-page costs one call less.
-    pub dm_channels: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
+    dm_channels: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
     /// Messages this process posted, by nonce, for an hour: an effect retried after a failure
     /// part-way (questions posted, then the second message failed) skips what went out instead
     /// of posting it again and hoping Discord's nonce check catches the repeat.
@@ -34,6 +34,8 @@ pub struct DiscordPort {
     uncertain_threads: std::sync::Mutex<std::collections::HashSet<u64>>,
     /// The guild for links, learnt from a channel when `guild_id` is 0.
     link_guild: std::sync::Mutex<Option<u64>>,
+    /// Threads the gateway listed at start-up (filled by the handler).
+    known_threads: Arc<KnownThreads>,
 }
 
 /// Nonce → (message id, when posted).
@@ -43,9 +45,15 @@ type PostedByNonce = std::collections::HashMap<String, (u64, std::time::Instant)
 const POSTED_FOR: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl DiscordPort {
-    pub fn new(http: Arc<Http>, library: LibraryHandle, guild_id: u64) -> Self {
+    pub fn new(
+        http: Arc<Http>,
+        known_threads: Arc<KnownThreads>,
+        library: LibraryHandle,
+        guild_id: u64,
+    ) -> Self {
         Self {
             http,
+            known_threads,
             library,
             guild_id,
             dm_channels: std::sync::Mutex::default(),
@@ -227,20 +235,20 @@ impl ChatPort for DiscordPort {
                     )));
                 }
                 // A thread created just before a crash, not yet recorded: link it.
-                match known_threads::find(&self.http, *channel, &inc.thread_name()) {
-                    known_threads::Found::Thread(id) => {
+                match self.known_threads.find(*channel, &inc.thread_name()) {
+                    Found::Thread(id) => {
                         return Ok(vec![EventKind::ThreadLinked {
                             channel_id: *channel,
                             thread_id: id,
                             card_message_id: 0,
                         }]);
                     }
-                    known_threads::Found::NotYet => {
+                    Found::NotYet => {
                         return Err(DeliveryError::NotReady(
                             "waiting for the gateway's list of active threads".into(),
                         ));
                     }
-                    known_threads::Found::Nothing => {}
+                    Found::Nothing => {}
                 }
                 // The last attempt may have made the thread with its answer lost.
                 let key = inc.id.0;
@@ -398,75 +406,64 @@ impl ChatPort for DiscordPort {
 /// The active threads Discord reported for the bot's guilds (GUILD_CREATE lists them at every
 /// start). Creating a thread has no idempotency key, so a thread created just before a crash,
 /// and not yet recorded, is found here by its parent and name instead of being created twice.
-///
-/// One record per bot, keyed by the client's `Http` (the handler's `ctx.http` is the port's
-/// `http`), held weakly: it ends with its bot, and its address is not reused meanwhile.
-pub(crate) mod known_threads {
-    use std::collections::HashMap;
-    use std::sync::{Arc, Mutex, Weak};
-    use std::time::{Duration, Instant};
+/// The gateway handler fills it; the port reads it.
+pub struct KnownThreads {
+    inner: std::sync::Mutex<ThreadList>,
+}
 
-    use serenity::all::Http;
+struct ThreadList {
+    since: std::time::Instant,
+    listed: bool,
+    /// (parent channel, name) → thread id.
+    threads: std::collections::HashMap<(u64, String), u64>,
+}
 
-    /// How long an `OpenThread` waits for the first GUILD_CREATE before creating anyway.
-    const GRACE: Duration = Duration::from_secs(10);
+/// What [`KnownThreads::find`] knows of a thread.
+pub enum Found {
+    Thread(u64),
+    /// No list yet: ask again shortly.
+    NotYet,
+    Nothing,
+}
 
-    struct Record {
-        http: Weak<Http>,
-        since: Instant,
-        listed: bool,
-        /// (parent channel, name) → thread id.
-        threads: HashMap<(u64, String), u64>,
+impl Default for KnownThreads {
+    fn default() -> Self {
+        Self {
+            inner: std::sync::Mutex::new(ThreadList {
+                since: std::time::Instant::now(),
+                listed: false,
+                threads: std::collections::HashMap::new(),
+            }),
+        }
     }
+}
 
-    static RECORDS: Mutex<Vec<Record>> = Mutex::new(Vec::new());
+impl KnownThreads {
+    /// How long an `OpenThread` waits for the first GUILD_CREATE before creating anyway.
+    const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
-    fn with_record<T>(http: &Arc<Http>, f: impl FnOnce(&mut Record) -> T) -> T {
-        let mut records = RECORDS
+    fn list(&self) -> std::sync::MutexGuard<'_, ThreadList> {
+        self.inner
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        records.retain(|r| r.http.strong_count() > 0);
-        let index = match records
-            .iter()
-            .position(|r| std::ptr::eq(r.http.as_ptr(), Arc::as_ptr(http)))
-        {
-            Some(i) => i,
-            None => {
-                records.push(Record {
-                    http: Arc::downgrade(http),
-                    since: Instant::now(),
-                    listed: false,
-                    threads: HashMap::new(),
-                });
-                records.len() - 1
-            }
-        };
-        f(&mut records[index])
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Records a guild's active threads: (parent channel, name, id).
-    pub fn record(http: &Arc<Http>, threads: impl IntoIterator<Item = (u64, String, u64)>) {
-        with_record(http, |r| {
-            r.listed = true;
-            for (parent, name, id) in threads {
-                r.threads.insert((parent, name), id);
-            }
-        });
-    }
-
-    pub enum Found {
-        Thread(u64),
-        /// No list yet: ask again shortly.
-        NotYet,
-        Nothing,
+    pub fn record(&self, threads: impl IntoIterator<Item = (u64, String, u64)>) {
+        let mut list = self.list();
+        list.listed = true;
+        for (parent, name, id) in threads {
+            list.threads.insert((parent, name), id);
+        }
     }
 
     /// The thread named `name` in `channel`, if Discord has one.
-    pub fn find(http: &Arc<Http>, channel: u64, name: &str) -> Found {
-        with_record(http, |r| match r.threads.get(&(channel, name.to_owned())) {
+    pub fn find(&self, channel: u64, name: &str) -> Found {
+        let list = self.list();
+        match list.threads.get(&(channel, name.to_owned())) {
             Some(id) => Found::Thread(*id),
-            None if !r.listed && r.since.elapsed() < GRACE => Found::NotYet,
+            None if !list.listed && list.since.elapsed() < Self::GRACE => Found::NotYet,
             None => Found::Nothing,
-        })
+        }
     }
 }

@@ -73,30 +73,30 @@ fn mentions(m: &MessageSpec) -> CreateAllowedMentions {
         .roles(m.ping_roles.iter().map(|r| serenity::all::RoleId::new(*r)))
 }
 
+/// Fills one of serenity's message builders (they share no trait) from a spec: embeds,
+/// components, `allowed_mentions` and the text, if any.
+macro_rules! filled {
+    ($builder:expr, $m:expr, $mentions:expr) => {{
+        let m: &MessageSpec = $m;
+        let r = $builder
+            .embeds(m.embeds.iter().map(embed).collect())
+            .components(components(m))
+            .allowed_mentions($mentions);
+        match &m.content {
+            Some(c) => r.content(c),
+            None => r,
+        }
+    }};
+}
+
 /// The interaction response (message or in-place update) for a spec.
 pub fn response_message(m: &MessageSpec, private: bool) -> CreateInteractionResponseMessage {
-    let mut r = CreateInteractionResponseMessage::new()
-        .embeds(m.embeds.iter().map(embed).collect())
-        .components(components(m))
-        .allowed_mentions(no_mentions())
-        .ephemeral(private);
-    if let Some(c) = &m.content {
-        r = r.content(c);
-    }
-    r
+    filled!(CreateInteractionResponseMessage::new(), m, no_mentions()).ephemeral(private)
 }
 
 /// A follow-up message for a spec.
 pub fn followup(m: &MessageSpec, private: bool) -> CreateInteractionResponseFollowup {
-    let mut r = CreateInteractionResponseFollowup::new()
-        .embeds(m.embeds.iter().map(embed).collect())
-        .components(components(m))
-        .allowed_mentions(no_mentions())
-        .ephemeral(private);
-    if let Some(c) = &m.content {
-        r = r.content(c);
-    }
-    r
+    filled!(CreateInteractionResponseFollowup::new(), m, no_mentions()).ephemeral(private)
 }
 
 /// A private text answer (user errors, refusals).
@@ -112,14 +112,7 @@ pub fn private_text(text: &str) -> CreateInteractionResponseMessage {
 
 /// A message to post in a channel.
 pub fn create_message(m: &MessageSpec) -> serenity::all::CreateMessage {
-    let mut r = serenity::all::CreateMessage::new()
-        .embeds(m.embeds.iter().map(embed).collect())
-        .components(components(m))
-        .allowed_mentions(mentions(m));
-    if let Some(c) = &m.content {
-        r = r.content(c);
-    }
-    r
+    filled!(serenity::all::CreateMessage::new(), m, mentions(m))
 }
 
 /// An edit that replaces a message's text, embeds and components.
