@@ -296,45 +296,47 @@ impl Outbox {
         let now = Utc::now().timestamp_millis();
         let mut blocked: HashSet<(u64, bool)> = HashSet::new();
         let mut next_due: Option<i64> = None;
-        let records = self.store.outbox()?;
-        // A question refresh renders the incident as it is when delivered, so one queued after
-        // it makes it redundant: fewer edits, and a failing one does not hold up the newer.
-        let last_refresh: HashMap<u64, u64> = records
-            .iter()
-            .filter_map(|r| {
-                let e: OutboxEntry = serde_json::from_slice(&r.json).ok()?;
-                matches!(e.effect, Effect::RefreshQuestions { .. })
-                    .then(|| (e.effect.incident(), r.id))
-            })
-            .collect();
-        for record in records {
-            let mut entry: OutboxEntry = match serde_json::from_slice(&record.json) {
-                Ok(e) => e,
+        // Decoded once. An unreadable entry is dropped, and so is a question refresh with a
+        // later one queued for its incident: a refresh renders the incident as it is when
+        // delivered, so the last one does it all (fewer edits, and a failing one does not hold
+        // up the newer). Both in one commit.
+        let mut entries: Vec<(u64, OutboxEntry)> = Vec::new();
+        let mut dropped: Vec<u64> = Vec::new();
+        for record in self.store.outbox()? {
+            match serde_json::from_slice::<OutboxEntry>(&record.json) {
+                Ok(entry) => entries.push((record.id, entry)),
                 Err(e) => {
                     error!(id = record.id, error = %e, "unreadable outbox entry dropped");
-                    let batch = Batch {
-                        complete_effects: vec![record.id],
-                        ..Batch::default()
-                    };
-                    self.store.commit(batch).await?;
-                    continue;
+                    dropped.push(record.id);
                 }
-            };
-            let incident_id = entry.effect.incident();
-            if matches!(entry.effect, Effect::RefreshQuestions { .. })
-                && last_refresh.get(&incident_id) != Some(&record.id)
-            {
-                let batch = Batch {
-                    complete_effects: vec![record.id],
-                    ..Batch::default()
-                };
-                self.store.commit(batch).await?;
+            }
+        }
+        let last_refresh: HashMap<u64, u64> = entries
+            .iter()
+            .filter(|(_, e)| matches!(e.effect, Effect::RefreshQuestions { .. }))
+            .map(|(id, e)| (e.effect.incident(), *id))
+            .collect();
+        entries.retain(|(id, e)| {
+            let superseded = matches!(e.effect, Effect::RefreshQuestions { .. })
+                && last_refresh.get(&e.effect.incident()) != Some(id);
+            if superseded {
                 debug!(
-                    incident = incident_id,
+                    incident = e.effect.incident(),
                     "question refresh superseded by a later one"
                 );
-                continue;
+                dropped.push(*id);
             }
+            !superseded
+        });
+        if !dropped.is_empty() {
+            let batch = Batch {
+                complete_effects: dropped,
+                ..Batch::default()
+            };
+            self.store.commit(batch).await?;
+        }
+        for (id, mut entry) in entries {
+            let incident_id = entry.effect.incident();
             let lane = entry.effect.lane();
             let mirror = self.port.mirrors_only()
                 && !matches!(
@@ -352,7 +354,7 @@ impl Outbox {
             }
             let delivered = if let Effect::PostChannel { channel, text, .. } = &entry.effect {
                 self.port
-                    .post_channel(record.id, *channel, text)
+                    .post_channel(id, *channel, text)
                     .await
                     .map(|()| Vec::new())
             } else {
@@ -362,7 +364,7 @@ impl Outbox {
                     Err(e) => {
                         error!(incident = incident_id, error = %e, effect = entry.effect.name(), "effect for an unreadable incident dropped");
                         let batch = Batch {
-                            complete_effects: vec![record.id],
+                            complete_effects: vec![id],
                             ..Batch::default()
                         };
                         self.store.commit(batch).await?;
@@ -377,21 +379,19 @@ impl Outbox {
                         "effect withdrawn, not sent"
                     );
                     let batch = Batch {
-                        complete_effects: vec![record.id],
+                        complete_effects: vec![id],
                         ..Batch::default()
                     };
                     self.store.commit(batch).await?;
                     self.delivered.send_modify(|n| *n += 1);
                     continue;
                 }
-                self.dispatch(record.id, &entry.effect, &incident).await
+                self.dispatch(id, &entry.effect, &incident).await
             };
             match delivered {
                 Ok(_) if mirror => {
                     entry.shown = true;
-                    self.store
-                        .update_effect(record.id, &Store::encode(&entry))
-                        .await?;
+                    self.store.update_effect(id, &Store::encode(&entry)).await?;
                 }
                 Ok(kinds) => {
                     let now = Utc::now();
@@ -416,7 +416,7 @@ impl Outbox {
                     let batch = Batch {
                         events,
                         threads,
-                        complete_effects: vec![record.id],
+                        complete_effects: vec![id],
                         ..Batch::default()
                     };
                     self.store.commit(batch).await?;
@@ -442,7 +442,7 @@ impl Outbox {
                     )];
                     let batch = Batch {
                         events,
-                        complete_effects: vec![record.id],
+                        complete_effects: vec![id],
                         ..Batch::default()
                     };
                     self.store.commit(batch).await?;
@@ -461,9 +461,7 @@ impl Outbox {
                     } else {
                         info!(incident = incident_id, effect = entry.effect.name(), attempts = entry.attempts, error = %e, "effect not delivered; retrying");
                     }
-                    self.store
-                        .update_effect(record.id, &Store::encode(&entry))
-                        .await?;
+                    self.store.update_effect(id, &Store::encode(&entry)).await?;
                     blocked.insert(lane);
                     next_due =
                         Some(next_due.map_or(entry.not_before_ms, |d| d.min(entry.not_before_ms)));
