@@ -526,11 +526,17 @@ fn message(m: &MessageSpec, private: bool, update: bool) -> CreateInteractionRes
 
 /// The question message holding `question`, as it should look now (context embeds kept).
 fn question_message(service: &Service, inc: &Incident, question: usize) -> MessageSpec {
-    let playbook = service.library().current().get(inc.technique).cloned();
-    let messages = view::opening_messages(inc, playbook.as_deref());
     let part = (question.max(1) - 1) / view::QUESTIONS_PER_MESSAGE;
-    let context = messages.len() - view::question_parts(inc);
-    messages.into_iter().nth(context + part).unwrap_or_default()
+    if part > 0 {
+        // Only the first question message can carry the playbook context.
+        return view::question_message(inc, part);
+    }
+    let playbook = service.library().current().get(inc.technique).cloned();
+    view::opening(inc, playbook.as_deref())
+        .questions
+        .into_iter()
+        .next()
+        .unwrap_or_default()
 }
 
 /// Turns a service reply into Discord responses. `update`: answer a component by editing its

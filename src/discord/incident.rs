@@ -261,9 +261,26 @@ pub fn question_message(inc: &Incident, part: usize) -> MessageSpec {
     }
 }
 
-/// The messages that open the thread: the playbook context (key indicators, log sources, L1
-/// steps) on the first question message when it fits, else on a message of its own.
+/// The messages that open the thread, in order: context messages of their own (empty when the
+/// context shares the first question message), then the question messages.
+pub struct Opening {
+    pub context: Vec<MessageSpec>,
+    pub questions: Vec<MessageSpec>,
+}
+
+/// The messages that open the thread, as one list (see [`opening`]).
 pub fn opening_messages(inc: &Incident, playbook: Option<&Playbook>) -> Vec<MessageSpec> {
+    let Opening {
+        mut context,
+        questions,
+    } = opening(inc, playbook);
+    context.extend(questions);
+    context
+}
+
+/// The messages that open the thread: the playbook context (key indicators, log sources, L1
+/// steps) on the first question message when it fits, else on messages of their own.
+pub fn opening(inc: &Incident, playbook: Option<&Playbook>) -> Opening {
     let mut context = Vec::new();
     if let Some(p) = playbook {
         for kind in [
@@ -300,7 +317,10 @@ pub fn opening_messages(inc: &Incident, playbook: Option<&Playbook>) -> Vec<Mess
     {
         context.append(&mut messages[0].embeds);
         messages[0].embeds = context;
-        return messages;
+        return Opening {
+            context: Vec::new(),
+            questions: messages,
+        };
     }
     // Too long to share: context messages first, packed within the limits.
     let mut prefix: Vec<MessageSpec> = Vec::new();
@@ -320,8 +340,10 @@ pub fn opening_messages(inc: &Incident, playbook: Option<&Playbook>) -> Vec<Mess
     if !cur.embeds.is_empty() {
         prefix.push(cur);
     }
-    prefix.extend(messages);
-    prefix
+    Opening {
+        context: prefix,
+        questions: messages,
+    }
 }
 
 /// A decision, its reasons and the playbook's Decision for Escalation text.

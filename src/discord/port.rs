@@ -9,7 +9,7 @@ use serenity::all::{
 };
 
 use super::incident::{
-    closed_message, closed_thread_name, decision_message, opening_messages, question_message,
+    closed_message, closed_thread_name, decision_message, opening, question_message,
 };
 use super::render::{EmbedSpec, MessageSpec, limits};
 use super::reply;
@@ -293,10 +293,11 @@ impl ChatPort for DiscordPort {
                 }
                 let thread = Self::place(inc)?;
                 let playbook = self.library.current().get(inc.technique).cloned();
-                let messages = opening_messages(inc, playbook.as_deref());
-                let context = messages.len() - super::incident::question_parts(inc);
+                let opening = opening(inc, playbook.as_deref());
+                let context = opening.context.len();
+                let all = opening.context.iter().chain(&opening.questions);
                 let mut ids = Vec::new();
-                for (i, m) in messages.iter().enumerate() {
+                for (i, m) in all.enumerate() {
                     let id = self.post(thread, m, nonce(key, i)).await?;
                     if i >= context {
                         ids.push(id);
@@ -312,10 +313,9 @@ impl ChatPort for DiscordPort {
                 // As at opening: the context embeds share the first question message when they
                 // fit. Picked by position, not by buttons (a closed incident has none).
                 let playbook = self.library.current().get(inc.technique).cloned();
-                let mut opening = opening_messages(inc, playbook.as_deref());
-                let context = opening.len() - super::incident::question_parts(inc);
+                let mut questions = opening(inc, playbook.as_deref()).questions;
                 for (part, id) in inc.question_messages.iter().enumerate() {
-                    let m = match opening.get_mut(context + part) {
+                    let m = match questions.get_mut(part) {
                         Some(m) => std::mem::take(m),
                         None => question_message(inc, part),
                     };
