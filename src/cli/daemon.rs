@@ -33,22 +33,23 @@ pub fn console(config: Config) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let rotation = daemon::rotation(&config)?;
     let library = daemon::load_playbooks(&config)?;
     let store = daemon::open_store(&config)?;
     let port = Arc::new(ConsolePort::default());
     let prompt = std::io::stdin().is_terminal();
     runtime.block_on(async {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        // Incidents opened here get their thread in the SOC channel once the bot runs.
         let (service, _outbox, tasks) = daemon::incident_service(
             &config,
             library,
             store.clone(),
             port.clone(),
             Clock::System,
-            // Incidents opened here get their thread in the SOC channel once the bot runs.
-            config.discord.soc_channel_id,
+            rotation,
             &stop_rx,
-        )?;
+        );
         let stdin = tokio::io::BufReader::new(tokio::io::stdin());
         let out = std::io::stdout();
         crate::console::run(

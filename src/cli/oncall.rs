@@ -26,10 +26,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             }
         },
     };
-    let rotation = config
-        .oncall
-        .rotation()
-        .map_err(|p| anyhow::anyhow!("configuration key `{p}`"))?;
+    let rotation = crate::daemon::rotation(config)?;
     let overrides: Vec<Override> = match crate::backup::ReadView::open(&config.store.path) {
         Ok(view) => crate::service::paging::load_overrides(view.store())?,
         Err(e) => {

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::effects::{ChatPort, Outbox, Webhook};
+use crate::oncall::Rotation;
 use crate::service::paging::Paging;
 use crate::service::{Incidents, LibraryHandle, Service};
 use crate::store::Store;
@@ -129,21 +130,27 @@ pub async fn run(
     run_with_clock(config, Clock::System, reload, shutdown).await
 }
 
-/// Builds the incident service over `store`: outbox (through `port`), paging, and their
-/// background tasks, which stop when `stop` turns true.
+/// The on-call rotation from `[oncall]`, or the key that is wrong.
+pub fn rotation(config: &Config) -> anyhow::Result<Rotation> {
+    config
+        .oncall
+        .rotation()
+        .map_err(|p| anyhow::anyhow!("configuration key `{p}`"))
+}
+
+/// Builds the incident service over `store`: outbox (through `port`), paging on `rotation`,
+/// and their background tasks, which stop when `stop` turns true. Incident threads and shift
+/// hand-offs go to `discord.soc_channel_id` (0: where each incident is opened; no hand-offs).
 pub fn incident_service(
     config: &Config,
     library: LibraryHandle,
     store: Store,
     port: Arc<dyn ChatPort>,
     clock: Clock,
-    soc_channel: u64,
+    rotation: Rotation,
     stop: &watch::Receiver<bool>,
-) -> anyhow::Result<(Service, Outbox, Vec<JoinHandle<()>>)> {
-    let rotation = config
-        .oncall
-        .rotation()
-        .map_err(|p| anyhow::anyhow!("configuration key `{p}`"))?;
+) -> (Service, Outbox, Vec<JoinHandle<()>>) {
+    let soc_channel = config.discord.soc_channel_id;
     let webhook = config.paging.webhook().map(Webhook::new);
     let outbox = Outbox::new(store.clone(), port).with_webhook(webhook);
     let incidents = Incidents::new(
@@ -167,7 +174,7 @@ pub fn incident_service(
         tokio::spawn(paging.clone().run(stop.clone())),
     ];
     let service = Service::with_incidents(library, incidents.with_paging(paging)).with_clock(clock);
-    Ok((service, outbox, tasks))
+    (service, outbox, tasks)
 }
 
 /// As [`run`], reading time from `clock` (tests drive acknowledgement deadlines with a manual one).
@@ -181,6 +188,7 @@ pub async fn run_with_clock(
         return Err(StartError::NoToken.into());
     }
     check_discord_ids(&config)?;
+    let rotation = rotation(&config)?;
     let library = load_playbooks(&config)?;
     let store = open_store(&config)?;
     let pending = store.outbox_len();
@@ -229,7 +237,6 @@ pub async fn run_with_clock(
         stop_rx.clone(),
     ));
     let mut tasks = Vec::new();
-    let mut failed = None;
     let build = |http, known_threads| {
         let port = Arc::new(crate::discord::port::DiscordPort::new(
             http,
@@ -237,24 +244,17 @@ pub async fn run_with_clock(
             library.clone(),
             config.discord.guild_id,
         ));
-        match incident_service(
+        let (service, _outbox, t) = incident_service(
             &config,
             library.clone(),
             store.clone(),
             port,
             clock.clone(),
-            config.discord.soc_channel_id,
+            rotation,
             &stop_rx,
-        ) {
-            Ok((service, _outbox, t)) => {
-                tasks = t;
-                service
-            }
-            Err(e) => {
-                failed = Some(e);
-                Service::new(library.clone())
-            }
-        }
+        );
+        tasks = t;
+        service
     };
     let result = crate::discord::serve(&config.discord, build, shutdown).await;
     let _ = stop_tx.send(true);
@@ -273,9 +273,6 @@ pub async fn run_with_clock(
     }
     store.flush().await?;
     info!("socbot stopped");
-    if let Some(e) = failed {
-        return Err(e);
-    }
     result
 }
 

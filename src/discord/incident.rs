@@ -243,7 +243,7 @@ fn buttons(inc: &Incident, part: usize) -> Vec<Vec<ButtonSpec>> {
 }
 
 /// How many question messages an incident has.
-pub fn question_parts(inc: &Incident) -> usize {
+fn question_parts(inc: &Incident) -> usize {
     inc.questions
         .len()
         .min(MAX_QUESTIONS)
