@@ -283,9 +283,7 @@ impl World {
                     .map(RecordedRequest::summary)
                     .collect::<Vec<_>>()
             );
-            let seen = fake.requests().len();
-            fake.wait_for(move |r| r.seq as usize >= seen, Duration::from_secs(10))
-                .await;
+            fake.wait_change(Duration::from_millis(250)).await;
         }
     }
 }

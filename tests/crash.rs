@@ -540,9 +540,7 @@ async fn read_store_while_running(fake: &FakeDiscord, dirs: &BotDirs, child: &mu
             break;
         }
         assert!(Instant::now() < deadline, "the outbox never emptied");
-        let seen = fake.requests().len();
-        let next = fake.wait_for(move |r| r.seq as usize > seen, Duration::from_secs(60));
-        let _ = tokio::time::timeout(Duration::from_millis(250), next).await;
+        fake.wait_change(Duration::from_millis(250)).await;
     }
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");

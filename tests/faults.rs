@@ -59,14 +59,10 @@ async fn settle_or_not(fake: &FakeDiscord, mut check: impl FnMut() -> bool) -> b
         if check() {
             return true;
         }
-        let seen = fake.requests().len();
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining < Duration::from_secs(1) {
+        if deadline.saturating_duration_since(Instant::now()) < Duration::from_secs(1) {
             return check();
         }
-        // The next request the fake sees (or a short tick, for state that changes without one).
-        let next = fake.wait_for(|r| r.seq as usize > seen, remaining);
-        let _ = tokio::time::timeout(Duration::from_millis(250), next).await;
+        fake.wait_change(Duration::from_millis(250)).await;
     }
 }
 

@@ -40,6 +40,14 @@ impl FakeDiscord {
             .await
     }
 
+    /// Returns when the fake records a request after the ones it has now, or after `tick`,
+    /// whichever is first (for state that changes without a request). Never panics.
+    pub async fn wait_change(&self, tick: Duration) {
+        let seen = self.requests().len();
+        let next = self.wait_for(move |r| r.seq as usize > seen, tick * 4);
+        let _ = tokio::time::timeout(tick, next).await;
+    }
+
     /// `wait_for` a request by method and path pattern, with the configured timeout.
     pub async fn wait_for_request(&self, method: &str, pattern: &str) -> RecordedRequest {
         let what = format!("{method} {pattern}");

@@ -336,21 +336,4 @@ impl FakeDiscord {
             payload.unwrap_or_else(|| panic!("fake-discord: interaction {id} was never sent"));
         self.dispatch("INTERACTION_CREATE", payload).await
     }
-
-    /// Dispatches GUILD_CREATE for the configured guild with its channels and threads.
-    pub async fn send_guild_create(&self) -> u64 {
-        let payload = {
-            let state = self.shared.lock();
-            let of = |kinds: &[u64]| -> Vec<Value> {
-                state
-                    .channels
-                    .values()
-                    .filter(|c| kinds.contains(&c["type"].as_u64().unwrap_or(99)))
-                    .cloned()
-                    .collect()
-            };
-            objects::guild_create(&self.shared.config, of(&[0]), of(&[11, 12]))
-        };
-        self.dispatch("GUILD_CREATE", payload).await
-    }
 }

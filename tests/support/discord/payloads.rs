@@ -20,11 +20,6 @@ pub fn opt_bool(name: &str, value: bool) -> Value {
     json!({ "name": name, "type": 5, "value": value })
 }
 
-/// A user option (`type` 6); the value is the user's id.
-pub fn opt_user(name: &str, user_id: u64) -> Value {
-    json!({ "name": name, "type": 6, "value": user_id.to_string() })
-}
-
 /// Where the interaction happens.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 enum Place {
@@ -81,15 +76,6 @@ impl Interaction {
         Self::slash_command(
             name,
             json!([{ "name": sub, "type": 1, "options": options }]),
-        )
-    }
-
-    /// `/name group sub` with the subcommand's `options`.
-    pub fn subcommand_group(name: &str, group: &str, sub: &str, options: Value) -> Self {
-        let sub = json!({ "name": sub, "type": 1, "options": options });
-        Self::slash_command(
-            name,
-            json!([{ "name": group, "type": 2, "options": [sub] }]),
         )
     }
 
