@@ -105,146 +105,149 @@ impl Drop for Baseline {
     }
 }
 
-fn main() {
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
     stats::install_handled();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(async {
-        let fake = FakeDiscord::start().await;
-        let dirs = BotDirs::new(&[("T1566.002-spearphishing-link.md", TEN_QUESTIONS)]);
-        let bot = Bot::start(&fake, &dirs).await;
+    let fake = FakeDiscord::start().await;
+    let dirs = BotDirs::new(&[("T1566.002-spearphishing-link.md", TEN_QUESTIONS)]);
+    let bot = Bot::start(&fake, &dirs).await;
+    println!(
+        "socbot durability benchmark: real daemon ↔ loopback Discord, {} cores, store in {}\n",
+        std::thread::available_parallelism().map_or(1, usize::from),
+        dirs.root.display()
+    );
+
+    // REST calls per open.
+    let mut calls3 = Vec::new();
+    let mut calls10 = Vec::new();
+    let mut target = None;
+    for _ in 0..OPENS {
+        let (n, thread, c) = open(&fake, "T1583.006", 3).await;
+        target.get_or_insert((n, thread));
+        calls3.push(c);
+        calls10.push(open(&fake, "T1566.002", 10).await.2);
+    }
+    for (what, calls) in [("3 questions", &calls3), ("10 questions", &calls10)] {
         println!(
-            "socbot durability benchmark: real daemon ↔ loopback Discord, {} cores, store in {}\n",
-            std::thread::available_parallelism().map_or(1, usize::from),
-            dirs.root.display()
+            "REST calls per /incident open, {what:<13} min {} max {} (thread + card + question messages; {OPENS} opens)",
+            calls.iter().min().unwrap(),
+            calls.iter().max().unwrap()
         );
+    }
+    println!();
 
-        // REST calls per open.
-        let mut calls3 = Vec::new();
-        let mut calls10 = Vec::new();
-        let mut target = None;
-        for _ in 0..OPENS {
-            let (n, thread, c) = open(&fake, "T1583.006", 3).await;
-            target.get_or_insert((n, thread));
-            calls3.push(c);
-            calls10.push(open(&fake, "T1566.002", 10).await.2);
+    // Answers: q3 of a T1583.006 incident, cycling Concerning → Clear → Unknown. With q1 and
+    // q2 unanswered the rule `q1 or (q2 and q3)` stays pending, so each press is exactly one
+    // durable answer event and one type 7 update (no decision message in between).
+    let (n, thread) = target.expect("an incident");
+    let want = format!("ans:{n}:3:c");
+    let thread_s = thread.to_string();
+    let message = fake
+        .wait_for_message(|m| m["channel_id"] == thread_s.as_str() && custom_ids(m).contains(&want))
+        .await;
+    // What one answer writes: its event and the interaction id. The same write to a store
+    // of our own and a bare write + fsync of as many bytes follow each press, in the same
+    // directory (same disk), so the three are measured under the same disk weather.
+    let event = Event::new(
+        chrono::Utc::now(),
+        ActorRef::new(1_200_000_000_000_000_001, "alice"),
+        EventKind::Answered {
+            question: 3,
+            finding: Finding::Concerning,
+            note: None,
+        },
+    );
+    let event_bytes = Store::encode(&event);
+    let size = event_bytes.len() + 8 + 8;
+    let store = Store::open(&dirs.root.join("bench-store")).expect("store");
+    let mut baseline = Baseline::new(&dirs.root, size);
+    let mut commits = Vec::with_capacity(ANSWERS);
+    let mut bare = Vec::with_capacity(ANSWERS);
+    let mut bare_data = Vec::with_capacity(ANSWERS);
+
+    HANDLED.lock().unwrap().clear();
+    let codes = ["c", "k", "u"];
+    let mut samples = Vec::with_capacity(ANSWERS);
+    for i in 0..WARM_UP + ANSWERS {
+        let press = Interaction::button(&format!("ans:{n}:3:{}", codes[i % 3]), &message)
+            .roles(&[L1_ROLE])
+            .username("alice")
+            .channel(thread);
+        let started = Instant::now();
+        let (id, _) = fake.send_interaction(press).await;
+        let update = fake.interaction_response(id).await;
+        let took = started.elapsed();
+        assert_eq!(update["type"], 7, "{update}");
+
+        let batch = Batch {
+            interaction: Some(1_000_000 + i as u64),
+            events: vec![(1, event_bytes.clone())],
+            ..Batch::default()
+        };
+        let started = Instant::now();
+        store.commit(batch).await.expect("commit");
+        let commit = started.elapsed();
+        let (all, data) = (baseline.once(false), baseline.once(true));
+        if i >= WARM_UP {
+            samples.push(took);
+            commits.push(commit);
+            bare.push(all);
+            bare_data.push(data);
         }
-        for (what, calls) in [("3 questions", &calls3), ("10 questions", &calls10)] {
-            println!(
-                "REST calls per /incident open, {what:<13} min {} max {} (thread + card + question messages; {OPENS} opens)",
-                calls.iter().min().unwrap(),
-                calls.iter().max().unwrap()
-            );
+    }
+    drop(store);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let handled: Vec<Duration> = std::mem::take(&mut *HANDLED.lock().unwrap());
+    let handled = handled[handled.len().saturating_sub(ANSWERS)..].to_vec();
+
+    // The same loop without a write: a read-only `/incident status` in the same thread
+    // (fold, render, callback; nothing stored).
+    let mut reads = Vec::with_capacity(ANSWERS / 2);
+    for i in 0..WARM_UP + ANSWERS / 2 {
+        let status = Interaction::subcommand("incident", "status", json!([]))
+            .roles(&[L1_ROLE])
+            .channel(thread);
+        let started = Instant::now();
+        let (id, _) = fake.send_interaction(status).await;
+        let reply = fake.interaction_response(id).await;
+        let took = started.elapsed();
+        assert_eq!(reply["type"], 4, "{reply}");
+        if i >= WARM_UP {
+            reads.push(took);
         }
-        println!();
+    }
+    bot.stop().await.expect("the daemon stops cleanly");
+    fake.assert_clean();
 
-        // Answers: q3 of a T1583.006 incident, cycling Concerning → Clear → Unknown. With q1 and
-        // q2 unanswered the rule `q1 or (q2 and q3)` stays pending, so each press is exactly one
-        // durable answer event and one type 7 update (no decision message in between).
-        let (n, thread) = target.expect("an incident");
-        let want = format!("ans:{n}:3:c");
-        let thread_s = thread.to_string();
-        let message = fake
-            .wait_for_message(|m| m["channel_id"] == thread_s.as_str() && custom_ids(m).contains(&want))
-            .await;
-        // What one answer writes: its event and the interaction id. The same write to a store
-        // of our own and a bare write + fsync of as many bytes follow each press, in the same
-        // directory (same disk), so the three are measured under the same disk weather.
-        let event = Event::new(
-            chrono::Utc::now(),
-            ActorRef::new(1_200_000_000_000_000_001, "alice"),
-            EventKind::Answered {
-                question: 3,
-                finding: Finding::Concerning,
-                note: None,
-            },
-        );
-        let event_bytes = Store::encode(&event);
-        let size = event_bytes.len() + 8 + 8;
-        let store = Store::open(&dirs.root.join("bench-store")).expect("store");
-        let mut baseline = Baseline::new(&dirs.root, size);
-        let mut commits = Vec::with_capacity(ANSWERS);
-        let mut bare = Vec::with_capacity(ANSWERS);
-        let mut bare_data = Vec::with_capacity(ANSWERS);
-
-        HANDLED.lock().unwrap().clear();
-        let codes = ["c", "k", "u"];
-        let mut samples = Vec::with_capacity(ANSWERS);
-        for i in 0..WARM_UP + ANSWERS {
-            let press = Interaction::button(&format!("ans:{n}:3:{}", codes[i % 3]), &message)
-                .roles(&[L1_ROLE])
-                .username("alice")
-                .channel(thread);
-            let started = Instant::now();
-            let (id, _) = fake.send_interaction(press).await;
-            let update = fake.interaction_response(id).await;
-            let took = started.elapsed();
-            assert_eq!(update["type"], 7, "{update}");
-
-            let batch = Batch {
-                interaction: Some(1_000_000 + i as u64),
-                events: vec![(1, event_bytes.clone())],
-                ..Batch::default()
-            };
-            let started = Instant::now();
-            store.commit(batch).await.expect("commit");
-            let commit = started.elapsed();
-            let (all, data) = (baseline.once(false), baseline.once(true));
-            if i >= WARM_UP {
-                samples.push(took);
-                commits.push(commit);
-                bare.push(all);
-                bare_data.push(data);
-            }
-        }
-        drop(store);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let handled: Vec<Duration> = std::mem::take(&mut *HANDLED.lock().unwrap());
-        let handled = handled[handled.len().saturating_sub(ANSWERS)..].to_vec();
-
-        // The same loop without a write: a read-only `/incident status` in the same thread
-        // (fold, render, callback; nothing stored).
-        let mut reads = Vec::with_capacity(ANSWERS / 2);
-        for i in 0..WARM_UP + ANSWERS / 2 {
-            let status = Interaction::subcommand("incident", "status", json!([]))
-                .roles(&[L1_ROLE])
-                .channel(thread);
-            let started = Instant::now();
-            let (id, _) = fake.send_interaction(status).await;
-            let reply = fake.interaction_response(id).await;
-            let took = started.elapsed();
-            assert_eq!(reply["type"], 4, "{reply}");
-            if i >= WARM_UP {
-                reads.push(took);
-            }
-        }
-        bot.stop().await.expect("the daemon stops cleanly");
-        fake.assert_clean();
-
-        let first: Vec<Duration> = samples[..100].to_vec();
-        let last: Vec<Duration> = samples[samples.len() - 100..].to_vec();
-        let answer = report("button answer → type 7 ack (durable)", samples);
-        report("  first 100 answers", first);
-        report(&format!("  last 100 answers (incident has {} events)", ANSWERS + WARM_UP), last);
-        report("  bot side (event in handler → 204)", handled);
-        report("  /incident status, same loop, no write", reads);
-        let commit = report("  store commit alone (event + id, flushed)", commits);
-        let disk = report(&format!("  bare write + sync_all of {size} bytes"), bare);
-        report(&format!("  bare write + sync_data of {size} bytes"), bare_data);
-        println!();
-        let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
-        println!(
-            "answer ack / bare fsync:   p50 {:.1}×   p99 {:.1}×",
-            ratio(answer.p50, disk.p50),
-            ratio(answer.p99, disk.p99)
-        );
-        println!(
-            "store commit / bare fsync: p50 {:.1}×   p99 {:.1}×",
-            ratio(commit.p50, disk.p50),
-            ratio(commit.p99, disk.p99)
-        );
-    });
+    let first: Vec<Duration> = samples[..100].to_vec();
+    let last: Vec<Duration> = samples[samples.len() - 100..].to_vec();
+    let answer = report("button answer → type 7 ack (durable)", samples);
+    report("  first 100 answers", first);
+    report(
+        &format!(
+            "  last 100 answers (incident has {} events)",
+            ANSWERS + WARM_UP
+        ),
+        last,
+    );
+    report("  bot side (event in handler → 204)", handled);
+    report("  /incident status, same loop, no write", reads);
+    let commit = report("  store commit alone (event + id, flushed)", commits);
+    let disk = report(&format!("  bare write + sync_all of {size} bytes"), bare);
+    report(
+        &format!("  bare write + sync_data of {size} bytes"),
+        bare_data,
+    );
+    println!();
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
+    println!(
+        "answer ack / bare fsync:   p50 {:.1}×   p99 {:.1}×",
+        ratio(answer.p50, disk.p50),
+        ratio(answer.p99, disk.p99)
+    );
+    println!(
+        "store commit / bare fsync: p50 {:.1}×   p99 {:.1}×",
+        ratio(commit.p50, disk.p50),
+        ratio(commit.p99, disk.p99)
+    );
 }

@@ -14,7 +14,6 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -84,56 +83,51 @@ async fn take_handled(n: usize) -> Vec<Duration> {
     std::mem::take(&mut *HANDLED.lock().unwrap())
 }
 
-fn main() {
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        stats::install_handled();
-    });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(async {
-        let fake = FakeDiscord::start().await;
-        let dirs = BotDirs::new(&[]);
-        let bot = Bot::start(&fake, &dirs).await;
-        println!(
-            "socbot interactions benchmark: real daemon ↔ loopback Discord, {} cores, body validation {}\n",
-            std::thread::available_parallelism().map_or(1, usize::from),
-            if fake.validates_bodies() { "on" } else { "off (spec not found)" }
-        );
-
-        sequential(&fake, WARM_UP, playbook).await;
-        sequential(&fake, WARM_UP, autocomplete).await;
-        take_handled(2 * WARM_UP).await;
-
-        report(
-            "/playbook T1583.006, sequential",
-            sequential(&fake, N, playbook).await,
-        );
-        report("  bot side (event → answered)", take_handled(N).await);
-        report(
-            "autocomplete \"web serv\", sequential",
-            sequential(&fake, N, autocomplete).await,
-        );
-        report("  bot side (event → answered)", take_handled(N).await);
-
-        for (what, make) in [
-            ("/playbook", playbook as fn() -> Interaction),
-            ("autocomplete", autocomplete),
-        ] {
-            let (samples, wall) = concurrent(&fake, N, IN_FLIGHT, make).await;
-            report(&format!("{what}, {IN_FLIGHT} in flight"), samples);
-            println!(
-                "{:<44} {:.0} interactions/s",
-                "",
-                N as f64 / wall.as_secs_f64()
-            );
-            take_handled(N).await;
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    stats::install_handled();
+    let fake = FakeDiscord::start().await;
+    let dirs = BotDirs::new(&[]);
+    let bot = Bot::start(&fake, &dirs).await;
+    println!(
+        "socbot interactions benchmark: real daemon ↔ loopback Discord, {} cores, body validation {}\n",
+        std::thread::available_parallelism().map_or(1, usize::from),
+        if fake.validates_bodies() {
+            "on"
+        } else {
+            "off (spec not found)"
         }
+    );
 
-        bot.stop().await.expect("the daemon stops cleanly");
-        fake.assert_clean();
-    });
+    sequential(&fake, WARM_UP, playbook).await;
+    sequential(&fake, WARM_UP, autocomplete).await;
+    take_handled(2 * WARM_UP).await;
+
+    report(
+        "/playbook T1583.006, sequential",
+        sequential(&fake, N, playbook).await,
+    );
+    report("  bot side (event → answered)", take_handled(N).await);
+    report(
+        "autocomplete \"web serv\", sequential",
+        sequential(&fake, N, autocomplete).await,
+    );
+    report("  bot side (event → answered)", take_handled(N).await);
+
+    for (what, make) in [
+        ("/playbook", playbook as fn() -> Interaction),
+        ("autocomplete", autocomplete),
+    ] {
+        let (samples, wall) = concurrent(&fake, N, IN_FLIGHT, make).await;
+        report(&format!("{what}, {IN_FLIGHT} in flight"), samples);
+        println!(
+            "{:<44} {:.0} interactions/s",
+            "",
+            N as f64 / wall.as_secs_f64()
+        );
+        take_handled(N).await;
+    }
+
+    bot.stop().await.expect("the daemon stops cleanly");
+    fake.assert_clean();
 }
