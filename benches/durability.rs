@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use socbot::incident::{ActorRef, Event, EventKind, Finding};
 use socbot::store::{Batch, Store};
-use support::bot::{Bot, BotDirs, L1_ROLE};
+use support::bot::{self, L1_ROLE};
 use support::discord::FakeDiscord;
 use support::discord::payloads::{Interaction, opt_str};
 use support::incidents::{TEN_QUESTIONS, card_incident, custom_ids};
@@ -108,9 +108,8 @@ impl Drop for Baseline {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     stats::install_handled();
-    let fake = FakeDiscord::start().await;
-    let dirs = BotDirs::new(&[("T1566.002-spearphishing-link.md", TEN_QUESTIONS)]);
-    let bot = Bot::start(&fake, &dirs).await;
+    let (fake, dirs, bot) =
+        bot::start_fresh(&[("T1566.002-spearphishing-link.md", TEN_QUESTIONS)]).await;
     println!(
         "socbot durability benchmark: real daemon ↔ loopback Discord, {} cores, store in {}\n",
         std::thread::available_parallelism().map_or(1, usize::from),

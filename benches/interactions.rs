@@ -17,7 +17,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::bot::{Bot, BotDirs};
+use support::bot;
 use support::discord::FakeDiscord;
 use support::discord::payloads::{Interaction, opt_str};
 use support::stats::{self, HANDLED};
@@ -86,9 +86,7 @@ async fn take_handled(n: usize) -> Vec<Duration> {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     stats::install_handled();
-    let fake = FakeDiscord::start().await;
-    let dirs = BotDirs::new(&[]);
-    let bot = Bot::start(&fake, &dirs).await;
+    let (fake, _dirs, bot) = bot::start_fresh(&[]).await;
     println!(
         "socbot interactions benchmark: real daemon ↔ loopback Discord, {} cores, body validation {}\n",
         std::thread::available_parallelism().map_or(1, usize::from),

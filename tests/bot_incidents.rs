@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::bot::{Bot, BotDirs, L1_ROLE, T2_ROLE};
+use support::bot::{self, Bot, BotDirs, L1_ROLE, T2_ROLE};
 use support::discord::FakeDiscord;
 use support::discord::payloads::{Interaction, opt_int, opt_str};
 use support::discord::state::RecordedRequest;
@@ -50,9 +50,7 @@ struct Env {
 }
 
 async fn start(extra: &[(&str, &str)]) -> Env {
-    let fake = FakeDiscord::start().await;
-    let dirs = BotDirs::new(extra);
-    let bot = Bot::start(&fake, &dirs).await;
+    let (fake, dirs, bot) = bot::start_fresh(extra).await;
     Env { fake, dirs, bot }
 }
 
@@ -1056,9 +1054,7 @@ async fn user_text_with_mentions_pings_nobody() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplicate_interaction_changes_nothing_and_a_restart_keeps_everything() {
-    let fake = FakeDiscord::start().await;
-    let dirs = BotDirs::new(&[TEN_FILE]);
-    let bot = Bot::start(&fake, &dirs).await;
+    let (fake, dirs, bot) = bot::start_fresh(&[TEN_FILE]).await;
     let o = open(&fake, "T1583.006", "Before restart", 3).await;
     assert_eq!(o.n, 1);
 

@@ -137,10 +137,7 @@ fn long_name_fixture() -> String {
 /// Starts a fake Discord and the bot on the bundled playbooks plus `extra` files.
 async fn start(extra: &[(&str, &str)]) -> (FakeDiscord, BotDirs, Bot) {
     capture_logs();
-    let fake = FakeDiscord::start().await;
-    let dirs = BotDirs::new(extra);
-    let bot = Bot::start(&fake, &dirs).await;
-    (fake, dirs, bot)
+    bot::start_fresh(extra).await
 }
 
 fn playbook_cmd(technique: &str, more: &[Value]) -> Interaction {

@@ -4,15 +4,12 @@
 mod support;
 
 use serde_json::json;
-use support::bot::{Bot, BotDirs};
-use support::discord::FakeDiscord;
+use support::bot;
 use support::discord::payloads::{Interaction, opt_str};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_answers_playbook() {
-    let fake = FakeDiscord::start().await;
-    let dirs = BotDirs::new(&[]);
-    let bot = Bot::start(&fake, &dirs).await;
+    let (fake, _dirs, bot) = bot::start_fresh(&[]).await;
     let answer = fake
         .interact(Interaction::slash_command(
             "playbook",

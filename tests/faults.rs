@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::bot::{Bot, BotDirs, L1_ROLE, T2_ROLE};
+use support::bot::{self, L1_ROLE, T2_ROLE};
 use support::discord::FakeDiscord;
 use support::discord::faults::{FaultKind, Faults};
 use support::discord::payloads::{Interaction, opt_int, opt_str};
@@ -155,9 +155,8 @@ fn content_key(body: &Value) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_incident_completes_and_every_message_is_posted_once_despite_faults() {
     let started = Instant::now();
-    let fake = FakeDiscord::start().await;
-    let dirs = BotDirs::new(&[("T1566.002-spearphishing-link.md", TEN_QUESTIONS)]);
-    let bot = Bot::start(&fake, &dirs).await;
+    let (fake, _dirs, bot) =
+        bot::start_fresh(&[("T1566.002-spearphishing-link.md", TEN_QUESTIONS)]).await;
     fake.set_faults(
         Faults {
             fail_ratio: 0.3,
@@ -410,9 +409,7 @@ async fn every_incident_completes_and_every_message_is_posted_once_despite_fault
 /// the thread shows each message once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_lost_after_discord_acted_make_nothing_twice() {
-    let fake = FakeDiscord::start().await;
-    let dirs = BotDirs::new(&[]);
-    let bot = Bot::start(&fake, &dirs).await;
+    let (fake, _dirs, bot) = bot::start_fresh(&[]).await;
     fake.set_faults(
         Faults::always(FaultKind::LoseResponse)
             .only(&["POST /channels/*/threads"])

@@ -11,9 +11,8 @@ use std::time::Duration;
 use serde_json::json;
 use socbot::incident::{Event, Incident, IncidentId};
 use socbot::store::{SCHEMA_VERSION, Store};
-use support::bot::{Bot, BotDirs, L1_ROLE};
+use support::bot::{self, L1_ROLE};
 use support::cli::{TempDir, bundled, socbot_command};
-use support::discord::FakeDiscord;
 use support::discord::payloads::{Interaction, opt_int, opt_str};
 
 /// `socbot args…` from `cwd` with no SOCBOT_* variables from the caller, plus `env`.
@@ -346,9 +345,7 @@ const WRITES: usize = 16;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backups_taken_while_the_bot_writes_restore_to_consistent_stores() {
-    let fake = FakeDiscord::start().await;
-    let dirs = BotDirs::new(&[]);
-    let bot = Bot::start(&fake, &dirs).await;
+    let (fake, dirs, bot) = bot::start_fresh(&[]).await;
     let root = dirs.root.clone();
     let env = |store: &Path| {
         vec![

@@ -95,6 +95,15 @@ pub fn config(fake: &FakeDiscord, dirs: &BotDirs, extra: &[(&str, String)]) -> C
     Config::load_with_env(None, env).expect("test configuration loads")
 }
 
+/// A fresh fake Discord, a directory with the bundled playbooks plus `extra` files, and the
+/// bot started on them. Keep the `BotDirs` alive: dropping it deletes the directory.
+pub async fn start_fresh(extra: &[(&str, &str)]) -> (FakeDiscord, BotDirs, Bot) {
+    let fake = FakeDiscord::start().await;
+    let dirs = BotDirs::new(extra);
+    let bot = Bot::start(&fake, &dirs).await;
+    (fake, dirs, bot)
+}
+
 impl Bot {
     /// Starts the daemon and waits until it has identified and registered its commands.
     pub async fn start(fake: &FakeDiscord, dirs: &BotDirs) -> Self {
