@@ -92,13 +92,7 @@ pub fn parse(src: &str, path: &str) -> Result<Parsed, Vec<Diagnostic>> {
     let heading = table
         .heading
         .map(|(line, text)| (line, parse_heading(&text)));
-    let found = technique_id(
-        path,
-        rows.get(TTP),
-        rows.get(SUB_TTP),
-        rows.first_line(),
-        &mut p.diags,
-    );
+    let found = technique_id(&rows, &mut p);
     let (id_line, id) = (found.map_or(0, |(line, _)| line), found.map(|(_, id)| id));
     if let (Some(id), Some((line, (_, Some(text))))) = (id, &heading) {
         check_heading_id(id, *line, text, &mut p);
@@ -430,44 +424,34 @@ fn escalation_rule(
     (Some(text), Some(rule))
 }
 
-/// The technique id from the TTP and Sub-TTP rows: the Sub-TTP when it names a sub-technique.
-fn technique_id(
-    path: &str,
-    ttp: Option<&Row>,
-    sub: Option<&Row>,
-    first_line: usize,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<(usize, TechniqueId)> {
-    let errors_before = diags.len();
-    let mut read = |row: Option<&Row>| -> Option<(usize, TechniqueId)> {
+/// The technique id and the line of the row that gave it: the Sub-TTP row when it names a
+/// sub-technique, else the TTP row; the two must agree.
+fn technique_id(rows: &Rows, p: &mut Problems<'_>) -> Option<(usize, TechniqueId)> {
+    let (ttp, sub) = (rows.get(TTP), rows.get(SUB_TTP));
+    // Some(None): the row has an id that is wrong (reported); None: no id in it.
+    let mut read = |row: Option<&Row>| -> Option<Option<(usize, TechniqueId)>> {
         let row = row.filter(|r| !is_placeholder(&r.value))?;
-        match TechniqueId::parse(&row.value) {
+        Some(match TechniqueId::parse(&row.value) {
             Ok(id) => Some((row.line, id)),
             Err(e) => {
-                diags.push(Diagnostic::error(
-                    path,
-                    row.line,
-                    format!("row `{}`: {e}", row.title),
-                ));
+                p.error(row.line, format!("row `{}`: {e}", row.title));
                 None
             }
-        }
+        })
     };
-    let ttp_id = read(ttp);
-    let sub_id = read(sub);
-    if ttp_id.is_none() && sub_id.is_none() && diags.len() == errors_before {
-        diags.push(missing_id(path, ttp.or(sub), first_line));
+    let (ttp_read, sub_read) = (read(ttp), read(sub));
+    if ttp_read.is_none() && sub_read.is_none() {
+        missing_id(ttp.or(sub), rows.first_line(), p);
     }
-    match (ttp_id, sub_id) {
+    match (ttp_read.flatten(), sub_read.flatten()) {
         (Some((t_line, t)), Some((line, s))) => {
             if t.technique != s.technique || (t.is_sub() && s.is_sub() && t != s) {
-                diags.push(Diagnostic::error(
-                    path,
+                p.error(
                     line,
                     format!(
                         "MITRE Sub-TTP {s} does not belong to MITRE TTP {t}; correct one of them"
                     ),
-                ));
+                );
                 return None;
             }
             Some(if s.is_sub() { (line, s) } else { (t_line, t) })
@@ -478,15 +462,13 @@ fn technique_id(
 }
 
 /// The error for a playbook that names no technique: the row is missing, or empty.
-fn missing_id(path: &str, row: Option<&Row>, first_line: usize) -> Diagnostic {
+fn missing_id(row: Option<&Row>, first_line: usize, p: &mut Problems<'_>) {
     match row {
-        None => Diagnostic::error(
-            path,
+        None => p.error(
             first_line,
             "missing required row `MITRE TTP`: add the technique id, e.g. `| MITRE TTP | T1583.006 |`",
         ),
-        Some(row) => Diagnostic::error(
-            path,
+        Some(row) => p.error(
             row.line,
             format!(
                 "row `{}` is empty: write the technique id, e.g. `| MITRE TTP | T1583.006 |`",
