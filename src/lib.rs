@@ -5,6 +5,7 @@
 //!
 //! # Layout
 //! - [`playbook`]: model, parser, escalation rule, library (lookup and search). Pure.
+//! - [`alert`]: SIEM and EDR alert formats, normalised to one `Alert`. Pure.
 //! - [`incident`]: event-sourced incidents: events, fold, escalation decision, commands, export. Pure.
 //! - [`oncall`]: on-call rotation and overrides, the paging chain, the pager webhook body. Pure.
 //! - [`service`]: the command router `(command, actor) → reply`, shared by every adapter.
@@ -18,6 +19,7 @@
 //! - [`http`], [`metrics`]: the optional /healthz, /readyz and /metrics listener.
 //! - [`backup`]: consistent backups of the running store, and restoring them.
 
+pub mod alert;
 pub mod backup;
 pub mod cli;
 pub mod clock;
