@@ -39,44 +39,10 @@ pub struct HttpConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RolesConfig {
-    #[serde(deserialize_with = "id_list")]
+    #[serde(deserialize_with = "crate::oncall::config::id_list")]
     pub l1: Vec<u64>,
-    #[serde(deserialize_with = "id_list")]
+    #[serde(deserialize_with = "crate::oncall::config::id_list")]
     pub t2: Vec<u64>,
-}
-
-/// A list of Discord ids from TOML (`[1, 2]`) or an environment variable (`1,2` or `1`).
-pub fn id_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Item {
-        Int(u64),
-        Text(String),
-    }
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Ids {
-        List(Vec<Item>),
-        One(Item),
-    }
-    let items = match Ids::deserialize(d)? {
-        Ids::List(items) => items,
-        Ids::One(item) => vec![item],
-    };
-    let mut out = Vec::new();
-    for item in items {
-        match item {
-            Item::Int(n) => out.push(n),
-            Item::Text(t) => {
-                for part in t.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                    out.push(part.parse().map_err(|_| {
-                        serde::de::Error::custom(format!("`{part}` is not a Discord id (a number)"))
-                    })?);
-                }
-            }
-        }
-    }
-    Ok(out)
 }
 
 #[derive(Debug, Clone, Deserialize)]
