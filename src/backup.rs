@@ -181,7 +181,7 @@ impl Reader<'_> {
 /// CRC-32 (IEEE) as sled's `Db::checksum` computes it: each tree's name, then its keys and
 /// values, trees by name.
 pub fn checksum(trees: &[TreeCopy]) -> u32 {
-    let mut crc = Crc32::new();
+    let mut crc = crc32fast::Hasher::new();
     for (name, items) in trees {
         crc.update(name);
         for (k, v) in items {
@@ -189,43 +189,7 @@ pub fn checksum(trees: &[TreeCopy]) -> u32 {
             crc.update(v);
         }
     }
-    crc.finish()
-}
-
-const CRC_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut bit = 0;
-        while bit < 8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            bit += 1;
-        }
-        table[i] = c;
-        i += 1;
-    }
-    table
-};
-
-struct Crc32(u32);
-
-impl Crc32 {
-    fn new() -> Self {
-        Self(!0)
-    }
-    fn update(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = CRC_TABLE[((self.0 ^ u32::from(b)) & 0xff) as usize] ^ (self.0 >> 8);
-        }
-    }
-    fn finish(&self) -> u32 {
-        !self.0
-    }
+    crc.finalize()
 }
 
 /// The running daemon's control socket for a store at `store_path`.
@@ -616,9 +580,9 @@ mod tests {
 
     #[test]
     fn crc_is_the_standard_crc32() {
-        let mut c = Crc32::new();
+        let mut c = crc32fast::Hasher::new();
         c.update(b"123456789");
-        assert_eq!(c.finish(), 0xCBF4_3926);
+        assert_eq!(c.finalize(), 0xCBF4_3926);
     }
 
     #[test]
