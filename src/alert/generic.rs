@@ -61,13 +61,13 @@ fn one(at: At<'_>) -> Result<Alert, AlertError> {
             ),
         ));
     }
-    if let Some(details) = object.get("details") {
-        if !matches!(details, Value::Object(_) | Value::Null) {
-            return Err(AlertError::at(
-                at.path_of("details"),
-                format!("expected an object, found {}", kind(details)),
-            ));
-        }
+    if let Some(details) = object.get("details")
+        && !matches!(details, Value::Object(_) | Value::Null)
+    {
+        return Err(AlertError::at(
+            at.path_of("details"),
+            format!("expected an object, found {}", kind(details)),
+        ));
     }
     let mut d = Draft::default();
     d.techniques_from(&at, "technique")?;

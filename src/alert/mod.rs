@@ -256,7 +256,7 @@ impl Draft {
     /// Technique ids from every value at `rel` below `at` (text, lists, multivalue text).
     pub fn techniques_from(&mut self, at: &At<'_>, rel: &str) -> Result<(), AlertError> {
         for (text, path) in at.texts(rel)? {
-            self.techniques.from_field(&text, &path);
+            self.techniques.add_field(&text, &path);
         }
         Ok(())
     }
@@ -264,7 +264,7 @@ impl Draft {
     /// Sigma-style `attack.t…` tags from every value at `rel` below `at`.
     pub fn tags_from(&mut self, at: &At<'_>, rel: &str) -> Result<(), AlertError> {
         for (text, _) in at.texts(rel)? {
-            self.techniques.from_tag(&text);
+            self.techniques.add_tag(&text);
         }
         Ok(())
     }

@@ -20,7 +20,7 @@ impl Techniques {
     }
 
     /// A value from a technique field: every id in it counts; one that holds none is noted.
-    pub fn from_field(&mut self, text: &str, path: &str) {
+    pub fn add_field(&mut self, text: &str, path: &str) {
         let found = ids_in(text);
         if found.is_empty() {
             self.unreadable.push(format!("`{text}` at `{path}`"));
@@ -32,7 +32,7 @@ impl Techniques {
 
     /// A tag: `attack.t1059.001` (Sigma) counts, any other tag is ignored. A tag value may
     /// itself be a comma-separated list.
-    pub fn from_tag(&mut self, tag: &str) {
+    pub fn add_tag(&mut self, tag: &str) {
         for part in tag.split([',', ';', '\n', ' ']) {
             if let Some(id) = sigma_tag(part) {
                 self.push(id);
@@ -80,10 +80,10 @@ pub(crate) fn ids_in(text: &str) -> Vec<TechniqueId> {
                     && !(bytes.get(end) == Some(&b'.')
                         && bytes.get(end + 1).is_some_and(u8::is_ascii_digit));
                 if ends_word {
-                    if let Ok(id) = TechniqueId::parse(&text[i..end]) {
-                        if !out.contains(&id) {
-                            out.push(id);
-                        }
+                    if let Ok(id) = TechniqueId::parse(&text[i..end])
+                        && !out.contains(&id)
+                    {
+                        out.push(id);
                     }
                     i = end;
                     continue;
@@ -130,16 +130,16 @@ mod tests {
         assert_eq!(sigma_tag("attack.s0002"), None);
         assert_eq!(sigma_tag("cve.2021-44228"), None);
         let mut t = Techniques::default();
-        t.from_tag("attack.execution, attack.t1059.001");
-        t.from_tag("attack.t1059.001");
+        t.add_tag("attack.execution, attack.t1059.001");
+        t.add_tag("attack.t1059.001");
         assert_eq!(t.ids.len(), 1);
     }
 
     #[test]
     fn a_field_value_without_an_id_is_noted_not_dropped() {
         let mut t = Techniques::default();
-        t.from_field("PowerShell", "rule.mitre.id[0]");
-        t.from_field("T1059.001", "rule.mitre.id[1]");
+        t.add_field("PowerShell", "rule.mitre.id[0]");
+        t.add_field("T1059.001", "rule.mitre.id[1]");
         assert_eq!(t.ids.len(), 1);
         assert_eq!(t.unreadable, ["`PowerShell` at `rule.mitre.id[0]`"]);
     }
