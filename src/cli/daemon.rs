@@ -37,7 +37,8 @@ pub fn console(config: Config) -> anyhow::Result<ExitCode> {
     let library = daemon::load_playbooks(&config)?;
     let store = daemon::open_store(&config)?;
     let port = Arc::new(ConsolePort::default());
-    let prompt = std::io::stdin().is_terminal();
+    // At a terminal: line editing, history and completion; piped: line by line, no prompt.
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     runtime.block_on(async {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         // Incidents opened here get their thread in the SOC channel once the bot runs.
@@ -50,17 +51,15 @@ pub fn console(config: Config) -> anyhow::Result<ExitCode> {
             rotation,
             &stop_rx,
         );
-        let stdin = tokio::io::BufReader::new(tokio::io::stdin());
-        let out = std::io::stdout();
-        crate::console::run(
-            &service,
-            Some(port),
-            stdin,
-            out.lock(),
-            prompt,
-            super::width(None),
-        )
-        .await?;
+        let width = super::width(None);
+        if interactive {
+            let history = history_file(&config.store.path);
+            crate::console::interactive::run(&service, Some(port), Some(history), width).await?;
+        } else {
+            let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+            let out = std::io::stdout();
+            crate::console::run(&service, Some(port), stdin, out.lock(), width).await?;
+        }
         let _ = stop_tx.send(true);
         for t in tasks {
             let _ = t.await;
@@ -69,4 +68,11 @@ pub fn console(config: Config) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The console's history file, beside the store: `data/socbot.sled.history`.
+fn history_file(store: &std::path::Path) -> std::path::PathBuf {
+    let mut name = store.as_os_str().to_owned();
+    name.push(".history");
+    std::path::PathBuf::from(name)
 }

@@ -2,6 +2,8 @@
 //! configured playbooks and the local store. No Discord, no token: the fallback when Discord is
 //! down. What the bot would post in an incident thread is printed, prefixed with the incident.
 
+mod complete;
+pub mod interactive;
 mod parse;
 mod port;
 
@@ -11,6 +13,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
+pub use complete::{Candidate, Sources, complete};
 pub use parse::{Line, parse_line};
 pub use port::ConsolePort;
 
@@ -192,64 +195,87 @@ fn status(
     out
 }
 
-/// Reads commands from `input` until end of input or `/quit`, writing answers to `output`.
-/// `prompt` is shown before each line (off when input is not a terminal). Effects (what the bot
-/// would post in threads) are delivered to `port` after each command and printed.
+/// What one console line did: what to print, and whether the session ends.
+pub struct Step {
+    pub output: String,
+    pub quit: bool,
+}
+
+/// Runs one console line: parses it, runs the command as the console user, delivers the effects
+/// it caused to `port` and returns everything to print.
+pub async fn execute(
+    service: &Service,
+    port: Option<&ConsolePort>,
+    line: &str,
+    width: usize,
+) -> Step {
+    let mut output = String::new();
+    match parse_line(line) {
+        Ok(Line::Empty) => {}
+        Ok(Line::Quit) => {
+            return Step { output, quit: true };
+        }
+        Ok(Line::Help) => output.push_str(&format!("{HELP}\n")),
+        Ok(Line::Search(words)) => {
+            for (label, _) in service.autocomplete_technique(&words, 100) {
+                output.push_str(&format!("  {label}\n"));
+            }
+        }
+        Ok(Line::Command(cmd)) => {
+            let origin = Origin {
+                actor: Actor::console(),
+                channel: 0,
+                interaction: None,
+                now: Utc::now(),
+            };
+            match service.handle(cmd, &origin).await {
+                Ok(reply) => output.push_str(&render(&reply, width)),
+                Err(UserError(msg)) => output.push_str(&format!("error: {msg}\n")),
+            }
+        }
+        Err(UserError(msg)) => output.push_str(&format!("error: {msg}\n")),
+    }
+    if let (Some(port), Some(incidents)) = (port, service.incidents()) {
+        if let Err(e) = incidents.outbox().drain().await {
+            output.push_str(&format!("error: {e}\n"));
+        }
+        for line in port.take() {
+            output.push_str(&format!("{line}\n"));
+        }
+    }
+    Step {
+        output,
+        quit: false,
+    }
+}
+
+/// The greeting printed when the console starts.
+pub fn greeting(service: &Service) -> String {
+    format!(
+        "socbot console: {} playbooks loaded. Type /help for commands, Tab to complete.",
+        service.library().current().len()
+    )
+}
+
+/// Reads commands from `input` until end of input or `/quit`, writing answers to `output`: the
+/// console for piped input and scripts, line by line, with no prompt. (At a terminal,
+/// [`interactive::run`] adds line editing, history and completion.)
 pub async fn run(
     service: &Service,
     port: Option<Arc<ConsolePort>>,
     input: impl AsyncBufRead + Unpin,
     mut output: impl Write,
-    prompt: bool,
     width: usize,
 ) -> std::io::Result<()> {
-    let actor = Actor::console();
-    writeln!(
-        output,
-        "socbot console: {} playbooks loaded. Type /help for commands.",
-        service.library().current().len()
-    )?;
+    writeln!(output, "{}", greeting(service))?;
     let mut lines = input.lines();
-    loop {
-        if prompt {
-            write!(output, "socbot> ")?;
-            output.flush()?;
-        }
-        let Some(line) = lines.next_line().await? else {
-            break;
-        };
-        match parse_line(&line) {
-            Ok(Line::Empty) => {}
-            Ok(Line::Quit) => break,
-            Ok(Line::Help) => writeln!(output, "{HELP}")?,
-            Ok(Line::Search(words)) => {
-                for (label, _) in service.autocomplete_technique(&words, 100) {
-                    writeln!(output, "  {label}")?;
-                }
-            }
-            Ok(Line::Command(cmd)) => {
-                let origin = Origin {
-                    actor: actor.clone(),
-                    channel: 0,
-                    interaction: None,
-                    now: Utc::now(),
-                };
-                match service.handle(cmd, &origin).await {
-                    Ok(reply) => write!(output, "{}", render(&reply, width))?,
-                    Err(UserError(msg)) => writeln!(output, "error: {msg}")?,
-                }
-            }
-            Err(UserError(msg)) => writeln!(output, "error: {msg}")?,
-        }
-        if let (Some(port), Some(incidents)) = (&port, service.incidents()) {
-            if let Err(e) = incidents.outbox().drain().await {
-                writeln!(output, "error: {e}")?;
-            }
-            for line in port.take() {
-                writeln!(output, "{line}")?;
-            }
-        }
+    while let Some(line) = lines.next_line().await? {
+        let step = execute(service, port.as_deref(), &line, width).await;
+        output.write_all(step.output.as_bytes())?;
         output.flush()?;
+        if step.quit {
+            break;
+        }
     }
     Ok(())
 }
