@@ -35,7 +35,8 @@ pub struct HttpConfig {
     pub bound: crate::http::BoundAddr,
 }
 
-/// Who may do what, by Discord role id. An empty list lets every member.
+/// Who may do what, by Discord role id. An empty list lets every member, which `socbot run`
+/// accepts only with `open = true`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RolesConfig {
@@ -43,6 +44,9 @@ pub struct RolesConfig {
     pub l1: Vec<u64>,
     #[serde(deserialize_with = "crate::oncall::config::id_list")]
     pub t2: Vec<u64>,
+    /// Lets `socbot run` start with `l1` or `t2` empty (every member may): a trial server.
+    #[serde(default)]
+    pub open: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1070,6 +1070,9 @@ async fn other_guilds_and_dms_get_a_private_refusal() {
     for interaction in [
         playbook_cmd(WEB_SERVICES, &[]).guild(1_999_999_999_999_999_999),
         playbook_cmd(WEB_SERVICES, &[]).dm(),
+        Interaction::slash_command("oncall", json!([])).guild(1_999_999_999_999_999_999),
+        Interaction::slash_command("oncall", json!([])).dm(),
+        Interaction::subcommand("incident", "list", json!([])).dm(),
     ] {
         let answer = fake.interact(interaction).await;
         assert_eq!(answer["type"], 4, "{answer}");
@@ -1115,6 +1118,31 @@ async fn a_duplicate_delivery_is_answered_once() {
     let answer = fake.interact(playbook_cmd(WEB_SERVICES, &[])).await;
     assert_eq!(answer["type"], 4, "{answer}");
 
+    bot.stop().await.unwrap();
+    fake.assert_clean();
+}
+
+/// Empty roles start only with `roles.open = true`, said at start-up; everyone may then use it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_trial_server_starts_with_a_warning() {
+    capture_logs();
+    let fake = FakeDiscord::start().await;
+    let dirs = BotDirs::new(&[]);
+    let config = bot::config(
+        &fake,
+        &dirs,
+        &[
+            ("SOCBOT__ROLES__L1", String::new()),
+            ("SOCBOT__ROLES__T2", String::new()),
+            ("SOCBOT__ROLES__OPEN", "true".into()),
+        ],
+    );
+    assert!(config.roles.l1.is_empty() && config.roles.open);
+    let bot = Bot::start_with(&fake, config).await;
+    wait_log(&["roles.open = true", "roles.t2"], Duration::from_secs(10)).await;
+    let answer = fake.interact(playbook_cmd(WEB_SERVICES, &[])).await;
+    assert_eq!(answer["type"], 4, "{answer}");
+    assert!(!embeds(&answer["data"]).is_empty(), "{answer}");
     bot.stop().await.unwrap();
     fake.assert_clean();
 }

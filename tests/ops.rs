@@ -198,8 +198,9 @@ fn config_check_names_the_key_of_each_problem_and_exits_1() {
         assert_eq!(out.status.code(), Some(1), "{what}: {text}{}", stderr(&out));
         let error = text
             .lines()
-            .find(|l| l.starts_with("error:"))
-            .unwrap_or_else(|| panic!("{what}: no error line:\n{text}"));
+            // Each case leaves the server and roles unset too (errors of their own).
+            .find(|l| l.starts_with("error:") && l.contains(key))
+            .unwrap_or_else(|| panic!("{what}: no error line naming {key}:\n{text}"));
         assert!(error.contains(key), "{what}: {key} not named in {error:?}");
         assert!(
             text.contains("configuration check failed"),
@@ -240,7 +241,8 @@ fn run_until_exit(cwd: &Path, env: &[(&str, String)], limit: Duration) -> Output
 
 /// A configuration `socbot run` cannot work with stops it before it connects: one line naming
 /// the key and saying what to put there, exit 2 (which systemd's RestartPreventExitStatus=2
-/// does not restart). 0 for the server or channel is not one of them: it means "unset".
+/// does not restart). A SOC channel of 0 is not one of them: it means "unset". Secure by
+/// default: no server, or empty roles without `roles.open`, stop it too.
 #[test]
 fn run_stops_at_start_up_naming_the_key_of_a_bad_value() {
     let tmp = TempDir::new("ops", "run-config");
@@ -255,6 +257,12 @@ fn run_stops_at_start_up_naming_the_key_of_a_bad_value() {
                 "SOCBOT__STORE__PATH",
                 tmp.0.join("data/socbot.sled").display().to_string(),
             ),
+            (
+                "SOCBOT__DISCORD__GUILD_ID",
+                "1100000000000000001".to_owned(),
+            ),
+            ("SOCBOT__ROLES__L1", "1100000000000000011".to_owned()),
+            ("SOCBOT__ROLES__T2", "1100000000000000022".to_owned()),
         ];
         env.retain(|(k, _)| *k != key);
         if !value.is_empty() || key == "SOCBOT__DISCORD__TOKEN" {
@@ -282,6 +290,21 @@ fn run_stops_at_start_up_naming_the_key_of_a_bad_value() {
             "SOCBOT__DISCORD__TOKEN",
             "",
             "no Discord token: set SOCBOT__DISCORD__TOKEN",
+        ),
+        (
+            "SOCBOT__DISCORD__GUILD_ID",
+            "",
+            "configuration key `discord.guild_id`: not set; socbot serves one Discord server",
+        ),
+        (
+            "SOCBOT__ROLES__L1",
+            "",
+            "configuration key `roles.l1`: empty: every member of the server could open",
+        ),
+        (
+            "SOCBOT__ROLES__T2",
+            "",
+            "configuration key `roles.t2`: empty: every member of the server could close",
         ),
     ];
     for (key, value, want) in cases {

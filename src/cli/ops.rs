@@ -198,9 +198,9 @@ fn check(c: &Config, layers: &config::Config) -> Findings {
         );
     }
     if c.discord.guild_id == 0 {
-        f.warn(
+        f.error(
             "discord.guild_id",
-            "0: commands are registered globally and can take an hour to appear; put your server's id",
+            "not set: `socbot run` refuses to start without it (socbot serves one server and refuses every other); put your server's id",
         );
     } else {
         check_id(&mut f, "discord.guild_id", "server", c.discord.guild_id);
@@ -231,8 +231,13 @@ fn check(c: &Config, layers: &config::Config) -> Findings {
             "every member may close incidents and acknowledge pages",
         ),
     ] {
-        if ids.is_empty() {
-            f.warn(key, format!("empty: {who}"));
+        if ids.is_empty() && c.roles.open {
+            f.warn(key, format!("empty with roles.open = true: {who}"));
+        } else if ids.is_empty() {
+            f.error(
+                key,
+                format!("empty: `socbot run` refuses to start, as {who}; put role ids, or set roles.open = true for a trial server"),
+            );
         }
         check_ids(&mut f, key, "role", ids);
         if c.discord.guild_id != 0 && ids.contains(&c.discord.guild_id) {

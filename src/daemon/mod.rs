@@ -66,9 +66,16 @@ pub fn discord_id_problem(what: &str, id: u64) -> Option<String> {
 }
 
 /// The ids `socbot run` cannot do without being right: a wrong server or SOC channel id would
-/// only show up as Discord refusing requests once connected. 0 (unset) is allowed: commands
-/// are then registered globally, and incident cards go where each incident is opened.
+/// only show up as Discord refusing requests once connected. The server is required (a SOC bot
+/// serves its own server, nothing to any other); a SOC channel of 0 (unset) is allowed:
+/// incident cards then go where each incident is opened.
 pub fn check_discord_ids(config: &Config) -> Result<(), StartError> {
+    if config.discord.guild_id == 0 {
+        return Err(StartError::Config {
+            key: "discord.guild_id",
+            message: "not set; socbot serves one Discord server and refuses every other: put your server's id (SOCBOT__DISCORD__GUILD_ID; in Discord turn on Developer Mode, then right-click the server → Copy ID)".into(),
+        });
+    }
     for (key, what, id) in [
         ("discord.guild_id", "server", config.discord.guild_id),
         (
@@ -81,6 +88,39 @@ pub fn check_discord_ids(config: &Config) -> Result<(), StartError> {
             && let Some(message) = discord_id_problem(what, id)
         {
             return Err(StartError::Config { key, message });
+        }
+    }
+    Ok(())
+}
+
+/// Who may do what must be said: with `roles.l1` or `roles.t2` empty every member of the server
+/// could open, close and acknowledge, so `socbot run` refuses unless `roles.open = true` says
+/// that is meant (a trial server); then it warns at every start.
+pub fn check_roles(config: &Config) -> Result<(), StartError> {
+    let roles = &config.roles;
+    for (key, ids, tier) in [
+        ("roles.l1", &roles.l1, "open, answer and escalate incidents"),
+        (
+            "roles.t2",
+            &roles.t2,
+            "close incidents, acknowledge pages and override the on-call rotation",
+        ),
+    ] {
+        if ids.is_empty() {
+            if roles.open {
+                warn!(
+                    key,
+                    "roles.open = true and {key} is empty: every member of the server may {tier}"
+                );
+            } else {
+                return Err(StartError::Config {
+                    key,
+                    message: format!(
+                        "empty: every member of the server could {tier}; put the role ids allowed to (SOCBOT__{}=id,id), or set roles.open = true for a trial server open to all",
+                        key.to_ascii_uppercase().replace('.', "__")
+                    ),
+                });
+            }
         }
     }
     Ok(())
@@ -188,6 +228,7 @@ pub async fn run_with_clock(
         return Err(StartError::NoToken.into());
     }
     check_discord_ids(&config)?;
+    check_roles(&config)?;
     let rotation = rotation(&config)?;
     let library = load_playbooks(&config)?;
     let store = open_store(&config)?;
@@ -322,12 +363,16 @@ mod tests {
     }
 
     #[test]
-    fn implausible_server_and_channel_ids_stop_start_up_and_zero_does_not() {
-        assert!(check_discord_ids(&config("0", "0")).is_ok(), "0 is unset");
+    fn implausible_ids_and_no_server_stop_start_up_and_no_soc_channel_does_not() {
+        assert!(
+            check_discord_ids(&config("1100000000000000010", "0")).is_ok(),
+            "channel 0 is unset"
+        );
         assert!(check_discord_ids(&config("1100000000000000010", "1100000000000000020")).is_ok());
         for (guild, channel, key) in [
+            ("0", "0", "discord.guild_id"),
             ("12", "0", "discord.guild_id"),
-            ("0", "123456789", "discord.soc_channel_id"),
+            ("1100000000000000010", "123456789", "discord.soc_channel_id"),
             (
                 "1100000000000000010",
                 "18446744073709551615",
@@ -342,6 +387,39 @@ mod tests {
             );
             assert!(!line.contains('\n'), "one line: {line}");
         }
+    }
+
+    #[test]
+    fn empty_roles_stop_start_up_unless_the_server_is_open_on_purpose() {
+        let load = |pairs: &[(&str, &str)]| {
+            Config::load_with_env(
+                None,
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            )
+            .expect("loads")
+        };
+        let err = check_roles(&load(&[("SOCBOT__ROLES__T2", "1100000000000000022")])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("configuration key `roles.l1`: empty"),
+            "{err}"
+        );
+        let err = check_roles(&load(&[("SOCBOT__ROLES__L1", "1100000000000000011")])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("configuration key `roles.t2`: empty"),
+            "{err}"
+        );
+        assert!(check_roles(&load(&[("SOCBOT__ROLES__OPEN", "true")])).is_ok());
+        assert!(
+            check_roles(&load(&[
+                ("SOCBOT__ROLES__L1", "1100000000000000011"),
+                ("SOCBOT__ROLES__T2", "1100000000000000022")
+            ]))
+            .is_ok()
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ const THREAD_WAIT: Duration = Duration::from_millis(2000);
 pub struct Handler {
     /// Set once the client (and so its REST handle) exists, before the gateway starts.
     pub service: Arc<OnceLock<Service>>,
-    /// Only interactions from this guild are served (None: any).
+    /// Only interactions from this guild are served (None: none; `socbot run` requires one).
     pub guild: Option<GuildId>,
     /// Interaction ids already handled: a redelivery is ignored (incident commands are also
     /// deduplicated durably in the store).
@@ -238,7 +238,9 @@ impl EventHandler for Handler {
         }
         let span = tracing::info_span!("interaction", kind, id);
         async {
-            if self.guild.is_some() && guild != self.guild {
+            // Only the configured server is served: another server, or a DM (no guild), gets
+            // a private refusal, whatever the command (`/playbook` and `/oncall` included).
+            if guild.is_none() || guild != self.guild {
                 let answer = if matches!(interaction, Interaction::Autocomplete(_)) {
                     // Autocomplete takes only choices: none for another server.
                     Answer::only(CreateInteractionResponse::Autocomplete(
