@@ -78,6 +78,9 @@ pub struct DiscordConfig {
     pub api_base: String,
     pub guild_id: u64,
     pub soc_channel_id: u64,
+    /// The longest any REST call to Discord may take, connecting included (seconds).
+    #[serde(default = "DiscordConfig::default_request_timeout")]
+    pub request_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -105,6 +108,21 @@ pub enum ConfigError {
 
 impl DiscordConfig {
     pub const DEFAULT_API_BASE: &str = "https://discord.com";
+
+    fn default_request_timeout() -> u64 {
+        10
+    }
+
+    /// The total timeout of one REST call.
+    pub fn request_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.request_timeout_secs.max(1))
+    }
+
+    /// The connect timeout of one REST call: 5 s, or less when the total is shorter.
+    pub fn connect_timeout(&self) -> std::time::Duration {
+        self.request_timeout()
+            .min(std::time::Duration::from_secs(5))
+    }
 
     /// True when pointed at something other than Discord (a test server).
     pub fn is_custom_api(&self) -> bool {
@@ -177,6 +195,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "discord.api_base",
                 message: format!("`{base}` is not an http(s) URL; leave it at https://discord.com"),
+            });
+        }
+        if !(1..=300).contains(&self.discord.request_timeout_secs) {
+            return Err(ConfigError::Invalid {
+                key: "discord.request_timeout_secs",
+                message: "must be 1 to 300 (seconds); 10 is usual".into(),
             });
         }
         if self.playbooks.watch_interval_secs == 0 {

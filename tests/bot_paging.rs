@@ -540,3 +540,64 @@ async fn a_changed_hand_off_time_moves_the_next_hand_off_post() {
     bot.stop().await.unwrap();
     w.fake.assert_clean();
 }
+
+/// Discord black-holes every post in one incident's thread (the connection is accepted and
+/// never answered): each call is abandoned after `discord.request_timeout_secs` and retried, and
+/// another incident escalated meanwhile gets its thread, questions and page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_discord_route_holds_up_no_other_incident() {
+    use support::discord::faults::{FaultKind, Faults};
+    let w = World::new(0).await;
+    let bot = w
+        .start_with(&[("SOCBOT__DISCORD__REQUEST_TIMEOUT_SECS", "1".into())])
+        .await;
+    let open = |title: &str| {
+        Interaction::subcommand(
+            "incident",
+            "open",
+            json!([opt_str("technique", "T1583.006"), opt_str("title", title)]),
+        )
+        .user(ANALYST)
+        .roles(&[L1_ROLE])
+    };
+    let answer = |thread: u64| {
+        Interaction::subcommand(
+            "incident",
+            "answer",
+            json!([opt_int("question", 1), opt_str("finding", "concerning")]),
+        )
+        .user(ANALYST)
+        .roles(&[L1_ROLE])
+        .channel(thread)
+    };
+    let card = w.fake.interact(open("Hung thread")).await;
+    assert_eq!(card["type"], 4, "{card}");
+    let hung = w.wait_thread("Hung thread").await;
+    let hung_path = format!("/channels/{hung}/messages");
+    w.fake
+        .set_faults(Faults::always(FaultKind::Hang).only(&[&format!("POST {hung_path}")]));
+    let r = w.fake.interact(answer(hung)).await;
+    assert_eq!(r["type"], 4, "{r}");
+
+    let card = w.fake.interact(open("Healthy thread")).await;
+    assert_eq!(card["type"], 4, "{card}");
+    let healthy = w.wait_thread("Healthy thread").await;
+    let r = w.fake.interact(answer(healthy)).await;
+    assert_eq!(r["type"], 4, "{r}");
+    let page = w.wait_pages(healthy, 1).await;
+    assert_eq!(allowed(&page)["users"], json!([PRIMARY.to_string()]));
+
+    // The hung call was given up and tried again, not waited on for ever.
+    let path = hung_path.clone();
+    w.fake
+        .wait_for(
+            move |r| r.path == path && r.fault == Some(FaultKind::Hang) && r.seq > page.seq,
+            Duration::from_secs(10),
+        )
+        .await;
+    // Once Discord answers again, the hung incident's page goes out too.
+    w.fake.clear_faults();
+    w.wait_pages(hung, 1).await;
+    bot.stop().await.unwrap();
+    w.fake.assert_clean();
+}

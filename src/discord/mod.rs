@@ -18,6 +18,17 @@ use tracing::info;
 use crate::config::DiscordConfig;
 use crate::service::Service;
 
+/// The REST client: every call to Discord has a connect and a total timeout
+/// (`discord.request_timeout_secs`), so a call that hangs ends as a retryable error.
+pub fn rest_client(config: &DiscordConfig) -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .connect_timeout(config.connect_timeout())
+        .timeout(config.request_timeout())
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot build the HTTP client for Discord: {e}"))
+}
+
 /// Connects and serves until `shutdown` resolves, then closes the gateway cleanly. `build` makes
 /// the service once the REST client exists (the outbox delivers through it), with the thread
 /// list the gateway fills.
@@ -26,7 +37,8 @@ pub async fn serve(
     build: impl FnOnce(Arc<Http>, Arc<port::KnownThreads>) -> Service,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let mut http = HttpBuilder::new(config.token.expose_secret());
+    // serenity's own client has no timeout: one hung call would hold up whatever waits on it.
+    let mut http = HttpBuilder::new(config.token.expose_secret()).client(rest_client(config)?);
     if config.is_custom_api() {
         // serenity's ratelimiter would send requests to discord.com whatever the proxy says
         // (serenity issue #1739), so it is off when pointed elsewhere; the caller retries 429s.

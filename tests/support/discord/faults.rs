@@ -1,4 +1,5 @@
-//! Deterministic fault injection for the fake REST API: 500s, 429s and dropped connections.
+//! Deterministic fault injection for the fake REST API: 500s, 429s, dropped connections and
+//! requests that hang.
 
 use super::super::rng::Rng;
 use super::state::path_matches;
@@ -15,6 +16,9 @@ pub enum FaultKind {
     /// The request is carried out, then the connection is closed before the answer: the
     /// client cannot tell this from `DropConnection` (a timeout after Discord acted).
     LoseResponse,
+    /// The connection is held open and never answered (a black-holed route): only the client's
+    /// own timeout ends the request. Changes no state.
+    Hang,
 }
 
 /// Which requests fail and how. A faulted request is recorded (with `fault` set) and changes no

@@ -29,11 +29,13 @@ impl RawRequest {
 }
 
 /// An answer to write back.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct RawResponse {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
+    /// Write nothing and hold the connection open until the client gives up and closes it.
+    pub hang: bool,
 }
 
 /// A connection: read requests, answer each with `handle`, until the peer closes, asks to
@@ -48,6 +50,12 @@ pub async fn serve_connection(
         let Some(response) = handle(request) else {
             return;
         };
+        if response.hang {
+            // Until the peer closes (its timeout), reading nothing more from it.
+            let mut sink = [0u8; 1024];
+            while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+            return;
+        }
         if write_response(stream.get_mut(), &response).await.is_err() || close {
             return;
         }

@@ -132,6 +132,12 @@ fn handle(shared: &Shared, raw: RawRequest) -> Option<RawResponse> {
     let mut headers = Vec::new();
     match fault {
         Some(FaultKind::DropConnection | FaultKind::LoseResponse) => return None,
+        Some(FaultKind::Hang) => {
+            return Some(RawResponse {
+                hang: true,
+                ..RawResponse::default()
+            });
+        }
         Some(FaultKind::Status429 { retry_after }) => {
             headers.push(("retry-after", retry_after.ceil().to_string()));
             headers.push(("x-ratelimit-scope", "user".to_owned()));
@@ -149,6 +155,7 @@ fn handle(shared: &Shared, raw: RawRequest) -> Option<RawResponse> {
         status,
         headers,
         body,
+        hang: false,
     })
 }
 
@@ -237,7 +244,7 @@ fn answer(
             let body = json!({ "message": "You are being rate limited.", "retry_after": retry_after, "global": false });
             return (429, Some(body), fault);
         }
-        Some(FaultKind::DropConnection) => return (0, None, fault),
+        Some(FaultKind::DropConnection | FaultKind::Hang) => return (0, None, fault),
         Some(FaultKind::LoseResponse) | None => {}
     }
     if !invalid.is_empty() && shared.config.reject_invalid_bodies {
