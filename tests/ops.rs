@@ -583,6 +583,11 @@ fn a_store_or_backup_from_a_newer_socbot_is_refused_clearly() {
         ("SOCBOT__STORE__PATH", store.display().to_string()),
         ("SOCBOT__PLAYBOOKS__DIR", bundled()),
         ("SOCBOT__DISCORD__TOKEN", "x.y.z".to_owned()),
+        (
+            "SOCBOT__DISCORD__GUILD_ID",
+            "1100000000000000001".to_owned(),
+        ),
+        ("SOCBOT__ROLES__OPEN", "true".to_owned()),
         // Never reached: the store is refused before any connection.
         ("SOCBOT__DISCORD__API_BASE", "http://127.0.0.1:9".to_owned()),
     ];
