@@ -166,7 +166,7 @@ mod tests {
         );
         assert_eq!(
             err("[]"),
-            "no alert in the payload: a generic payload holds at least one"
+            "no alert in the payload: expected at least one generic alert"
         );
         assert_eq!(
             err(r#"["x"]"#),

@@ -101,6 +101,49 @@ impl<'a> At<'a> {
     }
 }
 
+impl At<'_> {
+    /// Every text value at `rel`, skipping objects (for fields that are text in one product
+    /// version and an object in another, like Splunk's `annotations.mitre_attack`).
+    pub fn texts_only(&self, rel: &str) -> Vec<(String, String)> {
+        self.all(rel)
+            .iter()
+            .filter_map(|f| scalar_text(f).ok().flatten().map(|t| (t, f.path.clone())))
+            .collect()
+    }
+
+    /// The alerts in a payload that holds one alert object, a list of them, or either under
+    /// `wrapper` (`{"alerts": [...]}`): each with its path (`[2]`, `alerts[2]`, or the root).
+    pub fn alerts(&self, wrapper: Option<&str>) -> Vec<Found<'_>> {
+        let (value, base) = match (wrapper, self.value) {
+            (Some(key), Value::Object(map)) if map.contains_key(key) => {
+                (&map[key], self.path_of(key))
+            }
+            _ => (self.value, self.path.to_owned()),
+        };
+        match value {
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, value)| Found {
+                    value,
+                    path: format!("{base}[{i}]"),
+                })
+                .collect(),
+            _ => vec![Found { value, path: base }],
+        }
+    }
+
+    /// This value as an object, or an error saying what it is instead.
+    pub fn object(&self, what: &str) -> Result<&Map<String, Value>, AlertError> {
+        self.value.as_object().ok_or_else(|| {
+            AlertError::at(
+                self.path,
+                format!("expected {what} (an object), found {}", kind(self.value)),
+            )
+        })
+    }
+}
+
 /// A scalar as text: strings, numbers and booleans; `None` for empty text.
 pub(crate) fn scalar_text(found: &Found<'_>) -> Result<Option<String>, AlertError> {
     let text = match found.value {

@@ -134,7 +134,7 @@ pub struct Alert {
     /// `rule.mitre.id[0]` ``): shown, never a reason to refuse the alert.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreadable_techniques: Vec<String>,
-    /// This alert's own JSON as received (compact), cut at [`PAYLOAD_MAX`] bytes with a note
+    /// This alert's own JSON as received (compact, keys sorted), cut at [`PAYLOAD_MAX`] bytes with a note
     /// saying so: what `/incident export` shows of it.
     #[serde(default)]
     pub payload: String,
@@ -209,7 +209,7 @@ pub fn parse(
     };
     if alerts.is_empty() {
         return Err(AlertError::whole(format!(
-            "no alert in the payload: a {format} payload holds at least one"
+            "no alert in the payload: expected at least one {format} alert"
         )));
     }
     Ok(alerts)

@@ -28,7 +28,7 @@ impl Severity {
     }
 
     /// A Wazuh rule level (0–15), banded as the Wazuh dashboard does (low up to 6, medium up to
-    /// 11, high up to 14, critical 15), with levels 0–3 (ignored, notifications, successful
+    /// 11, high up to 14, critical 15 and OSSEC's 16), with levels 0–3 (ignored, notifications, successful
     /// events) as info.
     pub fn from_wazuh_level(level: u64) -> Option<Self> {
         Some(match level {
@@ -36,7 +36,7 @@ impl Severity {
             4..=6 => Self::Low,
             7..=11 => Self::Medium,
             12..=14 => Self::High,
-            15 => Self::Critical,
+            15 | 16 => Self::Critical,
             _ => return None,
         })
     }
@@ -139,7 +139,8 @@ mod tests {
         assert_eq!(band(7), Severity::Medium);
         assert_eq!(band(12), Severity::High);
         assert_eq!(band(15), Severity::Critical);
-        assert_eq!(Severity::from_wazuh_level(16), None);
+        assert_eq!(Severity::from_wazuh_level(16), Some(Severity::Critical));
+        assert_eq!(Severity::from_wazuh_level(17), None);
     }
 
     #[test]
