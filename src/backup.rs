@@ -592,7 +592,14 @@ mod tests {
         store
             .commit_blocking(Batch {
                 events: vec![(id, b"{\"e\":1}".to_vec())],
-                effects: vec![b"{}".to_vec()],
+                effects: vec![crate::store::NewEffect {
+                    lane: crate::store::Lane {
+                        incident: id,
+                        kind: 0,
+                    },
+                    coalesce: false,
+                    json: b"{}".to_vec(),
+                }],
                 ..Batch::default()
             })
             .unwrap();

@@ -110,6 +110,7 @@ impl Probe {
             playbooks_loaded: r.playbooks,
             outbox_depth: Some(self.store.outbox_len()),
             paging_deadlines: self.store.timer_count().ok(),
+            dead_letters: Some(self.store.dead_letter_count()),
             ready: r.ready(),
         }
     }

@@ -112,6 +112,7 @@ struct Registry {
     reload_errors: AtomicU64,
     store_errors: AtomicU64,
     gateway_connected: AtomicBool,
+    unreadable: Family,
 }
 
 static REGISTRY: Registry = Registry {
@@ -130,6 +131,7 @@ static REGISTRY: Registry = Registry {
     reload_errors: AtomicU64::new(0),
     store_errors: AtomicU64::new(0),
     gateway_connected: AtomicBool::new(false),
+    unreadable: Family::new(),
 };
 
 /// A command was handled: `outcome` is `ok`, `refused` or `duplicate`.
@@ -195,9 +197,15 @@ pub fn effect_retry(effect: &str) {
     REGISTRY.retries.inc(&[effect]);
 }
 
-/// The chat refused an effect for good; it was dropped (and noted on the incident).
+/// An effect became a dead letter (refused for good, or failing past `outbox.dead_letter_after`;
+/// noted on the incident, kept for `socbot outbox retry`).
 pub fn effect_dropped(effect: &str) {
     REGISTRY.dropped.inc(&[effect]);
+}
+
+/// A stored record of `tree` could not be decoded: logged, set aside, skipped.
+pub fn store_unreadable(tree: &str) {
+    REGISTRY.unreadable.inc(&[tree]);
 }
 
 /// A playbook reload ran; `ok` false when it was refused or failed (the last good set stays).
@@ -230,6 +238,8 @@ pub struct Gauges {
     /// None when the store could not be read.
     pub outbox_depth: Option<usize>,
     pub paging_deadlines: Option<usize>,
+    /// Effects in the dead-letter list.
+    pub dead_letters: Option<usize>,
     pub ready: bool,
 }
 
@@ -411,9 +421,25 @@ pub fn render(g: &Gauges) -> String {
     family(
         &mut out,
         "socbot_outbox_dropped_total",
-        "Effects the chat refused for good, by effect.",
+        "Effects moved to the dead letters (refused for good, or failing too long), by effect.",
         &["effect"],
         &r.dropped,
+    );
+    if let Some(n) = g.dead_letters {
+        scalar(
+            &mut out,
+            "socbot_outbox_dead_letters",
+            "gauge",
+            "Effects in the dead-letter list (`socbot outbox list`).",
+            n,
+        );
+    }
+    family(
+        &mut out,
+        "socbot_store_unreadable_total",
+        "Stored records that could not be decoded, set aside and skipped, by tree.",
+        &["tree"],
+        &r.unreadable,
     );
     if let Some(n) = g.paging_deadlines {
         scalar(
@@ -470,6 +496,7 @@ mod tests {
             playbooks_loaded: 2,
             outbox_depth: Some(3),
             paging_deadlines: None,
+            dead_letters: Some(0),
             ready: true,
         });
         assert!(text.contains("# TYPE socbot_interactions_total counter\n"));

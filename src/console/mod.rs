@@ -83,10 +83,18 @@ pub fn render(reply: &Reply, width: usize) -> String {
             ),
         },
         Reply::Status { incident, events } => status(incident, events, width),
-        Reply::List { incidents, .. } => {
+        Reply::List {
+            incidents, total, ..
+        } => {
             if incidents.is_empty() {
                 return "no incidents\n".into();
             }
+            let more = (*total > incidents.len()).then(|| {
+                format!(
+                    "(newest {} of {total}; `/incident status <INC-n>` for any one)\n",
+                    incidents.len()
+                )
+            });
             incidents
                 .iter()
                 .map(|i| {
@@ -98,6 +106,7 @@ pub fn render(reply: &Reply, width: usize) -> String {
                         i.title
                     )
                 })
+                .chain(more)
                 .collect()
         }
         Reply::Export { markdown, .. } => markdown.clone(),

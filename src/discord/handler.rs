@@ -632,8 +632,12 @@ async fn render_reply(service: &Service, reply: Reply, update: bool) -> Option<A
             false,
             false,
         )),
-        Reply::List { incidents, filter } => Answer::only(message(
-            &view::list_message(&incidents, filter),
+        Reply::List {
+            incidents,
+            filter,
+            total,
+        } => Answer::only(message(
+            &view::list_message(&incidents, filter, total),
             true,
             false,
         )),

@@ -458,7 +458,11 @@ pub fn status_message(inc: &Incident, events: &[Event]) -> MessageSpec {
 }
 
 /// `/incident list`.
-pub fn list_message(incidents: &[Incident], filter: Option<IncidentStatus>) -> MessageSpec {
+pub fn list_message(
+    incidents: &[Incident],
+    filter: Option<IncidentStatus>,
+    total: usize,
+) -> MessageSpec {
     let what = filter.map_or("All".to_owned(), |f| format!("{} ", f.key()));
     if incidents.is_empty() {
         return MessageSpec {
@@ -484,15 +488,13 @@ pub fn list_message(incidents: &[Incident], filter: Option<IncidentStatus>) -> M
         .collect();
     let description = chunk(&lines.join("\n"), limits::EMBED_DESCRIPTION - 60).swap_remove(0);
     let shown = description.lines().count();
-    let footer = (shown < incidents.len()).then(|| {
-        format!(
-            "{shown} of {} shown; `socbot export` has them all",
-            incidents.len()
-        )
+    let total = total.max(incidents.len());
+    let footer = (shown < total).then(|| {
+        format!("newest {shown} of {total} shown; `/incident status incident:INC-n` for any one")
     });
     MessageSpec {
         embeds: vec![EmbedSpec {
-            title: format!("{what}incidents ({})", incidents.len()),
+            title: format!("{what}incidents ({total})"),
             description,
             footer,
             color: BLUE,

@@ -4,7 +4,7 @@
 //! the chat answers. What a delivery creates (a thread, message ids) is recorded as incident
 //! events, so a delivery that is repeated after a crash finds its work done.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use tokio::sync::{Notify, watch};
 use tracing::{debug, error, info, warn};
 
 use crate::incident::{ActorRef, Decision, Event, EventKind, Incident, IncidentId};
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Batch, DeadLetter, Lane, NewEffect, QueuedEffect, Store, StoreError};
 
 /// Something to do in chat for an incident.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,9 +99,20 @@ impl Effect {
     }
 
     /// Effects of one incident go out in order within their lane; the pager webhook has its
-    /// own lane, so a pager outage does not hold back the chat, nor the chat the pager.
-    fn lane(&self) -> (u64, bool) {
-        (self.incident(), matches!(self, Self::Webhook { .. }))
+    /// own lane, so a pager outage does not hold back the chat, nor the chat the pager. Lanes
+    /// are delivered concurrently: a slow call delays only its own lane.
+    pub fn lane(&self) -> Lane {
+        Lane {
+            incident: self.incident(),
+            kind: u8::from(matches!(self, Self::Webhook { .. })),
+        }
+    }
+
+    /// A question refresh renders the incident as it is when delivered: a later one queued in
+    /// the same lane does all an earlier one would (fewer edits, and a failing one does not
+    /// hold up the newer).
+    pub fn coalesces(&self) -> bool {
+        matches!(self, Self::RefreshQuestions { .. })
     }
 
     pub fn name(&self) -> &'static str {
@@ -132,6 +143,9 @@ pub struct OutboxEntry {
     /// bot runs again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub shown: bool,
+    /// When delivery first failed (ms since the epoch): `outbox.dead_letter_after` counts from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_failed_ms: Option<i64>,
 }
 
 impl OutboxEntry {
@@ -141,12 +155,17 @@ impl OutboxEntry {
             attempts: 0,
             not_before_ms: 0,
             shown: false,
+            first_failed_ms: None,
         }
     }
 
-    /// For a [`Batch`].
-    pub fn encode(effect: Effect) -> Vec<u8> {
-        Store::encode(&Self::new(effect))
+    /// For a [`Batch`]: the entry in its lane.
+    pub fn encode(effect: Effect) -> NewEffect {
+        NewEffect {
+            lane: effect.lane(),
+            coalesce: effect.coalesces(),
+            json: Store::encode(&Self::new(effect)),
+        }
     }
 }
 
@@ -234,15 +253,134 @@ impl Webhook {
     }
 }
 
+/// How the outbox worker delivers (`[outbox]` in the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxSettings {
+    /// Lanes delivered at once (at least 1).
+    pub concurrency: usize,
+    /// An effect still failing this long after its first failure becomes a dead letter.
+    pub dead_letter_after: Duration,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            dead_letter_after: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The worker's index of the outbox: each lane's waiting effects in order, and when each lane
+/// is next due. Built once from the store at the first pass, then kept up to date from the
+/// store's feed of new effects and from what the worker does, so no pass reads the outbox.
+#[derive(Default)]
+struct Index {
+    loaded: bool,
+    /// Effects queued before this id were there when the index was built (the backlog).
+    fresh_from: u64,
+    lanes: HashMap<Lane, BTreeMap<u64, bool>>,
+    /// (class, due ms, lane): class 0 for new work, 1 for the backlog and retries, so new work
+    /// never waits behind a backlog.
+    due: BTreeSet<(u8, i64, Lane)>,
+    due_of: HashMap<Lane, (u8, i64)>,
+    busy: HashSet<Lane>,
+}
+
+/// One lane's head, taken for delivery.
+#[derive(Debug, Clone, Copy)]
+struct Job {
+    lane: Lane,
+    id: u64,
+    /// A later refresh in the same lane does what this one would.
+    superseded: bool,
+}
+
+/// What happened to a job.
+enum Outcome {
+    /// Out of the outbox (delivered, withdrawn, dead-lettered, set aside).
+    Done,
+    /// Shown by a port that only mirrors: stays in the store, not in this index.
+    Shown,
+    /// Try the lane again at this time (ms).
+    Retry(i64),
+}
+
+impl Index {
+    fn add(&mut self, q: QueuedEffect) {
+        self.lanes
+            .entry(q.lane)
+            .or_default()
+            .insert(q.id, q.coalesce);
+        if !self.busy.contains(&q.lane) && !self.due_of.contains_key(&q.lane) {
+            self.schedule(q.lane, 0);
+        }
+    }
+
+    fn schedule(&mut self, lane: Lane, at: i64) {
+        if let Some(old) = self.due_of.remove(&lane) {
+            self.due.remove(&(old.0, old.1, lane));
+        }
+        let Some(head) = self.lanes.get(&lane).and_then(|l| l.keys().next().copied()) else {
+            self.lanes.remove(&lane);
+            return;
+        };
+        let class = u8::from(at > 0 || head < self.fresh_from);
+        self.due.insert((class, at, lane));
+        self.due_of.insert(lane, (class, at));
+    }
+
+    /// The first lane due at `now`, new work first.
+    fn take(&mut self, now: i64) -> Option<Job> {
+        // New work (class 0) is always due now; the rest in due order.
+        let key = *self.due.iter().next().filter(|k| k.1 <= now)?;
+        self.due.remove(&key);
+        let lane = key.2;
+        self.due_of.remove(&lane);
+        let entries = self.lanes.get(&lane)?;
+        let (&id, &coalesce) = entries.iter().next()?;
+        let superseded = coalesce && entries.range(id + 1..).any(|(_, c)| *c);
+        self.busy.insert(lane);
+        Some(Job {
+            lane,
+            id,
+            superseded,
+        })
+    }
+
+    fn finish(&mut self, job: Job, outcome: &Outcome) {
+        self.busy.remove(&job.lane);
+        match outcome {
+            Outcome::Done | Outcome::Shown => {
+                if let Some(l) = self.lanes.get_mut(&job.lane) {
+                    l.remove(&job.id);
+                }
+                self.schedule(job.lane, 0);
+            }
+            Outcome::Retry(at) => self.schedule(job.lane, *at),
+        }
+    }
+
+    fn next_due(&self) -> Option<i64> {
+        self.due.iter().next().map(|k| k.1)
+    }
+
+    fn len(&self) -> usize {
+        self.lanes.values().map(BTreeMap::len).sum()
+    }
+}
+
 /// The outbox worker. Clone it to kick it from commands.
 #[derive(Clone)]
 pub struct Outbox {
     store: Store,
     port: Arc<dyn ChatPort>,
     webhook: Option<Webhook>,
+    settings: OutboxSettings,
     kick: Arc<Notify>,
     delivered: watch::Sender<u64>,
-    /// One drain at a time, so no effect is delivered twice concurrently.
+    index: Arc<std::sync::Mutex<Index>>,
+    /// One pass at a time (the console drains after each command while the worker runs).
     draining: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -252,8 +390,10 @@ impl Outbox {
             store,
             port,
             webhook: None,
+            settings: OutboxSettings::default(),
             kick: Arc::new(Notify::new()),
             delivered: watch::channel(0).0,
+            index: Arc::default(),
             draining: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
@@ -261,6 +401,14 @@ impl Outbox {
     /// Delivers `Effect::Webhook` to this webhook (None: webhook effects are dropped as done).
     pub fn with_webhook(mut self, webhook: Option<Webhook>) -> Self {
         self.webhook = webhook;
+        self
+    }
+
+    pub fn with_settings(mut self, settings: OutboxSettings) -> Self {
+        self.settings = OutboxSettings {
+            concurrency: settings.concurrency.max(1),
+            ..settings
+        };
         self
     }
 
@@ -289,207 +437,359 @@ impl Outbox {
         self.delivered.subscribe()
     }
 
-    /// Delivers every effect that is due, oldest first, keeping each incident's effects in
-    /// order. Returns the time until the next retry is due, if any effect is left.
-    pub async fn drain(&self) -> Result<Option<Duration>, StoreError> {
-        let _one = self.draining.lock().await;
-        let now = Utc::now().timestamp_millis();
-        let mut blocked: HashSet<(u64, bool)> = HashSet::new();
-        let mut next_due: Option<i64> = None;
-        // Decoded once. An unreadable entry is dropped, and so is a question refresh with a
-        // later one queued for its incident: a refresh renders the incident as it is when
-        // delivered, so the last one does it all (fewer edits, and a failing one does not hold
-        // up the newer). Both in one commit.
-        let mut entries: Vec<(u64, OutboxEntry)> = Vec::new();
-        let mut dropped: Vec<u64> = Vec::new();
-        for record in self.store.outbox()? {
-            match serde_json::from_slice::<OutboxEntry>(&record.json) {
-                Ok(entry) => entries.push((record.id, entry)),
-                Err(e) => {
-                    error!(id = record.id, error = %e, "unreadable outbox entry dropped");
-                    dropped.push(record.id);
-                }
-            }
-        }
-        let last_refresh: HashMap<u64, u64> = entries
-            .iter()
-            .filter(|(_, e)| matches!(e.effect, Effect::RefreshQuestions { .. }))
-            .map(|(id, e)| (e.effect.incident(), *id))
-            .collect();
-        entries.retain(|(id, e)| {
-            let superseded = matches!(e.effect, Effect::RefreshQuestions { .. })
-                && last_refresh.get(&e.effect.incident()) != Some(id);
-            if superseded {
-                debug!(
-                    incident = e.effect.incident(),
-                    "question refresh superseded by a later one"
-                );
-                dropped.push(*id);
-            }
-            !superseded
-        });
-        if !dropped.is_empty() {
-            let batch = Batch {
-                complete_effects: dropped,
-                ..Batch::default()
-            };
-            self.store.commit(batch).await?;
-        }
-        for (id, mut entry) in entries {
-            let incident_id = entry.effect.incident();
-            let lane = entry.effect.lane();
-            let mirror = self.port.mirrors_only()
-                && !matches!(
-                    entry.effect,
-                    Effect::Webhook { .. } | Effect::PostChannel { .. }
-                );
-            if blocked.contains(&lane) || (mirror && entry.shown) {
-                continue;
-            }
-            if entry.not_before_ms > now {
-                blocked.insert(lane);
-                next_due =
-                    Some(next_due.map_or(entry.not_before_ms, |d| d.min(entry.not_before_ms)));
-                continue;
-            }
-            let delivered = if let Effect::PostChannel { channel, text, .. } = &entry.effect {
-                self.port
-                    .post_channel(id, *channel, text)
-                    .await
-                    .map(|()| Vec::new())
-            } else {
-                let events: Vec<Event> = self.store.events(incident_id)?;
-                let incident = match Incident::from_stored(IncidentId(incident_id), &events) {
-                    Ok(i) => i,
-                    Err(e) => {
-                        error!(incident = incident_id, error = %e, effect = entry.effect.name(), "effect for an unreadable incident dropped");
-                        let batch = Batch {
-                            complete_effects: vec![id],
-                            ..Batch::default()
-                        };
-                        self.store.commit(batch).await?;
-                        continue;
-                    }
-                };
-                if let Some(why) = entry.effect.withdrawn(&incident) {
-                    info!(
-                        incident = incident_id,
-                        effect = entry.effect.name(),
-                        why,
-                        "effect withdrawn, not sent"
-                    );
-                    let batch = Batch {
-                        complete_effects: vec![id],
-                        ..Batch::default()
-                    };
-                    self.store.commit(batch).await?;
-                    self.delivered.send_modify(|n| *n += 1);
-                    continue;
-                }
-                self.dispatch(id, &entry.effect, &incident).await
-            };
-            match delivered {
-                Ok(_) if mirror => {
-                    entry.shown = true;
-                    self.store.update_effect(id, &Store::encode(&entry)).await?;
-                }
-                Ok(kinds) => {
-                    let now = Utc::now();
-                    let events: Vec<(u64, Vec<u8>)> = kinds
-                        .iter()
-                        .map(|k| {
-                            (
-                                incident_id,
-                                Store::encode(&Event::new(now, ActorRef::system(), k.clone())),
-                            )
-                        })
-                        .collect();
-                    let threads = kinds
-                        .iter()
-                        .filter_map(|k| match k {
-                            EventKind::ThreadLinked { thread_id, .. } => {
-                                Some((*thread_id, incident_id))
-                            }
-                            _ => None,
-                        })
-                        .collect();
-                    let batch = Batch {
-                        events,
-                        threads,
-                        complete_effects: vec![id],
-                        ..Batch::default()
-                    };
-                    self.store.commit(batch).await?;
-                    crate::metrics::effect_delivered(entry.effect.name());
-                    debug!(
-                        incident = incident_id,
-                        effect = entry.effect.name(),
-                        "effect delivered"
-                    );
-                    self.delivered.send_modify(|n| *n += 1);
-                }
-                Err(DeliveryError::Permanent(why)) => {
-                    error!(incident = incident_id, effect = entry.effect.name(), %why, "effect refused by the chat; dropped");
-                    let note = EventKind::NoteAdded {
-                        text: format!(
-                            "socbot could not {}: {why}",
-                            entry.effect.name().replace('_', " ")
-                        ),
-                    };
-                    let events = vec![(
-                        incident_id,
-                        Store::encode(&Event::new(Utc::now(), ActorRef::system(), note)),
-                    )];
-                    let batch = Batch {
-                        events,
-                        complete_effects: vec![id],
-                        ..Batch::default()
-                    };
-                    self.store.commit(batch).await?;
-                    crate::metrics::effect_dropped(entry.effect.name());
-                    self.delivered.send_modify(|n| *n += 1);
-                }
-                Err(e) => {
-                    crate::metrics::effect_retry(entry.effect.name());
-                    // The first retry waits 0.5 s, then the wait doubles.
-                    let wait = backoff(entry.attempts);
-                    entry.attempts += 1;
-                    entry.not_before_ms = Utc::now().timestamp_millis() + wait.as_millis() as i64;
-                    let level_warn = entry.attempts >= 3;
-                    if level_warn {
-                        warn!(incident = incident_id, effect = entry.effect.name(), attempts = entry.attempts, error = %e, "effect not delivered yet; retrying");
-                    } else {
-                        info!(incident = incident_id, effect = entry.effect.name(), attempts = entry.attempts, error = %e, "effect not delivered; retrying");
-                    }
-                    self.store.update_effect(id, &Store::encode(&entry)).await?;
-                    blocked.insert(lane);
-                    next_due =
-                        Some(next_due.map_or(entry.not_before_ms, |d| d.min(entry.not_before_ms)));
-                }
-            }
-        }
-        let now = Utc::now().timestamp_millis();
-        Ok(next_due.map(|d| Duration::from_millis((d - now).max(0) as u64)))
+    fn index(&self) -> std::sync::MutexGuard<'_, Index> {
+        self.index.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs until `stop` turns true: drains on every kick and when a retry is due. Effects still
-    /// waiting at shutdown stay in the outbox for the next start.
+    /// How many effects this worker has still to deliver (or show).
+    pub fn pending(&self) -> usize {
+        self.index().len()
+    }
+
+    /// Builds the index from the store, once: every waiting effect is decoded here and never
+    /// again by a pass. An entry that does not decode is set aside, logged and counted.
+    fn load(&self) -> Result<(), StoreError> {
+        if self.index().loaded {
+            self.ingest();
+            return Ok(());
+        }
+        self.store.watch_effects();
+        let mirror = self.port.mirrors_only();
+        let mut found = Vec::new();
+        let mut last = 0;
+        for record in self.store.outbox()? {
+            last = last.max(record.id);
+            match serde_json::from_slice::<OutboxEntry>(&record.json) {
+                Ok(entry) if mirror && entry.shown && Self::mirrored(&entry.effect) => {}
+                Ok(entry) => found.push(QueuedEffect {
+                    id: record.id,
+                    lane: entry.effect.lane(),
+                    coalesce: entry.effect.coalesces(),
+                }),
+                Err(e) => self.set_aside("outbox", &record.id.to_be_bytes(), &e.to_string()),
+            }
+        }
+        let mut index = self.index();
+        index.fresh_from = last + 1;
+        for q in found {
+            index.add(q);
+        }
+        index.loaded = true;
+        drop(index);
+        self.ingest();
+        Ok(())
+    }
+
+    /// Takes the effects queued since the last look.
+    fn ingest(&self) {
+        let new = self.store.take_new_effects();
+        if !new.is_empty() {
+            let mut index = self.index();
+            for q in new {
+                index.add(q);
+            }
+        }
+    }
+
+    /// A record that does not decode: logged with its key, counted, moved aside so it never
+    /// holds up anything again.
+    fn set_aside(&self, tree: &'static str, key: &[u8], why: &str) {
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        error!(tree, key = %hex, error = %why, "unreadable record set aside; everything else goes on");
+        crate::metrics::store_unreadable(tree);
+        if let Err(e) = self.store.set_aside(tree, key) {
+            error!(tree, key = %hex, error = %e, "could not set the unreadable record aside");
+        }
+    }
+
+    /// Effects that a mirroring port (the console) only shows: the chat still gets them later.
+    fn mirrored(effect: &Effect) -> bool {
+        !matches!(effect, Effect::Webhook { .. } | Effect::PostChannel { .. })
+    }
+
+    /// Delivers every effect that is due, each lane in order, up to `settings.concurrency`
+    /// lanes at once. Returns the time until the next retry is due, if any effect is left.
+    pub async fn drain(&self) -> Result<Option<Duration>, StoreError> {
+        self.drain_until(&watch::channel(false).1).await
+    }
+
+    /// As [`Outbox::drain`], starting nothing new once `stop` turns true (what is in flight
+    /// finishes and is recorded).
+    pub async fn drain_until(
+        &self,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<Option<Duration>, StoreError> {
+        let _one = self.draining.lock().await;
+        self.load()?;
+        let mut running = tokio::task::JoinSet::new();
+        loop {
+            self.ingest();
+            while running.len() < self.settings.concurrency && !*stop.borrow() {
+                let now = Utc::now().timestamp_millis();
+                let Some(job) = self.index().take(now) else {
+                    break;
+                };
+                let me = self.clone();
+                running.spawn(async move {
+                    let outcome = me.deliver(job).await;
+                    (job, outcome)
+                });
+            }
+            let Some(done) = running.join_next().await else {
+                break;
+            };
+            match done {
+                Ok((job, outcome)) => self.index().finish(job, &outcome),
+                Err(e) => error!(error = %e, "outbox: a delivery task failed"),
+            }
+        }
+        let now = Utc::now().timestamp_millis();
+        Ok(self
+            .index()
+            .next_due()
+            .map(|d| Duration::from_millis((d - now).max(0) as u64)))
+    }
+
+    /// Delivers one lane's head. A store error is that lane's retry, never the worker's stop.
+    async fn deliver(&self, job: Job) -> Outcome {
+        match self.try_deliver(job).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                error!(effect_id = job.id, incident = job.lane.incident, error = %e, "outbox: store error on one effect; its lane retries");
+                Outcome::Retry(Utc::now().timestamp_millis() + 1000)
+            }
+        }
+    }
+
+    async fn try_deliver(&self, job: Job) -> Result<Outcome, StoreError> {
+        let id = job.id;
+        let Some(raw) = self.store.effect(id)? else {
+            return Ok(Outcome::Done); // completed meanwhile
+        };
+        let mut entry = match serde_json::from_slice::<OutboxEntry>(&raw) {
+            Ok(e) => e,
+            Err(e) => {
+                self.set_aside("outbox", &id.to_be_bytes(), &e.to_string());
+                return Ok(Outcome::Done);
+            }
+        };
+        let incident_id = entry.effect.incident();
+        if job.superseded {
+            debug!(
+                incident = incident_id,
+                "question refresh superseded by a later one"
+            );
+            self.complete(Batch {
+                complete_effects: vec![id],
+                ..Batch::default()
+            })
+            .await?;
+            return Ok(Outcome::Done);
+        }
+        let mirror = self.port.mirrors_only() && Self::mirrored(&entry.effect);
+        let delivered = if let Effect::PostChannel { channel, text, .. } = &entry.effect {
+            self.port
+                .post_channel(id, *channel, text)
+                .await
+                .map(|()| Vec::new())
+        } else {
+            let incident = match self
+                .store
+                .events::<Event>(incident_id)
+                .map_err(|e| e.to_string())
+                .and_then(|events| {
+                    Incident::from_stored(IncidentId(incident_id), &events)
+                        .map_err(|e| e.to_string())
+                }) {
+                Ok(i) => i,
+                Err(e) => {
+                    // Perhaps a newer socbot's record: kept, retried with back-off, and a dead
+                    // letter in the end; the other lanes go on meanwhile.
+                    return self
+                        .failed(
+                            id,
+                            entry,
+                            DeliveryError::Retry(format!("the incident cannot be read: {e}")),
+                        )
+                        .await;
+                }
+            };
+            if let Some(why) = entry.effect.withdrawn(&incident) {
+                info!(
+                    incident = incident_id,
+                    effect = entry.effect.name(),
+                    why,
+                    "effect withdrawn, not sent"
+                );
+                self.complete(Batch {
+                    complete_effects: vec![id],
+                    ..Batch::default()
+                })
+                .await?;
+                return Ok(Outcome::Done);
+            }
+            self.dispatch(id, &entry.effect, &incident).await
+        };
+        match delivered {
+            Ok(_) if mirror => {
+                entry.shown = true;
+                self.store.update_effect(id, &Store::encode(&entry))?;
+                Ok(Outcome::Shown)
+            }
+            Ok(kinds) => {
+                let now = Utc::now();
+                let events: Vec<(u64, Vec<u8>)> = kinds
+                    .iter()
+                    .map(|k| {
+                        (
+                            incident_id,
+                            Store::encode(&Event::new(now, ActorRef::system(), k.clone())),
+                        )
+                    })
+                    .collect();
+                let threads = kinds
+                    .iter()
+                    .filter_map(|k| match k {
+                        EventKind::ThreadLinked { thread_id, .. } => {
+                            Some((*thread_id, incident_id))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                self.complete(Batch {
+                    events,
+                    threads,
+                    complete_effects: vec![id],
+                    ..Batch::default()
+                })
+                .await?;
+                crate::metrics::effect_delivered(entry.effect.name());
+                debug!(
+                    incident = incident_id,
+                    effect = entry.effect.name(),
+                    "effect delivered"
+                );
+                Ok(Outcome::Done)
+            }
+            Err(e) => self.failed(id, entry, e).await,
+        }
+    }
+
+    /// Commits what a delivery did and tells whoever waits for deliveries.
+    async fn complete(&self, batch: Batch) -> Result<(), StoreError> {
+        self.store.commit(batch).await?;
+        self.delivered.send_modify(|n| *n += 1);
+        Ok(())
+    }
+
+    /// A failed delivery: retried with back-off, or a dead letter when refused for good or
+    /// failing for longer than `dead_letter_after`.
+    async fn failed(
+        &self,
+        id: u64,
+        mut entry: OutboxEntry,
+        error: DeliveryError,
+    ) -> Result<Outcome, StoreError> {
+        let incident_id = entry.effect.incident();
+        let name = entry.effect.name();
+        let e = error.to_string();
+        let now = Utc::now().timestamp_millis();
+        let first = *entry.first_failed_ms.get_or_insert(now);
+        let too_long = now - first >= self.settings.dead_letter_after.as_millis() as i64;
+        let why = match error {
+            DeliveryError::Permanent(why) => Some(format!("refused: {why}")),
+            other if too_long => Some(format!(
+                "still failing after {} attempts over {} min: {other}",
+                entry.attempts + 1,
+                (now - first) / 60_000
+            )),
+            _ => None,
+        };
+        let Some(why) = why else {
+            crate::metrics::effect_retry(name);
+            // The first retry waits 0.5 s, then the wait doubles.
+            let wait = backoff(entry.attempts);
+            entry.attempts += 1;
+            entry.not_before_ms = now + wait.as_millis() as i64;
+            if entry.attempts >= 3 {
+                warn!(incident = incident_id, effect = name, attempts = entry.attempts, error = %e, "effect not delivered yet; retrying");
+            } else {
+                info!(incident = incident_id, effect = name, attempts = entry.attempts, error = %e, "effect not delivered; retrying");
+            }
+            self.store.update_effect(id, &Store::encode(&entry))?;
+            return Ok(Outcome::Retry(entry.not_before_ms));
+        };
+        error!(incident = incident_id, effect = name, effect_id = id, %why, "effect moved to the dead letters (`socbot outbox list`)");
+        let attempts = entry.attempts + 1;
+        let lane = entry.effect.lane();
+        let coalesce = entry.effect.coalesces();
+        let note = EventKind::NoteAdded {
+            text: format!(
+                "socbot could not {} ({why}); kept as dead letter {id} (`socbot outbox retry {id}`)",
+                name.replace('_', " ")
+            ),
+        };
+        let events = if incident_id != 0 {
+            vec![(
+                incident_id,
+                Store::encode(&Event::new(Utc::now(), ActorRef::system(), note)),
+            )]
+        } else {
+            Vec::new()
+        };
+        let fresh = OutboxEntry::new(entry.effect);
+        let letter = DeadLetter {
+            entry: serde_json::to_value(&fresh).unwrap_or_default(),
+            lane,
+            coalesce,
+            reason: why,
+            attempts,
+            at_ms: now,
+        };
+        self.complete(Batch {
+            events,
+            dead_letters: vec![(id, letter)],
+            ..Batch::default()
+        })
+        .await?;
+        crate::metrics::effect_dropped(name);
+        Ok(Outcome::Done)
+    }
+
+    /// Runs until `stop` turns true: drains on every kick and when a retry is due, and forgets
+    /// interaction ids Discord can no longer redeliver. Effects still waiting at shutdown stay
+    /// in the outbox for the next start.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut wait = Some(Duration::ZERO);
+        let mut pruned = tokio::time::Instant::now();
+        let fed = self.store.watch_effects();
         loop {
-            let sleep = tokio::time::sleep(wait.unwrap_or(Duration::from_secs(3600)));
+            let sleep = tokio::time::sleep(wait.unwrap_or(Duration::from_secs(60)));
             tokio::select! {
                 _ = stop.changed() => return,
                 () = self.kick.notified() => {}
+                () = fed.notified() => {}
                 () = sleep => {}
             }
-            wait = match self.drain().await {
-                Ok(next) => next,
+            if *stop.borrow() {
+                return;
+            }
+            wait = match self.drain_until(&stop).await {
+                Ok(next) => next.map(|d| d.min(Duration::from_secs(60))),
                 Err(e) => {
                     error!(error = %e, "outbox: store error; retrying in 1 s");
                     Some(Duration::from_secs(1))
                 }
             };
+            if pruned.elapsed() >= Duration::from_secs(60) {
+                pruned = tokio::time::Instant::now();
+                let before = Utc::now().timestamp_millis() - crate::store::INTERACTION_KEEP_MS;
+                match self.store.prune_interactions(before) {
+                    Ok(0) => {}
+                    Ok(n) => debug!(n, "forgot interaction ids older than 20 minutes"),
+                    Err(e) => warn!(error = %e, "pruning interaction ids failed"),
+                }
+            }
         }
     }
 }

@@ -101,16 +101,46 @@ pub struct Origin {
     pub now: DateTime<Utc>,
 }
 
-/// Every readable incident in the store, oldest first (unreadable ones are skipped).
-pub(crate) fn all_incidents(store: &Store) -> Result<Vec<Incident>, StoreError> {
-    let mut out = Vec::new();
-    for id in store.incident_ids()? {
-        let events: Vec<Event> = store.events(id)?;
-        if let Ok(inc) = Incident::from_stored(IncidentId(id), &events) {
-            out.push(inc);
+/// How many incidents `/incident list` shows at most (newest first; the rest are counted).
+pub const LIST_PAGE: usize = 50;
+
+/// The incident, folded, or None when it cannot be read (logged).
+fn fold(store: &Store, id: u64) -> Option<Incident> {
+    let events: Vec<Event> = match store.events(id) {
+        Ok(events) => events,
+        Err(e) => {
+            tracing::error!(incident = id, error = %e, "incident cannot be read; left out");
+            return None;
         }
+    };
+    Incident::from_stored(IncidentId(id), &events).ok()
+}
+
+/// Every open (not closed) readable incident, oldest first: read from the open index, never
+/// from every incident ever made.
+pub(crate) fn open_incidents(store: &Store) -> Result<Vec<Incident>, StoreError> {
+    Ok(store
+        .open_incident_ids()?
+        .into_iter()
+        .filter_map(|id| fold(store, id))
+        .collect())
+}
+
+/// Builds the open index of a store from before it, by folding every incident once.
+pub fn ensure_open_index(store: &Store) -> Result<(), StoreError> {
+    if !store.open_index_missing()? {
+        return Ok(());
     }
-    Ok(out)
+    let ids = store.incident_ids()?;
+    tracing::info!(
+        incidents = ids.len(),
+        "indexing the open incidents (once, for a store from an older socbot)"
+    );
+    let open: Vec<u64> = ids
+        .into_iter()
+        .filter(|&id| fold(store, id).is_some_and(|inc| !inc.is_closed()))
+        .collect();
+    store.set_open_index(&open)
 }
 
 /// The incident part of the service.
@@ -146,6 +176,9 @@ impl Incidents {
         roles: RolesConfig,
         soc_channel: u64,
     ) -> Self {
+        if let Err(e) = ensure_open_index(&store) {
+            tracing::error!(error = %e, "cannot index the open incidents; list and hand-off may miss some");
+        }
         Self {
             store,
             outbox,
@@ -325,17 +358,56 @@ impl Incidents {
         Ok((incident, events))
     }
 
-    /// Every incident, newest first, optionally of one status.
-    pub fn list(&self, filter: Option<IncidentStatus>) -> Result<Vec<Incident>, UserError> {
-        let mut all = all_incidents(&self.store).map_err(internal)?;
-        all.retain(|inc| filter.is_none_or(|f| f.matches(inc.status)));
-        all.reverse();
-        Ok(all)
+    /// The newest [`LIST_PAGE`] incidents, optionally of one status, and how many there are
+    /// in all. Open and escalated ones come from the open index; all or closed ones are read
+    /// newest first until the page is full: never every incident.
+    pub fn list(
+        &self,
+        filter: Option<IncidentStatus>,
+    ) -> Result<(Vec<Incident>, usize), UserError> {
+        let store = &self.store;
+        let (all, open) = store.incident_counts().map_err(internal)?;
+        let wanted = |inc: &Incident| filter.is_none_or(|f| f.matches(inc.status));
+        if filter.is_some_and(|f| f.matches(crate::incident::Status::Open))
+            || filter.is_some_and(|f| f.matches(crate::incident::Status::Escalated))
+        {
+            let mut found = open_incidents(store).map_err(internal)?;
+            found.retain(wanted);
+            let total = found.len();
+            found.reverse();
+            found.truncate(LIST_PAGE);
+            return Ok((found, total));
+        }
+        let total = if filter.is_some() {
+            all.saturating_sub(open)
+        } else {
+            all
+        };
+        let mut found = Vec::new();
+        let mut before = None;
+        while found.len() < LIST_PAGE {
+            let ids = store
+                .incident_ids_desc(before, LIST_PAGE, false)
+                .map_err(internal)?;
+            let Some(&last) = ids.last() else { break };
+            before = Some(last);
+            found.extend(
+                ids.into_iter()
+                    .filter_map(|id| fold(store, id))
+                    .filter(wanted),
+            );
+        }
+        found.truncate(LIST_PAGE);
+        let total = total.max(found.len());
+        Ok((found, total))
     }
 
-    /// Writes events and effects durably, then wakes the outbox.
+    /// Writes events and effects (the caller holds `guard`, the incident lock, for the
+    /// read-decide-write), lets the lock go as soon as they are written, waits until they are
+    /// on disk (sharing the flush with commits that arrived meanwhile), then wakes the outbox.
     async fn commit(
         &self,
+        guard: tokio::sync::MutexGuard<'_, ()>,
         origin: &Origin,
         id: IncidentId,
         before: Option<&Incident>,
@@ -348,15 +420,30 @@ impl Incidents {
         };
         effects.extend(paging.effects);
         let arm = !paging.timers.is_empty();
+        let opened = events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Opened { .. }))
+            .map(|_| id.0)
+            .collect();
+        let closed = events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Closed { .. }))
+            .map(|_| id.0)
+            .collect();
         let batch = Batch {
             interaction: origin.interaction,
             events: events.iter().map(|e| (id.0, Store::encode(e))).collect(),
             effects: effects.into_iter().map(OutboxEntry::encode).collect(),
             timers: paging.timers,
             cancel_timers: paging.cancel,
+            opened,
+            closed,
             ..Batch::default()
         };
-        let done = self.store.commit(batch).await.map_err(internal)? == Committed::Done;
+        let written = self.store.write(&batch).map_err(internal)?;
+        drop(guard);
+        self.store.durable(written).await.map_err(internal)?;
+        let done = written.committed == Committed::Done;
         if done {
             crate::metrics::incident_events(before, events);
             self.outbox.kick();
@@ -400,7 +487,7 @@ impl Incidents {
             return Ok(Reply::Duplicate);
         }
         let actor = ActorRef::new(origin.actor.id, origin.actor.name.clone());
-        let _guard = self.lock.lock().await;
+        let guard = self.lock.lock().await;
         match cmd {
             IncidentCommand::Open {
                 technique,
@@ -444,7 +531,10 @@ impl Incidents {
                     },
                     Effect::PostQuestions { incident: id.0 },
                 ];
-                if !self.commit(origin, id, None, &events, effects).await? {
+                if !self
+                    .commit(guard, origin, id, None, &events, effects)
+                    .await?
+                {
                     return Ok(Reply::Duplicate);
                 }
                 let incident =
@@ -477,7 +567,7 @@ impl Incidents {
                     effects.insert(0, Effect::RefreshQuestions { incident: inc.id.0 });
                 }
                 if !self
-                    .commit(origin, inc.id, Some(&inc), &events, effects)
+                    .commit(guard, origin, inc.id, Some(&inc), &events, effects)
                     .await?
                 {
                     return Ok(Reply::Duplicate);
@@ -499,7 +589,7 @@ impl Incidents {
                 let line = format!("📝 Note on {} by {}: {}", inc.id, actor.name, text.trim());
                 let effects = Self::echo(&inc, origin, &line);
                 if !self
-                    .commit(origin, inc.id, Some(&inc), &events, effects)
+                    .commit(guard, origin, inc.id, Some(&inc), &events, effects)
                     .await?
                 {
                     return Ok(Reply::Duplicate);
@@ -524,7 +614,7 @@ impl Incidents {
                     .filter(|e| !(in_thread && matches!(e, Effect::PostNotice { .. })))
                     .collect();
                 if !self
-                    .commit(origin, inc.id, Some(&inc), &events, effects)
+                    .commit(guard, origin, inc.id, Some(&inc), &events, effects)
                     .await?
                 {
                     return Ok(Reply::Duplicate);
@@ -554,9 +644,12 @@ impl Incidents {
                 if !self.may_l1(&origin.actor) {
                     return Err(self.refuse_l1("list incidents"));
                 }
+                drop(guard);
+                let (incidents, total) = self.list(filter)?;
                 Ok(Reply::List {
-                    incidents: self.list(filter)?,
+                    incidents,
                     filter,
+                    total,
                 })
             }
             IncidentCommand::Close {
@@ -577,7 +670,7 @@ impl Incidents {
                     Effect::CloseThread { incident: inc.id.0 },
                 ];
                 if !self
-                    .commit(origin, inc.id, Some(&inc), &events, effects)
+                    .commit(guard, origin, inc.id, Some(&inc), &events, effects)
                     .await?
                 {
                     return Ok(Reply::Duplicate);
@@ -617,7 +710,7 @@ impl Incidents {
                 );
                 let effects = Self::echo(&inc, origin, &text);
                 if !self
-                    .commit(origin, inc.id, Some(&inc), &events, effects)
+                    .commit(guard, origin, inc.id, Some(&inc), &events, effects)
                     .await?
                 {
                     return Ok(Reply::Duplicate);

@@ -99,9 +99,11 @@ pub enum Reply {
         incident: Incident,
         events: Vec<Event>,
     },
+    /// The newest incidents (at most a page), and how many match in all.
     List {
         incidents: Vec<Incident>,
         filter: Option<IncidentStatus>,
+        total: usize,
     },
     /// The markdown report, to send as a file.
     Export {

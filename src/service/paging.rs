@@ -84,7 +84,7 @@ impl Paging {
     fn handoff_text(&self, now: DateTime<Utc>) -> Result<String, StoreError> {
         let mut open = Vec::new();
         let mut escalated = Vec::new();
-        for inc in super::incident::all_incidents(&self.store)? {
+        for inc in super::incident::open_incidents(&self.store)? {
             let line = match inc.thread {
                 Some(t) => format!("{} {} <#{}>", inc.id, inc.title, t.thread_id),
                 None => format!("{} {}", inc.id, inc.title),
@@ -386,30 +386,47 @@ impl Paging {
         }
     }
 
-    /// Advances every incident whose deadline has passed; returns the next deadline.
+    /// Advances every incident whose deadline has passed; returns the next deadline. Reads
+    /// only the due timers. One deadline that fails (its incident cannot be read, a record
+    /// this build cannot decode) is logged and skipped, never a stop for the others: an
+    /// unreadable timer is set aside and counted, a failing one is tried again a minute later.
     pub async fn fire_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let now = self.clock.now().timestamp_millis();
-        let timers = self.store.timers()?;
-        for t in timers.iter().filter(|t| t.due_ms <= now) {
-            match t.kind {
-                PAGE_TIMER => self.advance(t.incident).await?,
-                HANDOFF_TIMER if self.handoff_channel != 0 => self.handoff().await?,
+        for t in self.store.due_timers(now, usize::MAX)? {
+            let t = match t {
+                Ok(t) => t,
+                Err(bad) => {
+                    error!(tree = bad.tree, key = %bad.key_hex(), error = %bad.why, "unreadable timer set aside; the other deadlines go on");
+                    crate::metrics::store_unreadable(bad.tree);
+                    self.store.set_aside(bad.tree, &bad.key)?;
+                    continue;
+                }
+            };
+            let fired = match t.kind {
+                PAGE_TIMER => self.advance(t.incident).await,
+                HANDOFF_TIMER if self.handoff_channel != 0 => self.handoff().await,
                 _ => {
                     let batch = Batch {
                         cancel_timers: vec![(t.incident, t.kind)],
                         ..Batch::default()
                     };
-                    self.store.commit(batch).await?;
+                    self.store.commit(batch).await.map(drop)
                 }
+            };
+            if let Err(e) = fired {
+                error!(incident = t.incident, kind = t.kind, error = %e, "paging: this deadline failed; trying it again in a minute, the others go on");
+                crate::metrics::store_error();
+                let batch = Batch {
+                    timers: vec![(now + 60_000, t.incident, t.kind, t.json)],
+                    ..Batch::default()
+                };
+                self.store.commit(batch).await?;
             }
         }
         let now = self.clock.now().timestamp_millis();
         Ok(self
             .store
-            .timers()?
-            .iter()
-            .map(|t| t.due_ms)
-            .min()
+            .next_timer_due()?
             .map(|ms| DateTime::from_timestamp_millis(ms.max(now)).unwrap_or_default()))
     }
 }

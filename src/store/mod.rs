@@ -1,21 +1,31 @@
 //! Durable state in sled, behind one module so another database could replace it.
 //!
 //! Trees:
-//! - `meta`: schema version, the incident counter, the outbox counter, per-incident event counts.
+//! - `meta`: schema version, the incident counter, the outbox counter, per-incident event counts,
+//!   and counts kept with every change (incidents, open incidents, outbox length).
 //! - `events`: `incident (u64 BE) ‖ seq (u64 BE)` → one JSON event. An incident is the fold of
 //!   its events.
-//! - `outbox`: `effect id (u64 BE)` → JSON [`OutboxEntry`]: side effects waiting for delivery.
+//! - `outbox`: `effect id (u64 BE)` → JSON `OutboxEntry`: side effects waiting for delivery. The
+//!   worker keeps its own index of them by lane and due time ([`Store::watch_effects`] tells it
+//!   of each new one), so no pass reads the whole outbox.
+//! - `dead`: `effect id` → JSON [`DeadLetter`]: effects refused for good, or failing too long.
 //! - `timers`: `due ms (i64 BE, offset) ‖ incident ‖ kind` → JSON timer, in due order.
-//! - `interactions`: `interaction id (u64 BE)` → when it was handled: each is handled once.
+//! - `interactions`: `interaction id (u64 BE)` → when it was handled: each is handled once;
+//!   `interaction_times` (`ms ‖ id`) orders them for pruning after Discord's 15 minutes.
 //! - `threads`: `thread id (u64 BE)` → incident id: which incident a chat thread belongs to.
+//! - `open`: `incident id` → nothing: the incidents not closed (list and hand-off read it).
+//! - `unreadable`: `tree name ‖ 0 ‖ key` → the record: what could not be decoded, set aside.
 //!
 //! A command's events, effects, timers and interaction id go in one transaction ([`Batch`]), and
-//! [`Store::commit`] flushes before returning: what it returned is on disk.
+//! [`Store::commit`] returns once it is on disk. Commits that arrive while an earlier one syncs
+//! share the next flush + `fdatasync` (group commit).
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::{Transactional, Tree};
 
@@ -25,6 +35,17 @@ pub const SCHEMA_VERSION: u64 = 1;
 const K_SCHEMA: &[u8] = b"schema_version";
 const K_NEXT_INCIDENT: &[u8] = b"next_incident";
 const K_NEXT_EFFECT: &[u8] = b"next_effect";
+/// How many effects wait in the outbox (kept with every change: counting costs nothing).
+const K_OUTBOX_LEN: &[u8] = b"count/outbox";
+/// How many incidents exist, and how many are open.
+const K_INCIDENTS: &[u8] = b"count/incidents";
+const K_OPEN: &[u8] = b"count/open";
+/// Set once the `open` index and the counts cover every record (older stores are indexed once).
+const K_INDEXED: &[u8] = b"indexed";
+
+/// Discord never redelivers an interaction after its 15-minute token life: ids handled longer
+/// ago than this are pruned from the seen set.
+pub const INTERACTION_KEEP_MS: i64 = 20 * 60 * 1000;
 
 impl StoreError {
     /// Another holder has the store's lock (usually a running socbot).
@@ -49,6 +70,48 @@ pub enum StoreError {
     Corrupt { tree: &'static str, message: String },
 }
 
+/// Effects of one lane are delivered in order; different lanes independently. An incident's
+/// chat effects are one lane; `kind` separates deliveries that must not wait for each other
+/// (the pager webhook).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Lane {
+    pub incident: u64,
+    pub kind: u8,
+}
+
+/// An effect to queue in a [`Batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEffect {
+    pub lane: Lane,
+    /// A later coalescing effect in the same lane makes this one unnecessary (a refresh that
+    /// renders the incident as it is when delivered).
+    pub coalesce: bool,
+    pub json: Vec<u8>,
+}
+
+/// An effect that was queued, as the outbox worker indexes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueuedEffect {
+    pub id: u64,
+    pub lane: Lane,
+    pub coalesce: bool,
+}
+
+/// An effect taken out of delivery: refused for good, or failing for too long.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// The outbox entry as it was queued (retry state reset).
+    pub entry: serde_json::Value,
+    pub lane: Lane,
+    #[serde(default)]
+    pub coalesce: bool,
+    /// What the last attempt answered.
+    pub reason: String,
+    pub attempts: u32,
+    /// When it was moved here (ms since the epoch).
+    pub at_ms: i64,
+}
+
 /// What one command writes, atomically.
 #[derive(Debug, Default)]
 pub struct Batch {
@@ -56,16 +119,22 @@ pub struct Batch {
     pub interaction: Option<u64>,
     /// (incident, JSON event), appended in order.
     pub events: Vec<(u64, Vec<u8>)>,
-    /// JSON effects for the outbox, delivered in order.
-    pub effects: Vec<Vec<u8>>,
+    /// Effects for the outbox, delivered in order within their lane.
+    pub effects: Vec<NewEffect>,
     /// (due ms since epoch, incident, kind, JSON) timers to set; same (incident, kind) replaces.
     pub timers: Vec<(i64, u64, u8, Vec<u8>)>,
     /// (incident, kind) timers to cancel.
     pub cancel_timers: Vec<(u64, u8)>,
     /// Outbox entries this batch completes (removed in the same transaction).
     pub complete_effects: Vec<u64>,
+    /// Outbox entries moved to the dead letters, with their record.
+    pub dead_letters: Vec<(u64, DeadLetter)>,
     /// (thread id, incident id): remember which incident a thread belongs to.
     pub threads: Vec<(u64, u64)>,
+    /// Incidents that are now open (indexed for list and hand-off).
+    pub opened: Vec<u64>,
+    /// Incidents that are now closed (out of the open index).
+    pub closed: Vec<u64>,
 }
 
 /// What a commit did.
@@ -93,21 +162,72 @@ pub struct TimerRecord {
     pub json: Vec<u8>,
 }
 
+/// A record that could not be read, with the key it was found under (for the log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub tree: &'static str,
+    pub key: Vec<u8>,
+    pub why: String,
+}
+
+impl Unreadable {
+    /// The key, printable: hex.
+    pub fn key_hex(&self) -> String {
+        self.key.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Group commit: how far writes and syncs have got.
+#[derive(Debug, Default)]
+struct Durability {
+    /// Transactions applied (in sled's memory).
+    written: AtomicU64,
+    /// Transactions known to be on disk.
+    synced: AtomicU64,
+    /// One flush + fdatasync at a time; whoever takes it next covers everything written.
+    flusher: tokio::sync::Mutex<()>,
+    /// How many flushes ran (for the benchmarks: commits per flush).
+    flushes: AtomicU64,
+}
+
+/// New effects, for the outbox worker's index (only recorded once someone watches), each with
+/// its commit's ticket: handed out only once that commit is on disk, so nothing is delivered
+/// before the command that caused it is durable.
+#[derive(Debug, Default)]
+struct EffectFeed {
+    queue: std::sync::Mutex<Option<Vec<(u64, QueuedEffect)>>>,
+    notify: tokio::sync::Notify,
+}
+
 #[derive(Debug, Clone)]
 pub struct Store {
     db: sled::Db,
     meta: Tree,
     events: Tree,
     outbox: Tree,
+    dead: Tree,
     timers: Tree,
     interactions: Tree,
+    interaction_times: Tree,
     threads: Tree,
+    open: Tree,
+    unreadable: Tree,
     /// sled's log file, for an `fdatasync` after each flush: on Linux sled 0.34 flushes with
     /// `sync_file_range`, which neither flushes the disk's write cache nor the file's size, so
     /// a power cut could lose a flushed commit. None for temporary stores.
-    log: Option<std::sync::Arc<std::fs::File>>,
+    log: Option<Arc<std::fs::File>>,
     /// Every write holds it shared; a backup's copy holds it alone, so the copy is one moment.
-    writes: std::sync::Arc<std::sync::RwLock<()>>,
+    writes: Arc<std::sync::RwLock<()>>,
+    durability: Arc<Durability>,
+    feed: Arc<EffectFeed>,
+}
+
+/// A written transaction, not yet known to be on disk: [`Store::durable`] waits for that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct Written {
+    ticket: u64,
+    pub committed: Committed,
 }
 
 fn be(n: u64) -> [u8; 8] {
@@ -117,6 +237,10 @@ fn be(n: u64) -> [u8; 8] {
 fn read_u64(v: Option<sled::IVec>) -> u64 {
     v.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
         .map_or(0, u64::from_be_bytes)
+}
+
+fn read_i64(v: &[u8]) -> Option<i64> {
+    <[u8; 8]>::try_from(v).ok().map(i64::from_be_bytes)
 }
 
 fn event_key(incident: u64, seq: u64) -> [u8; 16] {
@@ -132,20 +256,44 @@ fn seq_key(incident: u64) -> Vec<u8> {
     k
 }
 
-/// Timer keys sort by due time: the signed ms is offset into unsigned order.
+/// Times sort as keys: the signed ms is offset into unsigned order.
+fn time_bytes(ms: i64) -> [u8; 8] {
+    ((ms as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+fn time_of(bytes: &[u8]) -> i64 {
+    (u64::from_be_bytes(bytes.try_into().unwrap_or_default()) ^ (1 << 63)) as i64
+}
+
+/// Timer keys sort by due time.
 fn timer_key(due_ms: i64, incident: u64, kind: u8) -> [u8; 17] {
     let mut k = [0; 17];
-    k[..8].copy_from_slice(&((due_ms as u64) ^ (1 << 63)).to_be_bytes());
+    k[..8].copy_from_slice(&time_bytes(due_ms));
     k[8..16].copy_from_slice(&be(incident));
     k[16] = kind;
     k
 }
 
+const TIMER_INDEX: &[u8] = b"timer/";
+
 fn timer_index_key(incident: u64, kind: u8) -> Vec<u8> {
-    let mut k = b"timer/".to_vec();
+    let mut k = TIMER_INDEX.to_vec();
     k.extend_from_slice(&be(incident));
     k.push(kind);
     k
+}
+
+fn interaction_time_key(ms: i64, id: u64) -> [u8; 16] {
+    let mut k = [0; 16];
+    k[..8].copy_from_slice(&time_bytes(ms));
+    k[8..].copy_from_slice(&be(id));
+    k
+}
+
+fn add(meta: &TransactionalTree, key: &[u8], delta: i64) -> TxResult<()> {
+    let n = read_u64(meta.get(key)?) as i64 + delta;
+    meta.insert(key, &be(n.max(0) as u64))?;
+    Ok(())
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<()>>;
@@ -173,6 +321,8 @@ impl Store {
     pub fn open_now(path: &Path) -> Result<Self, StoreError> {
         let shown = path.display().to_string();
         let db = sled::Config::new()
+            // sled's page cache; its default (1 GB) is far more than a SOC's store needs.
+            .cache_capacity(16 * 1024 * 1024)
             .path(path)
             .open()
             .map_err(|source| StoreError::Open {
@@ -180,9 +330,7 @@ impl Store {
                 source,
             })?;
         let mut store = Self::from_db(db, &shown)?;
-        store.log = std::fs::File::open(path.join("db"))
-            .ok()
-            .map(std::sync::Arc::new);
+        store.log = std::fs::File::open(path.join("db")).ok().map(Arc::new);
         Ok(store)
     }
 
@@ -205,17 +353,72 @@ impl Store {
             meta.insert(K_SCHEMA, &be(SCHEMA_VERSION))?;
             db.flush()?;
         }
-        Ok(Self {
+        let store = Self {
             meta,
             events: db.open_tree("events")?,
             outbox: db.open_tree("outbox")?,
+            dead: db.open_tree("dead")?,
             timers: db.open_tree("timers")?,
             interactions: db.open_tree("interactions")?,
+            interaction_times: db.open_tree("interaction_times")?,
             threads: db.open_tree("threads")?,
+            open: db.open_tree("open")?,
+            unreadable: db.open_tree("unreadable")?,
             db,
             log: None,
-            writes: std::sync::Arc::default(),
-        })
+            writes: Arc::default(),
+            durability: Arc::default(),
+            feed: Arc::default(),
+        };
+        store.count_once()?;
+        Ok(store)
+    }
+
+    /// A store from before the counts and the interaction times: counted and indexed once.
+    /// (The open index needs the incidents folded: [`Store::open_index_missing`].)
+    fn count_once(&self) -> Result<(), StoreError> {
+        if self.meta.get(K_INDEXED)?.is_some() {
+            return Ok(());
+        }
+        let incidents = self.meta.scan_prefix(b"seq/").count() as u64;
+        self.meta.insert(K_INCIDENTS, &be(incidents))?;
+        self.meta
+            .insert(K_OUTBOX_LEN, &be(self.outbox.len() as u64))?;
+        for kv in self.interactions.iter() {
+            let (k, v) = kv?;
+            if let (Ok(id), Some(ms)) = (<[u8; 8]>::try_from(k.as_ref()), read_i64(&v)) {
+                self.interaction_times
+                    .insert(interaction_time_key(ms, u64::from_be_bytes(id)), &[])?;
+            }
+        }
+        // The open index stays to be built when there are incidents: see open_index_missing.
+        if incidents == 0 {
+            self.meta.insert(K_OPEN, &be(0))?;
+            self.meta.insert(K_INDEXED, &be(1))?;
+        } else {
+            self.meta.insert(K_INDEXED, &be(0))?;
+        }
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// True when the open index has yet to be built (a store from before it): the service
+    /// folds every incident once and calls [`Store::set_open_index`].
+    pub fn open_index_missing(&self) -> Result<bool, StoreError> {
+        Ok(read_u64(self.meta.get(K_INDEXED)?) == 0)
+    }
+
+    /// Builds the open index from `open` (the ids of every incident not closed).
+    pub fn set_open_index(&self, open: &[u64]) -> Result<(), StoreError> {
+        let _writing = self.writing();
+        self.open.clear()?;
+        for id in open {
+            self.open.insert(be(*id), &[])?;
+        }
+        self.meta.insert(K_OPEN, &be(open.len() as u64))?;
+        self.meta.insert(K_INDEXED, &be(1))?;
+        self.db.flush()?;
+        Ok(())
     }
 
     /// Makes what sled flushed durable on the disk itself (see `log`).
@@ -260,14 +463,13 @@ impl Store {
 
     /// Replaces the JSON document under `key`, durably.
     pub async fn save_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError> {
-        {
+        let ticket = {
             let _writing = self.writing();
             self.meta
                 .insert(format!("doc/{key}"), Self::encode(value))?;
-        }
-        self.db.flush_async().await?;
-        self.sync_log().await?;
-        Ok(())
+            self.durability.written.fetch_add(1, Ordering::SeqCst) + 1
+        };
+        self.sync_to(ticket).await
     }
 
     /// Whether an interaction was handled already.
@@ -275,31 +477,100 @@ impl Store {
         Ok(self.interactions.contains_key(be(id))?)
     }
 
+    /// Forgets interactions handled before `before_ms` (Discord no longer redelivers them).
+    /// Returns how many were forgotten.
+    pub fn prune_interactions(&self, before_ms: i64) -> Result<usize, StoreError> {
+        let _writing = self.writing();
+        let end = interaction_time_key(before_ms, 0);
+        let mut n = 0;
+        for k in self.interaction_times.range(..end).keys() {
+            let k = k?;
+            self.interactions.remove(&k[8..])?;
+            self.interaction_times.remove(&k)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// How many interaction ids are remembered.
+    pub fn interactions_len(&self) -> usize {
+        self.interactions.len()
+    }
+
     /// The incident a chat thread belongs to.
     pub fn incident_for_thread(&self, thread: u64) -> Result<Option<u64>, StoreError> {
         Ok(self.threads.get(be(thread))?.map(|v| read_u64(Some(v))))
     }
 
-    /// Writes `batch` in one transaction and flushes it to disk before returning.
+    /// Writes `batch` in one transaction and returns once it is on disk. Commits that arrive
+    /// while another syncs share the next sync.
     pub async fn commit(&self, batch: Batch) -> Result<Committed, StoreError> {
-        let out = self.write(&batch)?;
-        if out != Committed::Duplicate {
-            self.db.flush_async().await?;
-            self.sync_log().await?;
+        let written = self.write(&batch)?;
+        self.durable(written).await?;
+        Ok(written.committed)
+    }
+
+    /// Applies `batch` in one transaction without waiting for the disk: later reads see it at
+    /// once. Say nothing about it to anyone before [`Store::durable`] returns.
+    pub fn write(&self, batch: &Batch) -> Result<Written, StoreError> {
+        let (committed, queued) = self.apply(batch)?;
+        let ticket = if committed == Committed::Done {
+            self.durability.written.fetch_add(1, Ordering::SeqCst) + 1
+        } else {
+            0
+        };
+        if !queued.is_empty() {
+            let mut feed = self.feed.queue.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(q) = feed.as_mut() {
+                q.extend(queued.into_iter().map(|e| (ticket, e)));
+            }
         }
-        Ok(out)
+        Ok(Written { ticket, committed })
+    }
+
+    /// Waits until `written` is on disk: one flush + `fdatasync` covers every transaction
+    /// written before it started, so concurrent commits share it.
+    pub async fn durable(&self, written: Written) -> Result<(), StoreError> {
+        self.sync_to(written.ticket).await
+    }
+
+    async fn sync_to(&self, ticket: u64) -> Result<(), StoreError> {
+        let d = &self.durability;
+        if ticket == 0 || d.synced.load(Ordering::SeqCst) >= ticket {
+            return Ok(());
+        }
+        let _flushing = d.flusher.lock().await;
+        if d.synced.load(Ordering::SeqCst) >= ticket {
+            return Ok(());
+        }
+        let target = d.written.load(Ordering::SeqCst);
+        self.db.flush_async().await?;
+        self.sync_log().await?;
+        d.flushes.fetch_add(1, Ordering::Relaxed);
+        d.synced.fetch_max(target, Ordering::SeqCst);
+        self.feed.notify.notify_one();
+        Ok(())
+    }
+
+    /// How many flush + sync rounds ran in this process (commits / flushes = the group size).
+    pub fn flushes(&self) -> u64 {
+        self.durability.flushes.load(Ordering::Relaxed)
     }
 
     /// As [`Store::commit`], flushing synchronously (for code outside a runtime).
     pub fn commit_blocking(&self, batch: Batch) -> Result<Committed, StoreError> {
-        let out = self.write(&batch)?;
-        if out != Committed::Duplicate {
+        let written = self.write(&batch)?;
+        if written.committed != Committed::Duplicate {
             self.db.flush()?;
             if let Some(log) = &self.log {
                 log.sync_data().map_err(sled::Error::from)?;
             }
+            self.durability
+                .synced
+                .fetch_max(written.ticket, Ordering::SeqCst);
+            self.feed.notify.notify_one();
         }
-        Ok(out)
+        Ok(written.committed)
     }
 
     /// Held while writing: see `writes`.
@@ -307,7 +578,7 @@ impl Store {
         self.writes.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self, batch: &Batch) -> Result<Committed, StoreError> {
+    fn apply(&self, batch: &Batch) -> Result<(Committed, Vec<QueuedEffect>), StoreError> {
         let _writing = self.writing();
         let trees = (
             &self.meta,
@@ -316,14 +587,31 @@ impl Store {
             &self.timers,
             &self.interactions,
             &self.threads,
+            &self.dead,
+            &self.open,
+            &self.interaction_times,
         );
-        let result = trees.transaction(|(meta, events, outbox, timers, interactions, threads)| {
+        let queued = std::cell::RefCell::new(Vec::new());
+        let result = trees.transaction(|t| {
+            let (
+                meta,
+                events,
+                outbox,
+                timers,
+                interactions,
+                threads,
+                dead,
+                open,
+                interaction_times,
+            ) = t;
+            queued.borrow_mut().clear();
             if let Some(id) = batch.interaction {
                 if interactions.get(be(id))?.is_some() {
                     return Ok(Committed::Duplicate);
                 }
                 let now = chrono::Utc::now().timestamp_millis();
                 interactions.insert(&be(id), &now.to_be_bytes())?;
+                interaction_times.insert(&interaction_time_key(now, id), &[])?;
             }
             for (inc, json) in &batch.events {
                 append_event(meta, events, *inc, json)?;
@@ -331,13 +619,37 @@ impl Store {
             for (thread, inc) in &batch.threads {
                 threads.insert(&be(*thread), &be(*inc))?;
             }
-            for json in &batch.effects {
+            for e in &batch.effects {
                 let id = read_u64(meta.get(K_NEXT_EFFECT)?).max(1);
                 meta.insert(K_NEXT_EFFECT, &be(id + 1))?;
-                outbox.insert(&be(id), json.clone())?;
+                outbox.insert(&be(id), e.json.clone())?;
+                add(meta, K_OUTBOX_LEN, 1)?;
+                queued.borrow_mut().push(QueuedEffect {
+                    id,
+                    lane: e.lane,
+                    coalesce: e.coalesce,
+                });
             }
             for id in &batch.complete_effects {
-                outbox.remove(&be(*id))?;
+                if outbox.remove(&be(*id))?.is_some() {
+                    add(meta, K_OUTBOX_LEN, -1)?;
+                }
+            }
+            for (id, letter) in &batch.dead_letters {
+                if outbox.remove(&be(*id))?.is_some() {
+                    add(meta, K_OUTBOX_LEN, -1)?;
+                }
+                dead.insert(&be(*id), Self::encode(letter))?;
+            }
+            for id in &batch.opened {
+                if open.insert(&be(*id), &[])?.is_none() {
+                    add(meta, K_OPEN, 1)?;
+                }
+            }
+            for id in &batch.closed {
+                if open.remove(&be(*id))?.is_some() {
+                    add(meta, K_OPEN, -1)?;
+                }
             }
             for (inc, kind) in &batch.cancel_timers {
                 remove_timer(timers, *inc, *kind)?;
@@ -350,13 +662,39 @@ impl Store {
             }
             Ok(Committed::Done)
         });
-        result.map_err(|e| match e {
+        let committed = result.map_err(|e| match e {
             TransactionError::Abort(()) => StoreError::Corrupt {
                 tree: "transaction",
                 message: "aborted".into(),
             },
             TransactionError::Storage(e) => StoreError::Sled(e),
-        })
+        })?;
+        let queued = match committed {
+            Committed::Done => queued.into_inner(),
+            Committed::Duplicate => Vec::new(),
+        };
+        Ok((committed, queued))
+    }
+
+    /// From now on every effect queued is also handed to the caller (the outbox worker's
+    /// index) through [`Store::take_new_effects`]; the returned notify wakes it.
+    pub fn watch_effects(&self) -> &tokio::sync::Notify {
+        let mut feed = self.feed.queue.lock().unwrap_or_else(|e| e.into_inner());
+        feed.get_or_insert_with(Vec::new);
+        &self.feed.notify
+    }
+
+    /// The effects queued since the last call whose commit is on disk (see
+    /// [`Store::watch_effects`]).
+    pub fn take_new_effects(&self) -> Vec<QueuedEffect> {
+        let synced = self.durability.synced.load(Ordering::SeqCst);
+        let mut feed = self.feed.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(q) = feed.as_mut() else {
+            return Vec::new();
+        };
+        let (ready, waiting): (Vec<_>, Vec<_>) = q.drain(..).partition(|(t, _)| *t <= synced);
+        *q = waiting;
+        ready.into_iter().map(|(_, e)| e).collect()
     }
 
     /// Every event of one incident, in order, as stored JSON.
@@ -393,7 +731,57 @@ impl Store {
         Ok(ids)
     }
 
-    /// Effects waiting for delivery, oldest first.
+    /// Incident ids, newest first, starting below `before` (None: from the newest), at most
+    /// `limit`; `open_only` reads the open index instead of every incident.
+    pub fn incident_ids_desc(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+        open_only: bool,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut ids = Vec::new();
+        if open_only {
+            let end = be(before.unwrap_or(u64::MAX));
+            for k in self.open.range(..end).keys().rev().take(limit) {
+                ids.push(read_u64(Some(k?)));
+            }
+        } else {
+            let mut end = b"seq/".to_vec();
+            end.extend_from_slice(&be(before.unwrap_or(u64::MAX)));
+            for k in self
+                .meta
+                .range(b"seq/".to_vec()..end)
+                .keys()
+                .rev()
+                .take(limit)
+            {
+                let k = k?;
+                if let Ok(b) = <[u8; 8]>::try_from(&k[4..]) {
+                    ids.push(u64::from_be_bytes(b));
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The open incidents (not closed), ascending.
+    pub fn open_incident_ids(&self) -> Result<Vec<u64>, StoreError> {
+        self.open
+            .iter()
+            .keys()
+            .map(|k| Ok(read_u64(Some(k?))))
+            .collect()
+    }
+
+    /// How many incidents exist, and how many are open (kept counts, nothing scanned).
+    pub fn incident_counts(&self) -> Result<(usize, usize), StoreError> {
+        Ok((
+            read_u64(self.meta.get(K_INCIDENTS)?) as usize,
+            read_u64(self.meta.get(K_OPEN)?) as usize,
+        ))
+    }
+
+    /// Effects waiting for delivery, oldest first (the worker reads this once, at start).
     pub fn outbox(&self) -> Result<Vec<OutboxRecord>, StoreError> {
         self.outbox
             .iter()
@@ -407,57 +795,192 @@ impl Store {
             .collect()
     }
 
-    /// Replaces an outbox entry's JSON (its progress or retry state), durably.
-    pub async fn update_effect(&self, id: u64, json: &[u8]) -> Result<(), StoreError> {
-        let present = {
-            let _writing = self.writing();
-            let present = self.outbox.get(be(id))?.is_some();
-            if present {
-                self.outbox.insert(be(id), json)?;
-            }
-            present
-        };
-        if present {
-            self.db.flush_async().await?;
+    /// One outbox entry's JSON, if it is still waiting.
+    pub fn effect(&self, id: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.outbox.get(be(id))?.map(|v| v.to_vec()))
+    }
+
+    /// Replaces an outbox entry's JSON (its progress or retry state). Not flushed: losing it
+    /// in a crash only means an earlier retry.
+    pub fn update_effect(&self, id: u64, json: &[u8]) -> Result<(), StoreError> {
+        let _writing = self.writing();
+        // Only while it waits: a completed entry must not come back.
+        if let Some(old) = self.outbox.get(be(id))? {
+            let _ = self
+                .outbox
+                .compare_and_swap(be(id), Some(old), Some(json))?;
         }
         Ok(())
     }
 
-    /// Timers in due order.
-    /// How many effects wait in the outbox (counted, not copied).
+    /// How many effects wait in the outbox (a kept count: costs nothing).
     pub fn outbox_len(&self) -> usize {
-        self.outbox.len()
+        self.meta
+            .get(K_OUTBOX_LEN)
+            .ok()
+            .map_or(0, |v| read_u64(v) as usize)
     }
 
-    /// How many timers are armed (counted, not copied; index entries skipped).
-    pub fn timer_count(&self) -> Result<usize, StoreError> {
-        let mut n = 0;
-        for key in self.timers.iter().keys() {
-            if key?.len() == 17 {
-                n += 1;
-            }
-        }
-        Ok(n)
-    }
-
-    pub fn timers(&self) -> Result<Vec<TimerRecord>, StoreError> {
+    /// The dead letters, oldest first.
+    pub fn dead_letters(&self) -> Result<Vec<(u64, DeadLetter)>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.timers.iter() {
+        for kv in self.dead.iter() {
             let (k, v) = kv?;
-            if k.len() != 17 {
-                continue; // index entries
+            let id = read_u64(Some(k));
+            match serde_json::from_slice(&v) {
+                Ok(letter) => out.push((id, letter)),
+                Err(e) => tracing::error!(id, error = %e, "unreadable dead letter skipped"),
             }
-            let due =
-                (u64::from_be_bytes(k[..8].try_into().unwrap_or_default()) ^ (1 << 63)) as i64;
-            let incident = u64::from_be_bytes(k[8..16].try_into().unwrap_or_default());
-            out.push(TimerRecord {
-                due_ms: due,
-                incident,
-                kind: k[16],
-                json: v.to_vec(),
-            });
         }
         Ok(out)
+    }
+
+    /// How many dead letters there are.
+    pub fn dead_letter_count(&self) -> usize {
+        self.dead.len()
+    }
+
+    /// Puts dead letter `id` back in the outbox (at the end of its lane, retry state reset).
+    /// Returns its new outbox id, or None when there is no such dead letter.
+    pub async fn retry_dead_letter(&self, id: u64) -> Result<Option<u64>, StoreError> {
+        let Some(raw) = self.dead.get(be(id))? else {
+            return Ok(None);
+        };
+        let letter: DeadLetter = serde_json::from_slice(&raw).map_err(|e| StoreError::Corrupt {
+            tree: "dead",
+            message: format!("{id}: {e}"),
+        })?;
+        let batch = Batch {
+            effects: vec![NewEffect {
+                lane: letter.lane,
+                coalesce: letter.coalesce,
+                json: Self::encode(&letter.entry),
+            }],
+            ..Batch::default()
+        };
+        let _writing = self.writing();
+        // Removed in the same moment it is queued again: checked, so two retries queue it once.
+        if self
+            .dead
+            .compare_and_swap(be(id), Some(raw), None::<&[u8]>)?
+            .is_err()
+        {
+            return Ok(None);
+        }
+        drop(_writing);
+        self.commit(batch).await?;
+        Ok(Some(read_u64(self.meta.get(K_NEXT_EFFECT)?) - 1))
+    }
+
+    /// Deletes dead letter `id` for good. False when there is none.
+    pub async fn drop_dead_letter(&self, id: u64) -> Result<bool, StoreError> {
+        let ticket = {
+            let _writing = self.writing();
+            if self.dead.remove(be(id))?.is_none() {
+                return Ok(false);
+            }
+            self.durability.written.fetch_add(1, Ordering::SeqCst) + 1
+        };
+        self.sync_to(ticket).await?;
+        Ok(true)
+    }
+
+    /// Moves a record that cannot be decoded out of `tree` into `unreadable` (kept for the
+    /// operator and in backups, never read again by the worker that tripped on it).
+    pub fn set_aside(&self, tree: &'static str, key: &[u8]) -> Result<(), StoreError> {
+        let source = match tree {
+            "outbox" => &self.outbox,
+            "timers" => &self.timers,
+            "events" => &self.events,
+            "dead" => &self.dead,
+            _ => &self.meta,
+        };
+        let _writing = self.writing();
+        if let Some(v) = source.remove(key)? {
+            let mut k = tree.as_bytes().to_vec();
+            k.push(0);
+            k.extend_from_slice(key);
+            self.unreadable.insert(k, v)?;
+            if tree == "outbox" {
+                self.meta.update_and_fetch(K_OUTBOX_LEN, |old| {
+                    Some(be(read_u64(old.map(sled::IVec::from)).saturating_sub(1)).to_vec())
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// How many records were set aside as unreadable.
+    pub fn unreadable_count(&self) -> usize {
+        self.unreadable.len()
+    }
+
+    /// How many timers are armed (index entries skipped).
+    pub fn timer_count(&self) -> Result<usize, StoreError> {
+        Ok(self.timers.scan_prefix(TIMER_INDEX).count())
+    }
+
+    /// Timers due at or before `now_ms`, in due order, at most `limit`; each an unreadable key
+    /// (not a timer this build knows) is an `Err` to skip.
+    pub fn due_timers(
+        &self,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Result<TimerRecord, Unreadable>>, StoreError> {
+        let end = timer_key(now_ms, u64::MAX, u8::MAX);
+        let mut out = Vec::new();
+        for kv in self.timers.range(..=end.as_slice()) {
+            let (k, v) = kv?;
+            if k.starts_with(TIMER_INDEX) {
+                continue;
+            }
+            out.push(Self::timer_record(&k, &v));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// When the earliest timer is due.
+    pub fn next_timer_due(&self) -> Result<Option<i64>, StoreError> {
+        for k in self.timers.iter().keys() {
+            let k = k?;
+            if k.starts_with(TIMER_INDEX) {
+                continue;
+            }
+            return Ok(Some(time_of(&k[..8.min(k.len())])));
+        }
+        Ok(None)
+    }
+
+    fn timer_record(k: &[u8], v: &[u8]) -> Result<TimerRecord, Unreadable> {
+        let bad = |why: String| Unreadable {
+            tree: "timers",
+            key: k.to_vec(),
+            why,
+        };
+        if k.len() != 17 {
+            return Err(bad(format!("a key of {} bytes, not 17", k.len())));
+        }
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(v) {
+            return Err(bad(e.to_string()));
+        }
+        Ok(TimerRecord {
+            due_ms: time_of(&k[..8]),
+            incident: u64::from_be_bytes(k[8..16].try_into().unwrap_or_default()),
+            kind: k[16],
+            json: v.to_vec(),
+        })
+    }
+
+    /// Every timer, in due order (unreadable ones left out).
+    pub fn timers(&self) -> Result<Vec<TimerRecord>, StoreError> {
+        Ok(self
+            .due_timers(i64::MAX, usize::MAX)?
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect())
     }
 
     /// Serialises `value` for a [`Batch`].
@@ -538,6 +1061,9 @@ fn append_event(
     json: &[u8],
 ) -> TxResult<()> {
     let seq = read_u64(meta.get(seq_key(incident))?);
+    if seq == 0 {
+        add(meta, K_INCIDENTS, 1)?;
+    }
     events.insert(&event_key(incident, seq), json)?;
     meta.insert(seq_key(incident), &be(seq + 1))?;
     Ok(())
@@ -556,6 +1082,14 @@ mod tests {
 
     fn ev(s: &str) -> Vec<u8> {
         Store::encode(&serde_json::json!({ "e": s }))
+    }
+
+    fn effect(incident: u64, json: Vec<u8>) -> NewEffect {
+        NewEffect {
+            lane: Lane { incident, kind: 0 },
+            coalesce: false,
+            json,
+        }
     }
 
     #[test]
@@ -618,8 +1152,11 @@ mod tests {
         let s = Store::temporary().unwrap();
         let b = Batch {
             effects: vec![
-                Store::encode(&serde_json::json!({"incident": 1, "k": "a"})),
-                ev("b"),
+                effect(
+                    1,
+                    Store::encode(&serde_json::json!({"incident": 1, "k": "a"})),
+                ),
+                effect(2, ev("b")),
             ],
             timers: vec![(2_000, 1, 1, ev("late")), (-5, 9, 1, ev("early"))],
             ..Batch::default()
@@ -656,6 +1193,149 @@ mod tests {
         .unwrap();
         assert_eq!(s.timers().unwrap().len(), 1);
         assert_eq!(s.outbox().unwrap().len(), 1);
+        assert_eq!(s.outbox_len(), 1, "the kept count follows");
+    }
+
+    #[tokio::test]
+    async fn due_timers_read_only_what_is_due_and_report_unreadable_ones() {
+        let s = Store::temporary().unwrap();
+        s.commit(Batch {
+            timers: vec![
+                (100, 1, 1, ev("a")),
+                (200, 2, 1, b"not json".to_vec()),
+                (300, 3, 1, ev("c")),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+        let due = s.due_timers(250, usize::MAX).unwrap();
+        assert_eq!(due.len(), 2, "the one due at 300 is not read");
+        assert_eq!(due[0].as_ref().unwrap().incident, 1);
+        let bad = due[1].as_ref().unwrap_err();
+        assert_eq!(bad.tree, "timers");
+        s.set_aside("timers", &bad.key).unwrap();
+        assert_eq!(s.unreadable_count(), 1);
+        assert_eq!(s.next_timer_due().unwrap(), Some(100));
+        assert_eq!(s.timer_count().unwrap(), 3, "index entries count timers");
+    }
+
+    #[tokio::test]
+    async fn the_open_index_and_counts_follow_commits() {
+        let s = Store::temporary().unwrap();
+        assert!(!s.open_index_missing().unwrap());
+        for id in 1..=5 {
+            s.commit(Batch {
+                events: vec![(id, ev("open"))],
+                opened: vec![id],
+                ..Batch::default()
+            })
+            .await
+            .unwrap();
+        }
+        s.commit(Batch {
+            events: vec![(2, ev("close")), (4, ev("close"))],
+            closed: vec![2, 4],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+        assert_eq!(s.open_incident_ids().unwrap(), vec![1, 3, 5]);
+        assert_eq!(s.incident_counts().unwrap(), (5, 3));
+        assert_eq!(s.incident_ids_desc(None, 2, false).unwrap(), vec![5, 4]);
+        assert_eq!(
+            s.incident_ids_desc(Some(4), 10, false).unwrap(),
+            vec![3, 2, 1]
+        );
+        assert_eq!(s.incident_ids_desc(Some(5), 1, true).unwrap(), vec![3]);
+    }
+
+    #[tokio::test]
+    async fn concurrent_commits_share_flushes_and_each_waits_for_its_own() {
+        let dir = std::env::temp_dir().join(format!("socbot-store-{}-g", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = Store::open(&dir).unwrap();
+        let commits = (0..32u64).map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.commit(Batch {
+                    interaction: Some(i),
+                    events: vec![(i + 1, ev("answer"))],
+                    ..Batch::default()
+                })
+                .await
+            })
+        });
+        let before = s.flushes();
+        for c in commits.collect::<Vec<_>>() {
+            assert_eq!(c.await.unwrap().unwrap(), Committed::Done);
+        }
+        let flushes = s.flushes() - before;
+        assert!((1..=32).contains(&flushes), "{flushes}");
+        // Every commit returned after a sync that covered it.
+        let d = &s.durability;
+        assert!(d.synced.load(Ordering::SeqCst) >= d.written.load(Ordering::SeqCst));
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn old_interaction_ids_are_pruned_recent_ones_kept() {
+        let s = Store::temporary().unwrap();
+        for id in [5, 6] {
+            s.commit(Batch {
+                interaction: Some(id),
+                ..Batch::default()
+            })
+            .await
+            .unwrap();
+        }
+        let now = chrono::Utc::now().timestamp_millis();
+        assert_eq!(s.prune_interactions(now - INTERACTION_KEEP_MS).unwrap(), 0);
+        assert!(s.interaction_seen(5).unwrap());
+        assert_eq!(s.prune_interactions(now + 1_000).unwrap(), 2);
+        assert!(!s.interaction_seen(5).unwrap());
+        assert_eq!(s.interactions_len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_dead_letter_is_retried_into_its_lane_or_dropped() {
+        let s = Store::temporary().unwrap();
+        s.watch_effects();
+        s.commit(Batch {
+            effects: vec![effect(7, ev("x")), effect(7, ev("y"))],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+        let queued = s.take_new_effects();
+        assert_eq!(queued.len(), 2);
+        let letter = DeadLetter {
+            entry: serde_json::json!({"e": "x"}),
+            lane: Lane {
+                incident: 7,
+                kind: 0,
+            },
+            coalesce: false,
+            reason: "refused: 403".into(),
+            attempts: 1,
+            at_ms: 0,
+        };
+        s.commit(Batch {
+            dead_letters: vec![(queued[0].id, letter)],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+        assert_eq!(s.outbox_len(), 1);
+        assert_eq!(s.dead_letters().unwrap().len(), 1);
+        let again = s.retry_dead_letter(queued[0].id).await.unwrap().unwrap();
+        assert!(again > queued[1].id, "back at the end of its lane");
+        assert_eq!(s.take_new_effects()[0].lane.incident, 7);
+        assert_eq!(s.retry_dead_letter(queued[0].id).await.unwrap(), None);
+        assert_eq!(s.outbox_len(), 2);
+        assert_eq!(s.dead_letter_count(), 0);
+        assert!(!s.drop_dead_letter(1).await.unwrap());
     }
 
     #[test]
