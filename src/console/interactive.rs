@@ -140,7 +140,7 @@ impl ConsoleHelper {
         };
         let mut out = Vec::new();
         for status in [IncidentStatus::Open, IncidentStatus::Escalated] {
-            if let Ok(list) = incidents.list(Some(status)) {
+            if let Ok((list, _)) = incidents.list(Some(status)) {
                 out.extend(list.iter().map(|i| i.id.to_string()));
             }
         }
