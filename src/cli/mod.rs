@@ -1,5 +1,6 @@
 //! The `socbot` command line. One subcommand per file; `main.rs` only calls [`main`].
 
+mod alert;
 mod check;
 mod daemon;
 mod export;
@@ -57,6 +58,9 @@ pub enum Command {
     Restore(ops::RestoreArgs),
     /// Probe the health listener (/healthz, or /readyz with --ready): the container health check.
     Health(ops::HealthArgs),
+    /// What socbot makes of an alert payload, without touching the store:
+    /// `socbot alert test --format wazuh FILE [--json]`.
+    Alert(alert::Args),
 }
 
 /// Parses the command line, loads the configuration, runs the command.
@@ -103,6 +107,7 @@ pub fn main() -> ExitCode {
         Command::Backup(args) => ops::backup(&config, args),
         Command::Restore(args) => ops::restore(&config, args),
         Command::Health(args) => ops::health(&config, args),
+        Command::Alert(args) => alert::run(&config, args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,194 @@
+//! `socbot alert test --format FORMAT FILE [--json]`: what socbot makes of an alert payload
+//! (techniques, the playbook it would open, title, severity, host, user, key, status), without
+//! touching the store. The integrator's first tool: run it on a payload the product sent.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+
+use crate::alert::{self, Alert, Format, ParseOptions};
+use crate::config::Config;
+use crate::playbook::{Library, Lookup};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Read an alert payload as POST /alerts/<source> would, and show what socbot makes of it.
+    Test(TestArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// The payload's format: wazuh, elastic, splunk, sentinel, thehive, alertmanager, generic.
+    #[arg(long, short, value_parser = parse_format)]
+    pub format: Format,
+    /// The payload: a JSON file, or - for standard input.
+    pub file: PathBuf,
+    /// Print JSON (an array, one object per alert) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Alertmanager: the label holding the technique id(s).
+    #[arg(long, value_name = "LABEL", default_value = "mitre_technique")]
+    pub technique_label: String,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse()
+}
+
+pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
+    let Action::Test(args) = args.action;
+    let body = match read_body(&args.file) {
+        Ok(body) => body,
+        Err(e) => {
+            eprintln!("socbot: cannot read {}: {e}", args.file.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let options = ParseOptions {
+        technique_label: args.technique_label,
+    };
+    let alerts = match alert::parse(args.format, &body, &options) {
+        Ok(alerts) => alerts,
+        Err(e) => {
+            // The same text the sender would get in the 400 answer.
+            eprintln!(
+                "socbot: {}: cannot read it as a {} payload: {e}",
+                shown(&args.file),
+                args.format
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let library = super::load_library(config)?;
+    let views: Vec<View> = alerts.iter().map(|a| View::of(a, &library)).collect();
+    if args.json {
+        let list: Vec<Value> = views.iter().map(View::json).collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else {
+        for (i, view) in views.iter().enumerate() {
+            if views.len() > 1 {
+                if i > 0 {
+                    println!();
+                }
+                println!("alert {} of {}", i + 1, views.len());
+            }
+            print!("{}", view.text());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_body(file: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    if file.as_os_str() == "-" {
+        let mut body = Vec::new();
+        std::io::stdin().lock().read_to_end(&mut body)?;
+        Ok(body)
+    } else {
+        std::fs::read(file)
+    }
+}
+
+fn shown(file: &std::path::Path) -> String {
+    if file.as_os_str() == "-" {
+        "standard input".to_owned()
+    } else {
+        file.display().to_string()
+    }
+}
+
+/// One alert and the playbook socbot would open for it.
+struct View<'a> {
+    alert: &'a Alert,
+    /// The chosen playbook's id and name.
+    playbook: Option<(String, String)>,
+    /// No playbook: the closest ones (id · name), best first.
+    closest: Vec<String>,
+}
+
+impl<'a> View<'a> {
+    fn of(alert: &'a Alert, library: &Library) -> Self {
+        let chosen = alert.playbook_choice(|id| library.get(id).is_some());
+        let playbook = chosen
+            .and_then(|id| library.get(id))
+            .map(|p| (p.id.to_string(), p.name.clone()));
+        let closest = match (&playbook, alert.techniques.first()) {
+            (None, Some(first)) => match library.lookup(&first.to_string()) {
+                Lookup::NotFound { suggestions, .. } => {
+                    suggestions.iter().map(|p| p.label()).collect()
+                }
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        Self {
+            alert,
+            playbook,
+            closest,
+        }
+    }
+
+    fn json(&self) -> Value {
+        let a = self.alert;
+        json!({
+            "format": a.format,
+            "techniques": a.techniques,
+            "playbook": self.playbook.as_ref().map(|(id, name)| json!({"id": id, "name": name})),
+            "closest_playbooks": self.closest,
+            "title": a.title,
+            "severity": a.severity,
+            "host": a.host,
+            "user": a.user,
+            "link": a.link,
+            "rule": a.rule,
+            "key": a.key,
+            "status": a.status,
+            "unreadable_techniques": a.unreadable_techniques,
+        })
+    }
+
+    fn text(&self) -> String {
+        let a = self.alert;
+        let mut out = String::new();
+        let mut line = |label: &str, value: &str| {
+            out.push_str(&format!("  {label:<11}{value}\n"));
+        };
+        line("title", &a.title);
+        line("severity", a.severity.name());
+        line("status", a.status.name());
+        let techniques: Vec<String> = a.techniques.iter().map(ToString::to_string).collect();
+        line(
+            "techniques",
+            &if techniques.is_empty() {
+                "none named".to_owned()
+            } else {
+                techniques.join(", ")
+            },
+        );
+        let playbook = match (&self.playbook, techniques.is_empty()) {
+            (Some((id, name)), _) => format!("{id} · {name}"),
+            (None, true) => "none: the alert names no technique".to_owned(),
+            (None, false) => "none: no playbook covers these techniques".to_owned(),
+        };
+        line("playbook", &playbook);
+        if !self.closest.is_empty() {
+            line("closest", &self.closest.join("; "));
+        }
+        line("host", a.host.as_deref().unwrap_or("-"));
+        line("user", a.user.as_deref().unwrap_or("-"));
+        line("link", a.link.as_deref().unwrap_or("-"));
+        line("rule", a.rule.as_deref().unwrap_or("-"));
+        line("key", &a.key);
+        for bad in &a.unreadable_techniques {
+            line("ignored", &format!("{bad}: no technique id in it"));
+        }
+        out
+    }
+}
