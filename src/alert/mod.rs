@@ -458,3 +458,99 @@ mod tests {
         assert_eq!(small[0].payload, r#"{"title":"x"}"#);
     }
 }
+
+/// Every fixture payload with each of its values replaced in turn by values of other kinds:
+/// the formats answer Ok or a located error, and never panic.
+#[cfg(test)]
+mod robustness {
+    use std::path::Path;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// Calls `f` with a copy of `value` where the node at each position is replaced by `by`.
+    fn each_replacement(value: &Value, by: &Value, f: &mut dyn FnMut(&Value)) {
+        let mut paths = Vec::new();
+        collect_paths(value, &mut Vec::new(), &mut paths);
+        for path in paths {
+            let mut copy = value.clone();
+            let mut node = &mut copy;
+            for step in &path {
+                node = match step {
+                    Step::Key(k) => node.get_mut(k.as_str()).unwrap(),
+                    Step::Index(i) => node.get_mut(*i).unwrap(),
+                };
+            }
+            *node = by.clone();
+            f(&copy);
+        }
+    }
+
+    #[derive(Clone)]
+    enum Step {
+        Key(String),
+        Index(usize),
+    }
+
+    fn collect_paths(value: &Value, at: &mut Vec<Step>, out: &mut Vec<Vec<Step>>) {
+        out.push(at.clone());
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    at.push(Step::Key(k.clone()));
+                    collect_paths(v, at, out);
+                    at.pop();
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    at.push(Step::Index(i));
+                    collect_paths(v, at, out);
+                    at.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn no_value_of_any_kind_anywhere_makes_a_format_panic() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/alerts");
+        let replacements = [
+            Value::Null,
+            json!(0),
+            json!(-1),
+            json!(1.5e300),
+            json!(true),
+            json!(""),
+            json!("T1059.001"),
+            json!("attack.t1003.001, é\u{0}T"),
+            json!([]),
+            json!([null, {"id": ["T1"]}]),
+            json!({}),
+            json!({"id": {"id": 7}}),
+        ];
+        let mut runs = 0;
+        for format in Format::ALL {
+            let dir = root.join(format.name());
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+                let value: Value = serde_json::from_str(&text).unwrap();
+                for by in &replacements {
+                    each_replacement(&value, by, &mut |payload| {
+                        let body = payload.to_string();
+                        for f in Format::ALL {
+                            match parse(f, body.as_bytes(), &ParseOptions::default()) {
+                                Ok(alerts) => assert!(!alerts.is_empty()),
+                                Err(e) => assert!(!e.message.is_empty()),
+                            }
+                            runs += 1;
+                        }
+                    });
+                }
+            }
+        }
+        assert!(runs > 10_000, "{runs} payloads tried");
+    }
+}
