@@ -3,7 +3,8 @@
 //! (`"kibana.alert.rule.name"`), as the alerts index stores them.
 //!
 //! Techniques `kibana.alert.rule.threat[].technique[].id` and
-//! `…technique[].subtechnique[].id`, title `kibana.alert.rule.name`, severity
+//! `…technique[].subtechnique[].id` (entries of another `framework`, such as MITRE ATLAS, are
+//! skipped), title `kibana.alert.rule.name`, severity
 //! `kibana.alert.severity`, host `host.name`, user `user.name`, link `kibana.alert.url`;
 //! Sigma-style tags in `kibana.alert.rule.tags` or `tags`. Key: `kibana.alert.rule.uuid` +
 //! `host.name`. Resolved when `kibana.alert.status` is `recovered` or
@@ -28,6 +29,12 @@ fn one(at: At<'_>) -> Result<Alert, AlertError> {
     // Each technique, then its sub-techniques, in the rule's order.
     for threat in at.all(THREAT) {
         let threat = threat.at();
+        // Rules may map to other frameworks (MITRE ATLAS): only ATT&CK ids are techniques.
+        if let Some(framework) = threat.text("framework")?
+            && !framework.to_ascii_lowercase().contains("att&ck")
+        {
+            continue;
+        }
         for technique in threat.all("technique") {
             let technique = technique.at();
             d.techniques_from(&technique, "id")?;
@@ -121,7 +128,8 @@ mod tests {
     fn nested_documents_lists_and_the_alerts_wrapper_read_alike() {
         let nested = r#"{"kibana": {"alert": {"rule": {"name": "R", "uuid": "u-1",
             "threat": [{"technique": [{"id": "T1003", "subtechnique": [{"id": "T1003.001"}]}]},
-                       {"technique": [{"id": "T1021"}]}]},
+                       {"framework": "MITRE ATLAS", "technique": [{"id": "AML.T0051"}]},
+                       {"framework": "MITRE ATT&CK", "technique": [{"id": "T1021"}]}]},
             "severity": "critical", "status": "recovered"}},
             "host": {"name": "dc-01"}}"#;
         let a = &read(nested).unwrap()[0];

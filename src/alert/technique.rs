@@ -65,7 +65,11 @@ pub(crate) fn ids_in(text: &str) -> Vec<TechniqueId> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        let starts_word = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+        // A dot before the `T` belongs to another id scheme (ATLAS `AML.T0043`), except in a
+        // Sigma tag (`attack.t1059`).
+        let starts_word = i == 0
+            || (!bytes[i - 1].is_ascii_alphanumeric() && bytes[i - 1] != b'.')
+            || (i >= 7 && bytes[i - 7..i].eq_ignore_ascii_case(b"attack."));
         if starts_word && matches!(bytes[i], b'T' | b't') {
             let digits = |from: usize, n: usize| {
                 bytes.len() >= from + n && bytes[from..from + n].iter().all(u8::is_ascii_digit)
@@ -116,6 +120,8 @@ mod tests {
         assert!(ids("AT10599").is_empty());
         assert!(ids("T10599").is_empty());
         assert!(ids("T1059.01").is_empty());
+        assert!(ids("AML.T0043").is_empty(), "MITRE ATLAS, not ATT&CK");
+        assert_eq!(ids("Attack.T1021.002 and T0855"), ["T1021.002", "T0855"]);
     }
 
     #[test]
