@@ -113,6 +113,8 @@ struct Registry {
     store_errors: AtomicU64,
     gateway_connected: AtomicBool,
     unreadable: Family,
+    pages_rerouted: AtomicU64,
+    pages_unreached: AtomicU64,
 }
 
 static REGISTRY: Registry = Registry {
@@ -132,6 +134,8 @@ static REGISTRY: Registry = Registry {
     store_errors: AtomicU64::new(0),
     gateway_connected: AtomicBool::new(false),
     unreadable: Family::new(),
+    pages_rerouted: AtomicU64::new(0),
+    pages_unreached: AtomicU64::new(0),
 };
 
 /// A command was handled: `outcome` is `ok`, `refused` or `duplicate`.
@@ -206,6 +210,16 @@ pub fn effect_dropped(effect: &str) {
 /// A stored record of `tree` could not be decoded: logged, set aside, skipped.
 pub fn store_unreadable(tree: &str) {
     REGISTRY.unreadable.inc(&[tree]);
+}
+
+/// A page was posted in the SOC channel because its incident's thread refused it.
+pub fn page_rerouted() {
+    REGISTRY.pages_rerouted.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A page reached nobody in Discord: neither the thread, the SOC channel nor the DM took it.
+pub fn page_unreached() {
+    REGISTRY.pages_unreached.fetch_add(1, Ordering::Relaxed);
 }
 
 /// A playbook reload ran; `ok` false when it was refused or failed (the last good set stays).
@@ -380,6 +394,20 @@ pub fn render(g: &Gauges) -> String {
         "counter",
         "Pages delivered to Tier 2 (first pages, re-pages and later levels).",
         r.pages_sent.load(Ordering::Relaxed),
+    );
+    scalar(
+        &mut out,
+        "socbot_pages_rerouted_total",
+        "counter",
+        "Pages posted in the SOC channel because the incident's thread refused them.",
+        r.pages_rerouted.load(Ordering::Relaxed),
+    );
+    scalar(
+        &mut out,
+        "socbot_pages_unreached_total",
+        "counter",
+        "Pages that reached nobody in Discord (thread, SOC channel and DM all refused).",
+        r.pages_unreached.load(Ordering::Relaxed),
     );
     scalar(
         &mut out,

@@ -601,3 +601,166 @@ async fn a_hung_discord_route_holds_up_no_other_incident() {
     bot.stop().await.unwrap();
     w.fake.assert_clean();
 }
+
+/// The incident's thread is locked by a moderator before the escalation: the page's DM still
+/// goes out, and the page with its Acknowledge button is posted in the SOC channel instead, for
+/// every step of the chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_thread_still_lets_the_page_reach_its_person() {
+    let w = World::new(0).await;
+    let bot = w.start().await;
+    let title = "Thread locked by a moderator";
+    let open = Interaction::subcommand(
+        "incident",
+        "open",
+        json!([opt_str("technique", "T1583.006"), opt_str("title", title)]),
+    )
+    .user(ANALYST)
+    .roles(&[L1_ROLE]);
+    let card = w.fake.interact(open).await;
+    assert_eq!(card["type"], 4, "{card}");
+    let thread = w.wait_thread(title).await;
+    w.fake.lock_thread(thread);
+    let answer = Interaction::subcommand(
+        "incident",
+        "answer",
+        json!([opt_int("question", 1), opt_str("finding", "concerning")]),
+    )
+    .user(ANALYST)
+    .roles(&[L1_ROLE])
+    .channel(thread);
+    let r = w.fake.interact(answer).await;
+    assert_eq!(r["type"], 4, "{r}");
+
+    let soc = format!("/channels/{}/messages", w.fake.channel_id());
+    let soc_page = |attempt: &'static str| {
+        let soc = soc.clone();
+        move |r: &RecordedRequest| {
+            r.method == "POST"
+                && r.path == soc
+                && r.status < 300
+                && r.json()["content"].as_str().is_some_and(|c| {
+                    c.contains("needs Tier 2") && c.contains(attempt) && c.contains("refused")
+                })
+        }
+    };
+    let dm_sent = |n: usize| {
+        let fake = w.fake.clone();
+        async move {
+            fake.wait_for(
+                move |r| {
+                    r.method == "POST"
+                        && r.status < 300
+                        && r.json()["content"]
+                            .as_str()
+                            .is_some_and(|c| c.contains("You are paged"))
+                        && r.json()["content"]
+                            .as_str()
+                            .is_some_and(|c| n == 1 || c.contains(&format!("attempt {n}")))
+                },
+                Duration::from_secs(10),
+            )
+            .await
+        }
+    };
+    let dm = dm_sent(1).await;
+    assert_eq!(
+        Some(dm.path.clone()),
+        w.fake
+            .dm_channel_of(PRIMARY)
+            .map(|c| format!("/channels/{c}/messages")),
+        "the DM went to the primary"
+    );
+    let page = w
+        .fake
+        .wait_for(soc_page("page:"), Duration::from_secs(10))
+        .await;
+    assert!(
+        page.json()["content"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("<@{PRIMARY}>")),
+        "{}",
+        page.summary()
+    );
+    assert_eq!(allowed(&page)["users"], json!([PRIMARY.to_string()]));
+    assert_eq!(
+        page.json()["components"][0]["components"][0]["label"],
+        "Acknowledge"
+    );
+
+    // The re-page takes the same two ways.
+    w.manual.advance(TIMEOUT);
+    dm_sent(2).await;
+    w.fake
+        .wait_for(soc_page("(attempt 2)"), Duration::from_secs(10))
+        .await;
+    bot.stop().await.unwrap();
+    assert!(w.pages_in(thread).is_empty(), "nothing got into the thread");
+    w.fake.assert_clean();
+}
+
+/// Every way into Discord refuses the page (the thread is locked, the SOC channel refuses it,
+/// the primary's DMs are closed): that the page reached nobody is said in the SOC channel and
+/// counted on /metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_reached_nobody_is_said_in_the_soc_channel_and_counted() {
+    use support::discord::faults::{FaultKind, Faults};
+    let unreached = || {
+        let m = socbot::metrics::render(&socbot::metrics::Gauges::default());
+        m.lines()
+            .find_map(|l| l.strip_prefix("socbot_pages_unreached_total "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .expect("socbot_pages_unreached_total is exported")
+    };
+    let before = unreached();
+    let w = World::new(0).await;
+    let bot = w.start().await;
+    let title = "Nowhere to page";
+    let open = Interaction::subcommand(
+        "incident",
+        "open",
+        json!([opt_str("technique", "T1583.006"), opt_str("title", title)]),
+    )
+    .user(ANALYST)
+    .roles(&[L1_ROLE]);
+    let card = w.fake.interact(open).await;
+    assert_eq!(card["type"], 4, "{card}");
+    let thread = w.wait_thread(title).await;
+    w.fake.lock_thread(thread);
+    w.fake.close_dms(PRIMARY);
+    let soc = format!("/channels/{}/messages", w.fake.channel_id());
+    // The SOC channel refuses the page once (the notice after it gets through).
+    w.fake.set_faults(
+        Faults::always(FaultKind::Status403)
+            .only(&[&format!("POST {soc}")])
+            .times(1),
+    );
+    let answer = Interaction::subcommand(
+        "incident",
+        "answer",
+        json!([opt_int("question", 1), opt_str("finding", "concerning")]),
+    )
+    .user(ANALYST)
+    .roles(&[L1_ROLE])
+    .channel(thread);
+    let r = w.fake.interact(answer).await;
+    assert_eq!(r["type"], 4, "{r}");
+    let notice = w
+        .fake
+        .wait_for(
+            move |r| {
+                r.path == soc
+                    && r.status < 300
+                    && r.json()["content"]
+                        .as_str()
+                        .is_some_and(|c| c.contains("reached nobody") && c.contains("INC-1"))
+            },
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(allowed(&notice)["users"], json!([]), "said, pinging nobody");
+    assert!(unreached() > before, "counted on /metrics");
+    bot.stop().await.unwrap();
+    w.fake.assert_clean();
+}

@@ -118,7 +118,9 @@ impl ChatPort for ConsolePort {
                 );
                 Ok(Vec::new())
             }
-            Effect::Webhook { .. } | Effect::PostChannel { .. } => Ok(Vec::new()),
+            Effect::Webhook { .. } | Effect::PostChannel { .. } | Effect::PageDm { .. } => {
+                Ok(Vec::new())
+            }
             Effect::CloseThread { .. } => {
                 self.say(
                     inc,

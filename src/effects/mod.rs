@@ -33,11 +33,26 @@ pub enum Effect {
     /// Post the closure and archive the thread.
     CloseThread { incident: u64 },
     /// Page someone: a message in the thread that mentions exactly them with an Acknowledge
-    /// button, and a DM with a link to the thread (for a user).
+    /// button (in the SOC channel when the thread refuses posts). The DM is its own
+    /// [`Effect::PageDm`]; entries stored by an older socbot (`with_dm`) still send it here.
     Page {
         incident: u64,
         level: crate::incident::PageLevel,
         target: crate::incident::PageTarget,
+        attempt: u32,
+        deadline: chrono::DateTime<Utc>,
+        #[serde(
+            default = "older_pages_carry_their_dm",
+            skip_serializing_if = "is_false"
+        )]
+        with_dm: bool,
+    },
+    /// The DM of a page to a user, with a link to the thread: delivered on its own (its own
+    /// lane), so a thread that refuses posts or keeps failing never keeps the DM back.
+    PageDm {
+        incident: u64,
+        level: crate::incident::PageLevel,
+        user: u64,
         attempt: u32,
         deadline: chrono::DateTime<Utc>,
     },
@@ -54,6 +69,11 @@ pub enum Effect {
     },
 }
 
+/// A page stored before the DM was an effect of its own sends its DM itself.
+fn older_pages_carry_their_dm() -> bool {
+    true
+}
+
 impl Effect {
     pub fn incident(&self) -> u64 {
         match self {
@@ -64,6 +84,7 @@ impl Effect {
             | Self::PostNotice { incident, .. }
             | Self::CloseThread { incident }
             | Self::Page { incident, .. }
+            | Self::PageDm { incident, .. }
             | Self::Webhook { incident, .. }
             | Self::PostChannel { incident, .. } => *incident,
         }
@@ -74,14 +95,20 @@ impl Effect {
     /// replaced (after an outage only the current step goes out). The last step still goes out
     /// when the chain has stopped since: after a long outage it is the widest ping there is.
     pub fn withdrawn(&self, inc: &Incident) -> Option<&'static str> {
-        let Self::Page {
-            level,
-            target,
-            attempt,
-            ..
-        } = self
-        else {
-            return None;
+        let (level, target, attempt) = match self {
+            Self::Page {
+                level,
+                target,
+                attempt,
+                ..
+            } => (level, *target, attempt),
+            Self::PageDm {
+                level,
+                user,
+                attempt,
+                ..
+            } => (level, crate::incident::PageTarget::User(*user), attempt),
+            _ => return None,
         };
         if inc.acknowledged.is_some() {
             Some("the page was acknowledged")
@@ -90,7 +117,7 @@ impl Effect {
         } else if inc
             .page
             .as_ref()
-            .is_some_and(|p| (p.level, p.target, p.attempt) != (*level, *target, *attempt))
+            .is_some_and(|p| (p.level, p.target, p.attempt) != (*level, target, *attempt))
         {
             Some("a later step of the chain replaced it")
         } else {
@@ -98,13 +125,19 @@ impl Effect {
         }
     }
 
-    /// Effects of one incident go out in order within their lane; the pager webhook has its
-    /// own lane, so a pager outage does not hold back the chat, nor the chat the pager. Lanes
-    /// are delivered concurrently: a slow call delays only its own lane.
+    /// Effects of one incident go out in order within their lane; the pager webhook and the
+    /// page DMs have lanes of their own, so a pager outage does not hold back the chat, nor the
+    /// chat the pager, nor a thread that refuses posts the DM. Lanes are delivered
+    /// concurrently: a slow call delays only its own lane.
     pub fn lane(&self) -> Lane {
+        let kind = match self {
+            Self::Webhook { .. } => 1,
+            Self::PageDm { .. } => 2,
+            _ => 0,
+        };
         Lane {
             incident: self.incident(),
-            kind: u8::from(matches!(self, Self::Webhook { .. })),
+            kind,
         }
     }
 
@@ -124,6 +157,7 @@ impl Effect {
             Self::PostNotice { .. } => "post_notice",
             Self::CloseThread { .. } => "close_thread",
             Self::Page { .. } => "page",
+            Self::PageDm { .. } => "page_dm",
             Self::Webhook { .. } => "webhook",
             Self::PostChannel { .. } => "post_channel",
         }
@@ -823,6 +857,7 @@ mod tests {
             target,
             attempt,
             deadline: t(10),
+            with_dm: false,
         };
         let mut events = vec![
             opened(None),
@@ -879,6 +914,23 @@ mod tests {
             let withdrawn = second.withdrawn(&inc);
             assert!(withdrawn.is_some_and(|w| w.contains(why)), "{withdrawn:?}");
         }
+    }
+
+    #[test]
+    fn a_page_stored_before_dms_were_their_own_effect_still_sends_its_dm() {
+        let old = r#"{"effect":{"type":"page","incident":4,"level":"primary","target":{"user":9},"attempt":1,"deadline":"2026-11-23T10:10:00Z"}}"#;
+        let entry: OutboxEntry = serde_json::from_str(old).unwrap();
+        assert!(matches!(entry.effect, Effect::Page { with_dm: true, .. }));
+        let new = OutboxEntry::new(Effect::Page {
+            incident: 4,
+            level: crate::incident::PageLevel::Primary,
+            target: crate::incident::PageTarget::User(9),
+            attempt: 1,
+            deadline: Utc::now(),
+            with_dm: false,
+        });
+        let json = String::from_utf8(Store::encode(&new)).unwrap();
+        assert_eq!(serde_json::from_str::<OutboxEntry>(&json).unwrap(), new);
     }
 
     #[test]

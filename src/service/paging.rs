@@ -311,13 +311,25 @@ impl Paging {
                     deadline,
                 } => {
                     info!(incident = %inc.id, level = level.label(), attempt, "paging");
+                    // The thread mention, the DM and the webhook are independent deliveries:
+                    // one that fails holds back none of the others.
                     batch.effects.push(OutboxEntry::encode(Effect::Page {
                         incident: id,
                         level: *level,
                         target: *target,
                         attempt: *attempt,
                         deadline: *deadline,
+                        with_dm: false,
                     }));
+                    if let crate::incident::PageTarget::User(user) = target {
+                        batch.effects.push(OutboxEntry::encode(Effect::PageDm {
+                            incident: id,
+                            level: *level,
+                            user: *user,
+                            attempt: *attempt,
+                            deadline: *deadline,
+                        }));
+                    }
                     if let Some(action) = WebhookAction::for_step(&step)
                         && let Some(w) = self.webhook(&inc, action)
                     {

@@ -16,6 +16,9 @@ pub enum FaultKind {
     /// The request is carried out, then the connection is closed before the answer: the
     /// client cannot tell this from `DropConnection` (a timeout after Discord acted).
     LoseResponse,
+    /// `403 Forbidden`, Missing Permissions (50013): refused for good, as when the bot's
+    /// permission in the channel was removed. Changes no state.
+    Status403,
     /// The connection is held open and never answered (a black-holed route): only the client's
     /// own timeout ends the request. Changes no state.
     Hang,

@@ -168,6 +168,18 @@ impl FakeDiscord {
             .insert(id, objects::text_channel(id, guild, name));
     }
 
+    /// Locks and archives thread `id` as a moderator would: from now on posts in it fail with
+    /// 400 / 50083 (Thread is archived).
+    pub fn lock_thread(&self, id: u64) {
+        let mut state = self.shared.lock();
+        let thread = state
+            .channels
+            .get_mut(&id)
+            .unwrap_or_else(|| panic!("fake-discord: no thread {id}"));
+        thread["thread_metadata"]["archived"] = serde_json::json!(true);
+        thread["thread_metadata"]["locked"] = serde_json::json!(true);
+    }
+
     /// From now on, messages to `user_id`'s DM fail with 50007 (the user closed their DMs).
     pub fn close_dms(&self, user_id: u64) {
         self.shared.lock().closed_dms.insert(user_id);

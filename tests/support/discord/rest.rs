@@ -240,6 +240,13 @@ fn answer(
                 fault,
             );
         }
+        Some(FaultKind::Status403) => {
+            return (
+                403,
+                Some(objects::error(50013, "Missing Permissions", None)),
+                fault,
+            );
+        }
         Some(FaultKind::Status429 { retry_after }) => {
             let body = json!({ "message": "You are being rate limited.", "retry_after": retry_after, "global": false });
             return (429, Some(body), fault);
