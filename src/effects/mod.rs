@@ -41,10 +41,7 @@ pub enum Effect {
         target: crate::incident::PageTarget,
         attempt: u32,
         deadline: chrono::DateTime<Utc>,
-        #[serde(
-            default = "older_pages_carry_their_dm",
-            skip_serializing_if = "is_false"
-        )]
+        #[serde(default = "older_pages_carry_their_dm")]
         with_dm: bool,
     },
     /// The DM of a page to a user, with a link to the thread: delivered on its own (its own
