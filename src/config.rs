@@ -22,6 +22,31 @@ pub struct Config {
     pub paging: crate::oncall::PagingConfig,
     pub log: LogConfig,
     pub http: HttpConfig,
+    pub attack: AttackConfig,
+}
+
+/// `[attack]`: the ATT&CK catalog.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttackConfig {
+    /// A STIX 2.1 bundle (MITRE's enterprise-attack.json) to use instead of the shipped
+    /// catalog; empty for the shipped one.
+    pub stix: String,
+}
+
+impl AttackConfig {
+    /// The configured catalog: the shipped one, or the bundle at `stix` (errors name the key).
+    pub fn catalog(&self) -> Result<std::sync::Arc<crate::attack::Catalog>, ConfigError> {
+        if self.stix.trim().is_empty() {
+            return Ok(crate::attack::Catalog::shipped());
+        }
+        crate::attack::Catalog::load(Path::new(self.stix.trim()))
+            .map(std::sync::Arc::new)
+            .map_err(|e| ConfigError::Invalid {
+                key: "attack.stix",
+                message: format!("{e:#}"),
+            })
+    }
 }
 
 /// `[http]`: the optional health and metrics listener (see `crate::http`).

@@ -5,6 +5,7 @@
 //!
 //! # Layout
 //! - [`playbook`]: model, parser, escalation rule, library (lookup and search). Pure.
+//! - [`attack`]: the ATT&CK Enterprise catalog, coverage, Navigator layer and heatmap. Pure.
 //! - [`alert`]: SIEM and EDR alert formats, normalised to one `Alert`. Pure.
 //! - [`incident`]: event-sourced incidents: events, fold, escalation decision, commands, export. Pure.
 //! - [`oncall`]: on-call rotation and overrides, the paging chain, the pager webhook body. Pure.
@@ -20,6 +21,7 @@
 //! - [`backup`]: consistent backups of the running store, and restoring them.
 
 pub mod alert;
+pub mod attack;
 pub mod backup;
 pub mod cli;
 pub mod clock;

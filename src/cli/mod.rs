@@ -2,6 +2,7 @@
 
 mod alert;
 mod check;
+mod coverage;
 mod daemon;
 mod export;
 mod list;
@@ -56,6 +57,10 @@ pub enum Command {
     Backup(ops::BackupArgs),
     /// Restore a backup into `store.path` (socbot stopped; the old store is kept aside).
     Restore(ops::RestoreArgs),
+    /// ATT&CK coverage of the playbooks: per tactic, gaps seen in incidents, unused playbooks.
+    Coverage(coverage::Args),
+    /// The ATT&CK catalog: `socbot attack import enterprise-attack.json` writes the compact one.
+    Attack(coverage::AttackArgs),
     /// Probe the health listener (/healthz, or /readyz with --ready): the container health check.
     Health(ops::HealthArgs),
     /// What socbot makes of an alert payload, without touching the store:
@@ -108,6 +113,8 @@ pub fn main() -> ExitCode {
         Command::Restore(args) => ops::restore(&config, args),
         Command::Health(args) => ops::health(&config, args),
         Command::Alert(args) => alert::run(&config, args),
+        Command::Coverage(args) => coverage::run(&config, args),
+        Command::Attack(args) => coverage::attack(args),
     };
     match result {
         Ok(code) => code,

@@ -70,18 +70,34 @@ impl Interner {
     }
 }
 
+/// What the index knows of one searchable technique (a playbook, or an ATT&CK catalog entry).
+#[derive(Debug, Clone)]
+pub struct SearchItem {
+    pub id: TechniqueId,
+    pub name: String,
+    pub tactics: Vec<String>,
+}
+
 impl SearchIndex {
     /// Indexes playbooks in the order given (the library's id order).
     pub fn build(playbooks: &[Arc<Playbook>]) -> Self {
+        Self::build_from(playbooks.iter().map(|p| (p.id, p.name.as_str(), &p.tactics[..])))
+    }
+
+    /// Indexes items in the order given (the ATT&CK catalog uses it).
+    pub fn build_items(items: &[SearchItem]) -> Self {
+        Self::build_from(items.iter().map(|i| (i.id, i.name.as_str(), &i.tactics[..])))
+    }
+
+    fn build_from<'a>(items: impl Iterator<Item = (TechniqueId, &'a str, &'a [String])>) -> Self {
         let mut vocab = Interner::default();
-        let entries = playbooks
-            .iter()
-            .map(|p| Entry {
-                id: p.id,
-                id_dotted: p.id.to_string().to_lowercase(),
-                id_digits: p.id.to_string()[1..].replace('.', ""),
-                name_words: vocab.ids(&p.name),
-                tactic_words: p.tactics.iter().flat_map(|t| vocab.ids(t)).collect(),
+        let entries = items
+            .map(|(id, name, tactics)| Entry {
+                id,
+                id_dotted: id.to_string().to_lowercase(),
+                id_digits: id.to_string()[1..].replace('.', ""),
+                name_words: vocab.ids(name),
+                tactic_words: tactics.iter().flat_map(|t| vocab.ids(t)).collect(),
             })
             .collect();
         Self {
