@@ -10,8 +10,8 @@ use super::font;
 pub const WIDTH: usize = 1920;
 /// Tactic columns per band.
 const PER_BAND: usize = 7;
-const MARGIN: usize = 32;
-const COLUMN_GAP: usize = 24;
+const MARGIN: usize = 28;
+const COLUMN_GAP: usize = 16;
 const CELL: usize = 22;
 const CELL_GAP: usize = 4;
 
@@ -105,6 +105,11 @@ fn wrap(text: &str, max: usize) -> Vec<String> {
     lines
 }
 
+/// Characters of header text that fit a column (the last needs no spacing after it).
+fn columns_chars(column: usize) -> usize {
+    (column + TEXT_SCALE) / ((font::WIDTH + 1) * TEXT_SCALE)
+}
+
 /// The picture's layout, computed once for drawing.
 struct Layout {
     column: usize,
@@ -122,7 +127,7 @@ const LINE: usize = font::HEIGHT * TEXT_SCALE + 10;
 fn layout(cov: &Coverage) -> Layout {
     let column = (WIDTH - 2 * MARGIN - (PER_BAND - 1) * COLUMN_GAP) / PER_BAND;
     let per_row = (column + CELL_GAP) / (CELL + CELL_GAP);
-    let chars = column / ((font::WIDTH + 1) * TEXT_SCALE);
+    let chars = columns_chars(column);
     let name_lines = cov
         .tactics
         .iter()
@@ -198,7 +203,7 @@ pub fn png(cov: &Coverage) -> Vec<u8> {
         x += 48;
     }
     debug_assert!(y + LINE + 28 <= l.top);
-    let chars = l.column / ((font::WIDTH + 1) * TEXT_SCALE);
+    let chars = columns_chars(l.column);
     for (band, &(band_y, _)) in cov.tactics.chunks(PER_BAND).zip(&l.bands) {
         c.rect(MARGIN, band_y - 14, WIDTH - 2 * MARGIN, 2, RULE);
         for (i, t) in band.iter().enumerate() {

@@ -15,7 +15,15 @@ pub struct Args {
 
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let dir = args.dir.unwrap_or_else(|| config.playbooks.dir.clone());
-    let (library, report) = Library::load_dir(&dir)?;
+    let (library, mut report) = Library::load_dir(&dir)?;
+    // ATT&CK's view of each playbook: warnings only.
+    let catalog = super::coverage::catalog(config)?;
+    report
+        .diagnostics
+        .extend(crate::attack::lint::playbooks(&catalog, library.iter().map(|p| &**p)));
+    report
+        .diagnostics
+        .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
     for d in &report.diagnostics {
         println!("{d}");
     }
@@ -27,13 +35,14 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     println!(
-        "{}: {} playbooks loaded from {} files, {} error(s), {} warning(s), {} skipped",
+        "{}: {} playbooks loaded from {} files, {} error(s), {} warning(s), {} skipped (checked against MITRE ATT&CK v{})",
         dir.display(),
         library.len(),
         report.files,
         report.errors(),
         report.warnings(),
-        report.skipped.len()
+        report.skipped.len(),
+        catalog.version
     );
     Ok(if report.errors() > 0 {
         ExitCode::FAILURE

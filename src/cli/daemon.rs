@@ -35,6 +35,7 @@ pub fn console(config: Config) -> anyhow::Result<ExitCode> {
         .build()?;
     let rotation = daemon::rotation(&config)?;
     let library = daemon::load_playbooks(&config)?;
+    let catalog = daemon::load_catalog(&config)?;
     let store = daemon::open_store(&config)?;
     let port = Arc::new(ConsolePort::default());
     // At a terminal: line editing, history and completion; piped: line by line, no prompt.
@@ -51,6 +52,7 @@ pub fn console(config: Config) -> anyhow::Result<ExitCode> {
             rotation,
             &stop_rx,
         );
+        let service = service.with_catalog(catalog);
         let width = super::width(None);
         if interactive {
             let history = history_file(&config.store.path);

@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use crate::config::Config;
-use crate::playbook::{Lookup, Playbook, SectionKind};
+use crate::playbook::{Lookup, Playbook, SectionKind, TechniqueId};
+use crate::service::playbook::TechniqueAnswer;
 use crate::render::terminal;
 
 #[derive(Debug, clap::Args)]
@@ -36,14 +37,35 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let library = super::load_library(config)?;
+    let catalog = super::coverage::catalog(config)?;
+    let known = TechniqueId::parse(&args.technique)
+        .ok()
+        .and_then(|id| catalog.get(id));
     let playbook = match library.lookup(&args.technique) {
         Lookup::Found(p) => p,
         Lookup::Parent { asked, playbook } => {
+            let name = known.map(|t| format!(" ({})", catalog.full_name(t)));
             eprintln!(
-                "socbot: no playbook for {asked}; showing its parent technique {}",
+                "socbot: no playbook for {asked}{}; showing its parent technique {}",
+                name.unwrap_or_default(),
                 playbook.id
             );
             playbook
+        }
+        // ATT&CK knows it, the library has no playbook: what ATT&CK says, and exit 1.
+        Lookup::NotFound { suggestions, .. } if known.is_some() => {
+            let info = catalog.describe(known.expect("matched"));
+            let answer = TechniqueAnswer {
+                info,
+                has_playbook: false,
+                closest: suggestions.iter().map(|p| (p.id, p.name.clone())).collect(),
+            };
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+            } else {
+                print!("{}", answer.text().replace("**", ""));
+            }
+            return Ok(ExitCode::FAILURE);
         }
         Lookup::NotFound {
             asked,

@@ -36,6 +36,7 @@ Commands (the same as in Discord):
   /incident ack <INC-n>                         acknowledge the page (stops paging)
   /oncall [time]                                who is on call now (or at an RFC 3339 time)
   /oncall override <user id> [hours] [reason…]  put someone on call
+  /coverage [tactic]                            ATT&CK coverage, gaps seen lately, playbooks to fix
   /help, /quit (Ctrl-D too)
 Options can also be named as in Discord: /incident answer incident:INC-1 question:2 finding:clear
 Sections: log-sources, indicators, questions, escalation, l1-steps, t2-actions, containment";
@@ -110,6 +111,11 @@ pub fn render(reply: &Reply, width: usize) -> String {
                 .collect()
         }
         Reply::Export { markdown, .. } => markdown.clone(),
+        Reply::Technique { answer, .. } => answer.text().replace("**", ""),
+        Reply::Coverage { report, tactic, .. } => format!(
+            "{}\n(the heatmap picture: socbot coverage --png FILE; the ATT&CK Navigator layer: --navigator FILE)\n",
+            report.text(*tactic)
+        ),
         Reply::Duplicate => String::new(),
         Reply::Acknowledged { text, .. } => format!("{}\n", text.replace("**", "")),
         Reply::Oncall {

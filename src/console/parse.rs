@@ -35,6 +35,16 @@ pub fn parse_line(line: &str) -> Result<Line, UserError> {
         "quit" | "exit" | "q" => Ok(Line::Quit),
         "search" => Ok(Line::Search(rest.join(" "))),
         "playbook" | "pb" => playbook(&rest),
+        "coverage" => {
+            let words: Vec<&str> = rest
+                .iter()
+                .map(|w| w.strip_prefix("tactic:").unwrap_or(w))
+                .filter(|w| !w.is_empty())
+                .collect();
+            Ok(Line::Command(Command::Coverage {
+                tactic: (!words.is_empty()).then(|| words.join(" ")),
+            }))
+        }
         "incident" | "inc" => {
             let rest = incident_words(&rest)?;
             let rest: Vec<&str> = rest.iter().map(String::as_str).collect();

@@ -144,6 +144,23 @@ pub fn load_playbooks(config: &Config) -> Result<LibraryHandle, StartError> {
     Ok(handle)
 }
 
+/// The ATT&CK catalog `attack.stix` names (the shipped one when empty).
+pub fn load_catalog(config: &Config) -> Result<Arc<crate::attack::Catalog>, StartError> {
+    let catalog = config.attack.catalog().map_err(|e| match e {
+        crate::config::ConfigError::Invalid { key, message } => StartError::Config { key, message },
+        other => StartError::Config {
+            key: "attack.stix",
+            message: other.to_string(),
+        },
+    })?;
+    info!(
+        version = %catalog.version,
+        techniques = catalog.live().count(),
+        "ATT&CK catalog loaded"
+    );
+    Ok(catalog)
+}
+
 /// Opens the configured store, creating its directory when missing.
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {
     if let Some(parent) = config.store.path.parent()
@@ -231,6 +248,7 @@ pub async fn run_with_clock(
     check_roles(&config)?;
     let rotation = rotation(&config)?;
     let library = load_playbooks(&config)?;
+    let catalog = load_catalog(&config)?;
     let store = open_store(&config)?;
     let pending = store.outbox_len();
     if pending > 0 {
@@ -295,7 +313,7 @@ pub async fn run_with_clock(
             &stop_rx,
         );
         tasks = t;
-        service
+        service.with_catalog(catalog)
     };
     let result = crate::discord::serve(&config.discord, build, shutdown).await;
     let _ = stop_tx.send(true);

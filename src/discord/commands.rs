@@ -12,7 +12,18 @@ use crate::service::{Command, IncidentCommand, OncallCommand, UserError};
 
 /// Every command, as registered with Discord.
 pub fn all() -> Vec<CreateCommand> {
-    vec![playbook(), incident(), oncall()]
+    vec![playbook(), incident(), oncall(), coverage()]
+}
+
+fn coverage() -> CreateCommand {
+    let mut tactic = text("tactic", "Only this ATT&CK tactic", false, 40);
+    for t in &crate::attack::Catalog::shipped().tactics {
+        tactic = tactic.add_string_choice(&t.name, &t.shortname);
+    }
+    CreateCommand::new("coverage")
+        .description("ATT&CK coverage of the playbooks, gaps seen lately, playbooks to fix: with a heatmap")
+        .dm_permission(false)
+        .add_option(tactic)
 }
 
 fn oncall() -> CreateCommand {
@@ -267,6 +278,9 @@ pub fn parse(cmd: &CommandInteraction) -> Result<Command, UserError> {
                 }),
             })
         }
+        "coverage" => Ok(Command::Coverage {
+            tactic: top.str("tactic"),
+        }),
         other => Err(UserError(format!(
             "socbot does not know `/{other}` (any more). Type `/` to see its commands."
         ))),

@@ -641,6 +641,24 @@ async fn render_reply(service: &Service, reply: Reply, update: bool) -> Option<A
             true,
             false,
         )),
+        Reply::Technique { answer, private } => Answer::only(message(
+            &super::attack::technique_message(&answer),
+            private,
+            update,
+        )),
+        Reply::Coverage {
+            report,
+            tactic,
+            png,
+        } => {
+            let file = CreateAttachment::bytes(png, super::attack::HEATMAP_FILE);
+            let r = reply::response_message(
+                &super::attack::coverage_message(&report, tactic),
+                false,
+            )
+            .add_file(file);
+            Answer::only(CreateInteractionResponse::Message(r))
+        }
         Reply::Export { incident, markdown } => {
             let file =
                 CreateAttachment::bytes(markdown.into_bytes(), format!("{}.md", incident.id));

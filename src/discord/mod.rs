@@ -1,6 +1,7 @@
 //! The serenity adapter: connects to the gateway, registers the slash commands, turns
 //! interactions into service commands and replies into messages within Discord's limits.
 
+pub mod attack;
 pub mod commands;
 pub mod handler;
 pub mod incident;

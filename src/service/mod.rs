@@ -14,6 +14,9 @@ pub use library::LibraryHandle;
 use crate::incident::{Event, Incident, IncidentStatus};
 use crate::playbook::{Playbook, SectionKind};
 
+/// The days of incidents `/coverage` counts as "seen lately".
+pub const COVERAGE_DAYS: u32 = 30;
+
 /// Who issued a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
@@ -48,6 +51,8 @@ pub enum Command {
     Incident(IncidentCommand),
     /// `/oncall …`
     Oncall(OncallCommand),
+    /// `/coverage [tactic]`: ATT&CK coverage, gaps seen lately, playbook quality, the heatmap.
+    Coverage { tactic: Option<String> },
 }
 
 impl Command {
@@ -58,6 +63,7 @@ impl Command {
             Self::Incident(c) => c.name(),
             Self::Oncall(OncallCommand::Show { .. }) => "oncall",
             Self::Oncall(OncallCommand::Override { .. }) => "oncall override",
+            Self::Coverage { .. } => "coverage",
         }
     }
 }
@@ -122,6 +128,18 @@ pub enum Reply {
         fallback_role: Option<u64>,
         at: chrono::DateTime<chrono::Utc>,
     },
+    /// A technique without a playbook: what ATT&CK says of it, and the closest playbooks.
+    Technique {
+        answer: playbook::TechniqueAnswer,
+        private: bool,
+    },
+    /// ATT&CK coverage (`tactic`: the one asked for, an index into the report's tactics) and
+    /// its heatmap picture.
+    Coverage {
+        report: Box<crate::attack::coverage::Coverage>,
+        tactic: Option<usize>,
+        png: Vec<u8>,
+    },
     /// The interaction was handled before: answer nothing.
     Duplicate,
 }
@@ -137,6 +155,7 @@ pub struct Service {
     library: LibraryHandle,
     incidents: Option<Incidents>,
     clock: crate::clock::Clock,
+    catalog: Arc<crate::attack::Catalog>,
 }
 
 impl Service {
@@ -146,6 +165,7 @@ impl Service {
             library,
             incidents: None,
             clock: crate::clock::Clock::System,
+            catalog: crate::attack::Catalog::shipped(),
         }
     }
 
@@ -154,6 +174,7 @@ impl Service {
             library,
             incidents: Some(incidents),
             clock: crate::clock::Clock::System,
+            catalog: crate::attack::Catalog::shipped(),
         }
     }
 
@@ -161,6 +182,16 @@ impl Service {
     pub fn with_clock(mut self, clock: crate::clock::Clock) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// Answers from `catalog` (`attack.stix`) instead of the shipped ATT&CK catalog.
+    pub fn with_catalog(mut self, catalog: Arc<crate::attack::Catalog>) -> Self {
+        self.catalog = catalog;
+        self
+    }
+
+    pub fn catalog(&self) -> &Arc<crate::attack::Catalog> {
+        &self.catalog
     }
 
     /// Now, by the service's clock.
@@ -192,10 +223,23 @@ impl Service {
                 technique,
                 section,
                 private,
-            } => playbook::view(&self.library.current(), &technique, section).map(|view| {
-                span.record("technique", tracing::field::display(view.playbook.id));
-                Reply::Playbook { view, private }
+            } => playbook::answer(
+                &self.library.current(),
+                &self.catalog,
+                &technique,
+                section,
+                private,
+            )
+            .inspect(|reply| match reply {
+                Reply::Playbook { view, .. } => {
+                    span.record("technique", tracing::field::display(view.playbook.id));
+                }
+                Reply::Technique { answer, .. } => {
+                    span.record("technique", tracing::field::display(answer.info.id));
+                }
+                _ => {}
             }),
+            Command::Coverage { tactic } => self.coverage(tactic.as_deref(), origin).await,
             Command::Oncall(cmd) => match &self.incidents {
                 None => Err(UserError(
                     "On-call paging is not enabled in this socbot.".into(),
@@ -240,6 +284,43 @@ impl Service {
     /// Autocomplete for a technique option: up to 25 `(label, id)` pairs, labels within
     /// `max_label` characters.
     pub fn autocomplete_technique(&self, typed: &str, max_label: usize) -> Vec<(String, String)> {
-        playbook::autocomplete(&self.library.current(), typed, max_label)
+        playbook::autocomplete(&self.library.current(), &self.catalog, typed, max_label)
+    }
+
+    /// `/coverage [tactic]`: coverage over the last [`COVERAGE_DAYS`] days and its heatmap.
+    async fn coverage(&self, tactic: Option<&str>, origin: &Origin) -> Result<Reply, UserError> {
+        let tactic = match tactic.map(str::trim).filter(|t| !t.is_empty()) {
+            None => None,
+            Some(t) => Some(self.catalog.tactic(t).ok_or_else(|| {
+                let names: Vec<&str> = self.catalog.tactics.iter().map(|t| t.name.as_str()).collect();
+                UserError(format!(
+                    "ATT&CK has no tactic `{}`; pick one of: {}.",
+                    playbook::clip(t, 60),
+                    names.join(", ")
+                ))
+            })?),
+        };
+        let incidents = match &self.incidents {
+            Some(inc) => inc.list(None)?,
+            None => Vec::new(),
+        };
+        let (catalog, library, now) = (self.catalog.clone(), self.library.current(), origin.now);
+        // Drawing the picture is CPU work: off the async threads.
+        let (report, png) = tokio::task::spawn_blocking(move || {
+            let report =
+                crate::attack::coverage::compute(&catalog, &library, &incidents, COVERAGE_DAYS, now);
+            let png = crate::attack::heatmap::png(&report);
+            (report, png)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "coverage computation failed");
+            UserError("socbot could not compute coverage (logged for the operator); please try again.".into())
+        })?;
+        Ok(Reply::Coverage {
+            report: Box::new(report),
+            tactic,
+            png,
+        })
     }
 }

@@ -1,8 +1,113 @@
 //! `/playbook`: look a technique up, say how it was found, and autocomplete.
 
-use crate::playbook::{Library, Lookup, SectionKind};
+use std::sync::Arc;
 
-use super::{PlaybookView, UserError};
+use serde::Serialize;
+
+use crate::attack::{Catalog, TechniqueInfo};
+use crate::playbook::{Library, Lookup, Playbook, SectionKind, TechniqueId};
+
+use super::{PlaybookView, Reply, UserError};
+
+/// What ATT&CK says of a technique this library has no playbook for, with the closest playbooks.
+#[derive(Debug, Clone, Serialize)]
+pub struct TechniqueAnswer {
+    #[serde(flatten)]
+    pub info: TechniqueInfo,
+    /// Always false: the library has no playbook for it (a parent's playbook is answered as a
+    /// playbook instead).
+    pub has_playbook: bool,
+    /// The closest playbooks, best first.
+    pub closest: Vec<(TechniqueId, String)>,
+}
+
+impl TechniqueAnswer {
+    fn new(info: TechniqueInfo, closest: &[Arc<Playbook>]) -> Self {
+        Self {
+            info,
+            has_playbook: false,
+            closest: closest.iter().map(|p| (p.id, p.name.clone())).collect(),
+        }
+    }
+
+    /// The answer as markdown lines (`**bold**`, links bare): the console and `socbot show`
+    /// print it with the asterisks removed; Discord renders its own embed.
+    pub fn text(&self) -> String {
+        let i = &self.info;
+        let mut out = format!("**{} · {}** (MITRE ATT&CK v{})\n", i.id, i.name, i.version);
+        if let Some(s) = i.status_line() {
+            out.push_str(&format!("{s}\n"));
+        }
+        out.push_str(&format!("Tactics: {}\n", or_none(&i.tactics)));
+        out.push_str(&format!("Platforms: {}\n", or_none(&i.platforms)));
+        out.push_str(&format!("{}\n", i.url));
+        out.push_str("This library has no playbook for it.\n");
+        if !self.closest.is_empty() {
+            out.push_str("Closest playbooks:\n");
+            for (id, name) in &self.closest {
+                out.push_str(&format!("• `{id}` {name}\n"));
+            }
+        }
+        out
+    }
+}
+
+fn or_none(list: &[String]) -> String {
+    if list.is_empty() {
+        "none listed".into()
+    } else {
+        list.join(", ")
+    }
+}
+
+/// `/playbook`: the playbook; for a technique without one, what ATT&CK says of it (or, for a
+/// sub-technique, its parent's playbook with a note saying so); else a private error with the
+/// closest playbooks.
+pub fn answer(
+    library: &Library,
+    catalog: &Catalog,
+    technique: &str,
+    section: Option<SectionKind>,
+    private: bool,
+) -> Result<Reply, UserError> {
+    if let Ok(id) = TechniqueId::parse(technique)
+        && let Some(t) = catalog.get(id)
+    {
+        match library.lookup(technique) {
+            Lookup::Found(_) => {}
+            Lookup::Parent { asked, playbook } => {
+                let info = catalog.describe(t);
+                let mut note = format!(
+                    "There is no playbook for {asked} {} ({}; {}; {}); this is its parent technique {}.",
+                    info.name,
+                    or_none(&info.tactics),
+                    or_none(&info.platforms),
+                    info.url,
+                    playbook.id
+                );
+                if let Some(s) = info.status_line() {
+                    note.push(' ');
+                    note.push_str(&s);
+                }
+                return Ok(Reply::Playbook {
+                    view: PlaybookView {
+                        playbook,
+                        section,
+                        note: Some(note),
+                    },
+                    private,
+                });
+            }
+            Lookup::NotFound { suggestions, .. } => {
+                return Ok(Reply::Technique {
+                    answer: TechniqueAnswer::new(catalog.describe(t), &suggestions),
+                    private,
+                });
+            }
+        }
+    }
+    view(library, technique, section).map(|view| Reply::Playbook { view, private })
+}
 
 /// Resolves what the user typed into a view, or a private error with the closest playbooks.
 pub fn view(
@@ -62,13 +167,36 @@ pub fn view(
 }
 
 /// Up to 25 choices: label `T1583.006 · Acquire Infrastructure: Web Services` within
-/// `max_label` characters, value the id.
-pub fn autocomplete(library: &Library, typed: &str, max_label: usize) -> Vec<(String, String)> {
-    library
-        .search(typed, 25)
+/// `max_label` characters, value the id. Techniques with a playbook first, then ATT&CK
+/// techniques without one, marked `· no playbook`.
+pub fn autocomplete(
+    library: &Library,
+    catalog: &Catalog,
+    typed: &str,
+    max_label: usize,
+) -> Vec<(String, String)> {
+    const LIMIT: usize = 25;
+    const MARK: &str = " · no playbook";
+    let mut out: Vec<(String, String)> = library
+        .search(typed, LIMIT)
         .into_iter()
         .map(|p| (clip(&p.label(), max_label), p.id.to_string()))
-        .collect()
+        .collect();
+    if out.len() < LIMIT {
+        let room = LIMIT - out.len();
+        let extra = catalog
+            .search(typed, LIMIT)
+            .into_iter()
+            .filter(|t| library.get(t.id).is_none())
+            .take(room)
+            .map(|t| {
+                let label = format!("{} · {}", t.id, catalog.full_name(t));
+                let keep = max_label.saturating_sub(MARK.chars().count());
+                (format!("{}{MARK}", clip(&label, keep)), t.id.to_string())
+            });
+        out.extend(extra);
+    }
+    out
 }
 
 /// Cuts to `max` characters, ending with `…` when cut.
