@@ -75,7 +75,9 @@ pub struct TacticCoverage {
 impl TacticCoverage {
     /// Whole percent with a playbook.
     pub fn percent(&self) -> usize {
-        (self.with_playbook * 100).checked_div(self.live).unwrap_or(0)
+        (self.with_playbook * 100)
+            .checked_div(self.live)
+            .unwrap_or(0)
     }
 }
 
@@ -107,7 +109,9 @@ impl PlaybookQuality {
         (self.escalated * 100).checked_div(self.opened).unwrap_or(0)
     }
     pub fn false_positive_percent(&self) -> usize {
-        (self.false_positive * 100).checked_div(self.opened).unwrap_or(0)
+        (self.false_positive * 100)
+            .checked_div(self.opened)
+            .unwrap_or(0)
     }
 }
 
@@ -143,7 +147,10 @@ pub struct Coverage {
 /// The techniques incidents opened at or after `since` were about, with how many incidents
 /// each. The one place that gathers "seen": an incident that records more techniques (its
 /// alert's) adds them here.
-pub fn seen_techniques(incidents: &[Incident], since: DateTime<Utc>) -> BTreeMap<TechniqueId, usize> {
+pub fn seen_techniques(
+    incidents: &[Incident],
+    since: DateTime<Utc>,
+) -> BTreeMap<TechniqueId, usize> {
     let mut seen = BTreeMap::new();
     for inc in incidents.iter().filter(|i| i.opened_at >= since) {
         *seen.entry(inc.technique).or_insert(0) += 1;
@@ -277,7 +284,10 @@ fn quality(library: &Library, incidents: &[&Incident]) -> Vec<PlaybookQuality> {
                 .is_some_and(|c| c.resolution == Resolution::FalsePositive),
         );
         for (i, answer) in inc.answers.iter().enumerate() {
-            if answer.as_ref().is_some_and(|x| x.finding == Finding::Unknown) {
+            if answer
+                .as_ref()
+                .is_some_and(|x| x.finding == Finding::Unknown)
+            {
                 let text = inc.questions.get(i).cloned().unwrap_or_default();
                 a.unknown.entry(i + 1).or_insert((text, 0)).1 += 1;
             }
@@ -338,7 +348,9 @@ impl Coverage {
             self.attack_version,
             self.with_playbook,
             self.live,
-            (self.with_playbook * 100).checked_div(self.live).unwrap_or(0)
+            (self.with_playbook * 100)
+                .checked_div(self.live)
+                .unwrap_or(0)
         );
         let width = self
             .tactics
@@ -364,7 +376,9 @@ impl Coverage {
                 }
             ));
         }
-        let tactic_name = tactic.and_then(|i| self.tactics.get(i)).map(|t| t.name.as_str());
+        let tactic_name = tactic
+            .and_then(|i| self.tactics.get(i))
+            .map(|t| t.name.as_str());
         let gaps: Vec<&Gap> = self
             .gaps
             .iter()

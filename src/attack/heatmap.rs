@@ -173,7 +173,13 @@ pub fn png(cov: &Coverage) -> Vec<u8> {
     c.text(MARGIN, MARGIN, "ATT&CK COVERAGE", TITLE_SCALE, INK);
     let share = format!("{percent}%");
     let share_w = font::text_width(&share, TITLE_SCALE);
-    c.text(WIDTH - MARGIN - share_w, MARGIN, &share, TITLE_SCALE, Cell::Playbook.rgb());
+    c.text(
+        WIDTH - MARGIN - share_w,
+        MARGIN,
+        &share,
+        TITLE_SCALE,
+        Cell::Playbook.rgb(),
+    );
     let mut y = MARGIN + font::HEIGHT * TITLE_SCALE + 16;
     c.text(
         MARGIN,
@@ -224,7 +230,9 @@ pub fn png(cov: &Coverage) -> Vec<u8> {
             // The share as a bar the width of the column.
             let bar_y = y + LINE;
             c.rect(x, bar_y, l.column, 12, Cell::None.rgb());
-            let filled = (l.column * t.with_playbook).checked_div(t.live).unwrap_or(0);
+            let filled = (l.column * t.with_playbook)
+                .checked_div(t.live)
+                .unwrap_or(0);
             c.rect(x, bar_y, filled, 12, Cell::Playbook.rgb());
             // Cells: playbooks first, then the gaps seen, then the rest; each in id order.
             let mut cells = t.cells.clone();
@@ -257,7 +265,10 @@ mod tests {
     #[test]
     fn names_wrap_on_words_and_long_words_are_cut() {
         assert_eq!(wrap("Defense Evasion", 14), vec!["Defense", "Evasion"]);
-        assert_eq!(wrap("Command and Control", 14), vec!["Command and", "Control"]);
+        assert_eq!(
+            wrap("Command and Control", 14),
+            vec!["Command and", "Control"]
+        );
         assert_eq!(wrap("Reconnaissance", 5), vec!["Recon"]);
     }
 }

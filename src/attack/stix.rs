@@ -172,7 +172,9 @@ fn from_objects(objects: Vec<Object>) -> Result<Catalog, StixError> {
     }
     let replaced: HashMap<TechniqueId, TechniqueId> = objects
         .iter()
-        .filter(|o| o.kind == "relationship" && o.relationship_type.as_deref() == Some("revoked-by"))
+        .filter(|o| {
+            o.kind == "relationship" && o.relationship_type.as_deref() == Some("revoked-by")
+        })
         .filter_map(|o| {
             let from = stix_to_id.get(o.source_ref.as_deref()?)?;
             let to = stix_to_id.get(o.target_ref.as_deref()?)?;

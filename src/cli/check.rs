@@ -18,9 +18,10 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let (library, mut report) = Library::load_dir(&dir)?;
     // ATT&CK's view of each playbook: warnings only.
     let catalog = super::coverage::catalog(config)?;
-    report
-        .diagnostics
-        .extend(crate::attack::lint::playbooks(&catalog, library.iter().map(|p| &**p)));
+    report.diagnostics.extend(crate::attack::lint::playbooks(
+        &catalog,
+        library.iter().map(|p| &**p),
+    ));
     report
         .diagnostics
         .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));

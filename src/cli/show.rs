@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use crate::config::Config;
 use crate::playbook::{Lookup, Playbook, SectionKind, TechniqueId};
-use crate::service::playbook::TechniqueAnswer;
 use crate::render::terminal;
+use crate::service::playbook::TechniqueAnswer;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

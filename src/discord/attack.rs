@@ -72,7 +72,9 @@ pub fn coverage_message(c: &Coverage, tactic: Option<usize>) -> MessageSpec {
         ));
     }
     d.push_str("```\n");
-    let tactic_name = tactic.and_then(|i| c.tactics.get(i)).map(|t| t.name.as_str());
+    let tactic_name = tactic
+        .and_then(|i| c.tactics.get(i))
+        .map(|t| t.name.as_str());
     let gaps: Vec<_> = c
         .gaps
         .iter()

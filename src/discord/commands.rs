@@ -21,7 +21,9 @@ fn coverage() -> CreateCommand {
         tactic = tactic.add_string_choice(&t.name, &t.shortname);
     }
     CreateCommand::new("coverage")
-        .description("ATT&CK coverage of the playbooks, gaps seen lately, playbooks to fix: with a heatmap")
+        .description(
+            "ATT&CK coverage of the playbooks, gaps seen lately, playbooks to fix: with a heatmap",
+        )
         .dm_permission(false)
         .add_option(tactic)
 }

@@ -652,11 +652,9 @@ async fn render_reply(service: &Service, reply: Reply, update: bool) -> Option<A
             png,
         } => {
             let file = CreateAttachment::bytes(png, super::attack::HEATMAP_FILE);
-            let r = reply::response_message(
-                &super::attack::coverage_message(&report, tactic),
-                false,
-            )
-            .add_file(file);
+            let r =
+                reply::response_message(&super::attack::coverage_message(&report, tactic), false)
+                    .add_file(file);
             Answer::only(CreateInteractionResponse::Message(r))
         }
         Reply::Export { incident, markdown } => {

@@ -81,12 +81,20 @@ pub struct SearchItem {
 impl SearchIndex {
     /// Indexes playbooks in the order given (the library's id order).
     pub fn build(playbooks: &[Arc<Playbook>]) -> Self {
-        Self::build_from(playbooks.iter().map(|p| (p.id, p.name.as_str(), &p.tactics[..])))
+        Self::build_from(
+            playbooks
+                .iter()
+                .map(|p| (p.id, p.name.as_str(), &p.tactics[..])),
+        )
     }
 
     /// Indexes items in the order given (the ATT&CK catalog uses it).
     pub fn build_items(items: &[SearchItem]) -> Self {
-        Self::build_from(items.iter().map(|i| (i.id, i.name.as_str(), &i.tactics[..])))
+        Self::build_from(
+            items
+                .iter()
+                .map(|i| (i.id, i.name.as_str(), &i.tactics[..])),
+        )
     }
 
     fn build_from<'a>(items: impl Iterator<Item = (TechniqueId, &'a str, &'a [String])>) -> Self {

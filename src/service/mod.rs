@@ -292,7 +292,12 @@ impl Service {
         let tactic = match tactic.map(str::trim).filter(|t| !t.is_empty()) {
             None => None,
             Some(t) => Some(self.catalog.tactic(t).ok_or_else(|| {
-                let names: Vec<&str> = self.catalog.tactics.iter().map(|t| t.name.as_str()).collect();
+                let names: Vec<&str> = self
+                    .catalog
+                    .tactics
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect();
                 UserError(format!(
                     "ATT&CK has no tactic `{}`; pick one of: {}.",
                     playbook::clip(t, 60),
@@ -307,15 +312,23 @@ impl Service {
         let (catalog, library, now) = (self.catalog.clone(), self.library.current(), origin.now);
         // Drawing the picture is CPU work: off the async threads.
         let (report, png) = tokio::task::spawn_blocking(move || {
-            let report =
-                crate::attack::coverage::compute(&catalog, &library, &incidents, COVERAGE_DAYS, now);
+            let report = crate::attack::coverage::compute(
+                &catalog,
+                &library,
+                &incidents,
+                COVERAGE_DAYS,
+                now,
+            );
             let png = crate::attack::heatmap::png(&report);
             (report, png)
         })
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "coverage computation failed");
-            UserError("socbot could not compute coverage (logged for the operator); please try again.".into())
+            UserError(
+                "socbot could not compute coverage (logged for the operator); please try again."
+                    .into(),
+            )
         })?;
         Ok(Reply::Coverage {
             report: Box::new(report),
