@@ -671,7 +671,10 @@ fn coverage_cli_writes_text_json_navigator_and_png() {
     );
     assert!(text.contains("Resource Development"), "{text}");
     assert!(text.contains("   2/47 "), "{text}");
-    assert!(text.contains("Playbooks never used: 2 of 2"), "{text}");
+    assert!(
+        text.contains("Playbooks not used in the last 30 days: 2 of 2"),
+        "{text}"
+    );
     assert!(err(&o).contains("no incidents counted"), "{}", err(&o));
 
     let o = socbot(&["coverage", "--json", "--days", "7"], &env);
@@ -730,4 +733,36 @@ fn check_prints_the_attack_warnings_without_failing() {
         text.contains("1 warning(s)") && text.contains("checked against MITRE ATT&CK v18.1"),
         "{text}"
     );
+}
+
+#[test]
+fn the_console_answers_coverage_and_techniques_without_a_playbook() {
+    use std::io::Write;
+    let dir = TempDir::new("attack", "console");
+    let mut child = socbot_command(&["COLUMNS"])
+        .arg("console")
+        .env("SOCBOT__PLAYBOOKS__DIR", bundled())
+        .env("SOCBOT__STORE__PATH", dir.0.join("store"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"/coverage resource development\n/playbook T1583.007\n/coverage lunch\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    let text = out(&o);
+    assert!(text.contains("Resource Development"), "{text}");
+    assert!(!text.contains("Reconnaissance  "), "one tactic: {text}");
+    assert!(text.contains("socbot coverage --png FILE"), "{text}");
+    assert!(
+        text.contains("T1583.007 · Acquire Infrastructure: Serverless (MITRE ATT&CK v18.1)"),
+        "{text}"
+    );
+    assert!(text.contains("ATT&CK has no tactic `lunch`"), "{text}");
 }

@@ -218,7 +218,9 @@ fn check_good_fixtures_exits_0_with_a_summary() {
     // The one warning: the made-up fixture technique is not in ATT&CK (checked against the catalog).
     assert_eq!(text.lines().count(), 2, "{text}");
     assert!(
-        text.contains("T1999-fixture-parent.md:6: warning: ATT&CK Enterprise v18.1 has no technique T1999"),
+        text.contains(
+            "T1999-fixture-parent.md:6: warning: ATT&CK Enterprise v18.1 has no technique T1999"
+        ),
         "{text}"
     );
     assert!(

@@ -67,7 +67,7 @@ async fn coverage_attaches_a_png_heatmap_and_names_the_gaps() {
         "2/47",
         "Seen in the last 30 days without a playbook",
         "`T1583.006` Acquire Infrastructure: Web Services: 1 incident(s), 0% escalated, 0% false positive",
-        "Never used:** 1 of 2 playbooks",
+        "Not used in 30 days:** 1 of 2 playbooks",
         "MITRE ATT&CK v18.1",
     ] {
         assert!(text.contains(want), "{want:?} in:\n{text}");

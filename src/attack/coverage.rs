@@ -1,7 +1,7 @@
 //! Coverage of the ATT&CK catalog by a playbook library, and what incidents say of it: per
 //! tactic, the live techniques with a playbook out of all live techniques; the techniques seen
-//! lately without a playbook (the gaps that hurt); playbooks never used; per playbook, how its
-//! incidents went. Also the ATT&CK Navigator layer. Pure: incidents and `now` are passed in.
+//! lately without a playbook (the gaps that hurt); playbooks no incident used lately; per
+//! playbook, how its incidents went. Also the ATT&CK Navigator layer. Pure: incidents and `now` are passed in.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -133,7 +133,7 @@ pub struct Coverage {
     pub playbooks: usize,
     /// Seen without a playbook, most seen first.
     pub gaps: Vec<Gap>,
-    /// Playbooks no incident ever used, in id order.
+    /// Playbooks no incident of the window used, in id order.
     pub unused: Vec<(TechniqueId, String)>,
     /// Playbooks with incidents in the window, the ones to fix first first.
     pub quality: Vec<PlaybookQuality>,
@@ -223,11 +223,14 @@ pub fn compute(
         })
         .collect();
     gaps.sort_by(|a, b| b.seen.cmp(&a.seen).then(a.id.cmp(&b.id)));
-    let ever_used: std::collections::HashSet<TechniqueId> =
-        incidents.iter().map(|i| i.technique).collect();
+    let used: std::collections::HashSet<TechniqueId> = incidents
+        .iter()
+        .filter(|i| i.opened_at >= since)
+        .map(|i| i.technique)
+        .collect();
     let unused = library
         .iter()
-        .filter(|p| !ever_used.contains(&p.id))
+        .filter(|p| !used.contains(&p.id))
         .map(|p| (p.id, p.name.clone()))
         .collect();
     let outside_catalog = library
@@ -406,7 +409,8 @@ impl Coverage {
         }
         if tactic.is_none() {
             out.push_str(&format!(
-                "\nPlaybooks never used: {} of {}\n",
+                "\nPlaybooks not used in the last {} days: {} of {}\n",
+                self.days,
                 self.unused.len(),
                 self.playbooks
             ));

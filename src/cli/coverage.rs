@@ -54,9 +54,12 @@ pub(crate) fn catalog(config: &Config) -> anyhow::Result<std::sync::Arc<Catalog>
     Ok(config.attack.catalog()?)
 }
 
-/// Every incident in the store (beside a running bot, from its consistent copy); none when
-/// there is no store yet.
-fn incidents(config: &Config) -> anyhow::Result<Vec<Incident>> {
+/// The incidents opened since `since` (beside a running bot, from its consistent copy); none
+/// when there is no store yet.
+fn incidents(
+    config: &Config,
+    since: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Vec<Incident>> {
     if !config.store.path.exists() {
         eprintln!(
             "socbot: no store at {} yet (store.path): no incidents counted",
@@ -65,20 +68,18 @@ fn incidents(config: &Config) -> anyhow::Result<Vec<Incident>> {
         return Ok(Vec::new());
     }
     let view = crate::backup::ReadView::open(&config.store.path)?;
-    Ok(crate::service::incident::all_incidents(view.store())?)
+    Ok(crate::service::incident::incidents_since(
+        view.store(),
+        since,
+    )?)
 }
 
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let catalog = catalog(config)?;
     let library = super::load_library(config)?;
-    let incidents = incidents(config)?;
-    let report = coverage::compute(
-        &catalog,
-        &library,
-        &incidents,
-        args.days,
-        chrono::Utc::now(),
-    );
+    let now = chrono::Utc::now();
+    let incidents = incidents(config, now - chrono::Duration::days(i64::from(args.days)))?;
+    let report = coverage::compute(&catalog, &library, &incidents, args.days, now);
     if let Some(file) = &args.navigator {
         let layer = serde_json::to_string_pretty(&report.navigator_layer(&catalog))?;
         std::fs::write(file, layer)

@@ -6,8 +6,9 @@ use crate::incident::{Finding, IncidentStatus, Resolution};
 use crate::playbook::SectionKind;
 
 /// The console's commands, as typed.
-pub const COMMANDS: [&str; 6] = [
+pub const COMMANDS: [&str; 7] = [
     "/playbook",
+    "/coverage",
     "/search",
     "/incident",
     "/oncall",
@@ -69,6 +70,13 @@ pub fn complete(line: &str, pos: usize, sources: &Sources<'_>) -> (usize, Vec<Ca
         "playbook" | "pb" => playbook(args.len(), word, sources),
         "incident" | "inc" => incident(args, word, sources),
         "oncall" if args.is_empty() => starting_with(["override"], word),
+        "coverage" if args.is_empty() => starting_with(
+            crate::attack::Catalog::shipped()
+                .tactics
+                .iter()
+                .map(|t| t.shortname.clone()),
+            word,
+        ),
         _ => Vec::new(),
     };
     (start, candidates)

@@ -121,7 +121,8 @@ pub fn coverage_message(c: &Coverage, tactic: Option<usize>) -> MessageSpec {
             d.push('\n');
         }
         d.push_str(&format!(
-            "\n**Never used:** {} of {} playbooks.\n",
+            "\n**Not used in {} days:** {} of {} playbooks.\n",
+            c.days,
             c.unused.len(),
             c.playbooks
         ));

@@ -116,6 +116,31 @@ fn fold(store: &Store, id: u64) -> Option<Incident> {
     Incident::from_stored(IncidentId(id), &events).ok()
 }
 
+/// The readable incidents opened at or after `since`, newest first: read newest first, a page
+/// at a time, until one opened before `since` (incident numbers grow with time), so the cost
+/// follows the window, not the store's size. For coverage.
+pub fn incidents_since(store: &Store, since: DateTime<Utc>) -> Result<Vec<Incident>, StoreError> {
+    let mut found = Vec::new();
+    let mut before = None;
+    loop {
+        let ids = store.incident_ids_desc(before, LIST_PAGE, false)?;
+        let Some(&last) = ids.last() else { break };
+        before = Some(last);
+        let mut older = false;
+        for inc in ids.into_iter().filter_map(|id| fold(store, id)) {
+            if inc.opened_at >= since {
+                found.push(inc);
+            } else {
+                older = true;
+            }
+        }
+        if older {
+            break;
+        }
+    }
+    Ok(found)
+}
+
 /// Every open (not closed) readable incident, oldest first: read from the open index, never
 /// from every incident ever made.
 pub(crate) fn open_incidents(store: &Store) -> Result<Vec<Incident>, StoreError> {
@@ -356,6 +381,11 @@ impl Incidents {
         span.record("incident", tracing::field::display(id));
         span.record("technique", tracing::field::display(incident.technique));
         Ok((incident, events))
+    }
+
+    /// The incidents opened at or after `since`, newest first (see [`incidents_since`]).
+    pub fn since(&self, since: DateTime<Utc>) -> Result<Vec<Incident>, UserError> {
+        incidents_since(&self.store, since).map_err(internal)
     }
 
     /// The newest [`LIST_PAGE`] incidents, optionally of one status, and how many there are

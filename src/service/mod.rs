@@ -306,7 +306,9 @@ impl Service {
             })?),
         };
         let incidents = match &self.incidents {
-            Some(inc) => inc.list(None)?,
+            Some(inc) => {
+                inc.since(origin.now - chrono::Duration::days(i64::from(COVERAGE_DAYS)))?
+            }
             None => Vec::new(),
         };
         let (catalog, library, now) = (self.catalog.clone(), self.library.current(), origin.now);
