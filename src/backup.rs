@@ -407,8 +407,25 @@ pub fn daemon_listening(socket: &Path) -> bool {
 
 /// Asks a running daemon for a backup over its control socket. None when no daemon listens
 /// there.
-#[cfg(unix)]
 pub fn fetch_from_daemon(socket: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+    control_request(socket, "backup", Duration::from_secs(120)).map_err(|e| {
+        anyhow!(
+            "{}",
+            e.to_string()
+                .replace("could not do the request", "could not take the backup")
+                .replace("its answer", "the backup")
+        )
+    })
+}
+
+/// Sends one request line to a running daemon's control socket and returns its answer. None
+/// when no daemon listens there.
+#[cfg(unix)]
+pub fn control_request(
+    socket: &Path,
+    request: &str,
+    timeout: Duration,
+) -> anyhow::Result<Option<Vec<u8>>> {
     use std::io::{BufRead, BufReader, Read, Write};
     use std::os::unix::net::UnixStream;
     let mut stream = match UnixStream::connect(socket) {
@@ -428,14 +445,14 @@ pub fn fetch_from_daemon(socket: &Path) -> anyhow::Result<Option<Vec<u8>>> {
             ));
         }
     };
-    stream.set_read_timeout(Some(Duration::from_secs(120)))?;
-    stream.write_all(b"backup\n")?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.write_all(format!("{request}\n").as_bytes())?;
     let mut reader = BufReader::new(stream);
     let mut status = String::new();
     reader.read_line(&mut status)?;
     let status = status.trim_end();
     if let Some(why) = status.strip_prefix("ERR ") {
-        bail!("the running socbot could not take the backup: {why}");
+        bail!("the running socbot could not do the request: {why}");
     }
     let len: usize = status
         .strip_prefix("OK ")
@@ -444,12 +461,16 @@ pub fn fetch_from_daemon(socket: &Path) -> anyhow::Result<Option<Vec<u8>>> {
     let mut bytes = vec![0; len];
     reader
         .read_exact(&mut bytes)
-        .context("the running socbot stopped sending the backup")?;
+        .context("the running socbot stopped sending its answer")?;
     Ok(Some(bytes))
 }
 
 #[cfg(not(unix))]
-pub fn fetch_from_daemon(_socket: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+pub fn control_request(
+    _socket: &Path,
+    _request: &str,
+    _timeout: Duration,
+) -> anyhow::Result<Option<Vec<u8>>> {
     Ok(None)
 }
 
@@ -513,7 +534,18 @@ pub async fn serve_control(
                         Err(e) => format!("ERR {e}\n").into_bytes(),
                     }
                 }
-                _ => b"ERR unknown request; the only request is `backup`\n".to_vec(),
+                Ok(Ok(_)) if line.trim().starts_with("outbox") => {
+                    let request = line.trim().trim_start_matches("outbox").to_owned();
+                    match crate::effects::outbox_request(&store, &request).await {
+                        Ok(text) => {
+                            let mut out = format!("OK {}\n", text.len()).into_bytes();
+                            out.extend_from_slice(text.as_bytes());
+                            out
+                        }
+                        Err(e) => format!("ERR {}\n", e.replace('\n', " ")).into_bytes(),
+                    }
+                }
+                _ => b"ERR unknown request; the requests are `backup` and `outbox ...`\n".to_vec(),
             };
             let _ = write.write_all(&answer).await;
             let _ = write.shutdown().await;

@@ -20,6 +20,7 @@ pub struct Config {
     pub escalation: EscalationConfig,
     pub oncall: crate::oncall::OncallConfig,
     pub paging: crate::oncall::PagingConfig,
+    pub outbox: OutboxConfig,
     pub log: LogConfig,
     pub http: HttpConfig,
     pub attack: AttackConfig,
@@ -113,6 +114,25 @@ pub struct DiscordConfig {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// `[outbox]`: how effects are delivered (see `crate::effects`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// Lanes (incidents) delivered at once.
+    pub concurrency: usize,
+    /// Seconds an effect may keep failing before it becomes a dead letter.
+    pub dead_letter_after: u64,
+}
+
+impl OutboxConfig {
+    pub fn settings(&self) -> crate::effects::OutboxSettings {
+        crate::effects::OutboxSettings {
+            concurrency: self.concurrency.max(1),
+            dead_letter_after: std::time::Duration::from_secs(self.dead_letter_after),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -226,6 +246,18 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "discord.request_timeout_secs",
                 message: "must be 1 to 300 (seconds); 10 is usual".into(),
+            });
+        }
+        if !(1..=64).contains(&self.outbox.concurrency) {
+            return Err(ConfigError::Invalid {
+                key: "outbox.concurrency",
+                message: "must be 1 to 64 (lanes delivered at once); 8 is usual".into(),
+            });
+        }
+        if self.outbox.dead_letter_after == 0 {
+            return Err(ConfigError::Invalid {
+                key: "outbox.dead_letter_after",
+                message: "must be at least 1 (seconds); 3600 is usual".into(),
             });
         }
         if self.playbooks.watch_interval_secs == 0 {

@@ -8,6 +8,7 @@ mod export;
 mod list;
 mod oncall;
 mod ops;
+mod outbox;
 mod show;
 
 use std::path::PathBuf;
@@ -66,6 +67,9 @@ pub enum Command {
     /// What socbot makes of an alert payload, without touching the store:
     /// `socbot alert test --format wazuh FILE [--json]`.
     Alert(alert::Args),
+    /// The outbox's dead letters: `socbot outbox [list | retry ID | drop ID]`, also beside a
+    /// running bot.
+    Outbox(outbox::Args),
 }
 
 /// Parses the command line, loads the configuration, runs the command.
@@ -115,6 +119,7 @@ pub fn main() -> ExitCode {
         Command::Alert(args) => alert::run(&config, args),
         Command::Coverage(args) => coverage::run(&config, args),
         Command::Attack(args) => coverage::attack(args),
+        Command::Outbox(args) => outbox::run(&config, args),
     };
     match result {
         Ok(code) => code,

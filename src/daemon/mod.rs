@@ -209,7 +209,9 @@ pub fn incident_service(
 ) -> (Service, Outbox, Vec<JoinHandle<()>>) {
     let soc_channel = config.discord.soc_channel_id;
     let webhook = config.paging.webhook().map(Webhook::new);
-    let outbox = Outbox::new(store.clone(), port).with_webhook(webhook);
+    let outbox = Outbox::new(store.clone(), port)
+        .with_webhook(webhook)
+        .with_settings(config.outbox.settings());
     let incidents = Incidents::new(
         store.clone(),
         outbox.clone(),

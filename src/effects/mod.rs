@@ -541,7 +541,8 @@ impl Outbox {
     /// Delivers every effect that is due, each lane in order, up to `settings.concurrency`
     /// lanes at once. Returns the time until the next retry is due, if any effect is left.
     pub async fn drain(&self) -> Result<Option<Duration>, StoreError> {
-        self.drain_until(&watch::channel(false).1).await
+        let (_running, stop) = watch::channel(false);
+        self.drain_until(&stop).await
     }
 
     /// As [`Outbox::drain`], starting nothing new once `stop` turns true (what is in flight
@@ -552,26 +553,67 @@ impl Outbox {
     ) -> Result<Option<Duration>, StoreError> {
         let _one = self.draining.lock().await;
         self.load()?;
+        let fed = self.store.watch_effects();
         let mut running = tokio::task::JoinSet::new();
+        let mut jobs: HashMap<tokio::task::Id, Job> = HashMap::new();
+        let mut stop = stop.clone();
+        // Once stopping, what is in flight gets a few seconds to finish and be recorded; a call
+        // still hanging then is abandoned (delivery is idempotent: it is redone at the next
+        // start, its nonce or thread name finding what it already did).
+        let mut give_up: Option<tokio::time::Instant> = None;
+        let mut closed = false;
         loop {
             self.ingest();
-            while running.len() < self.settings.concurrency && !*stop.borrow() {
+            let stopping = closed || *stop.borrow();
+            while running.len() < self.settings.concurrency && !stopping {
                 let now = Utc::now().timestamp_millis();
                 let Some(job) = self.index().take(now) else {
                     break;
                 };
                 let me = self.clone();
-                running.spawn(async move {
-                    let outcome = me.deliver(job).await;
-                    (job, outcome)
-                });
+                let handle = running.spawn(async move { me.deliver(job).await });
+                jobs.insert(handle.id(), job);
             }
-            let Some(done) = running.join_next().await else {
+            if running.is_empty() {
                 break;
+            }
+            if stopping && give_up.is_none() {
+                give_up = Some(tokio::time::Instant::now() + Duration::from_secs(3));
+            }
+            // While lanes are in flight (one may hang until its timeout), new effects and
+            // retries falling due are started beside them.
+            let now = Utc::now().timestamp_millis();
+            let next = self.index().next_due().map(|d| (d - now).max(1) as u64);
+            let retry = tokio::time::sleep(Duration::from_millis(next.unwrap_or(3_600_000)));
+            let abandon = async {
+                match give_up {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
             };
-            match done {
-                Ok((job, outcome)) => self.index().finish(job, &outcome),
-                Err(e) => error!(error = %e, "outbox: a delivery task failed"),
+            tokio::select! {
+                done = running.join_next_with_id() => {
+                    let (id, outcome) = match done {
+                        Some(Ok((id, outcome))) => (id, outcome),
+                        Some(Err(e)) => {
+                            error!(error = %e, "outbox: a delivery task failed; its lane retries");
+                            (e.id(), Outcome::Retry(Utc::now().timestamp_millis() + 1000))
+                        }
+                        None => continue,
+                    };
+                    if let Some(job) = jobs.remove(&id) {
+                        self.index().finish(job, &outcome);
+                    }
+                }
+                () = fed.notified() => {}
+                () = self.kick.notified() => {}
+                () = retry => {}
+                changed = stop.changed(), if !closed => closed = changed.is_err(),
+                () = abandon => {
+                    warn!(in_flight = running.len(), "stopping: deliveries still in flight are abandoned and redone at the next start");
+                    running.abort_all();
+                    break;
+                }
             }
         }
         let now = Utc::now().timestamp_millis();
@@ -822,6 +864,71 @@ impl Outbox {
                 }
             }
         }
+    }
+}
+
+/// `socbot outbox [list | retry ID | drop ID]`: one request, answered as text. The command
+/// line runs it on the store itself, or sends it to a running bot's control socket, which runs
+/// it here on the live store (a retried effect goes straight back to the bot's worker).
+pub async fn outbox_request(store: &Store, request: &str) -> Result<String, String> {
+    let words: Vec<&str> = request.split_whitespace().collect();
+    let id = |w: Option<&&str>| -> Result<u64, String> {
+        w.and_then(|w| w.parse().ok()).ok_or_else(|| {
+            "name the dead letter by its number (`socbot outbox list` shows them)".to_owned()
+        })
+    };
+    let store_err = |e: StoreError| e.to_string();
+    match words.as_slice() {
+        [] | ["list"] => {
+            let letters = store.dead_letters().map_err(store_err)?;
+            let mut out = format!(
+                "{} effect(s) waiting for delivery; {} dead letter(s){}\n",
+                store.outbox_len(),
+                letters.len(),
+                if letters.is_empty() { "" } else { ":" }
+            );
+            for (id, l) in letters {
+                let effect = l.entry["effect"]["type"].as_str().unwrap_or("unknown");
+                let incident = match l.lane.incident {
+                    0 => "-".to_owned(),
+                    n => format!("INC-{n}"),
+                };
+                let at = chrono::DateTime::from_timestamp_millis(l.at_ms)
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "  {id:<8} {incident:<10} {effect:<18} {at}  after {} attempt(s): {}\n",
+                    l.attempts, l.reason
+                ));
+            }
+            Ok(out)
+        }
+        ["retry", rest @ ..] => {
+            let n = id(rest.first())?;
+            match store.retry_dead_letter(n).await.map_err(store_err)? {
+                Some(new) => {
+                    info!(dead_letter = n, effect_id = new, "dead letter queued again");
+                    Ok(format!("dead letter {n} is queued again (effect {new})\n"))
+                }
+                None => Err(format!(
+                    "there is no dead letter {n}; `socbot outbox list` shows them"
+                )),
+            }
+        }
+        ["drop", rest @ ..] => {
+            let n = id(rest.first())?;
+            if store.drop_dead_letter(n).await.map_err(store_err)? {
+                warn!(dead_letter = n, "dead letter dropped for good");
+                Ok(format!("dead letter {n} dropped for good\n"))
+            } else {
+                Err(format!(
+                    "there is no dead letter {n}; `socbot outbox list` shows them"
+                ))
+            }
+        }
+        _ => Err(format!(
+            "unknown outbox request `{request}`: use `list`, `retry ID` or `drop ID`"
+        )),
     }
 }
 

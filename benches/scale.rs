@@ -1,0 +1,659 @@
+//! The same speed at 100,000 incidents (`cargo bench --bench scale [-- SECTION…]`).
+//!
+//! Stores are built through the store itself, a thousand incidents per commit (each opened,
+//! answered once, 95% closed), not one interaction at a time. Sections (all by default):
+//!
+//! - `commands`: per-command latency of `/incident open`, `answer` and `status` through the
+//!   service, each followed by an outbox pass as `socbot console` does, on stores of 0, 10,000
+//!   and 100,000 incidents, without and with a backlog of 10,000 undelivered effects (an
+//!   outage's worth, backing off). The 100,000 figure against the empty one.
+//! - `outbox`: the outbox's cost per delivered effect (5,000 effects into a port that accepts
+//!   at once) on the same stores.
+//! - `catchup`: 10,000 and 20,000 queued effects (incidents opened while Discord was away)
+//!   drained into the loopback Discord by the real daemon, and how long a new `/incident open`
+//!   made during the 20,000 catch-up waits for its thread.
+//! - `memory`: `socbot run` (the real binary) on the 656-playbook corpus
+//!   (`../shared/corpus/attack-playbooks`, skipped when absent) and 100,000 incidents: time to
+//!   ready and resident memory.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::json;
+use socbot::clock::Clock;
+use socbot::config::Config;
+use socbot::effects::{ChatPort, DeliveryError, Effect, OutboxEntry};
+use socbot::incident::{
+    self as domain, ActorRef, DefaultPolicy, EventKind, Finding, Incident, IncidentId, Resolution,
+};
+use socbot::playbook::Playbook;
+use socbot::service::{Actor, Command, IncidentCommand, Origin, Service};
+use socbot::store::{Batch, NewEffect, Store};
+use support::bot::{self, BotDirs, L1_ROLE};
+use support::discord::FakeDiscord;
+use support::discord::payloads::{Interaction, opt_str};
+use support::incidents::card_incident;
+use support::stats;
+
+const SIZES: [u64; 3] = [0, 10_000, 100_000];
+const BACKLOG: usize = 10_000;
+const COMMANDS: usize = 100;
+const DELIVERIES: usize = 5_000;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("socbot-scale-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn playbook() -> Arc<Playbook> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks");
+    let (library, _) = socbot::playbook::Library::load_dir(&dir).expect("bundled playbooks");
+    match library.lookup("T1583.006") {
+        socbot::playbook::library::Lookup::Found(p) => p,
+        _ => panic!("the bundled T1583.006 playbook"),
+    }
+}
+
+/// Adds `n` incidents to `store`, a thousand per commit: opened, q1 answered, 95% closed.
+/// With `effects`, each also queues its thread and questions (incidents opened while Discord
+/// was away). Returns their ids.
+fn build(store: &Store, playbook: &Playbook, n: u64, effects: bool, channel: u64) -> Vec<u64> {
+    let actor = ActorRef::new(1_200_000_000_000_000_001, "bench");
+    let now = Utc::now();
+    let mut ids = Vec::with_capacity(n as usize);
+    let mut left = n;
+    while left > 0 {
+        let mut batch = Batch::default();
+        for _ in 0..left.min(1_000) {
+            let id = store.allocate_incident_id().unwrap();
+            ids.push(id);
+            let mut events = domain::open(
+                IncidentId(id),
+                playbook,
+                &format!("bench incident {id}"),
+                None,
+                DefaultPolicy::AnyConcerning,
+                &actor,
+                now,
+            )
+            .unwrap();
+            if let Some(EventKind::Opened { channel: home, .. }) =
+                events.first_mut().map(|e| &mut e.kind)
+            {
+                *home = channel;
+            }
+            let inc = Incident::from_stored(IncidentId(id), &events).unwrap();
+            let answered = domain::answer(&inc, 1, Finding::Clear, None, &actor, now).unwrap();
+            events.extend(answered.iter().cloned());
+            let mut open = true;
+            if !effects && !id.is_multiple_of(20) {
+                let inc = inc.with(&answered).unwrap();
+                events.extend(domain::close(&inc, Resolution::Benign, None, &actor, now).unwrap());
+                open = false;
+            }
+            batch
+                .events
+                .extend(events.iter().map(|e| (id, Store::encode(e))));
+            if open {
+                batch.opened.push(id);
+            }
+            if effects {
+                batch.effects.push(OutboxEntry::encode(Effect::OpenThread {
+                    incident: id,
+                    channel,
+                }));
+                batch
+                    .effects
+                    .push(OutboxEntry::encode(Effect::PostQuestions { incident: id }));
+            }
+        }
+        store.commit_blocking(batch).unwrap();
+        left -= left.min(1_000);
+    }
+    ids
+}
+
+/// 10,000 undelivered effects backing off after an outage (retry due in an hour).
+fn add_backlog(store: &Store) {
+    let mut batch = Batch::default();
+    for i in 0..BACKLOG as u64 {
+        let effect = Effect::PostNotice {
+            incident: 10_000_000 + i % 2_000,
+            text: "waiting for Discord".into(),
+        };
+        let mut entry = OutboxEntry::new(effect.clone());
+        entry.attempts = 7;
+        entry.not_before_ms = Utc::now().timestamp_millis() + 3_600_000;
+        entry.first_failed_ms = Some(Utc::now().timestamp_millis());
+        batch.effects.push(NewEffect {
+            lane: effect.lane(),
+            coalesce: false,
+            json: Store::encode(&entry),
+        });
+    }
+    store.commit_blocking(batch).unwrap();
+}
+
+fn config(store: &Path) -> Config {
+    Config::load_with_env(
+        None,
+        vec![
+            ("SOCBOT__STORE__PATH".into(), store.display().to_string()),
+            (
+                "SOCBOT__PLAYBOOKS__DIR".into(),
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("playbooks")
+                    .display()
+                    .to_string(),
+            ),
+        ],
+    )
+    .expect("bench configuration")
+}
+
+/// A chat that accepts everything at once (the outbox's own cost).
+struct Accepting;
+
+#[async_trait::async_trait]
+impl ChatPort for Accepting {
+    async fn deliver(
+        &self,
+        _key: u64,
+        _effect: &Effect,
+        _incident: &Incident,
+    ) -> Result<Vec<EventKind>, DeliveryError> {
+        Ok(Vec::new())
+    }
+
+    async fn post_channel(&self, _: u64, _: u64, _: &str) -> Result<(), DeliveryError> {
+        Ok(())
+    }
+}
+
+struct Running {
+    service: Service,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+fn start(store: &Store, dir: &Path, port: Arc<dyn ChatPort>) -> Running {
+    let config = config(dir);
+    let library = socbot::daemon::load_playbooks(&config).unwrap();
+    let rotation = socbot::daemon::rotation(&config).unwrap();
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let (service, _outbox, tasks) = socbot::daemon::incident_service(
+        &config,
+        library,
+        store.clone(),
+        port,
+        Clock::System,
+        rotation,
+        &stop_rx,
+    );
+    Running {
+        service,
+        stop,
+        tasks,
+    }
+}
+
+impl Running {
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// One command and the outbox pass after it, as `socbot console` runs them.
+async fn timed(service: &Service, command: IncidentCommand, interaction: u64) -> Duration {
+    let origin = Origin {
+        actor: Actor::console(),
+        channel: 0,
+        interaction: Some(interaction),
+        now: Utc::now(),
+    };
+    let started = Instant::now();
+    let reply = service.handle(Command::Incident(command), &origin).await;
+    service.incidents().unwrap().outbox().drain().await.unwrap();
+    let took = started.elapsed();
+    if let Err(e) = reply {
+        panic!("command refused: {}", e.0);
+    }
+    took
+}
+
+#[derive(Clone, Copy)]
+struct Figures {
+    open: Duration,
+    answer: Duration,
+    status: Duration,
+    per_effect: Duration,
+}
+
+async fn measure(size: u64, backlog: bool, playbook: &Playbook, sections: &[String]) -> Figures {
+    let dir = scratch(&format!("{size}-{backlog}"));
+    let store = Store::open(&dir.join("store")).unwrap();
+    let started = Instant::now();
+    build(&store, playbook, size, false, 0);
+    if backlog {
+        add_backlog(&store);
+    }
+    let built = started.elapsed();
+    let label = format!(
+        "{size:>7} incidents{}",
+        if backlog { " + 10k backlog" } else { "" }
+    );
+    println!(
+        "{label}: store built in {built:.1?} ({} effects waiting)",
+        store.outbox_len()
+    );
+    let mut figures = Figures {
+        open: Duration::ZERO,
+        answer: Duration::ZERO,
+        status: Duration::ZERO,
+        per_effect: Duration::ZERO,
+    };
+    let mut interaction = 5_000_000_000u64;
+    if sections.iter().any(|s| s == "commands") {
+        let port = Arc::new(socbot::console::ConsolePort::default());
+        let bot = start(&store, &dir.join("store"), port.clone());
+        // Warm up (first fold, first outbox pass).
+        for _ in 0..5 {
+            interaction += 1;
+            timed(
+                &bot.service,
+                IncidentCommand::Status {
+                    incident: Some(IncidentId(size.max(1))),
+                },
+                interaction,
+            )
+            .await;
+        }
+        let mut opens = Vec::new();
+        let mut opened = Vec::new();
+        for i in 0..COMMANDS {
+            interaction += 1;
+            let before = store.incident_counts().unwrap().0;
+            opens.push(
+                timed(
+                    &bot.service,
+                    IncidentCommand::Open {
+                        technique: "T1583.006".into(),
+                        title: format!("scale {i}"),
+                        alert: None,
+                    },
+                    interaction,
+                )
+                .await,
+            );
+            assert_eq!(store.incident_counts().unwrap().0, before + 1);
+            opened.push(store.incident_ids_desc(None, 1, false).unwrap()[0]);
+            port.take();
+        }
+        let mut answers = Vec::new();
+        for (i, id) in opened.iter().enumerate() {
+            interaction += 1;
+            let finding = [Finding::Clear, Finding::Unknown][i % 2];
+            answers.push(
+                timed(
+                    &bot.service,
+                    IncidentCommand::Answer {
+                        incident: Some(IncidentId(*id)),
+                        question: 2,
+                        finding,
+                        note: None,
+                        via_button: true,
+                    },
+                    interaction,
+                )
+                .await,
+            );
+            port.take();
+        }
+        let mut statuses = Vec::new();
+        let mut rng = support::rng::Rng(size ^ 7);
+        let all = store.incident_counts().unwrap().0 as u64;
+        for _ in 0..COMMANDS {
+            interaction += 1;
+            let id = 1 + rng.below_u64(all.max(1));
+            statuses.push(
+                timed(
+                    &bot.service,
+                    IncidentCommand::Status {
+                        incident: Some(IncidentId(id)),
+                    },
+                    interaction,
+                )
+                .await,
+            );
+            port.take();
+        }
+        figures.open = stats::report(&format!("  {label}: open"), 44, 4, opens).p50;
+        figures.answer = stats::report(&format!("  {label}: answer"), 44, 4, answers).p50;
+        figures.status = stats::report(&format!("  {label}: status"), 44, 4, statuses).p50;
+        bot.stop().await;
+    }
+    if sections.iter().any(|s| s == "outbox") {
+        // 500 incidents with 10 notices each, delivered by a worker started afresh (its index
+        // is built once at start, as at a daemon start).
+        let ids = build(&store, playbook, 500, false, 0);
+        let mut batch = Batch::default();
+        for n in 0..DELIVERIES {
+            batch.effects.push(OutboxEntry::encode(Effect::PostNotice {
+                incident: ids[n % ids.len()],
+                text: format!("notice {n}"),
+            }));
+        }
+        store.commit_blocking(batch).unwrap();
+        let waiting = store.outbox_len();
+        let outbox = socbot::effects::Outbox::new(store.clone(), Arc::new(Accepting));
+        let started = Instant::now();
+        outbox.drain().await.unwrap();
+        let took = started.elapsed();
+        assert_eq!(store.outbox_len(), waiting - DELIVERIES, "all delivered");
+        figures.per_effect = took / DELIVERIES as u32;
+        println!(
+            "  {label}: outbox {DELIVERIES} effects delivered in {took:.2?}: {:.1?} per effect",
+            figures.per_effect
+        );
+    }
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+    figures
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64().max(1e-9)
+}
+
+async fn flat_cost(sections: &[String]) {
+    let playbook = playbook();
+    let mut rows = Vec::new();
+    for backlog in [false, true] {
+        for size in SIZES {
+            rows.push((
+                size,
+                backlog,
+                measure(size, backlog, &playbook, sections).await,
+            ));
+        }
+    }
+    println!("\nflat cost, p50 (target: 100,000 within 1.5× of 0):");
+    for backlog in [false, true] {
+        let of = |size| {
+            rows.iter()
+                .find(|r| r.0 == size && r.1 == backlog)
+                .map(|r| r.2)
+                .unwrap()
+        };
+        let (empty, big) = (of(0), of(100_000));
+        let what = if backlog {
+            "with a 10k backlog"
+        } else {
+            "no backlog"
+        };
+        println!(
+            "  {what:<19} open {:>8.2?} → {:>8.2?} ({:.2}×)   answer {:>8.2?} → {:>8.2?} ({:.2}×)   status {:>8.2?} → {:>8.2?} ({:.2}×)   per effect {:>7.2?} → {:>7.2?} ({:.2}×)",
+            empty.open,
+            big.open,
+            ratio(big.open, empty.open),
+            empty.answer,
+            big.answer,
+            ratio(big.answer, empty.answer),
+            empty.status,
+            big.status,
+            ratio(big.status, empty.status),
+            empty.per_effect,
+            big.per_effect,
+            ratio(big.per_effect, empty.per_effect),
+        );
+    }
+}
+
+/// The daemon's outbox depth, from `/metrics`.
+fn outbox_depth(addr: std::net::SocketAddr) -> Option<usize> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("socbot_outbox_depth "))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// Drains `effects` queued effects into the loopback Discord; returns the time, and for the
+/// run with `probe`, how long a new `/incident open` waited for its thread.
+async fn catch_up(effects: usize, probe: bool) -> (Duration, Option<Duration>) {
+    let fake = FakeDiscord::start().await;
+    let dirs = BotDirs::new(&[]);
+    {
+        let store = Store::open(&dirs.store).unwrap();
+        build(
+            &store,
+            &playbook(),
+            effects as u64 / 2,
+            true,
+            fake.channel_id(),
+        );
+    }
+    let config = bot::config(
+        &fake,
+        &dirs,
+        &[("SOCBOT__HTTP__LISTEN", "127.0.0.1:0".to_owned())],
+    );
+    let bound = config.http.bound.clone();
+    let started = Instant::now();
+    let bot = bot::Bot::start_with(&fake, config).await;
+    let addr = loop {
+        if let Some(a) = bound.get() {
+            break a;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let mut waited = None;
+    loop {
+        let depth = outbox_depth(addr);
+        if depth == Some(0) {
+            break;
+        }
+        if probe && waited.is_none() && started.elapsed() > Duration::from_secs(3) {
+            let asked = Instant::now();
+            let card = fake
+                .interact(
+                    Interaction::subcommand(
+                        "incident",
+                        "open",
+                        json!([
+                            opt_str("technique", "T1583.006"),
+                            opt_str("title", "new work")
+                        ]),
+                    )
+                    .roles(&[L1_ROLE]),
+                )
+                .await;
+            let n = card_incident(&card);
+            let name = format!("INC-{n} ");
+            fake.wait_for(
+                |r| {
+                    r.method == "POST"
+                        && r.path.contains("threads")
+                        && r.body
+                            .as_ref()
+                            .and_then(|b| b["name"].as_str())
+                            .is_some_and(|s| s.starts_with(&name))
+                },
+                Duration::from_secs(120),
+            )
+            .await;
+            waited = Some(asked.elapsed());
+            println!(
+                "  a new /incident open during the catch-up ({} effects still queued) got its thread after {:.2?}",
+                depth.unwrap_or(0),
+                waited.unwrap()
+            );
+            continue;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let took = started.elapsed();
+    bot.stop().await.unwrap();
+    (took, waited)
+}
+
+async fn catch_ups() {
+    println!("\ncatch-up into the loopback Discord (thread + questions per incident):");
+    let (ten, _) = catch_up(10_000, false).await;
+    println!("  10,000 queued effects drained in {ten:.2?}");
+    let (twenty, waited) = catch_up(20_000, true).await;
+    println!("  20,000 queued effects drained in {twenty:.2?}");
+    println!(
+        "  20,000 / 10,000: {:.2}× (target ≤ 2.2×); new open's thread after {:.2?} (target ≤ 1 s)",
+        ratio(twenty, ten),
+        waited.unwrap_or_default()
+    );
+}
+
+fn rss_kb(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+async fn memory() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/attack-playbooks");
+    if !corpus.is_dir() {
+        println!(
+            "\nmemory: skipped, no corpus at {} (the 656-playbook corpus is read from ../shared/corpus)",
+            corpus.display()
+        );
+        return;
+    }
+    println!("\nmemory and start-up: `socbot run`, the corpus and 100,000 incidents:");
+    let fake = FakeDiscord::start().await;
+    let dirs = BotDirs::new(&[]);
+    {
+        let store = Store::open(&dirs.store).unwrap();
+        build(&store, &playbook(), 100_000, false, fake.channel_id());
+        add_backlog(&store);
+    }
+    let listen = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let mut cmd = support::cli::socbot_command(&[]);
+    cmd.arg("run")
+        .env("SOCBOT__DISCORD__TOKEN", fake.token())
+        .env("SOCBOT__DISCORD__API_BASE", fake.api_base())
+        .env("SOCBOT__DISCORD__GUILD_ID", fake.guild_id().to_string())
+        .env(
+            "SOCBOT__DISCORD__SOC_CHANNEL_ID",
+            fake.channel_id().to_string(),
+        )
+        .env("SOCBOT__STORE__PATH", &dirs.store)
+        .env("SOCBOT__PLAYBOOKS__DIR", &corpus)
+        .env("SOCBOT__PLAYBOOKS__WATCH", "false")
+        .env("SOCBOT__ROLES__L1", L1_ROLE.to_string())
+        .env("SOCBOT__ROLES__T2", bot::T2_ROLE.to_string())
+        .env("SOCBOT__HTTP__LISTEN", listen.to_string())
+        .env("SOCBOT__LOG__LEVEL", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let started = Instant::now();
+    let mut child = cmd.spawn().expect("socbot run");
+    let ready = loop {
+        use std::io::{Read, Write};
+        if let Ok(mut s) = std::net::TcpStream::connect(listen) {
+            let _ = s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut text = String::new();
+            let _ = s.read_to_string(&mut text);
+            if text.starts_with("HTTP/1.1 200") {
+                break started.elapsed();
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "never ready");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let pid = child.id();
+    let at_ready = rss_kb(pid, "VmRSS:").unwrap_or(0);
+    // Some work: opens, answers and status reads, then memory again.
+    for i in 0..50 {
+        let card = fake
+            .interact(
+                Interaction::subcommand(
+                    "incident",
+                    "open",
+                    json!([
+                        opt_str("technique", "T1583.006"),
+                        opt_str("title", &format!("m{i}"))
+                    ]),
+                )
+                .roles(&[L1_ROLE]),
+            )
+            .await;
+        let n = card_incident(&card);
+        fake.interact(
+            Interaction::subcommand(
+                "incident",
+                "status",
+                json!([opt_str("incident", &format!("INC-{n}"))]),
+            )
+            .roles(&[L1_ROLE]),
+        )
+        .await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = rss_kb(pid, "VmRSS:").unwrap_or(0);
+    let peak = rss_kb(pid, "VmHWM:").unwrap_or(0);
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
+    let _ = child.wait();
+    println!("  ready (/readyz 200) {ready:.2?} after start (target ≤ 1 s)");
+    println!(
+        "  RSS at ready {:.1} MB, after 50 opens + 50 status {:.1} MB, peak {:.1} MB (target ≤ 64 MB)",
+        at_ready as f64 / 1024.0,
+        after as f64 / 1024.0,
+        peak as f64 / 1024.0
+    );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let mut sections: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    if sections.is_empty() {
+        sections = ["commands", "outbox", "catchup", "memory"]
+            .map(String::from)
+            .to_vec();
+    }
+    println!(
+        "socbot scale benchmark: {} cores, stores in {}\n",
+        std::thread::available_parallelism().map_or(1, usize::from),
+        std::env::temp_dir().display()
+    );
+    if sections.iter().any(|s| s == "commands" || s == "outbox") {
+        flat_cost(&sections).await;
+    }
+    if sections.iter().any(|s| s == "catchup") {
+        catch_ups().await;
+    }
+    if sections.iter().any(|s| s == "memory") {
+        memory().await;
+    }
+}
