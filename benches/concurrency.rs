@@ -1,0 +1,120 @@
+//! Many analysts at once (`cargo bench --bench concurrency`): durable button answers per second
+//! with 32 in flight to 32 different incidents, against one at a time, through the real daemon
+//! and the loopback Discord. Each answer is acknowledged (type 7) only once its own event is on
+//! disk; commits that arrive while another syncs share the next flush + `fdatasync` (group
+//! commit), so the disk's sync rate stops being the answer rate. Target: ≥ 3× one at a time.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::bot::{self, L1_ROLE};
+use support::discord::FakeDiscord;
+use support::discord::payloads::{Interaction, opt_str};
+use support::incidents::{card_incident, custom_ids};
+
+const INCIDENTS: usize = 32;
+const SERIAL: usize = 320;
+const ROUNDS: usize = 20;
+
+/// Opens an incident; returns its number and its q3 question message.
+async fn open(fake: &FakeDiscord, i: usize) -> (u64, Value) {
+    let card = fake
+        .interact(
+            Interaction::subcommand(
+                "incident",
+                "open",
+                json!([
+                    opt_str("technique", "T1583.006"),
+                    opt_str("title", &format!("analyst {i}"))
+                ]),
+            )
+            .roles(&[L1_ROLE]),
+        )
+        .await;
+    let n = card_incident(&card);
+    let want = format!("ans:{n}:3:c");
+    let message = fake
+        .wait_for_message(|m| custom_ids(m).contains(&want))
+        .await;
+    (n, message)
+}
+
+fn press(n: u64, message: &Value, i: usize) -> Interaction {
+    // q3 cycles Concerning → Clear → Unknown: with q1 and q2 unanswered the rule stays pending,
+    // so each press is one durable answer and one type 7 update.
+    let code = ["c", "k", "u"][i % 3];
+    let thread: u64 = message["channel_id"].as_str().unwrap().parse().unwrap();
+    Interaction::button(&format!("ans:{n}:3:{code}"), message)
+        .roles(&[L1_ROLE])
+        .username("analyst")
+        .channel(thread)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let (fake, dirs, bot) = bot::start_fresh(&[]).await;
+    println!(
+        "socbot concurrency benchmark: real daemon ↔ loopback Discord, {} cores, store in {}\n",
+        std::thread::available_parallelism().map_or(1, usize::from),
+        dirs.root.display()
+    );
+    let mut incidents = Vec::new();
+    for i in 0..INCIDENTS {
+        incidents.push(open(&fake, i).await);
+    }
+    // Let the opens' effects settle.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // One at a time.
+    let started = Instant::now();
+    for i in 0..SERIAL {
+        let (n, message) = &incidents[i % INCIDENTS];
+        let update = fake.interact(press(*n, message, i)).await;
+        assert_eq!(update["type"], 7, "{update}");
+    }
+    let serial = started.elapsed();
+    let serial_rate = SERIAL as f64 / serial.as_secs_f64();
+
+    // 32 in flight, one per incident, round after round.
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    for round in 0..ROUNDS {
+        let mut sent = Vec::new();
+        for (n, message) in &incidents {
+            let (id, _) = fake
+                .send_interaction(press(*n, message, SERIAL + round))
+                .await;
+            sent.push((id, Instant::now()));
+        }
+        for (id, at) in sent {
+            let update = fake.interaction_response(id).await;
+            latencies.push(at.elapsed());
+            assert_eq!(update["type"], 7, "{update}");
+        }
+    }
+    let parallel = started.elapsed();
+    let answers = ROUNDS * INCIDENTS;
+    let parallel_rate = answers as f64 / parallel.as_secs_f64();
+    bot.stop().await.expect("the daemon stops cleanly");
+    fake.assert_clean();
+
+    println!(
+        "one at a time:        {SERIAL} durable answers in {serial:.2?}: {serial_rate:>7.0} answers/s"
+    );
+    println!(
+        "{INCIDENTS} in flight:         {answers} durable answers in {parallel:.2?}: {parallel_rate:>7.0} answers/s"
+    );
+    support::stats::report(
+        "  each answer, dispatch → type 7 (32 in flight)",
+        48,
+        4,
+        latencies,
+    );
+    println!(
+        "\n32 in flight / one at a time: {:.1}× (target ≥ 3×)",
+        parallel_rate / serial_rate
+    );
+}
