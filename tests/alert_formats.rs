@@ -607,3 +607,38 @@ fn the_playbooks_come_from_the_configuration_file() {
     // The bundled playbooks (the default directory) have none for T1059.001 or T1027.
     assert!(run(&[])["playbook"].is_null());
 }
+
+#[test]
+fn techniques_are_named_from_the_attack_catalog() {
+    let alert = &test_json("alertmanager", "alertmanager/falco-group.json")[0];
+    assert_eq!(
+        alert["attack"][0],
+        serde_json::json!({"id": "T1059.004", "name": "Command and Scripting Interpreter: Unix Shell", "status": "live", "replaced_by": null})
+    );
+    let unknown = &test_json("thehive", "thehive/alert-sigma-subtechnique.json")[0];
+    assert_eq!(unknown["attack"][0]["status"], "unknown");
+    assert!(unknown["attack"][0]["name"].is_null());
+    let path = format!("{ALERTS}/thehive/alert-sigma-subtechnique.json");
+    let text = stdout(&socbot(&["alert", "test", "--format", "thehive", &path]));
+    assert!(
+        text.contains("attack     T1999.042 (not in ATT&CK "),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_reader_that_stops_early_is_no_error() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let path = format!("{ALERTS}/alertmanager/falco-group.json");
+    let out = socbot_command(&[])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("SOCBOT__PLAYBOOKS__DIR", PLAYBOOKS)
+        .args(["alert", "test", "--format", "alertmanager", &path, "--json"])
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(stderr(&out), "");
+    assert_eq!(code(&out), 0);
+}

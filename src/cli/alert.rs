@@ -2,13 +2,14 @@
 //! (techniques, the playbook it would open, title, severity, host, user, key, status), without
 //! touching the store. The integrator's first tool: run it on a payload the product sent.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::{Value, json};
 
 use crate::alert::{self, Alert, Format, ParseOptions};
+use crate::attack::{Catalog, Status};
 use crate::config::Config;
 use crate::playbook::{Library, Lookup};
 
@@ -68,22 +69,32 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let library = super::load_library(config)?;
-    let views: Vec<View> = alerts.iter().map(|a| View::of(a, &library)).collect();
+    let catalog = super::coverage::catalog(config)?;
+    let views: Vec<View> = alerts
+        .iter()
+        .map(|a| View::of(a, &library, &catalog))
+        .collect();
+    let mut out = String::new();
     if args.json {
         let list: Vec<Value> = views.iter().map(View::json).collect();
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        out = serde_json::to_string_pretty(&list)?;
+        out.push('\n');
     } else {
         for (i, view) in views.iter().enumerate() {
             if views.len() > 1 {
                 if i > 0 {
-                    println!();
+                    out.push('\n');
                 }
-                println!("alert {} of {}", i + 1, views.len());
+                out.push_str(&format!("alert {} of {}\n", i + 1, views.len()));
             }
-            print!("{}", view.text());
+            out.push_str(&view.text());
         }
     }
-    Ok(ExitCode::SUCCESS)
+    // A reader that stops early (`| head`) is no error.
+    match std::io::stdout().lock().write_all(out.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }
 
 fn read_body(file: &std::path::Path) -> std::io::Result<Vec<u8>> {
@@ -111,10 +122,65 @@ struct View<'a> {
     playbook: Option<(String, String)>,
     /// No playbook: the closest ones (id · name), best first.
     closest: Vec<String>,
+    /// What ATT&CK says of each technique, in the alert's order.
+    attack: Vec<AttackView>,
+    /// The catalog's ATT&CK version.
+    attack_version: String,
+}
+
+/// A technique as the ATT&CK catalog knows it.
+struct AttackView {
+    id: String,
+    /// The full name; none when the catalog does not know the id.
+    name: Option<String>,
+    /// `live`, `deprecated`, `revoked` or `unknown`.
+    status: &'static str,
+    replaced_by: Option<String>,
+}
+
+impl AttackView {
+    fn of(id: crate::playbook::TechniqueId, catalog: &Catalog) -> Self {
+        let known = catalog.get(id);
+        let (status, replaced_by) = match known.map(|t| t.status) {
+            None => ("unknown", None),
+            Some(Status::Live) => ("live", None),
+            Some(Status::Deprecated) => ("deprecated", None),
+            Some(Status::Revoked(by)) => ("revoked", by.map(|t| t.to_string())),
+        };
+        Self {
+            id: id.to_string(),
+            name: known.map(|t| catalog.full_name(t)),
+            status,
+            replaced_by,
+        }
+    }
+
+    fn json(&self) -> Value {
+        json!({"id": self.id, "name": self.name, "status": self.status, "replaced_by": self.replaced_by})
+    }
+
+    /// `T1059.004 Command and Scripting Interpreter: Unix Shell`, with a note when ATT&CK does
+    /// not (or no longer) use the id.
+    fn text(&self, version: &str) -> String {
+        let name = self.name.as_deref().unwrap_or("");
+        let note = match (self.status, &self.replaced_by) {
+            ("unknown", _) => format!("(not in ATT&CK {version})"),
+            ("deprecated", _) => "(deprecated in ATT&CK)".to_owned(),
+            ("revoked", Some(by)) => format!("(revoked in ATT&CK, replaced by {by})"),
+            ("revoked", None) => "(revoked in ATT&CK)".to_owned(),
+            _ => String::new(),
+        };
+        [self.id.as_str(), name, &note]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 impl<'a> View<'a> {
-    fn of(alert: &'a Alert, library: &Library) -> Self {
+    fn of(alert: &'a Alert, library: &Library, catalog: &Catalog) -> Self {
         let chosen = alert.playbook_choice(|id| library.get(id).is_some());
         let playbook = chosen
             .and_then(|id| library.get(id))
@@ -128,10 +194,17 @@ impl<'a> View<'a> {
             },
             _ => Vec::new(),
         };
+        let attack = alert
+            .techniques
+            .iter()
+            .map(|id| AttackView::of(*id, catalog))
+            .collect();
         Self {
             alert,
             playbook,
             closest,
+            attack,
+            attack_version: catalog.version.clone(),
         }
     }
 
@@ -140,6 +213,7 @@ impl<'a> View<'a> {
         json!({
             "format": a.format,
             "techniques": a.techniques,
+            "attack": self.attack.iter().map(AttackView::json).collect::<Vec<_>>(),
             "playbook": self.playbook.as_ref().map(|(id, name)| json!({"id": id, "name": name})),
             "closest_playbooks": self.closest,
             "title": a.title,
@@ -172,6 +246,12 @@ impl<'a> View<'a> {
                 techniques.join(", ")
             },
         );
+        for (i, technique) in self.attack.iter().enumerate() {
+            line(
+                if i == 0 { "attack" } else { "" },
+                &technique.text(&self.attack_version),
+            );
+        }
         let playbook = match (&self.playbook, techniques.is_empty()) {
             (Some((id, name)), _) => format!("{id} · {name}"),
             (None, true) => "none: the alert names no technique".to_owned(),
