@@ -766,3 +766,28 @@ fn the_console_answers_coverage_and_techniques_without_a_playbook() {
     );
     assert!(text.contains("ATT&CK has no tactic `lunch`"), "{text}");
 }
+
+#[test]
+fn config_check_names_a_bad_attack_stix() {
+    let bad = fixture("no-matrix.json");
+    let o = socbot(
+        &["config", "check"],
+        &[("SOCBOT__ATTACK__STIX", bad.to_str().unwrap())],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let text = out(&o);
+    assert!(
+        text.contains("error: attack.stix:") && text.contains("no x-mitre-matrix"),
+        "{text}"
+    );
+    let good = fixture("small-enterprise.json");
+    let o = socbot(
+        &["config", "check"],
+        &[("SOCBOT__ATTACK__STIX", good.to_str().unwrap())],
+    );
+    assert!(
+        out(&o).contains("ok: attack.stix: MITRE ATT&CK v99.1"),
+        "{}",
+        out(&o)
+    );
+}

@@ -269,7 +269,11 @@ fn quality(library: &Library, incidents: &[&Incident]) -> Vec<PlaybookQuality> {
     }
     let mut by: BTreeMap<TechniqueId, Acc> = BTreeMap::new();
     let mut names: HashMap<TechniqueId, String> = HashMap::new();
-    for inc in incidents {
+    // Per playbook: incidents on a technique the library has no playbook for are gaps, not this.
+    for inc in incidents
+        .iter()
+        .filter(|i| library.get(i.technique).is_some())
+    {
         names
             .entry(inc.technique)
             .or_insert_with(|| inc.playbook_name.clone());
@@ -394,7 +398,8 @@ impl Coverage {
         if gaps.is_empty() {
             out.push_str("  none\n");
         }
-        for g in gaps {
+        let more = gaps.len().saturating_sub(25);
+        for g in gaps.into_iter().take(25) {
             out.push_str(&format!(
                 "  {:<10} {:>3}×  {}{}\n",
                 g.id.to_string(),
@@ -405,6 +410,11 @@ impl Coverage {
                 } else {
                     format!("  [{}]", g.tactics.join(", "))
                 }
+            ));
+        }
+        if more > 0 {
+            out.push_str(&format!(
+                "  … and {more} more (socbot coverage --json lists them all)\n"
             ));
         }
         if tactic.is_none() {
@@ -434,7 +444,7 @@ impl Coverage {
         if self.quality.is_empty() {
             out.push_str("  no incidents\n");
         }
-        for q in &self.quality {
+        for q in self.quality.iter().take(15) {
             out.push_str(&format!(
                 "  {:<10} {}: {} incident(s), {}% escalated, {}% false positive",
                 q.id.to_string(),
@@ -447,6 +457,12 @@ impl Coverage {
                 out.push_str(&format!("; q{n} answered Unknown {times}×: {text}"));
             }
             out.push('\n');
+        }
+        if self.quality.len() > 15 {
+            out.push_str(&format!(
+                "  … and {} more (socbot coverage --playbooks --json lists them all)\n",
+                self.quality.len() - 15
+            ));
         }
         out
     }

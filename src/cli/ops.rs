@@ -336,6 +336,23 @@ fn check(c: &Config, layers: &config::Config) -> Findings {
             Err(e) => f.error("playbooks.dir", e.to_string()),
         }
     }
+    match c.attack.catalog() {
+        Ok(catalog) => f.ok(
+            "attack.stix",
+            format!(
+                "MITRE ATT&CK v{} ({}), {} live techniques",
+                catalog.version,
+                if c.attack.stix.trim().is_empty() {
+                    "the shipped catalog".to_owned()
+                } else {
+                    c.attack.stix.trim().to_owned()
+                },
+                catalog.live().count()
+            ),
+        ),
+        Err(crate::config::ConfigError::Invalid { message, .. }) => f.error("attack.stix", message),
+        Err(e) => f.error("attack.stix", e.to_string()),
+    }
     let store = &c.store.path;
     if store.exists() && !store.is_dir() {
         f.error(
