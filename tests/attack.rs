@@ -791,3 +791,21 @@ fn config_check_names_a_bad_attack_stix() {
         out(&o)
     );
 }
+
+#[test]
+fn words_naming_an_attack_technique_without_a_playbook_say_so() {
+    let env = [("SOCBOT__PLAYBOOKS__DIR", bundled())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let o = socbot(&["search", "serverless", "--json"], &env);
+    assert!(o.status.success(), "{}", err(&o));
+    let rows: Value = serde_json::from_str(&out(&o)).unwrap();
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == "T1583.007"
+                && r["has_playbook"] == false
+                && r["name"] == "Acquire Infrastructure: Serverless"),
+        "{rows}"
+    );
+}

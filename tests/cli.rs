@@ -310,7 +310,22 @@ fn search_finds_by_words_prefix_and_typo() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stdout(&out).starts_with("T1003.001"), "{}", stdout(&out));
     let out = on_fixtures(&["search", "T10"]);
-    assert_eq!(stdout(&out).lines().count(), 6);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    // The six playbooks first, then (as autocomplete) ATT&CK techniques without one.
+    assert!(
+        lines[..6].iter().all(|l| !l.ends_with("(no playbook)")),
+        "{text}"
+    );
+    assert!(
+        lines[6..].iter().all(|l| l.ends_with("(no playbook)")),
+        "{text}"
+    );
+    assert!(
+        text.contains("T1001      Data Obfuscation  [Command and Control]  (no playbook)"),
+        "{text}"
+    );
+    assert_eq!(lines.len(), 25, "{text}");
     let out = on_fixtures(&["search", "powrshell"]);
     assert!(stdout(&out).starts_with("T1059.001"));
     let none = on_fixtures(&["search", "zzzz"]);

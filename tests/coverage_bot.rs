@@ -155,6 +155,20 @@ async fn playbook_for_a_technique_without_one_answers_from_attack() {
         assert!(text.contains(want), "{want:?} in:\n{text}");
     }
 
+    // Words, not an id: the closest playbooks, and the ATT&CK techniques they name.
+    let body = fake
+        .interact(Interaction::slash_command(
+            "playbook",
+            json!([opt_str("technique", "serverless")]),
+        ))
+        .await;
+    let content = body["data"]["content"].as_str().unwrap_or_default();
+    assert!(
+        content.contains("In ATT&CK, without a playbook here:")
+            && content.contains("`T1583.007` Acquire Infrastructure: Serverless"),
+        "{body}"
+    );
+
     // Autocomplete: playbooks first, then ATT&CK techniques marked as having none.
     let answer = fake
         .interact(Interaction::autocomplete("playbook", "technique", "T1583"))

@@ -85,10 +85,37 @@ pub fn run_search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCode>
         .into_iter()
         .map(|p| &**p)
         .collect();
-    if hits.is_empty() {
+    // As autocomplete does: then ATT&CK techniques this library has no playbook for.
+    let catalog = super::coverage::catalog(config)?;
+    let extra: Vec<&crate::attack::Technique> = catalog
+        .search(&args.words.join(" "), args.limit)
+        .into_iter()
+        .filter(|t| library.get(t.id).is_none())
+        .take(args.limit.saturating_sub(hits.len()))
+        .collect();
+    if hits.is_empty() && extra.is_empty() {
         eprintln!("socbot: nothing matches; try an id prefix such as T15 or a word of the name");
         return Ok(ExitCode::FAILURE);
     }
-    print(&hits, args.json)?;
+    if args.json {
+        let mut rows: Vec<serde_json::Value> = hits
+            .iter()
+            .map(|p| json!({"id": p.id, "name": p.name, "tactics": p.tactics, "source": p.source, "has_playbook": true}))
+            .collect();
+        rows.extend(extra.iter().map(|t| {
+            json!({"id": t.id, "name": catalog.full_name(t), "tactics": catalog.tactic_names(t).collect::<Vec<_>>(), "has_playbook": false})
+        }));
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        print(&hits, false)?;
+        for t in extra {
+            println!(
+                "{:<10} {}  [{}]  (no playbook)",
+                t.id.to_string(),
+                catalog.full_name(t),
+                catalog.tactic_names(t).collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

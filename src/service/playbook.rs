@@ -106,7 +106,26 @@ pub fn answer(
             }
         }
     }
-    view(library, technique, section).map(|view| Reply::Playbook { view, private })
+    view(library, technique, section)
+        .map(|view| Reply::Playbook { view, private })
+        .map_err(|UserError(mut msg)| {
+            // Words that name ATT&CK techniques without a playbook here: say which.
+            if TechniqueId::parse(technique).is_err() {
+                let known: Vec<_> = catalog
+                    .search(technique, 5)
+                    .into_iter()
+                    .filter(|t| library.get(t.id).is_none())
+                    .take(3)
+                    .collect();
+                if !known.is_empty() {
+                    msg.push_str("\nIn ATT&CK, without a playbook here:\n");
+                    for t in known {
+                        msg.push_str(&format!("• `{}` {}\n", t.id, catalog.full_name(t)));
+                    }
+                }
+            }
+            UserError(msg)
+        })
 }
 
 /// Resolves what the user typed into a view, or a private error with the closest playbooks.
