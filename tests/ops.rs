@@ -855,3 +855,135 @@ fn root_does_not_open_another_users_stopped_store() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// stopping
+
+/// A Discord whose REST API answers but whose gateway refuses every connection: serenity keeps
+/// re-queueing the shard. Answers every request with `GET /gateway/bot`'s body.
+fn unreachable_gateway() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let gateway = format!("ws://{}", closed.local_addr().unwrap());
+    drop(closed); // nothing listens there now
+    let rest = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", rest.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in rest.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let gateway = gateway.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                loop {
+                    let mut line = String::new();
+                    let mut length = 0usize;
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0u8; length];
+                    let _ = std::io::Read::read_exact(&mut reader, &mut body);
+                    let answer = json!({
+                        "url": gateway,
+                        "shards": 1,
+                        "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
+                    })
+                    .to_string();
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                    if conn.write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    base
+}
+
+/// SIGTERM (systemd, Kubernetes) and SIGINT (Ctrl-C) stop `socbot run` while it keeps failing
+/// to reach Discord's gateway: it exits 0 and says it stopped, instead of retrying until
+/// SIGKILL. (The limit only catches a hang.)
+#[test]
+fn sigterm_and_ctrl_c_stop_the_bot_while_discord_is_unreachable() {
+    use std::io::BufRead;
+    let tmp = TempDir::new("ops", "sigterm");
+    let api = unreachable_gateway();
+    for signal in ["-TERM", "-INT"] {
+        let mut child = socbot_command(&[])
+            .current_dir(&tmp.0)
+            .arg("run")
+            .env("SOCBOT__DISCORD__TOKEN", "fake.bot.token")
+            .env("SOCBOT__DISCORD__API_BASE", &api)
+            .env("SOCBOT__DISCORD__GUILD_ID", "1100000000000000001")
+            .env("SOCBOT__ROLES__OPEN", "true")
+            .env("SOCBOT__PLAYBOOKS__DIR", bundled())
+            .env("SOCBOT__STORE__PATH", tmp.0.join("store"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the socbot binary runs");
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut log = Vec::new();
+        // Connecting, and failing to: serenity re-queues the shard.
+        loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("no gateway failure logged:\n{}", log.join("\n")));
+            let failing = line.contains("Err starting shard");
+            log.push(line);
+            if failing {
+                break;
+            }
+        }
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let exit = loop {
+            if let Some(exit) = child.try_wait().unwrap() {
+                break exit;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                while let Ok(line) = rx.try_recv() {
+                    log.push(line);
+                }
+                panic!("{signal}: still running; log:\n{}", log.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
+            log.push(line);
+        }
+        assert_eq!(exit.code(), Some(0), "{signal}:\n{}", log.join("\n"));
+        assert!(
+            log.iter().any(|l| l.contains("socbot stopped")),
+            "{signal}: the store was flushed and it said so:\n{}",
+            log.join("\n")
+        );
+    }
+}

@@ -14,7 +14,10 @@ use std::sync::{Arc, OnceLock};
 
 use secrecy::ExposeSecret;
 use serenity::all::{ClientBuilder, GatewayIntents, GuildId, Http, HttpBuilder};
-use tracing::info;
+use tracing::{info, warn};
+
+/// How long shutdown waits for the gateway to close, then for the client to end.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 use crate::config::DiscordConfig;
 use crate::service::Service;
@@ -75,7 +78,21 @@ pub async fn serve(
         () = shutdown => {}
     }
     info!("shutting down: closing the Discord gateway");
-    shards.shutdown_all().await;
-    let _ = running.await;
+    // Bounded: while serenity is connecting or re-queueing a shard that cannot reach the
+    // gateway, neither closing nor the client's task would end (issue: SIGTERM ignored until
+    // SIGKILL). What is in flight in the store is committed by the daemon after this returns.
+    if tokio::time::timeout(SHUTDOWN_GRACE, shards.shutdown_all())
+        .await
+        .is_err()
+    {
+        warn!("the Discord gateway did not close in time; leaving it");
+    }
+    if tokio::time::timeout(SHUTDOWN_GRACE, &mut running)
+        .await
+        .is_err()
+    {
+        warn!("the Discord client was still connecting; stopped");
+        running.abort();
+    }
     Ok(())
 }
