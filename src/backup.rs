@@ -200,14 +200,21 @@ pub fn control_socket(store_path: &Path) -> PathBuf {
 }
 
 /// Writes `bytes` to `file` atomically (a temporary file beside it, then a rename), readable
-/// only by its owner: a backup holds every incident.
+/// only by its owner: a backup holds every incident. The temporary file is created new
+/// (`O_CREAT|O_EXCL`: a symlink or file planted at its name is never followed nor written
+/// through), and the rename replaces a link at `file` rather than writing where it points.
 pub fn write_file(file: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let mut tmp = file.as_os_str().to_owned();
     tmp.push(".partial");
     let tmp = PathBuf::from(tmp);
+    // A leftover of an interrupted backup (or a link put there): removed, never followed.
+    if std::fs::symlink_metadata(&tmp).is_ok() {
+        std::fs::remove_file(&tmp)
+            .with_context(|| format!("cannot remove the leftover {}", tmp.display()))?;
+    }
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -234,6 +241,8 @@ pub struct Restored {
     pub incidents: usize,
     pub outbox: usize,
     pub deadlines: usize,
+    /// The number the next incident gets: after every number the replaced store gave.
+    pub next_incident: u64,
 }
 
 /// Restores `snapshot` as the store at `target`. The daemon must be stopped. The store that was
@@ -246,14 +255,22 @@ pub fn restore(snapshot: &Snapshot, target: &Path) -> anyhow::Result<Restored> {
             snapshot.header.schema
         );
     }
+    // The store being replaced knows the incident numbers given since the backup and its epoch.
+    let mut replaced = (1, 0);
     if target.exists() {
         match Store::open_now(target) {
             Err(e) if e.is_locked() => bail!(
                 "the store at {} is in use by a running socbot; stop it first (systemctl stop socbot, docker compose stop socbot, or scale the StatefulSet to 0), then restore",
                 target.display()
             ),
-            // Opened (then closed again here) or unreadable: it is moved aside either way.
-            _ => {}
+            Ok(current) => {
+                replaced = (
+                    current.next_incident_id().unwrap_or(1),
+                    current.epoch().unwrap_or(0),
+                );
+            }
+            // Unreadable: it is moved aside all the same.
+            Err(_) => {}
         }
     }
     if let Some(parent) = target.parent()
@@ -292,12 +309,16 @@ pub fn restore(snapshot: &Snapshot, target: &Path) -> anyhow::Result<Restored> {
     std::fs::rename(&staging, target)
         .with_context(|| format!("cannot move the restored store to {}", target.display()))?;
     let store = Store::open(target)?;
+    // Numbers go on after every number ever given, and buttons from before are refused.
+    let epoch = store.epoch()?.max(replaced.1) + 1;
+    store.mark_restored(replaced.0, epoch)?;
     let restored = Restored {
         snapshot: snapshot.header.clone(),
         previous,
         incidents: store.incident_ids()?.len(),
         outbox: store.outbox_len(),
         deadlines: store.timer_count()?,
+        next_incident: store.next_incident_id()?,
     };
     drop(store);
     #[cfg(unix)]

@@ -351,11 +351,9 @@ async fn no_acknowledgement_walks_the_whole_chain_and_each_step_reaches_the_webh
     // One webhook body per page, same dedup key; the first attempt failed and was retried.
     let bodies = w.sink.bodies.lock().unwrap().clone();
     assert_eq!(bodies.len(), 4, "one body per page: {bodies:#?}");
-    assert!(
-        bodies
-            .iter()
-            .all(|b| b["dedup_key"] == "socbot-INC-1" && b["event_action"] == "trigger")
-    );
+    assert!(bodies.iter().all(|b| b["dedup_key"] == "socbot-INC-1"
+        && b["event_action"] == "trigger"
+        && b["routing_key"] == "test-routing-key"));
     assert!(
         *w.sink.attempts.lock().unwrap() >= 5,
         "the failed first delivery was retried"
@@ -520,6 +518,24 @@ async fn a_pager_that_stays_down_does_not_hold_back_the_discord_pages() {
         w.sink.bodies.lock().unwrap().is_empty(),
         "and never accepted"
     );
+    // The bodies wait in the outbox, without the routing key (a secret): neither the store nor
+    // a backup of it holds it.
+    let store = socbot::store::Store::open(&w.dirs.store).unwrap();
+    assert!(
+        store.outbox_len() > 0,
+        "the webhook bodies wait in the outbox"
+    );
+    for (tree, items) in store.export_trees().unwrap().0 {
+        for (k, v) in items {
+            assert!(
+                !String::from_utf8_lossy(&v).contains("test-routing-key"),
+                "the routing key is stored in {}: {}",
+                String::from_utf8_lossy(&tree),
+                String::from_utf8_lossy(&k)
+            );
+        }
+    }
+    drop(store);
     w.fake.assert_clean();
 }
 

@@ -207,6 +207,22 @@ fn config_check_names_the_key_of_each_problem_and_exits_1() {
             "{what}: {text}"
         );
     }
+    // An unknown key is refused, and printed redacted when its name suggests a secret.
+    let file = tmp.0.join("secret.toml");
+    std::fs::write(
+        &file,
+        "[discord]\ntokn = \"s3cr3t-token-value\"\n\n[vault]\napi_key = \"s3cr3t-api-key\"\n",
+    )
+    .unwrap();
+    let out = socbot(
+        &tmp.0,
+        &["--config", file.to_str().unwrap(), "config", "check"],
+        &[],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(!text.contains("s3cr3t"), "{text}");
+    assert!(text.contains("tokn = \"<redacted>\""), "{text}");
     // A missing --config file is an error too.
     let out = socbot(&tmp.0, &["--config", "nope.toml", "config", "check"], &[]);
     assert_eq!(out.status.code(), Some(1));
@@ -541,11 +557,20 @@ async fn backups_taken_while_the_bot_writes_restore_to_consistent_stores() {
         .unwrap_or_else(|| panic!("the old store is kept aside: {text}"));
     assert!(Path::new(aside).is_dir(), "{aside}");
     let restored = Store::open(&target).unwrap();
-    assert_eq!(
-        restored.export_trees().unwrap().0,
-        live.export_trees().unwrap().0
-    );
-    assert_eq!(restored.checksum().unwrap(), live.checksum().unwrap());
+    // The same trees, but for the store's epoch: one more than the store it replaced (itself
+    // restored once), so buttons made before are refused.
+    let without_epoch = |store: &Store| {
+        let mut trees = store.export_trees().unwrap().0;
+        for (name, items) in &mut trees {
+            if name.as_slice() == b"meta" {
+                items.retain(|(k, _)| k.as_slice() != b"epoch");
+            }
+        }
+        trees
+    };
+    assert_eq!(without_epoch(&restored), without_epoch(&live));
+    assert_eq!(restored.epoch().unwrap(), 2);
+    assert_eq!(live.epoch().unwrap(), 0);
     drop(restored);
     drop(live);
 
@@ -984,6 +1009,41 @@ fn sigterm_and_ctrl_c_stop_the_bot_while_discord_is_unreachable() {
             log.iter().any(|l| l.contains("socbot stopped")),
             "{signal}: the store was flushed and it said so:\n{}",
             log.join("\n")
+        );
+    }
+}
+
+/// A link planted where the backup or its temporary file goes is replaced, never written
+/// through: the file it points at is untouched, and the backup is a file of its own.
+#[cfg(unix)]
+#[test]
+fn a_backup_never_writes_through_a_planted_link() {
+    let tmp = TempDir::new("ops", "backup-links");
+    let store = tmp.0.join("store");
+    drop(Store::open(&store).unwrap());
+    let victim = tmp.0.join("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    let env = [
+        ("SOCBOT__STORE__PATH", store.display().to_string()),
+        ("SOCBOT__PLAYBOOKS__DIR", bundled()),
+    ];
+    for (n, planted) in [".partial", ""].into_iter().enumerate() {
+        let file = tmp.0.join(format!("b{n}.socbot-backup"));
+        let mut link = file.as_os_str().to_owned();
+        link.push(planted);
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let out = socbot(&tmp.0, &["backup", file.to_str().unwrap()], &env);
+        assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+        let meta = std::fs::symlink_metadata(&file).unwrap();
+        assert!(
+            meta.is_file(),
+            "{planted:?}: the backup is a file, not the link"
+        );
+        assert!(
+            std::fs::read(&file)
+                .unwrap()
+                .starts_with(b"SOCBOT-BACKUP\n")
         );
     }
 }

@@ -452,11 +452,51 @@ fn effective_toml(layers: &config::Config) -> String {
 /// Keys whose values are never printed.
 const SECRETS: &[&str] = &["discord.token", "paging.routing_key"];
 
+/// Whether the value of `key` must not be printed: a known secret, or a key socbot does not
+/// know (a misspelt `discord.tokn`, a key from another tool) whose name suggests one.
+fn is_secret(key: &str) -> bool {
+    if SECRETS.contains(&key) {
+        return true;
+    }
+    let known = {
+        let mut section = "";
+        DEFAULT_TOML.lines().any(|line| {
+            let line = line.trim();
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = name;
+                return false;
+            }
+            !line.starts_with('#')
+                && line
+                    .split_once('=')
+                    .is_some_and(|(k, _)| format!("{section}.{}", k.trim()) == key)
+        })
+    };
+    let name = key.rsplit('.').next().unwrap_or(key).to_ascii_lowercase();
+    !known
+        && [
+            // `tok` also catches misspellings (`tokn`); redacting an unknown key is harmless.
+            "tok",
+            "secret",
+            "key",
+            "password",
+            "passwd",
+            "pass",
+            "credential",
+            "auth",
+            "cookie",
+            "private",
+            "dsn",
+        ]
+        .iter()
+        .any(|w| name.contains(w))
+}
+
 fn render(key: &str, v: &config::Value) -> String {
     use config::ValueKind as K;
     let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
     match &v.kind {
-        K::String(s) if SECRETS.contains(&key) => {
+        K::String(s) if is_secret(key) => {
             if s.trim().is_empty() {
                 "\"\"".into()
             } else {
@@ -466,6 +506,11 @@ fn render(key: &str, v: &config::Value) -> String {
         K::String(s) if key == "paging.webhook_url" => quoted(&redact_url(s)),
         K::String(s) => quoted(s),
         K::Nil => "\"\"".into(),
+        K::Boolean(_) | K::I64(_) | K::I128(_) | K::U64(_) | K::U128(_) | K::Float(_)
+            if is_secret(key) && !SECRETS.contains(&key) =>
+        {
+            "\"<redacted>\"".into()
+        }
         K::Boolean(b) => b.to_string(),
         K::I64(n) => n.to_string(),
         K::I128(n) => n.to_string(),
@@ -611,6 +656,10 @@ pub fn restore(config: &Config, args: RestoreArgs) -> anyhow::Result<ExitCode> {
         done.outbox,
         done.deadlines
     );
+    println!(
+        "new incidents start at INC-{} (no number is given twice); buttons posted before this restore are refused, saying so",
+        done.next_incident
+    );
     if let Some(previous) = done.previous {
         println!(
             "the store that was there is kept at {}; delete it once the restored one is right",
@@ -662,6 +711,31 @@ pub fn health(config: &Config, args: HealthArgs) -> anyhow::Result<ExitCode> {
 mod tests {
     use super::*;
     use crate::daemon::plausible_snowflake;
+
+    #[test]
+    fn unknown_keys_that_look_secret_are_redacted_and_known_ones_are_not() {
+        for key in [
+            "discord.token",
+            "paging.routing_key",
+            "discord.tokn",
+            "discord.bot_token",
+            "vault.api_key",
+            "paging.password",
+            "db.client_secret",
+        ] {
+            assert!(is_secret(key), "{key}");
+        }
+        for key in [
+            "discord.guild_id",
+            "playbooks.dir",
+            "paging.webhook_url",
+            "discord.request_timeout_secs",
+            "store.path",
+            "extra.colour",
+        ] {
+            assert!(!is_secret(key), "{key}");
+        }
+    }
 
     #[test]
     fn snowflakes_are_checked_for_shape_and_time() {

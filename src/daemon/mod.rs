@@ -208,7 +208,10 @@ pub fn incident_service(
     stop: &watch::Receiver<bool>,
 ) -> (Service, Outbox, Vec<JoinHandle<()>>) {
     let soc_channel = config.discord.soc_channel_id;
-    let webhook = config.paging.webhook().map(Webhook::new);
+    let webhook = config
+        .paging
+        .webhook()
+        .map(|url| Webhook::new(url).with_routing_key(config.paging.routing_key.clone()));
     let outbox = Outbox::new(store.clone(), port)
         .with_webhook(webhook)
         .with_settings(config.outbox.settings());
@@ -252,6 +255,8 @@ pub async fn run_with_clock(
     let library = load_playbooks(&config)?;
     let catalog = load_catalog(&config)?;
     let store = open_store(&config)?;
+    // Buttons carry the store's epoch: those made before a restore are refused.
+    crate::discord::incident::set_store_epoch(store.epoch()?);
     let pending = store.outbox_len();
     if pending > 0 {
         info!(

@@ -418,7 +418,14 @@ async fn on_component(service: &Service, c: &ComponentInteraction) -> Option<Ans
                 answer
             });
     }
-    match Control::parse(id) {
+    let control = match Control::parse_with_epoch(id) {
+        Some((control, epoch)) if epoch != view::store_epoch() => {
+            return Some(Answer::private(&from_before_restore(control.incident())));
+        }
+        Some((control, _)) => Some(control),
+        None => None,
+    };
+    match control {
         Some(Control::Answer {
             incident,
             question,
@@ -477,11 +484,16 @@ async fn on_component(service: &Service, c: &ComponentInteraction) -> Option<Ans
 }
 
 async fn on_modal(service: &Service, m: &ModalInteraction) -> Option<Answer> {
-    let Some(Control::NoteForm { incident, question }) = Control::parse(&m.data.custom_id) else {
+    let Some((Control::NoteForm { incident, question }, epoch)) =
+        Control::parse_with_epoch(&m.data.custom_id)
+    else {
         return Some(Answer::private(
             "This form is from an older socbot; use `/incident answer` instead.",
         ));
     };
+    if epoch != view::store_epoch() {
+        return Some(Answer::private(&from_before_restore(incident)));
+    }
     let field = |name: &str| {
         m.data
             .components
@@ -515,6 +527,13 @@ async fn on_modal(service: &Service, m: &ModalInteraction) -> Option<Answer> {
         m.id.get(),
     );
     run(service, Command::Incident(command), &origin, via_button).await
+}
+
+/// The refusal of a button or form made before the store was restored from a backup.
+fn from_before_restore(incident: crate::incident::IncidentId) -> String {
+    format!(
+        "This control was made before socbot's store was restored from a backup, so it may not mean what it says any more; nothing was done. Check with `/incident status incident:{incident}`, then use `/incident answer`, `/incident ack` or the buttons of a message posted since."
+    )
 }
 
 fn message(m: &MessageSpec, private: bool, update: bool) -> CreateInteractionResponse {

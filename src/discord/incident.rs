@@ -54,8 +54,39 @@ fn finding_code(f: Finding) -> &'static str {
     }
 }
 
+/// The epoch of the store this process serves (see `Store::epoch`): 0 until the store is
+/// restored from a backup. Process-wide, like the metrics: one daemon runs per process, and
+/// the epoch cannot change while it runs (restoring needs the bot stopped).
+static STORE_EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Sets the epoch custom ids carry (at start-up, from the store).
+pub fn set_store_epoch(epoch: u64) {
+    STORE_EPOCH.store(epoch, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub fn store_epoch() -> u64 {
+    STORE_EPOCH.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 impl Control {
+    /// The custom id, carrying the store's epoch after a restore (`ack:12@1`).
     pub fn custom_id(self) -> String {
+        match store_epoch() {
+            0 => self.bare_id(),
+            epoch => format!("{}@{epoch}", self.bare_id()),
+        }
+    }
+
+    /// The control a custom id means, and the store epoch it was made in (0 when it has none).
+    pub fn parse_with_epoch(id: &str) -> Option<(Self, u64)> {
+        let (bare, epoch) = match id.rsplit_once('@') {
+            Some((bare, epoch)) => (bare, epoch.parse().ok()?),
+            None => (id, 0),
+        };
+        Some((Self::parse(bare)?, epoch))
+    }
+
+    fn bare_id(self) -> String {
         match self {
             Self::Answer {
                 incident,
@@ -68,6 +99,17 @@ impl Control {
         }
     }
 
+    /// The incident the control is about.
+    pub fn incident(self) -> IncidentId {
+        match self {
+            Self::Answer { incident, .. }
+            | Self::NoteButton { incident, .. }
+            | Self::NoteForm { incident, .. }
+            | Self::Ack { incident } => incident,
+        }
+    }
+
+    /// The control of a custom id without its epoch.
     pub fn parse(id: &str) -> Option<Self> {
         let mut parts = id.split(':');
         let kind = parts.next()?;
@@ -680,6 +722,12 @@ mod tests {
             assert_eq!(Control::parse(&id), Some(c));
         }
         assert_eq!(Control::parse("ans:7:3:x"), None);
+        let ack = Control::Ack {
+            incident: IncidentId(7),
+        };
+        assert_eq!(Control::parse_with_epoch("ack:7"), Some((ack, 0)));
+        assert_eq!(Control::parse_with_epoch("ack:7@2"), Some((ack, 2)));
+        assert_eq!(Control::parse_with_epoch("ack:7@x"), None);
         assert_eq!(Control::parse("pb:T1583"), None);
     }
 

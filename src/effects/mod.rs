@@ -247,6 +247,8 @@ pub fn backoff(attempts: u32) -> Duration {
 pub struct Webhook {
     url: String,
     client: reqwest::Client,
+    /// Put into each body as it is sent: never stored in the outbox, nor so in a backup.
+    routing_key: secrecy::SecretString,
 }
 
 impl Webhook {
@@ -258,11 +260,24 @@ impl Webhook {
         Self {
             url: url.to_owned(),
             client,
+            routing_key: secrecy::SecretString::from(""),
         }
+    }
+
+    /// The pager's routing key, added to every body at send time.
+    pub fn with_routing_key(mut self, key: secrecy::SecretString) -> Self {
+        self.routing_key = key;
+        self
     }
 
     /// POSTs the body; 2xx is accepted, 4xx other than 408/429 refused for good, the rest retried.
     async fn send(&self, body: &serde_json::Value) -> Result<(), DeliveryError> {
+        use secrecy::ExposeSecret;
+        let mut body = body.clone();
+        let key = self.routing_key.expose_secret().trim();
+        if let (Some(fields), false) = (body.as_object_mut(), key.is_empty()) {
+            fields.insert("routing_key".into(), key.into());
+        }
         let resp = self
             .client
             .post(&self.url)

@@ -222,14 +222,19 @@ impl Paging {
             "{} {} · {} · {}",
             inc.id, inc.title, inc.technique, inc.playbook_name
         );
-        let body = webhook_body(
-            self.config.routing_key(),
+        // The routing key is a secret: the outbox (and so a backup) holds the body without it;
+        // the webhook adds it as it sends.
+        let mut body = webhook_body(
+            "",
             &inc.id.to_string(),
             &summary,
             Severity::Critical,
             action,
             "socbot",
         );
+        if let Some(fields) = body.as_object_mut() {
+            fields.remove("routing_key");
+        }
         Some(Effect::Webhook {
             incident: inc.id.0,
             body,

@@ -35,6 +35,9 @@ pub const SCHEMA_VERSION: u64 = 1;
 const K_SCHEMA: &[u8] = b"schema_version";
 const K_NEXT_INCIDENT: &[u8] = b"next_incident";
 const K_NEXT_EFFECT: &[u8] = b"next_effect";
+/// The store's epoch: 0 until its first restore, one more after each. Custom ids carry it, so
+/// a button made before a restore is refused instead of acting on whatever now has its number.
+const K_EPOCH: &[u8] = b"epoch";
 /// How many effects wait in the outbox (kept with every change: counting costs nothing).
 const K_OUTBOX_LEN: &[u8] = b"count/outbox";
 /// How many incidents exist, and how many are open.
@@ -446,6 +449,28 @@ impl Store {
             Some(be(n + 1).to_vec())
         })?;
         Ok(read_u64(next) - 1)
+    }
+
+    /// The number the next incident would get (1 when none was ever given).
+    pub fn next_incident_id(&self) -> Result<u64, StoreError> {
+        Ok(read_u64(self.meta.get(K_NEXT_INCIDENT)?).max(1))
+    }
+
+    /// The store's epoch (see `K_EPOCH`): 0 until it is restored from a backup.
+    pub fn epoch(&self) -> Result<u64, StoreError> {
+        Ok(read_u64(self.meta.get(K_EPOCH)?))
+    }
+
+    /// Right after a restore, before any use: incident numbers continue from `next` at least
+    /// (the numbers the replaced store gave after the backup are never given again), and the
+    /// epoch becomes `epoch`. On disk when this returns.
+    pub fn mark_restored(&self, next: u64, epoch: u64) -> Result<(), StoreError> {
+        let _writing = self.writing();
+        let current = read_u64(self.meta.get(K_NEXT_INCIDENT)?).max(1);
+        self.meta.insert(K_NEXT_INCIDENT, &be(current.max(next)))?;
+        self.meta.insert(K_EPOCH, &be(epoch))?;
+        self.meta.flush()?;
+        Ok(())
     }
 
     /// A small JSON document kept under `key` in `meta` (e.g. the on-call overrides).
