@@ -88,6 +88,15 @@ pub struct PlaybooksConfig {
     pub dir: PathBuf,
     pub watch: bool,
     pub watch_interval_secs: u64,
+    /// A playbook file larger than this is one error, never read.
+    #[serde(default = "PlaybooksConfig::default_max_file_bytes")]
+    pub max_file_bytes: u64,
+}
+
+impl PlaybooksConfig {
+    fn default_max_file_bytes() -> u64 {
+        crate::playbook::library::DEFAULT_MAX_FILE_BYTES
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -258,6 +267,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "outbox.dead_letter_after",
                 message: "must be at least 1 (seconds); 3600 is usual".into(),
+            });
+        }
+        if self.playbooks.max_file_bytes < 1024 {
+            return Err(ConfigError::Invalid {
+                key: "playbooks.max_file_bytes",
+                message: "must be at least 1024 (bytes); 1048576 (1 MiB) is the default".into(),
             });
         }
         if self.playbooks.watch_interval_secs == 0 {

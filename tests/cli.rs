@@ -351,3 +351,59 @@ fn the_playbook_dir_comes_from_the_environment() {
     );
     assert_eq!(code(&seed), 0);
 }
+
+/// A huge file is one error naming it, never read whole; a folder that cannot be read is a
+/// warning naming it; the other playbooks load. (The folder is made unreadable by a path longer
+/// than the system allows, which holds for root too.)
+#[test]
+fn check_reports_an_oversized_file_and_an_unreadable_folder_and_loads_the_rest() {
+    let root = std::env::temp_dir().join(format!("socbot-cli-limits-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("deep")).unwrap();
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks");
+    for entry in std::fs::read_dir(&bundled).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), root.join(entry.file_name())).unwrap();
+    }
+    // 8 MiB of table rows: over the 1 MiB default.
+    let row = "| Key Indicators | a row that repeats |\n";
+    let huge = format!("# Huge - T1583006\n\n{}", row.repeat(8 << 20 >> 5));
+    std::fs::write(root.join("huge.md"), huge).unwrap();
+    // Built bottom-up by renames, so no call is given the long path itself.
+    let name = "d".repeat(200);
+    let (chain, step) = (root.join("chain"), root.join("step"));
+    std::fs::create_dir(&chain).unwrap();
+    for _ in 0..24 {
+        std::fs::create_dir(&step).unwrap();
+        std::fs::rename(&chain, step.join(&name)).unwrap();
+        std::fs::rename(&step, &chain).unwrap();
+    }
+    std::fs::rename(&chain, root.join("deep").join(&name)).unwrap();
+    let out = socbot(&["check", root.to_str().unwrap()], &[]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 1, "{text}{}", stderr(&out));
+    let huge_lines: Vec<&str> = text.lines().filter(|l| l.contains("huge.md")).collect();
+    assert_eq!(
+        huge_lines.len(),
+        1,
+        "one line for the huge file: {text:.2000}"
+    );
+    assert!(
+        huge_lines[0].contains("error: larger than playbooks.max_file_bytes (1048576 bytes)"),
+        "{}",
+        huge_lines[0]
+    );
+    let folder = text
+        .lines()
+        .find(|l| l.contains("warning: cannot read this folder"))
+        .unwrap_or_else(|| panic!("a warning for the folder: {text:.2000}"));
+    assert!(
+        folder.contains("/deep/dddd"),
+        "names the folder: {folder:.300}"
+    );
+    assert!(
+        text.contains("2 playbooks loaded"),
+        "the rest load: {text:.2000}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -15,7 +15,7 @@ pub struct Args {
 
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let dir = args.dir.unwrap_or_else(|| config.playbooks.dir.clone());
-    let (library, mut report) = Library::load_dir(&dir)?;
+    let (library, mut report) = Library::load_dir_limited(&dir, config.playbooks.max_file_bytes)?;
     // ATT&CK's view of each playbook: warnings only.
     let catalog = super::coverage::catalog(config)?;
     report.diagnostics.extend(crate::attack::lint::playbooks(

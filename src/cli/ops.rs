@@ -309,7 +309,7 @@ fn check(c: &Config, layers: &config::Config) -> Findings {
             ),
         );
     } else {
-        match crate::playbook::Library::load_dir(dir) {
+        match crate::playbook::Library::load_dir_limited(dir, c.playbooks.max_file_bytes) {
             Ok((library, report)) if library.is_empty() => f.error(
                 "playbooks.dir",
                 format!(

@@ -128,10 +128,13 @@ pub fn check_roles(config: &Config) -> Result<(), StartError> {
 
 /// Loads the configured playbooks and logs every problem with its file:line.
 pub fn load_playbooks(config: &Config) -> Result<LibraryHandle, StartError> {
-    let (handle, report) = LibraryHandle::load(&config.playbooks.dir)?;
+    let (handle, report) =
+        LibraryHandle::load_limited(&config.playbooks.dir, config.playbooks.max_file_bytes)?;
     for d in &report.diagnostics {
         if d.is_error() {
             warn!(problem = %d, "playbook left out");
+        } else if d.line == 0 {
+            warn!(problem = %d, "playbook folder left out");
         }
     }
     info!(

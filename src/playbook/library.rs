@@ -106,11 +106,23 @@ impl Library {
         )
     }
 
-    /// Loads every `.md` file below `dir`, recursively, in path order. One bad file never
-    /// stops the others; its problems are in the report.
+    /// Loads every `.md` file below `dir`, recursively, in path order, each at most
+    /// [`DEFAULT_MAX_FILE_BYTES`]. One bad file never stops the others; its problems are in
+    /// the report.
     pub fn load_dir(dir: &Path) -> Result<(Self, LoadReport), LoadError> {
+        Self::load_dir_limited(dir, DEFAULT_MAX_FILE_BYTES)
+    }
+
+    /// As [`Library::load_dir`], refusing files over `max_file_bytes` (`playbooks.max_file_bytes`)
+    /// with one error naming each, unread. A sub-folder that cannot be read is a warning naming
+    /// it; the rest load. Only `dir` itself unreadable is an error.
+    pub fn load_dir_limited(
+        dir: &Path,
+        max_file_bytes: u64,
+    ) -> Result<(Self, LoadReport), LoadError> {
         let mut files = Vec::new();
-        collect_markdown(dir, &mut files).map_err(|source| LoadError {
+        let mut folders = Vec::new();
+        collect_markdown(dir, &mut files, &mut folders).map_err(|source| LoadError {
             path: dir.display().to_string(),
             source,
         })?;
@@ -119,11 +131,28 @@ impl Library {
             files: files.len(),
             ..LoadReport::default()
         };
+        for (folder, e) in folders {
+            report.diagnostics.push(Diagnostic::warning(
+                &folder.display().to_string(),
+                0,
+                format!("cannot read this folder ({e}); the playbooks in it are left out"),
+            ));
+        }
         let mut parsed = Vec::new();
         for file in &files {
             let shown = file.display().to_string();
-            let text = match std::fs::read(file) {
-                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            let text = match read_limited(file, max_file_bytes) {
+                Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+                Ok(None) => {
+                    report.diagnostics.push(Diagnostic::error(
+                        &shown,
+                        1,
+                        format!(
+                            "larger than playbooks.max_file_bytes ({max_file_bytes} bytes): not read; a playbook is a few kilobytes, so this is not one (split it, or raise the limit)"
+                        ),
+                    ));
+                    continue;
+                }
                 Err(e) => {
                     report.diagnostics.push(Diagnostic::error(
                         &shown,
@@ -237,7 +266,29 @@ impl Library {
     }
 }
 
-fn collect_markdown(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// The largest playbook file read by default (`playbooks.max_file_bytes`): 1 MiB.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// The file's bytes, or None when it is larger than `max` (never more than `max + 1` bytes are
+/// read, so a huge or growing file costs no memory).
+fn read_limited(file: &Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let f = std::fs::File::open(file)?;
+    if f.metadata()?.len() > max {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    f.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= max).then_some(bytes))
+}
+
+/// The `.md` files below `dir`. `dir` unreadable is an error; a sub-folder that cannot be
+/// read is put in `unreadable` and passed over.
+fn collect_markdown(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    unreadable: &mut Vec<(PathBuf, std::io::Error)>,
+) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
@@ -246,7 +297,9 @@ fn collect_markdown(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
             continue;
         }
         if entry.file_type()?.is_dir() {
-            collect_markdown(&path, out)?;
+            if let Err(e) = collect_markdown(&path, out, unreadable) {
+                unreadable.push((path, e));
+            }
         } else if path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("md"))

@@ -10,6 +10,8 @@ use crate::playbook::{Library, LoadReport};
 pub struct LibraryHandle {
     inner: Arc<RwLock<Arc<Library>>>,
     dir: PathBuf,
+    /// Files larger are refused unread (`playbooks.max_file_bytes`).
+    max_file_bytes: u64,
 }
 
 /// What a reload did.
@@ -28,10 +30,19 @@ impl LibraryHandle {
     /// Loads `dir` for the first time. Files with errors are left out (and reported); the rest
     /// load, so one bad file never takes the bot down.
     pub fn load(dir: &Path) -> Result<(Self, LoadReport), crate::playbook::library::LoadError> {
-        let (library, report) = Library::load_dir(dir)?;
+        Self::load_limited(dir, crate::playbook::library::DEFAULT_MAX_FILE_BYTES)
+    }
+
+    /// As [`LibraryHandle::load`], with files over `max_file_bytes` refused (also on reload).
+    pub fn load_limited(
+        dir: &Path,
+        max_file_bytes: u64,
+    ) -> Result<(Self, LoadReport), crate::playbook::library::LoadError> {
+        let (library, report) = Library::load_dir_limited(dir, max_file_bytes)?;
         let handle = Self {
             inner: Arc::new(RwLock::new(Arc::new(library))),
             dir: dir.to_path_buf(),
+            max_file_bytes,
         };
         Ok((handle, report))
     }
@@ -41,6 +52,7 @@ impl LibraryHandle {
         Self {
             inner: Arc::new(RwLock::new(Arc::new(library))),
             dir: PathBuf::new(),
+            max_file_bytes: crate::playbook::library::DEFAULT_MAX_FILE_BYTES,
         }
     }
 
@@ -58,7 +70,7 @@ impl LibraryHandle {
 
     /// Reads the directory again; swaps the new library in only when it has no error.
     pub fn reload(&self) -> Result<Reloaded, crate::playbook::library::LoadError> {
-        let (library, report) = Library::load_dir(&self.dir)?;
+        let (library, report) = Library::load_dir_limited(&self.dir, self.max_file_bytes)?;
         if report.errors() > 0 {
             return Ok(Reloaded::Kept { report });
         }
