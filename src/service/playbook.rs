@@ -227,3 +227,69 @@ pub fn clip(s: &str, max: usize) -> String {
     out.push('…');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn library(id: &str, name: &str) -> Library {
+        let md = format!(
+            "# {name} - {id}\n\n| Column Name | Value |\n|---|---|\n| MITRE Tactic | Execution |\n| MITRE TTP | {id} |\n| Name | {name} |\n| Questions for Analysis | Did it run? |\n"
+        );
+        let p = crate::playbook::parser::parse(&md, "t.md")
+            .unwrap()
+            .playbook;
+        Library::from_playbooks(vec![p]).0
+    }
+
+    #[test]
+    fn a_sub_technique_gets_its_parents_playbook_with_what_attack_says_of_it() {
+        let lib = library("T1059", "Command and Scripting Interpreter");
+        let catalog = Catalog::shipped();
+        let Ok(Reply::Playbook { view, .. }) = answer(&lib, &catalog, "T1059.001", None, false)
+        else {
+            panic!("the parent's playbook")
+        };
+        assert_eq!(view.playbook.id.to_string(), "T1059");
+        let note = view.note.unwrap();
+        assert!(
+            note.starts_with("There is no playbook for T1059.001 Command and Scripting Interpreter: PowerShell (Execution; Windows; https://attack.mitre.org/techniques/T1059/001/); this is its parent technique T1059."),
+            "{note}"
+        );
+        // Not in ATT&CK either: as before.
+        let Ok(Reply::Playbook { view, .. }) = answer(&lib, &catalog, "T1059.999", None, false)
+        else {
+            panic!("the parent's playbook")
+        };
+        assert!(
+            view.note
+                .unwrap()
+                .starts_with("There is no playbook for T1059.999;")
+        );
+        // Known to ATT&CK, no playbook, no parent's: the technique answer.
+        let Ok(Reply::Technique { answer: a, private }) =
+            answer(&lib, &catalog, "t1003", None, true)
+        else {
+            panic!("the technique answer")
+        };
+        assert!(private);
+        assert_eq!(a.info.name, "OS Credential Dumping");
+        assert_eq!(a.closest[0].0.to_string(), "T1059");
+        assert!(a.text().contains("This library has no playbook for it."));
+    }
+
+    #[test]
+    fn autocomplete_marks_catalog_techniques_and_keeps_labels_within_the_limit() {
+        let lib = library("T1059", "Command and Scripting Interpreter");
+        let catalog = Catalog::shipped();
+        let got = autocomplete(&lib, &catalog, "T1059", 40);
+        assert_eq!(got[0].1, "T1059");
+        assert!(!got[0].0.contains("no playbook"));
+        assert!(got.len() > 1 && got.len() <= 25);
+        for (label, value) in &got[1..] {
+            assert!(label.ends_with(" · no playbook"), "{label}");
+            assert!(label.chars().count() <= 40, "{label}");
+            assert!(value.starts_with("T1059."), "{value}");
+        }
+    }
+}
