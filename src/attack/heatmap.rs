@@ -210,10 +210,14 @@ pub fn png(cov: &Coverage) -> Vec<u8> {
     }
     debug_assert!(y + LINE + 28 <= l.top);
     let chars = columns_chars(l.column);
-    for (band, &(band_y, _)) in cov.tactics.chunks(PER_BAND).zip(&l.bands) {
+    for (band, &(band_y, band_h)) in cov.tactics.chunks(PER_BAND).zip(&l.bands) {
         c.rect(MARGIN, band_y - 14, WIDTH - 2 * MARGIN, 2, RULE);
         for (i, t) in band.iter().enumerate() {
             let x = MARGIN + i * (l.column + COLUMN_GAP);
+            if i > 0 {
+                // A hairline between columns, so long tactic names never run together.
+                c.rect(x - COLUMN_GAP / 2 - 1, band_y, 1, band_h - 36, RULE);
+            }
             let mut y = band_y;
             for line in wrap(&t.name, chars) {
                 c.text(x, y, &line, TEXT_SCALE, INK);
