@@ -809,3 +809,50 @@ fn words_naming_an_attack_technique_without_a_playbook_say_so() {
         "{rows}"
     );
 }
+
+#[test]
+fn coverage_reads_the_incidents_from_the_store() {
+    use std::io::Write;
+    let dir = TempDir::new("attack", "store");
+    let store = dir.0.join("store");
+    let mut child = socbot_command(&["COLUMNS"])
+        .arg("console")
+        .env("SOCBOT__PLAYBOOKS__DIR", bundled())
+        .env("SOCBOT__STORE__PATH", &store)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"/incident open T1583.006 odd web service\n/incident answer INC-1 1 unknown\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+
+    let env = [
+        ("SOCBOT__PLAYBOOKS__DIR", bundled()),
+        ("SOCBOT__STORE__PATH", store.display().to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let o = socbot(&["coverage", "--playbooks"], &env);
+    assert!(o.status.success(), "{}", err(&o));
+    let text = out(&o);
+    assert!(
+        text.contains("T1583.006  Acquire Infrastructure: Web Services: 1 incident(s), 0% escalated, 0% false positive; q1 answered Unknown 1×"),
+        "{text}"
+    );
+    let o = socbot(&["coverage"], &env);
+    assert!(
+        out(&o).contains("Playbooks not used in the last 30 days: 1 of 2\n  T1583.003"),
+        "{}",
+        out(&o)
+    );
+    // A one-day window still holds an incident opened just now.
+    let o = socbot(&["coverage", "--json", "--days", "1"], &env);
+    let v: Value = serde_json::from_str(&out(&o)).unwrap();
+    assert_eq!(v["incidents"], 1, "opened just now");
+}
