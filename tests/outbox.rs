@@ -118,10 +118,11 @@ fn metric(text: &str, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// One record in the outbox and one timer that this build cannot decode (a newer socbot's, a
-/// rollback, a bug), and an incident whose history cannot be read with an effect and a paging
-/// deadline queued ahead of everyone else's. Paging and delivery go on for every other
-/// incident; the unreadable records are set aside and counted.
+/// One record in the outbox, one timer and one event that this build cannot decode (a newer
+/// socbot's, a rollback, a bug), the event's incident with an effect and a paging deadline
+/// queued ahead of everyone else's. Paging and delivery go on for every incident; the
+/// unreadable records are set aside and counted, and the rest of that incident's history
+/// reads on (its notice goes out).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreadable_records_are_set_aside_and_paging_goes_on() {
     let fake = FakeDiscord::start().await;
@@ -204,23 +205,94 @@ async fn unreadable_records_are_set_aside_and_paging_goes_on() {
         metric(&text, "socbot_store_unreadable_total{tree=\"timers\"}") >= 1,
         "{text}"
     );
-    // Nothing reached the poisoned incident's thread, and nothing was lost: its notice waits.
+    // The poisoned incident's unreadable event is left out; the rest of it reads, so its
+    // notice goes out too.
+    message_in(&fake, poisoned_thread, "for the poisoned incident").await;
+    let text = metrics(&addr);
     assert!(
-        fake.requests_matching("POST", &format!("/channels/{poisoned_thread}/messages"))
-            .iter()
-            .all(|r| !says(r, "for the poisoned incident"))
+        metric(&text, "socbot_store_unreadable_total{tree=\"events\"}") >= 1,
+        "{text}"
     );
     bot.stop().await.unwrap();
     let store = Store::open(&dirs.store).unwrap();
-    assert!(
-        store
-            .outbox()
-            .unwrap()
-            .iter()
-            .any(|r| String::from_utf8_lossy(&r.json).contains("for the poisoned incident")),
-        "the poisoned incident's effect is kept"
+    assert_eq!(
+        store.unreadable_count(),
+        3,
+        "all three set aside, not deleted"
     );
-    assert_eq!(store.unreadable_count(), 2, "both set aside, not deleted");
+    drop(store);
+    fake.assert_clean();
+}
+
+/// An event of a kind a newer socbot wrote is kept as an unknown event (the incident reads,
+/// escalates and pages), and an on-call override this version cannot read is skipped and
+/// counted, kept as stored, and stops neither `/oncall` nor paging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn newer_event_kinds_and_unreadable_overrides_stop_no_page() {
+    let fake = FakeDiscord::start().await;
+    let dirs = BotDirs::new(&[]);
+    let (bot, _) = start(&fake, &dirs, &[]).await;
+    assert_eq!(fake.interact(open("From the future")).await["type"], 4);
+    let newer = thread_of(&fake, "From the future").await;
+    bot.stop().await.unwrap();
+    {
+        let store = Store::open(&dirs.store).unwrap();
+        let event = json!({
+            "at": "2026-11-23T10:00:00Z",
+            "actor": {"id": 0, "name": "socbot"},
+            "kind": {"type": "hologram_projected", "beam": 3}
+        });
+        store
+            .commit_blocking(Batch {
+                events: vec![(1, event.to_string().into_bytes())],
+                ..Batch::default()
+            })
+            .unwrap();
+        store
+            .save_json(
+                "oncall_overrides",
+                &json!([{"user": "not a user", "hologram": true}]),
+            )
+            .await
+            .unwrap();
+    }
+    let (bot, addr) = start(&fake, &dirs, &[]).await;
+    let oncall = fake
+        .interact(Interaction::slash_command("oncall", json!([])).roles(&[L1_ROLE]))
+        .await;
+    assert_eq!(oncall["type"], 4, "{oncall}");
+    assert!(
+        oncall.to_string().contains(&PRIMARY.to_string()),
+        "{oncall}"
+    );
+    let r = fake.interact(concerning(newer)).await;
+    assert_eq!(r["type"], 4, "{r}");
+    assert!(!r.to_string().contains("cannot be read"), "{r}");
+    message_in(&fake, newer, "needs Tier 2").await;
+    let export = Interaction::subcommand("incident", "status", json!([]))
+        .user(ANALYST)
+        .roles(&[L1_ROLE])
+        .channel(newer);
+    let status = fake.interact(export).await;
+    assert_eq!(status["type"], 4, "{status}");
+    let text = metrics(&addr);
+    assert!(
+        metric(
+            &text,
+            "socbot_store_unreadable_total{tree=\"oncall_overrides\"}"
+        ) >= 1,
+        "{text}"
+    );
+    bot.stop().await.unwrap();
+    let store = Store::open(&dirs.store).unwrap();
+    let raw = store.events_raw(1).unwrap();
+    assert!(
+        raw.iter()
+            .any(|e| String::from_utf8_lossy(e).contains("hologram_projected")),
+        "the newer event is kept as it was"
+    );
+    let kept: serde_json::Value = store.load_json("oncall_overrides").unwrap().unwrap();
+    assert!(kept.to_string().contains("hologram"), "{kept}");
     drop(store);
     fake.assert_clean();
 }

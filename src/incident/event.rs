@@ -19,7 +19,23 @@ use crate::playbook::TechniqueId;
 pub struct Event {
     pub at: DateTime<Utc>,
     pub actor: ActorRef,
+    /// A kind this version does not know (written by a newer socbot) is kept as
+    /// [`EventKind::Unknown`], never a decode failure.
+    #[serde(deserialize_with = "kind_or_unknown")]
     pub kind: EventKind,
+}
+
+/// Decodes a known kind as itself and a kind this version has never heard of as
+/// [`EventKind::Unknown`] with its JSON. A known kind that does not decode stays an error.
+fn kind_or_unknown<'de, D: serde::Deserializer<'de>>(d: D) -> Result<EventKind, D::Error> {
+    let raw = serde_json::Value::deserialize(d)?;
+    match EventKind::deserialize(&raw) {
+        Ok(kind) => Ok(kind),
+        Err(e) => match raw.get("type").and_then(serde_json::Value::as_str) {
+            Some(t) if !EventKind::KNOWN.contains(&t) => Ok(EventKind::Unknown { raw }),
+            _ => Err(serde::de::Error::custom(e)),
+        },
+    }
 }
 
 impl Event {
@@ -107,9 +123,32 @@ pub enum EventKind {
         resolution: Resolution,
         summary: Option<String>,
     },
+    /// An event of a kind this version does not know (written by a newer socbot before a
+    /// rollback, or restored from its backup), kept as it was stored. It changes nothing in the
+    /// fold and shows in the timeline as unknown.
+    Unknown {
+        raw: serde_json::Value,
+    },
 }
 
 impl EventKind {
+    /// The `type` names this version knows.
+    pub const KNOWN: &[&str] = &[
+        "opened",
+        "answered",
+        "note_added",
+        "decision_changed",
+        "escalated",
+        "thread_linked",
+        "questions_posted",
+        "paged",
+        "acknowledged",
+        "paging_stopped",
+        "owner_changed",
+        "closed",
+        "unknown",
+    ];
+
     /// The stable `type` name, as stored.
     pub const fn name(&self) -> &'static str {
         match self {
@@ -125,6 +164,7 @@ impl EventKind {
             Self::PagingStopped { .. } => "paging_stopped",
             Self::OwnerChanged { .. } => "owner_changed",
             Self::Closed { .. } => "closed",
+            Self::Unknown { .. } => "unknown",
         }
     }
 }
@@ -192,6 +232,23 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_kind_from_a_newer_socbot_is_kept_as_unknown_and_a_broken_known_kind_is_an_error() {
+        let newer = json!({"at": "2026-01-01T00:00:00Z", "actor": {"id": 1, "name": "a"},
+            "kind": {"type": "hologram_projected", "beam": 3}});
+        let e: Event = serde_json::from_value(newer).unwrap();
+        assert_eq!(e.kind.name(), "unknown");
+        let EventKind::Unknown { raw } = &e.kind else {
+            panic!("{e:?}")
+        };
+        assert_eq!(raw["beam"], 3);
+        let again: Event = serde_json::from_value(serde_json::to_value(&e).unwrap()).unwrap();
+        assert_eq!(again, e, "round-trips as stored");
+        let broken = json!({"at": "2026-01-01T00:00:00Z", "actor": {"id": 1, "name": "a"},
+            "kind": {"type": "answered", "question": "first"}});
+        assert!(serde_json::from_value::<Event>(broken).is_err());
     }
 
     /// The stored form is a contract: these exact JSON shapes must keep deserialising.

@@ -120,6 +120,12 @@ fn describe(e: &Event, latest: &mut Vec<Option<(Finding, Option<String>)>>) -> S
             resolution,
             summary,
         } => format!("closed as {resolution}{}", quoted(summary.as_deref())),
+        EventKind::Unknown { raw } => format!(
+            "an event of a kind this socbot does not know ({}), kept as stored",
+            raw.get("type")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("no type")
+        ),
     }
 }
 

@@ -403,6 +403,8 @@ impl Incident {
                     at: e.at,
                 });
             }
+            // Written by a newer socbot: kept, and changes nothing this version knows of.
+            EventKind::Unknown { .. } => {}
         }
         self.updated_at = self.updated_at.max(e.at);
         self.version += 1;

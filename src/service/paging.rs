@@ -27,7 +27,45 @@ const OVERRIDES: &str = "oncall_overrides";
 /// The on-call overrides kept in `store`, in creation order (expired ones included until
 /// pruned).
 pub fn load_overrides(store: &Store) -> Result<Vec<Override>, StoreError> {
-    Ok(store.load_json(OVERRIDES)?.unwrap_or_default())
+    Ok(overrides_kept(store)?.0)
+}
+
+/// The stored overrides: those this version reads, and the others as stored. One that does
+/// not decode (a rollback, a bug) is isolated: logged with its key and place, counted
+/// (`socbot_store_unreadable_total{tree="oncall_overrides"}`) and kept as it is, never a stop
+/// for paging. A document that is no list at all is set aside whole in `unreadable`.
+fn overrides_kept(store: &Store) -> Result<(Vec<Override>, Vec<serde_json::Value>), StoreError> {
+    let raw: Vec<serde_json::Value> = match store.load_json(OVERRIDES) {
+        Ok(list) => list.unwrap_or_default(),
+        Err(StoreError::Corrupt { message, .. }) => {
+            error!(key = OVERRIDES, error = %message, "unreadable on-call overrides set aside; none apply");
+            crate::metrics::store_unreadable(OVERRIDES);
+            if let Err(e) = store.set_aside("meta", format!("doc/{OVERRIDES}").as_bytes()) {
+                error!(key = OVERRIDES, error = %e, "cannot set the unreadable overrides aside");
+            }
+            return Ok((Vec::new(), Vec::new()));
+        }
+        Err(e) => return Err(e),
+    };
+    let mut readable = Vec::new();
+    let mut kept = Vec::new();
+    for (i, value) in raw.into_iter().enumerate() {
+        match serde_json::from_value::<Override>(value.clone()) {
+            Ok(o) => readable.push(o),
+            Err(e) => {
+                static REPORTED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+                let seen = value.to_string();
+                let mut reported = REPORTED.lock().unwrap_or_else(|e| e.into_inner());
+                if !reported.contains(&seen) {
+                    error!(key = OVERRIDES, index = i, error = %e, "unreadable on-call override skipped (kept as stored)");
+                    crate::metrics::store_unreadable(OVERRIDES);
+                    reported.push(seen);
+                }
+                kept.push(value);
+            }
+        }
+    }
+    Ok((readable, kept))
 }
 
 #[derive(Clone)]
@@ -210,10 +248,13 @@ impl Paging {
         // Read-modify-write under the incident lock: two overrides at once both stay.
         let _guard = self.lock.lock().await;
         let now = self.clock.now();
-        let mut all = self.overrides()?;
+        let (mut all, unreadable) = overrides_kept(&self.store)?;
         all.retain(|x| !x.is_expired(now));
         all.push(o);
-        self.store.save_json(OVERRIDES, &all).await
+        // Those this version cannot read stay as they were (a newer socbot may again).
+        let mut stored: Vec<serde_json::Value> = unreadable;
+        stored.extend(all.iter().filter_map(|o| serde_json::to_value(o).ok()));
+        self.store.save_json(OVERRIDES, &stored).await
     }
 
     fn webhook(&self, inc: &Incident, action: WebhookAction) -> Option<Effect> {

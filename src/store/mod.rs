@@ -731,17 +731,30 @@ impl Store {
             .collect()
     }
 
-    /// Every event of one incident, decoded.
+    /// Every event of one incident, decoded. An event that does not decode (a bug, a hand
+    /// edit; a kind from a newer socbot decodes as unknown) is isolated: logged with its key,
+    /// counted (`socbot_store_unreadable_total{tree="events"}`), set aside in `unreadable` and
+    /// left out; the incident's other events, and every other incident, read on.
     pub fn events<T: DeserializeOwned>(&self, incident: u64) -> Result<Vec<T>, StoreError> {
-        self.events_raw(incident)?
-            .iter()
-            .map(|v| {
-                serde_json::from_slice(v).map_err(|e| StoreError::Corrupt {
-                    tree: "events",
-                    message: format!("INC-{incident}: {e}"),
-                })
-            })
-            .collect()
+        let mut out = Vec::new();
+        for kv in self.events.scan_prefix(be(incident)) {
+            let (key, value) = kv?;
+            match serde_json::from_slice(&value) {
+                Ok(event) => out.push(event),
+                Err(e) => {
+                    let seq = key
+                        .get(8..16)
+                        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                        .map_or(0, u64::from_be_bytes);
+                    tracing::error!(incident, seq, tree = "events", error = %e, "unreadable event set aside and skipped");
+                    crate::metrics::store_unreadable("events");
+                    if let Err(e) = self.set_aside("events", &key) {
+                        tracing::warn!(incident, seq, error = %e, "cannot set the unreadable event aside");
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The ids of every incident, ascending.
