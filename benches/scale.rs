@@ -266,17 +266,20 @@ async fn measure(size: u64, backlog: bool, playbook: &Playbook, sections: &[Stri
     if sections.iter().any(|s| s == "commands") {
         let port = Arc::new(socbot::console::ConsolePort::default());
         let bot = start(&store, &dir.join("store"), port.clone());
-        // Warm up (first fold, first outbox pass).
-        for _ in 0..5 {
+        // Warm up (first fold, first outbox pass: the worker's index is built here).
+        for i in 0..5 {
             interaction += 1;
             timed(
                 &bot.service,
-                IncidentCommand::Status {
-                    incident: Some(IncidentId(size.max(1))),
+                IncidentCommand::Open {
+                    technique: "T1583.006".into(),
+                    title: format!("warm-up {i}"),
+                    alert: None,
                 },
                 interaction,
             )
             .await;
+            port.take();
         }
         let mut opens = Vec::new();
         let mut opened = Vec::new();
@@ -319,13 +322,30 @@ async fn measure(size: u64, backlog: bool, playbook: &Playbook, sections: &[Stri
             );
             port.take();
         }
+        // Status of the incidents just worked on (what analysts ask about), and of a random
+        // one of all (a cold read from disk on a big store).
         let mut statuses = Vec::new();
+        for id in &opened {
+            interaction += 1;
+            statuses.push(
+                timed(
+                    &bot.service,
+                    IncidentCommand::Status {
+                        incident: Some(IncidentId(*id)),
+                    },
+                    interaction,
+                )
+                .await,
+            );
+            port.take();
+        }
+        let mut cold = Vec::new();
         let mut rng = support::rng::Rng(size ^ 7);
         let all = store.incident_counts().unwrap().0 as u64;
         for _ in 0..COMMANDS {
             interaction += 1;
             let id = 1 + rng.below_u64(all.max(1));
-            statuses.push(
+            cold.push(
                 timed(
                     &bot.service,
                     IncidentCommand::Status {
@@ -340,6 +360,7 @@ async fn measure(size: u64, backlog: bool, playbook: &Playbook, sections: &[Stri
         figures.open = stats::report(&format!("  {label}: open"), 44, 4, opens).p50;
         figures.answer = stats::report(&format!("  {label}: answer"), 44, 4, answers).p50;
         figures.status = stats::report(&format!("  {label}: status"), 44, 4, statuses).p50;
+        stats::report(&format!("  {label}: status, random"), 44, 4, cold);
         bot.stop().await;
     }
     if sections.iter().any(|s| s == "outbox") {
@@ -359,10 +380,12 @@ async fn measure(size: u64, backlog: bool, playbook: &Playbook, sections: &[Stri
         let started = Instant::now();
         outbox.drain().await.unwrap();
         let took = started.elapsed();
-        assert_eq!(store.outbox_len(), waiting - DELIVERIES, "all delivered");
-        figures.per_effect = took / DELIVERIES as u32;
+        // Everything due went (the console's mirrored effects too); a backlog backing off stays.
+        let delivered = waiting - store.outbox_len();
+        assert!(delivered >= DELIVERIES, "{delivered} delivered");
+        figures.per_effect = took / delivered as u32;
         println!(
-            "  {label}: outbox {DELIVERIES} effects delivered in {took:.2?}: {:.1?} per effect",
+            "  {label}: outbox {delivered} effects delivered in {took:.2?}: {:.1?} per effect",
             figures.per_effect
         );
     }

@@ -24,8 +24,15 @@ pub enum Effect {
     OpenThread { incident: u64, channel: u64 },
     /// Post the playbook context and the analysis questions with their answer buttons.
     PostQuestions { incident: u64 },
-    /// Re-render the question messages with the latest answers.
-    RefreshQuestions { incident: u64 },
+    /// Re-render the question messages with the latest answers. `settle`: after button presses
+    /// that may have raced (each press updated its message in its own reply), a little later
+    /// and in a lane of its own, so it never competes with the presses nor holds up the
+    /// incident's posts; withdrawn once the incident is closed (the closure refreshes).
+    RefreshQuestions {
+        incident: u64,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        settle: bool,
+    },
     /// Post a decision, with its reasons, in the thread.
     PostDecision { incident: u64, decision: Decision },
     /// Post a line of text in the thread (a note, a manual escalation, …).
@@ -76,7 +83,7 @@ impl Effect {
         match self {
             Self::OpenThread { incident, .. }
             | Self::PostQuestions { incident }
-            | Self::RefreshQuestions { incident }
+            | Self::RefreshQuestions { incident, .. }
             | Self::PostDecision { incident, .. }
             | Self::PostNotice { incident, .. }
             | Self::CloseThread { incident }
@@ -92,6 +99,11 @@ impl Effect {
     /// replaced (after an outage only the current step goes out). The last step still goes out
     /// when the chain has stopped since: after a long outage it is the widest ping there is.
     pub fn withdrawn(&self, inc: &Incident) -> Option<&'static str> {
+        if let Self::RefreshQuestions { settle: true, .. } = self {
+            return inc
+                .is_closed()
+                .then_some("the incident is closed (its closure refreshed the questions)");
+        }
         let (level, target, attempt) = match self {
             Self::Page {
                 level,
@@ -130,6 +142,7 @@ impl Effect {
         let kind = match self {
             Self::Webhook { .. } => 1,
             Self::PageDm { .. } => 2,
+            Self::RefreshQuestions { settle: true, .. } => 3,
             _ => 0,
         };
         Lane {
@@ -192,10 +205,17 @@ impl OutboxEntry {
 
     /// For a [`Batch`]: the entry in its lane.
     pub fn encode(effect: Effect) -> NewEffect {
+        Self::encode_after(effect, 0)
+    }
+
+    /// As [`OutboxEntry::encode`], not delivered before `not_before_ms` (ms since the epoch).
+    pub fn encode_after(effect: Effect, not_before_ms: i64) -> NewEffect {
+        let mut entry = Self::new(effect);
+        entry.not_before_ms = not_before_ms;
         NewEffect {
-            lane: effect.lane(),
-            coalesce: effect.coalesces(),
-            json: Store::encode(&Self::new(effect)),
+            lane: entry.effect.lane(),
+            coalesce: entry.effect.coalesces(),
+            json: Store::encode(&entry),
         }
     }
 }
@@ -326,10 +346,10 @@ struct Index {
     /// Effects queued before this id were there when the index was built (the backlog).
     fresh_from: u64,
     lanes: HashMap<Lane, BTreeMap<u64, bool>>,
-    /// (class, due ms, lane): class 0 for new work, 1 for the backlog and retries, so new work
-    /// never waits behind a backlog.
-    due: BTreeSet<(u8, i64, Lane)>,
-    due_of: HashMap<Lane, (u8, i64)>,
+    /// (class, due ms, head id, lane): class 0 for new work, 1 for the backlog and retries, so
+    /// new work never waits behind a backlog; then oldest first.
+    due: BTreeSet<(u8, i64, u64, Lane)>,
+    due_of: HashMap<Lane, (u8, i64, u64)>,
     busy: HashSet<Lane>,
 }
 
@@ -365,15 +385,15 @@ impl Index {
 
     fn schedule(&mut self, lane: Lane, at: i64) {
         if let Some(old) = self.due_of.remove(&lane) {
-            self.due.remove(&(old.0, old.1, lane));
+            self.due.remove(&(old.0, old.1, old.2, lane));
         }
         let Some(head) = self.lanes.get(&lane).and_then(|l| l.keys().next().copied()) else {
             self.lanes.remove(&lane);
             return;
         };
         let class = u8::from(at > 0 || head < self.fresh_from);
-        self.due.insert((class, at, lane));
-        self.due_of.insert(lane, (class, at));
+        self.due.insert((class, at, head, lane));
+        self.due_of.insert(lane, (class, at, head));
     }
 
     /// The first lane due at `now`, new work first.
@@ -381,7 +401,7 @@ impl Index {
         // New work (class 0) is always due now; the rest in due order.
         let key = *self.due.iter().next().filter(|k| k.1 <= now)?;
         self.due.remove(&key);
-        let lane = key.2;
+        let lane = key.3;
         self.due_of.remove(&lane);
         let entries = self.lanes.get(&lane)?;
         let (&id, &coalesce) = entries.iter().next()?;
@@ -662,6 +682,11 @@ impl Outbox {
             }
         };
         let incident_id = entry.effect.incident();
+        let now = Utc::now().timestamp_millis();
+        if entry.not_before_ms > now && !job.superseded {
+            // Not yet (a back-off from before a restart, or a deliberately later effect).
+            return Ok(Outcome::Retry(entry.not_before_ms));
+        }
         if job.superseded {
             debug!(
                 incident = incident_id,
@@ -950,6 +975,67 @@ pub async fn outbox_request(store: &Store, request: &str) -> Result<String, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn queued(id: u64, incident: u64) -> QueuedEffect {
+        QueuedEffect {
+            id,
+            lane: Lane { incident, kind: 0 },
+            coalesce: false,
+        }
+    }
+
+    #[test]
+    fn new_work_goes_before_the_backlog_and_each_lane_keeps_its_order() {
+        let mut index = Index {
+            fresh_from: 1_000,
+            ..Index::default()
+        };
+        for id in 1..=500 {
+            index.add(queued(id, id % 100));
+        }
+        index.add(queued(1_001, 7_777));
+        let first = index.take(10).unwrap();
+        assert_eq!(first.lane.incident, 7_777, "the new incident first");
+        let next = index.take(10).unwrap();
+        assert_eq!(next.id, 1, "then the backlog, oldest lane head first");
+        // A lane in flight is not taken again; its next entry waits for the first.
+        index.finish(next, &Outcome::Retry(50));
+        assert!((0..200).all(|_| index.take(10).is_none_or(|j| j.lane.incident != 1)));
+        assert_eq!(index.next_due(), Some(50));
+    }
+
+    #[test]
+    fn a_settling_refresh_has_its_own_lane_and_is_withdrawn_once_closed() {
+        use crate::incident::Resolution;
+        use crate::incident::state::tests::{alice, opened, t};
+        let settle = Effect::RefreshQuestions {
+            incident: 7,
+            settle: true,
+        };
+        let plain = Effect::RefreshQuestions {
+            incident: 7,
+            settle: false,
+        };
+        assert_ne!(settle.lane(), plain.lane());
+        let mut events = vec![opened(None)];
+        let inc = Incident::from_events(&events).unwrap();
+        assert_eq!(settle.withdrawn(&inc), None);
+        events.push(Event::new(
+            t(1),
+            alice(),
+            EventKind::Closed {
+                resolution: Resolution::Benign,
+                summary: None,
+            },
+        ));
+        let inc = Incident::from_events(&events).unwrap();
+        assert!(settle.withdrawn(&inc).is_some());
+        assert_eq!(
+            plain.withdrawn(&inc),
+            None,
+            "the closure's own refresh goes out"
+        );
+    }
 
     #[test]
     fn backoff_doubles_and_is_capped() {

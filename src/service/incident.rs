@@ -101,6 +101,9 @@ pub struct Origin {
     pub now: DateTime<Utc>,
 }
 
+/// How long after racing button presses their question message is settled by a refresh.
+const SETTLE_MS: i64 = 1_000;
+
 /// How many incidents `/incident list` shows at most (newest first; the rest are counted).
 pub const LIST_PAGE: usize = 50;
 
@@ -460,10 +463,22 @@ impl Incidents {
             .filter(|e| matches!(e.kind, EventKind::Closed { .. }))
             .map(|_| id.0)
             .collect();
+        // A settling refresh waits a second (on the outbox's clock, the system's), so a burst of
+        // presses is settled by one edit made after it.
+        let settle_at = chrono::Utc::now().timestamp_millis() + SETTLE_MS;
+        let effects = effects
+            .into_iter()
+            .map(|e| match e {
+                Effect::RefreshQuestions { settle: true, .. } => {
+                    OutboxEntry::encode_after(e, settle_at)
+                }
+                e => OutboxEntry::encode(e),
+            })
+            .collect();
         let batch = Batch {
             interaction: origin.interaction,
             events: events.iter().map(|e| (id.0, Store::encode(e))).collect(),
-            effects: effects.into_iter().map(OutboxEntry::encode).collect(),
+            effects,
             timers: paging.timers,
             cancel_timers: paging.cancel,
             opened,
@@ -593,8 +608,14 @@ impl Incidents {
                 // may reach Discord in either order, and the later reply could show the earlier
                 // state: then a refresh (merged with any other) settles the message.
                 let racing = origin.now - inc.updated_at < chrono::TimeDelta::seconds(5);
-                if (!via_button || racing) && !events.is_empty() {
-                    effects.insert(0, Effect::RefreshQuestions { incident: inc.id.0 });
+                if !events.is_empty() && (!via_button || racing) {
+                    effects.insert(
+                        0,
+                        Effect::RefreshQuestions {
+                            incident: inc.id.0,
+                            settle: via_button,
+                        },
+                    );
                 }
                 if !self
                     .commit(guard, origin, inc.id, Some(&inc), &events, effects)
@@ -696,7 +717,10 @@ impl Incidents {
                         .map_err(domain_err)?;
                 // The question messages lose their answer buttons, then the thread is archived.
                 let effects = vec![
-                    Effect::RefreshQuestions { incident: inc.id.0 },
+                    Effect::RefreshQuestions {
+                        incident: inc.id.0,
+                        settle: false,
+                    },
                     Effect::CloseThread { incident: inc.id.0 },
                 ];
                 if !self
