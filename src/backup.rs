@@ -359,12 +359,15 @@ fn adopt_owner(target: &Path) -> anyhow::Result<()> {
     })
 }
 
-/// The store, for a command-line reader (`socbot export`, `socbot oncall`) that may run beside
-/// the bot: the store itself when no bot holds it; else a consistent copy asked of the running
-/// bot over its control socket, in a temporary directory removed on drop.
+/// The store, for a command-line reader (`socbot export`, `socbot oncall`, `socbot coverage`)
+/// that may run beside the bot: the store itself when no bot holds it; else a consistent copy
+/// asked of the running bot over its control socket, read in memory (nothing is written, so it
+/// works on a read-only root filesystem). Only [`ReadView::store`] makes a store of the copy,
+/// in a temporary directory removed on drop.
 pub struct ReadView {
-    store: Option<Store>,
-    temp: Option<PathBuf>,
+    store: std::sync::OnceLock<Store>,
+    copy: Option<Snapshot>,
+    temp: std::sync::OnceLock<PathBuf>,
 }
 
 impl ReadView {
@@ -373,19 +376,11 @@ impl ReadView {
         // None when no bot listens: then the store itself is free to read.
         if let Some(bytes) = fetch_from_daemon(&control_socket(path))? {
             let snapshot = Snapshot::decode(&bytes)?;
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos());
-            let dir =
-                std::env::temp_dir().join(format!("socbot-read-{}-{nanos}", std::process::id()));
-            // Made first, so the directory goes away on every way out.
-            let mut view = Self {
-                store: None,
-                temp: Some(dir.clone()),
-            };
-            restore(&snapshot, &dir.join("store"))?;
-            view.store = Some(Store::open_now(&dir.join("store"))?);
-            return Ok(view);
+            return Ok(Self {
+                store: std::sync::OnceLock::new(),
+                copy: Some(snapshot),
+                temp: std::sync::OnceLock::new(),
+            });
         }
         if !path.exists() {
             bail!(
@@ -393,14 +388,81 @@ impl ReadView {
                 path.display()
             );
         }
+        let store = std::sync::OnceLock::new();
+        let _ = store.set(Store::open(path)?);
         Ok(Self {
-            store: Some(Store::open(path)?),
-            temp: None,
+            store,
+            copy: None,
+            temp: std::sync::OnceLock::new(),
         })
     }
 
-    pub fn store(&self) -> &Store {
-        self.store.as_ref().expect("open until dropped")
+    /// The records of `tree` in the running bot's copy, in key order.
+    fn copied(&self, tree: &str) -> &[(Vec<u8>, Vec<u8>)] {
+        self.copy
+            .as_ref()
+            .and_then(|c| {
+                c.trees
+                    .iter()
+                    .find(|(name, _)| name.as_slice() == tree.as_bytes())
+            })
+            .map_or(&[], |(_, items)| items.as_slice())
+    }
+
+    /// One incident's events (an unreadable one is logged and left out, as the store does).
+    pub fn events(&self, incident: u64) -> anyhow::Result<Vec<crate::incident::Event>> {
+        if self.copy.is_none() {
+            return Ok(self.store()?.events(incident)?);
+        }
+        let prefix = incident.to_be_bytes();
+        let mut out = Vec::new();
+        for (key, value) in self.copied("events") {
+            if !key.starts_with(&prefix) {
+                continue;
+            }
+            match serde_json::from_slice(value) {
+                Ok(event) => out.push(event),
+                Err(e) => {
+                    tracing::error!(incident, error = %e, "unreadable event left out of the copy")
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The on-call overrides, every one this version reads.
+    pub fn overrides(&self) -> anyhow::Result<Vec<crate::oncall::Override>> {
+        if self.copy.is_none() {
+            return Ok(crate::service::paging::load_overrides(self.store()?)?);
+        }
+        let key = b"doc/oncall_overrides";
+        let Some((_, value)) = self
+            .copied("meta")
+            .iter()
+            .find(|(k, _)| k.as_slice() == key)
+        else {
+            return Ok(Vec::new());
+        };
+        Ok(crate::service::paging::overrides_from_json(value))
+    }
+
+    /// The whole store (a copy beside a running bot, made in a temporary directory).
+    pub fn store(&self) -> anyhow::Result<&Store> {
+        if let Some(store) = self.store.get() {
+            return Ok(store);
+        }
+        let Some(snapshot) = &self.copy else {
+            bail!("the store is not open");
+        };
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir = std::env::temp_dir().join(format!("socbot-read-{}-{nanos}", std::process::id()));
+        // Entered first, so the directory goes away on every way out.
+        let dir = self.temp.get_or_init(|| dir);
+        restore(snapshot, &dir.join("store"))?;
+        let _ = self.store.set(Store::open_now(&dir.join("store"))?);
+        Ok(self.store.get().expect("just set"))
     }
 }
 

@@ -69,7 +69,7 @@ fn incidents(
     }
     let view = crate::backup::ReadView::open(&config.store.path)?;
     Ok(crate::service::incident::incidents_since(
-        view.store(),
+        view.store()?,
         since,
     )?)
 }

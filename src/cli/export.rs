@@ -25,7 +25,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let view = crate::backup::ReadView::open(&config.store.path)?;
-    let events: Vec<Event> = view.store().events(id.0)?;
+    let events: Vec<Event> = view.events(id.0)?;
     if events.is_empty() {
         eprintln!(
             "socbot: there is no {id} in {}",

@@ -27,12 +27,19 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         },
     };
     let rotation = crate::daemon::rotation(config)?;
-    let overrides: Vec<Override> = match crate::backup::ReadView::open(&config.store.path) {
-        Ok(view) => crate::service::paging::load_overrides(view.store())?,
-        Err(e) => {
-            eprintln!("socbot: note: overrides not read ({e}); showing the rotation only");
-            Vec::new()
-        }
+    // No store yet: no override was ever set. Any other failure to read them is an error:
+    // the answer would be wrong without them.
+    let overrides: Vec<Override> = if config.store.path.exists()
+        || crate::backup::daemon_listening(&crate::backup::control_socket(&config.store.path))
+    {
+        let view = crate::backup::ReadView::open(&config.store.path).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read the on-call overrides, so who is on call is unknown: {e:#}"
+            )
+        })?;
+        view.overrides()?
+    } else {
+        Vec::new()
     };
     let view = Oncall::now(&rotation, &overrides, at);
     print!(

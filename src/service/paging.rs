@@ -47,6 +47,24 @@ fn overrides_kept(store: &Store) -> Result<(Vec<Override>, Vec<serde_json::Value
         }
         Err(e) => return Err(e),
     };
+    Ok(split_overrides(raw))
+}
+
+/// The overrides in a stored overrides document (`socbot oncall` beside a running bot reads
+/// them from its copy): each one this version cannot read is logged, counted and left out.
+pub fn overrides_from_json(bytes: &[u8]) -> Vec<Override> {
+    match serde_json::from_slice::<Vec<serde_json::Value>>(bytes) {
+        Ok(raw) => split_overrides(raw).0,
+        Err(e) => {
+            error!(key = OVERRIDES, error = %e, "unreadable on-call overrides; none apply");
+            crate::metrics::store_unreadable(OVERRIDES);
+            Vec::new()
+        }
+    }
+}
+
+/// Readable overrides, and the others as stored.
+fn split_overrides(raw: Vec<serde_json::Value>) -> (Vec<Override>, Vec<serde_json::Value>) {
     let mut readable = Vec::new();
     let mut kept = Vec::new();
     for (i, value) in raw.into_iter().enumerate() {
@@ -65,7 +83,7 @@ fn overrides_kept(store: &Store) -> Result<(Vec<Override>, Vec<serde_json::Value
             }
         }
     }
-    Ok((readable, kept))
+    (readable, kept)
 }
 
 #[derive(Clone)]
