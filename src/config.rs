@@ -24,6 +24,7 @@ pub struct Config {
     pub log: LogConfig,
     pub http: HttpConfig,
     pub attack: AttackConfig,
+    pub alerts: AlertsConfig,
 }
 
 /// `[attack]`: the ATT&CK catalog.
@@ -50,6 +51,63 @@ impl AttackConfig {
     }
 }
 
+/// `[alerts]`: `POST /alerts/{source}` on the HTTP listener (see `crate::http::alerts`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Largest request body accepted; larger is refused with 413.
+    pub max_body_bytes: usize,
+    /// New incidents one source may open per minute before its alerts join a storm incident.
+    pub max_new_incidents_per_minute: u32,
+    /// The Alertmanager label that names the ATT&CK technique.
+    pub technique_label: String,
+    /// The sources, by name (the path: `/alerts/<name>`).
+    #[serde(default)]
+    pub sources: std::collections::BTreeMap<String, AlertSource>,
+}
+
+/// `[alerts.sources.<name>]`: one sender of alerts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSource {
+    pub format: crate::alert::Format,
+    /// The shared secret the sender presents (`Authorization: Bearer` or `?token=`). Required;
+    /// set through `SOCBOT__ALERTS__SOURCES__<NAME>__TOKEN`. Never logged.
+    #[serde(default = "empty_secret")]
+    pub token: SecretString,
+    /// From this severity on, an alert escalates its incident and pages at once.
+    #[serde(default, deserialize_with = "escalate_at")]
+    pub escalate_at: Option<crate::alert::Severity>,
+    /// Fields whose values make the grouping key instead of the format's own key.
+    #[serde(default)]
+    pub group_by: Vec<crate::alert::group::GroupField>,
+}
+
+fn empty_secret() -> SecretString {
+    SecretString::from(String::new())
+}
+
+/// `""` (never), `"high"` or `"critical"`.
+fn escalate_at<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<crate::alert::Severity>, D::Error> {
+    use crate::alert::Severity;
+    let text = String::deserialize(d)?;
+    match text.trim().to_ascii_lowercase().as_str() {
+        "" => Ok(None),
+        "high" => Ok(Some(Severity::High)),
+        "critical" => Ok(Some(Severity::Critical)),
+        other => Err(serde::de::Error::custom(format!(
+            "`{other}` is not a severity to escalate at: put \"high\", \"critical\" or \"\" (never)"
+        ))),
+    }
+}
+
+impl AlertSource {
+    pub fn has_token(&self) -> bool {
+        !self.token.expose_secret().trim().is_empty()
+    }
+}
 /// `[http]`: the optional health and metrics listener (see `crate::http`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -158,6 +216,9 @@ pub enum ConfigError {
     Load(String),
     #[error("configuration key `{key}`: {message}")]
     Invalid { key: &'static str, message: String },
+    /// As `Invalid`, for a key with a name in it (`alerts.sources.<name>.token`).
+    #[error("configuration key `{key}`: {message}")]
+    InvalidNamed { key: String, message: String },
 }
 
 impl DiscordConfig {
@@ -305,6 +366,44 @@ impl Config {
             key: "http.listen",
             message,
         })?;
+        self.validate_alerts()
+    }
+
+    /// Every alert source needs a token and a name that can be a URL path segment.
+    fn validate_alerts(&self) -> Result<(), ConfigError> {
+        if self.alerts.max_body_bytes == 0 {
+            return Err(ConfigError::Invalid {
+                key: "alerts.max_body_bytes",
+                message: "must be at least 1 (bytes); the default is 1048576 (1 MiB)".into(),
+            });
+        }
+        if self.alerts.max_new_incidents_per_minute == 0 {
+            return Err(ConfigError::Invalid {
+                key: "alerts.max_new_incidents_per_minute",
+                message: "must be at least 1; the default is 20".into(),
+            });
+        }
+        for (name, source) in &self.alerts.sources {
+            let good_name = !name.is_empty()
+                && name.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                });
+            if !good_name {
+                return Err(ConfigError::InvalidNamed {
+                    key: format!("alerts.sources.{name}"),
+                    message: "a source name is the URL path /alerts/<name>: use lower-case letters, digits, - and _".into(),
+                });
+            }
+            if !source.has_token() {
+                return Err(ConfigError::InvalidNamed {
+                    key: format!("alerts.sources.{name}.token"),
+                    message: format!(
+                        "empty: every alert source needs a token its sender presents; set SOCBOT__ALERTS__SOURCES__{}__TOKEN to a long random string",
+                        name.to_ascii_uppercase().replace('-', "_")
+                    ),
+                });
+            }
+        }
         Ok(())
     }
 }

@@ -112,6 +112,10 @@ struct Registry {
     reload_errors: AtomicU64,
     store_errors: AtomicU64,
     gateway_connected: AtomicBool,
+    alerts: Family,
+    alerts_rejected: Family,
+    alerts_without_playbook: Family,
+    alert_thread_seconds: Histogram,
     unreadable: Family,
     pages_rerouted: AtomicU64,
     pages_unreached: AtomicU64,
@@ -133,10 +137,38 @@ static REGISTRY: Registry = Registry {
     reload_errors: AtomicU64::new(0),
     store_errors: AtomicU64::new(0),
     gateway_connected: AtomicBool::new(false),
+    alerts: Family::new(),
+    alerts_rejected: Family::new(),
+    alerts_without_playbook: Family::new(),
+    alert_thread_seconds: Histogram::new(LATENCY_BUCKETS),
     unreadable: Family::new(),
     pages_rerouted: AtomicU64::new(0),
     pages_unreached: AtomicU64::new(0),
 };
+
+/// An alert from `source` was accepted: `status` is `opened`, `grouped`, `storm` or `resolved`.
+pub fn alert(source: &str, status: &str) {
+    REGISTRY.alerts.inc(&[source, status]);
+}
+
+/// An alert request was refused: `reason` is `unauthorized`, `unknown_source`, `too_large`,
+/// `malformed`, `timeout`, `method`, `busy`, `unavailable` or `store`.
+pub fn alert_rejected(reason: &str) {
+    REGISTRY.alerts_rejected.inc(&[reason]);
+}
+
+/// An alert opened an incident that no playbook covers; `technique` is the first it named, or
+/// `none`.
+pub fn alert_without_playbook(technique: &str) {
+    REGISTRY.alerts_without_playbook.inc(&[technique]);
+}
+
+/// The thread of an incident an alert opened exists, `elapsed` after the alert arrived.
+pub fn alert_thread_latency(elapsed: Duration) {
+    REGISTRY
+        .alert_thread_seconds
+        .observe(&[], elapsed.as_secs_f64());
+}
 
 /// A command was handled: `outcome` is `ok`, `refused` or `duplicate`.
 pub fn command(command: &str, outcome: &str) {
@@ -166,6 +198,7 @@ pub fn incident_events(before: Option<&Incident>, events: &[Event]) {
                 let by = match reason {
                     EscalationReason::Decision { .. } => "decision",
                     EscalationReason::Manual { .. } => "manual",
+                    EscalationReason::Alert { .. } => "alert",
                 };
                 REGISTRY
                     .escalated
@@ -422,6 +455,34 @@ pub fn render(g: &Gauges) -> String {
         "Time from an incident's first page to its acknowledgement.",
         &[],
         &r.ack_seconds,
+    );
+    family(
+        &mut out,
+        "socbot_alerts_total",
+        "Alerts accepted, by source and what they did (opened, grouped, storm, resolved).",
+        &["source", "status"],
+        &r.alerts,
+    );
+    family(
+        &mut out,
+        "socbot_alert_requests_rejected_total",
+        "Alert requests refused, by reason.",
+        &["reason"],
+        &r.alerts_rejected,
+    );
+    family(
+        &mut out,
+        "socbot_alerts_without_playbook_total",
+        "Incidents opened by alerts that no playbook covers, by the technique they named (none: no technique).",
+        &["technique"],
+        &r.alerts_without_playbook,
+    );
+    histogram(
+        &mut out,
+        "socbot_alert_thread_seconds",
+        "Time from an alert's arrival to its incident's thread existing.",
+        &[],
+        &r.alert_thread_seconds,
     );
     if let Some(depth) = g.outbox_depth {
         scalar(

@@ -456,3 +456,31 @@ fn json_logs_carry_command_actor_incident_and_technique() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Clients holding every connection open (idle, sending nothing) never starve the probes: the
+/// listener keeps connections of its own for /healthz, /readyz and /metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_answers_while_every_connection_is_held_idle() {
+    let _turn = ONE_BOT.lock().await;
+    let fake = FakeDiscord::start().await;
+    let dirs = BotDirs::new(&[]);
+    let (bot, addr) = start_with_http(&fake, &dirs).await;
+    let mut idle = Vec::new();
+    for _ in 0..socbot::http::MAX_CONNECTIONS {
+        idle.push(TcpStream::connect(addr).await.unwrap());
+    }
+    // Each is taken by the listener before the probe connects (a byte of a request head that
+    // never ends makes sure).
+    for s in &mut idle {
+        s.write_all(b"G").await.unwrap();
+    }
+    for _ in 0..3 {
+        let health = get(addr, "/healthz").await;
+        assert_eq!(health.status, 200, "{}", health.body);
+        assert_eq!(health.body, "ok\n");
+    }
+    let m = get(addr, "/metrics").await;
+    assert_eq!(m.status, 200);
+    drop(idle);
+    bot.stop().await.unwrap();
+}

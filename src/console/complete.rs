@@ -17,8 +17,8 @@ pub const COMMANDS: [&str; 7] = [
 ];
 
 /// `/incident` subcommands.
-pub const INCIDENT_SUBCOMMANDS: [&str; 9] = [
-    "open", "answer", "note", "escalate", "status", "list", "close", "export", "ack",
+pub const INCIDENT_SUBCOMMANDS: [&str; 10] = [
+    "open", "answer", "note", "escalate", "status", "list", "close", "export", "ack", "playbook",
 ];
 
 /// One completion: what the list shows and what replaces the word.
@@ -98,6 +98,7 @@ fn incident_slots(sub: &str) -> &'static [&'static str] {
         "answer" => &["incident", "question", "finding", "note"],
         "note" => &["incident", "text"],
         "escalate" => &["incident", "reason"],
+        "playbook" => &["incident", "technique"],
         "close" => &["incident", "resolution", "summary"],
         "list" => &["status"],
         _ => &["incident"],

@@ -34,6 +34,7 @@ Commands (the same as in Discord):
   /incident close <INC-n> <true-positive|false-positive|benign|duplicate> [summary…]
   /incident export <INC-n>
   /incident ack <INC-n>                         acknowledge the page (stops paging)
+  /incident playbook <INC-n> <technique>        attach a playbook to an incident an alert opened
   /oncall [time]                                who is on call now (or at an RFC 3339 time)
   /oncall override <user id> [hours] [reason…]  put someone on call
   /coverage [tactic]                            ATT&CK coverage, gaps seen lately, playbooks to fix

@@ -136,6 +136,7 @@ fn incident_slots(sub: &str) -> &'static [&'static str] {
         "answer" => &["incident", "question", "finding", "note"],
         "note" => &["incident", "text"],
         "escalate" => &["incident", "reason"],
+        "playbook" => &["incident", "technique"],
         "close" => &["incident", "resolution", "summary"],
         "list" => &["status"],
         _ => &["incident"],
@@ -307,6 +308,10 @@ fn incident(rest: &[&str]) -> Result<IncidentCommand, UserError> {
         "ack" => IncidentCommand::Ack {
             incident: id(args.first())?,
         },
+        "playbook" => IncidentCommand::Playbook {
+            incident: id(args.first())?,
+            technique: args.get(1).copied().unwrap_or_default().to_owned(),
+        },
         "export" => IncidentCommand::Export {
             incident: id(args.first())?,
         },
@@ -324,7 +329,7 @@ fn incident(rest: &[&str]) -> Result<IncidentCommand, UserError> {
         },
         "" => {
             return Err(UserError(
-                "say what to do: /incident open|answer|note|escalate|status|list|close|export"
+                "say what to do: /incident open|answer|note|escalate|status|list|close|export|ack|playbook"
                     .into(),
             ));
         }

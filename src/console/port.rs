@@ -82,7 +82,31 @@ impl ChatPort for ConsolePort {
                 );
                 Ok(Vec::new())
             }
-            Effect::RefreshQuestions { .. } => Ok(Vec::new()),
+            Effect::RefreshQuestions { .. } | Effect::RefreshAlertCard { .. } => Ok(Vec::new()),
+            Effect::PostAlertCard { .. } => {
+                if let Some(log) = &inc.alerts {
+                    let a = &log.first;
+                    let mut text = format!(
+                        "alert from {}: {} (severity {}",
+                        log.source,
+                        a.title,
+                        crate::incident::event::severity_name(a.severity)
+                    );
+                    for v in [&a.host, &a.user].into_iter().flatten() {
+                        text.push_str(&format!(", {v}"));
+                    }
+                    text.push(')');
+                    if !inc.has_playbook() {
+                        text.push_str(&format!(
+                            "\nno playbook covers {}; attach one with /incident playbook {} <technique>",
+                            inc.technique_text(),
+                            inc.id
+                        ));
+                    }
+                    self.say(inc, text);
+                }
+                Ok(Vec::new())
+            }
             Effect::PostDecision { decision, .. } => {
                 let mut text = format!("decision: {}", decision.headline());
                 for r in decision.reasons() {

@@ -281,20 +281,28 @@ pub async fn run_with_clock(
         crate::backup::control_socket(&config.store.path),
         stop_rx.clone(),
     ))];
+    let alerts = crate::http::alerts::Slot::default();
     if let Some(addr) = crate::http::parse_listen(&config.http.listen)
         .map_err(|m| anyhow::anyhow!("configuration key `http.listen`: {m}"))?
     {
         let listener = crate::http::bind(addr).await?;
         config.http.bound.set(listener.local_addr().ok());
-        let probe = crate::http::Probe {
-            library: library.clone(),
-            store: store.clone(),
+        let routes = crate::http::Routes {
+            probe: crate::http::Probe {
+                library: library.clone(),
+                store: store.clone(),
+            },
+            alerts: alerts.clone(),
         };
         ops.push(tokio::spawn(crate::http::serve(
             listener,
-            probe,
+            routes,
             stop_rx.clone(),
         )));
+    } else if !config.alerts.sources.is_empty() {
+        warn!(
+            "alert sources are configured but `http.listen` is empty: nothing receives them; set http.listen (e.g. 0.0.0.0:9184)"
+        );
     }
     let watcher = tokio::spawn(reload::watch(
         library.clone(),
@@ -323,6 +331,14 @@ pub async fn run_with_clock(
             &stop_rx,
         );
         tasks = t;
+        if let Some(incidents) = service.incidents() {
+            let _ = alerts.set(crate::service::alert::AlertIntake::new(
+                incidents.clone(),
+                library.clone(),
+                config.alerts.clone(),
+                clock.clone(),
+            ));
+        }
         service.with_catalog(catalog)
     };
     let result = crate::discord::serve(&config.discord, build, shutdown).await;

@@ -188,6 +188,14 @@ fn incident() -> CreateCommand {
         )
         .add_option(
             sub(
+                "playbook",
+                "Attach a playbook to an incident that has none and post its questions",
+            )
+            .add_sub_option(technique_option())
+            .add_sub_option(incident_ref()),
+        )
+        .add_option(
+            sub(
                 "ack",
                 "Acknowledge the page: stops paging, you own it (Tier 2)",
             )
@@ -332,6 +340,10 @@ fn parse_incident(name: &str, o: &Opts<'_>) -> Result<IncidentCommand, UserError
         },
         "ack" => IncidentCommand::Ack {
             incident: o.incident()?,
+        },
+        "playbook" => IncidentCommand::Playbook {
+            incident: o.incident()?,
+            technique: o.required("technique")?,
         },
         other => {
             return Err(UserError(format!(

@@ -193,6 +193,130 @@ pub fn card(inc: &Incident, thread: Option<u64>, note: Option<&str>) -> MessageS
     }
 }
 
+/// Text from an alert, for a message: markdown escaped, and every `@` followed by a zero-width
+/// space so `@everyone`, `<@id>` and `<@&role>` show as text (no message pings anyone anyway:
+/// `allowed_mentions` is empty).
+pub fn alert_text(text: &str) -> String {
+    escape(text).replace('@', "@\u{200b}")
+}
+
+/// A link from an alert as a markdown link when it is a plain http(s) URL, else as text.
+fn alert_link(link: &str, source: &str) -> String {
+    let plain = (link.starts_with("https://") || link.starts_with("http://"))
+        && link.len() <= 512
+        && !link.contains(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '<' | '>' | '`'));
+    if plain {
+        format!("[open in {}]({link})", alert_text(source))
+    } else {
+        alert_text(link)
+    }
+}
+
+/// The alert card, first in the thread of an incident an alert opened: source, severity, host,
+/// user, link, every technique, how many alerts came and when the last did; without a
+/// playbook, that none covers the techniques and the `closest` playbooks; for a storm, the
+/// alerts that joined. Edited in place as alerts arrive.
+pub fn alert_card(
+    inc: &Incident,
+    closest: &[(crate::playbook::TechniqueId, String)],
+) -> MessageSpec {
+    use crate::incident::event::severity_name;
+    let Some(log) = &inc.alerts else {
+        return card(inc, inc.thread.map(|t| t.thread_id), None);
+    };
+    let a = &log.first;
+    let mut d = String::new();
+    d.push_str(&format!(
+        "**Source:** {} ({}) · **Severity:** {}\n",
+        alert_text(&log.source),
+        a.format,
+        severity_name(a.severity)
+    ));
+    for (what, value) in [("Host", &a.host), ("User", &a.user), ("Rule", &a.rule)] {
+        if let Some(v) = value {
+            d.push_str(&format!("**{what}:** {}\n", alert_text(v)));
+        }
+    }
+    if let Some(link) = &a.link {
+        d.push_str(&format!("**Link:** {}\n", alert_link(link, &log.source)));
+    }
+    if !inc.techniques.is_empty() {
+        let ids: Vec<String> = inc
+            .techniques
+            .iter()
+            .map(|t| {
+                if inc.has_playbook() && *t == inc.technique {
+                    format!("[{t}]({}) (playbook)", t.attack_url())
+                } else {
+                    format!("[{t}]({})", t.attack_url())
+                }
+            })
+            .collect();
+        d.push_str(&format!("**Techniques:** {}\n", ids.join(" · ")));
+    }
+    d.push_str(&format!(
+        "**Alerts:** {} · first {} · last {}\n",
+        log.count,
+        export::utc(log.first_seen),
+        export::utc(log.last_seen)
+    ));
+    if let Some(at) = log.resolved_at {
+        d.push_str(&format!(
+            "✅ {} reports it resolved at {} (the incident stays open until closed)\n",
+            alert_text(&log.source),
+            export::utc(at)
+        ));
+    }
+    if log.storm {
+        d.push_str(&format!(
+            "\n🌩️ **Alert storm:** {} opened more new incidents in a minute than `alerts.max_new_incidents_per_minute` allows; its new alerts join this incident. Latest:\n",
+            alert_text(&log.source)
+        ));
+        for (at, title) in log.members.iter().rev().take(15) {
+            d.push_str(&format!("• {} · {}\n", export::utc(*at), alert_text(title)));
+        }
+    } else if !inc.has_playbook() {
+        let named = if inc.techniques.is_empty() {
+            "The alert names no ATT&CK technique".to_owned()
+        } else {
+            let ids: Vec<String> = inc.techniques.iter().map(ToString::to_string).collect();
+            format!("No playbook covers {}", ids.join(", "))
+        };
+        d.push_str(&format!(
+            "\n📭 {named}, so there are no analysis questions."
+        ));
+        if !closest.is_empty() {
+            d.push_str(" Closest playbooks:\n");
+            for (id, name) in closest {
+                d.push_str(&format!("• `{id}` {}\n", escape(name)));
+            }
+        } else {
+            d.push('\n');
+        }
+        d.push_str(&format!(
+            "Attach one with `/incident playbook incident:{} technique:<id>` to post its questions.",
+            inc.id
+        ));
+    }
+    let description = render::fit(d.trim_end(), limits::EMBED_DESCRIPTION, EXPORT);
+    MessageSpec {
+        embeds: vec![EmbedSpec {
+            title: crate::service::playbook::clip(
+                &format!("🔔 {} · {}", inc.id, alert_text(&inc.title)),
+                limits::EMBED_TITLE,
+            ),
+            description,
+            footer: Some(format!("status: {}", status_label(inc))),
+            color: match a.severity {
+                crate::alert::Severity::Critical | crate::alert::Severity::High => RED,
+                _ => BLUE,
+            },
+            ..EmbedSpec::default()
+        }],
+        ..MessageSpec::default()
+    }
+}
+
 fn answer_line(inc: &Incident, q: usize) -> String {
     let text = escape(&inc.questions[q - 1]);
     let state = match inc.answer(q) {

@@ -9,7 +9,7 @@ use serenity::all::{
 };
 
 use super::incident::{
-    closed_message, closed_thread_name, decision_message, opening, question_message,
+    alert_card, closed_message, closed_thread_name, decision_message, opening, question_message,
 };
 use super::render::{EmbedSpec, MessageSpec, limits};
 use super::reply;
@@ -312,6 +312,34 @@ impl DiscordPort {
     }
 }
 
+impl DiscordPort {
+    /// For an incident without a playbook: the playbooks closest to what its alerts named.
+    fn closest(&self, inc: &Incident) -> Vec<(crate::playbook::TechniqueId, String)> {
+        if inc.has_playbook() {
+            return Vec::new();
+        }
+        let library = self.library.current();
+        let mut out: Vec<(crate::playbook::TechniqueId, String)> = Vec::new();
+        for t in &inc.techniques {
+            for p in suggestions_of(library.lookup(&t.to_string())) {
+                if out.len() < 5 && !out.iter().any(|(id, _)| *id == p.id) {
+                    out.push((p.id, p.name.clone()));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn suggestions_of(l: crate::playbook::Lookup) -> Vec<Arc<crate::playbook::Playbook>> {
+    match l {
+        crate::playbook::Lookup::Found(p) | crate::playbook::Lookup::Parent { playbook: p, .. } => {
+            vec![p]
+        }
+        crate::playbook::Lookup::NotFound { suggestions, .. } => suggestions,
+    }
+}
+
 /// A nonce unique to message `n` of the effect `key` (Discord takes 25 characters at most).
 fn nonce(key: u64, n: usize) -> String {
     format!("e{key}m{n}")
@@ -382,6 +410,12 @@ impl ChatPort for DiscordPort {
                 let thread = match created {
                     Ok(thread) => {
                         self.uncertain().remove(&key);
+                        if inc.alerts.is_some() {
+                            let waited = chrono::Utc::now() - inc.opened_at;
+                            crate::metrics::alert_thread_latency(
+                                waited.to_std().unwrap_or_default(),
+                            );
+                        }
                         thread
                     }
                     Err(e) => {
@@ -434,6 +468,27 @@ impl ChatPort for DiscordPort {
                         .await
                         .map_err(classify)?;
                 }
+                Ok(Vec::new())
+            }
+            Effect::PostAlertCard { .. } => {
+                if inc.alerts.as_ref().is_none_or(|l| l.card_message.is_some()) {
+                    return Ok(Vec::new());
+                }
+                let thread = Self::place(inc)?;
+                let m = alert_card(inc, &self.closest(inc));
+                let id = self.post(thread, &m, nonce(key, 0)).await?;
+                Ok(vec![EventKind::AlertCardPosted { message_id: id }])
+            }
+            Effect::RefreshAlertCard { .. } => {
+                let Some(card) = inc.alerts.as_ref().and_then(|l| l.card_message) else {
+                    return Ok(Vec::new()); // the card is posted later with the count in
+                };
+                let thread = Self::place(inc)?;
+                let m = alert_card(inc, &self.closest(inc));
+                ChannelId::new(thread)
+                    .edit_message(&self.http, MessageId::new(card), reply::edit_message(&m))
+                    .await
+                    .map_err(classify)?;
                 Ok(Vec::new())
             }
             Effect::PostDecision { decision, .. } => {

@@ -65,6 +65,12 @@ pub enum Effect {
         incident: u64,
         body: serde_json::Value,
     },
+    /// Post the card of an incident an alert opened (source, severity, host, techniques, how
+    /// many alerts came) in its thread; recorded as `AlertCardPosted`.
+    PostAlertCard { incident: u64 },
+    /// Re-render the alert card with the latest count and last-seen time (queued at most every
+    /// 10 s per incident, so a flood of repeats is a few edits).
+    RefreshAlertCard { incident: u64 },
     /// A message in a channel that belongs to no incident (the shift hand-off); `incident` is 0.
     PostChannel {
         incident: u64,
@@ -87,6 +93,8 @@ impl Effect {
             | Self::PostDecision { incident, .. }
             | Self::PostNotice { incident, .. }
             | Self::CloseThread { incident }
+            | Self::PostAlertCard { incident }
+            | Self::RefreshAlertCard { incident }
             | Self::Page { incident, .. }
             | Self::PageDm { incident, .. }
             | Self::Webhook { incident, .. }
@@ -166,6 +174,8 @@ impl Effect {
             Self::PostDecision { .. } => "post_decision",
             Self::PostNotice { .. } => "post_notice",
             Self::CloseThread { .. } => "close_thread",
+            Self::PostAlertCard { .. } => "post_alert_card",
+            Self::RefreshAlertCard { .. } => "refresh_alert_card",
             Self::Page { .. } => "page",
             Self::PageDm { .. } => "page_dm",
             Self::Webhook { .. } => "webhook",

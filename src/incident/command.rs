@@ -67,6 +67,12 @@ pub enum DomainError {
     },
     #[error("{id} has not been escalated and has paged no one, so there is nothing to acknowledge")]
     NothingToAcknowledge { id: IncidentId },
+    #[error("{id} already follows playbook {technique} · {name}; its questions are in its thread")]
+    HasPlaybook {
+        id: IncidentId,
+        technique: crate::playbook::TechniqueId,
+        name: String,
+    },
 }
 
 fn utc(at: &DateTime<Utc>) -> String {
@@ -357,6 +363,48 @@ pub fn acknowledge(
         ));
     }
     Ok(events)
+}
+
+/// Attaches `playbook` to an incident that has none (an alert opened it and no playbook covered
+/// its techniques): its questions, rule and Decision for Escalation text, snapshotted as at
+/// opening. The incident keeps its policy.
+pub fn attach_playbook(
+    inc: &Incident,
+    playbook: &Playbook,
+    actor: &ActorRef,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, DomainError> {
+    not_closed(inc)?;
+    if inc.has_playbook() {
+        return Err(DomainError::HasPlaybook {
+            id: inc.id,
+            technique: inc.technique,
+            name: inc.playbook_name.clone(),
+        });
+    }
+    let opened = open(inc.id, playbook, "-", None, inc.policy, actor, now)?;
+    let Some(EventKind::Opened {
+        technique,
+        playbook_name,
+        questions,
+        escalation_rule,
+        decision_text,
+        ..
+    }) = opened.into_iter().next().map(|e| e.kind)
+    else {
+        unreachable!("open makes an `opened` event");
+    };
+    Ok(vec![Event::new(
+        now,
+        actor.clone(),
+        EventKind::PlaybookAttached {
+            technique,
+            playbook_name,
+            questions,
+            escalation_rule,
+            decision_text,
+        },
+    )])
 }
 
 /// Records where the incident lives in chat (the outbox worker calls it once the thread
@@ -781,6 +829,28 @@ mod tests {
         run(&mut closed, ev);
         let e = acknowledge(&closed, &bob(), t(4)).unwrap_err();
         assert!(e.to_string().contains("is closed"));
+    }
+
+    #[test]
+    fn a_playbook_is_attached_once_to_an_incident_without_one() {
+        let mut bare = opened(None);
+        bare.playbook_name.clear();
+        bare.questions.clear();
+        bare.answers.clear();
+        let ev = attach_playbook(&bare, &playbook(Some("q1 or q2")), &bob(), t(1)).unwrap();
+        assert_eq!(run(&mut bare, ev), ["playbook_attached"]);
+        assert!(bare.has_playbook());
+        assert_eq!(bare.questions.len(), 3);
+        assert_eq!(bare.answers.len(), 3);
+        assert!(bare.rule.is_some());
+        let e = attach_playbook(&bare, &playbook(None), &bob(), t(2)).unwrap_err();
+        assert!(
+            e.to_string().contains("already follows playbook T1583.006"),
+            "{e}"
+        );
+        // Answers work on the attached questions.
+        let ev = answer(&bare, 1, Finding::Concerning, None, &alice(), t(3)).unwrap();
+        assert!(run(&mut bare, ev).contains(&"escalated"));
     }
 
     #[test]

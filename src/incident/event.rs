@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::decision::{Decision, DefaultPolicy};
 use super::{ActorRef, Finding, IncidentId, Resolution};
+use crate::alert::{AlertStatus, Format, Severity};
 use crate::playbook::TechniqueId;
 
 /// One thing that happened to an incident: when, who, what.
@@ -123,6 +124,27 @@ pub enum EventKind {
         resolution: Resolution,
         summary: Option<String>,
     },
+    /// An alert from a monitoring source arrived for this incident: the one that opened it, a
+    /// repeat with the same key, a new alert joining a storm incident, or the source saying it
+    /// is resolved (which never closes the incident).
+    AlertReceived {
+        alert: AlertRecord,
+        outcome: AlertOutcome,
+    },
+    /// The alert card (source, severity, host, …, how many alerts came) was posted in the
+    /// thread; it is edited in place as repeats arrive.
+    AlertCardPosted {
+        message_id: u64,
+    },
+    /// A playbook was attached to an incident that had none (`/incident playbook`): its
+    /// questions and rule, snapshotted as at opening.
+    PlaybookAttached {
+        technique: TechniqueId,
+        playbook_name: String,
+        questions: Vec<String>,
+        escalation_rule: Option<String>,
+        decision_text: Option<String>,
+    },
     /// An event of a kind this version does not know (written by a newer socbot before a
     /// rollback, or restored from its backup), kept as it was stored. It changes nothing in the
     /// fold and shows in the timeline as unknown.
@@ -146,6 +168,9 @@ impl EventKind {
         "paging_stopped",
         "owner_changed",
         "closed",
+        "alert_received",
+        "alert_card_posted",
+        "playbook_attached",
         "unknown",
     ];
 
@@ -164,7 +189,75 @@ impl EventKind {
             Self::PagingStopped { .. } => "paging_stopped",
             Self::OwnerChanged { .. } => "owner_changed",
             Self::Closed { .. } => "closed",
+            Self::AlertReceived { .. } => "alert_received",
+            Self::AlertCardPosted { .. } => "alert_card_posted",
+            Self::PlaybookAttached { .. } => "playbook_attached",
             Self::Unknown { .. } => "unknown",
+        }
+    }
+}
+
+/// One alert as recorded on an incident: what the source said, normalised (see
+/// `crate::alert::Alert`), and the payload as received for the export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertRecord {
+    /// The configured source name (`/alerts/<source>`).
+    pub source: String,
+    pub format: Format,
+    pub title: String,
+    pub severity: Severity,
+    pub status: AlertStatus,
+    /// Every ATT&CK technique the alert named, in its order.
+    #[serde(default)]
+    pub techniques: Vec<TechniqueId>,
+    #[serde(default)]
+    pub host: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub link: Option<String>,
+    #[serde(default)]
+    pub rule: Option<String>,
+    /// The grouping key the alert was filed under.
+    pub key: String,
+    /// The alert's JSON as received (up to 64 KiB, see `crate::alert::PAYLOAD_MAX`), kept for
+    /// the export; None for repeats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+}
+
+/// `info`, `low`, `medium`, `high`, `critical`.
+pub const fn severity_name(s: Severity) -> &'static str {
+    match s {
+        Severity::Info => "info",
+        Severity::Low => "low",
+        Severity::Medium => "medium",
+        Severity::High => "high",
+        Severity::Critical => "critical",
+    }
+}
+
+/// What an alert did to its incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertOutcome {
+    /// It opened the incident.
+    Opened,
+    /// A repeat of the alert that opened it (same source and key).
+    Grouped,
+    /// A new alert that joined the source's storm incident.
+    Storm,
+    /// The source says the alert is over.
+    Resolved,
+}
+
+impl AlertOutcome {
+    pub const fn key(self) -> &'static str {
+        match self {
+            Self::Opened => "opened",
+            Self::Grouped => "grouped",
+            Self::Storm => "storm",
+            Self::Resolved => "resolved",
         }
     }
 }
@@ -177,6 +270,8 @@ pub enum EscalationReason {
     Decision { reasons: Vec<String> },
     /// An analyst escalated by hand.
     Manual { reason: String },
+    /// An alert at or above its source's `escalate_at` severity.
+    Alert { source: String, severity: Severity },
 }
 
 impl EscalationReason {
@@ -185,6 +280,12 @@ impl EscalationReason {
         match self {
             Self::Decision { reasons } => format!("by decision: {}", reasons.join("; ")),
             Self::Manual { reason } => format!("by hand: {reason}"),
+            Self::Alert { source, severity } => {
+                format!(
+                    "by alert: {source} reported severity {}",
+                    severity_name(*severity)
+                )
+            }
         }
     }
 }

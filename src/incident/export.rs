@@ -7,8 +7,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::decision::{Decision, q_list, rule_text};
-use super::event::{EscalationReason, Event, EventKind};
-use super::state::{Answer, Incident};
+use super::event::{AlertOutcome, EscalationReason, Event, EventKind, severity_name};
+use super::state::{AlertLog, Answer, Incident};
 use super::{ActorRef, Finding};
 
 /// One line of the audit timeline.
@@ -126,6 +126,96 @@ fn describe(e: &Event, latest: &mut Vec<Option<(Finding, Option<String>)>>) -> S
                 .and_then(serde_json::Value::as_str)
                 .unwrap_or("no type")
         ),
+        EventKind::AlertReceived { alert, outcome } => {
+            let what = match outcome {
+                AlertOutcome::Opened => "alert opened the incident",
+                AlertOutcome::Grouped => "alert repeated",
+                AlertOutcome::Storm => "alert joined the storm",
+                AlertOutcome::Resolved => "source reports the alert resolved",
+            };
+            format!(
+                "{what}: \"{}\" (severity {}, key {}{})",
+                alert.title,
+                severity_name(alert.severity),
+                alert.key,
+                techniques_text(&alert.techniques)
+            )
+        }
+        EventKind::AlertCardPosted { message_id } => {
+            format!("alert card posted in the thread (message {message_id})")
+        }
+        EventKind::PlaybookAttached {
+            technique,
+            playbook_name,
+            questions,
+            ..
+        } => format!(
+            "playbook attached: {technique} · {playbook_name} ({} questions)",
+            questions.len()
+        ),
+    }
+}
+
+fn techniques_text(ids: &[crate::playbook::TechniqueId]) -> String {
+    if ids.is_empty() {
+        return ", no technique".to_owned();
+    }
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    format!(", techniques {}", ids.join(", "))
+}
+
+/// The `## Alert` section of an incident a source opened: what it said and its payload.
+fn alert_section(log: &AlertLog, line: &mut impl FnMut(String)) {
+    let a = &log.first;
+    line(format!("- **Source:** {} ({})", log.source, a.format));
+    line(format!("- **Title:** {}", a.title));
+    line(format!("- **Severity:** {}", severity_name(a.severity)));
+    for (what, value) in [
+        ("Host", &a.host),
+        ("User", &a.user),
+        ("Link", &a.link),
+        ("Rule", &a.rule),
+    ] {
+        if let Some(v) = value {
+            line(format!("- **{what}:** {v}"));
+        }
+    }
+    let ids: Vec<String> = a.techniques.iter().map(ToString::to_string).collect();
+    line(format!(
+        "- **Techniques:** {}",
+        if ids.is_empty() {
+            "none named".to_owned()
+        } else {
+            ids.join(", ")
+        }
+    ));
+    line(format!("- **Key:** {}", a.key));
+    line(format!(
+        "- **Alerts:** {} (first {}, last {}){}",
+        log.count,
+        utc(log.first_seen),
+        utc(log.last_seen),
+        log.resolved_at
+            .map(|at| format!("; resolved by the source at {}", utc(at)))
+            .unwrap_or_default()
+    ));
+    if log.storm {
+        line(format!(
+            "- **Storm:** the latest {} alerts that joined:",
+            log.members.len()
+        ));
+        for (at, title) in &log.members {
+            line(format!("  - {} · {}", utc(*at), indent(title, "    ")));
+        }
+    }
+    if let Some(p) = &a.payload {
+        line(String::new());
+        line("Payload as received:".to_owned());
+        line(String::new());
+        let fence = if p.contains("```") { "~~~~" } else { "```" };
+        line(format!("{fence}json"));
+        line(p.clone());
+        line(fence.to_owned());
     }
 }
 
@@ -182,6 +272,7 @@ pub fn markdown(inc: &Incident, events: &[Event]) -> String {
             EscalationReason::Manual { reason } => {
                 format!("by hand: {}", indent(reason, "  "))
             }
+            EscalationReason::Alert { .. } => e.reason.summary(),
         };
         line(format!(
             "- **Escalated:** {} by {} ({how})",
@@ -208,11 +299,11 @@ pub fn markdown(inc: &Incident, events: &[Event]) -> String {
 
     line("## Alert".to_owned());
     line(String::new());
-    line(
-        inc.alert
-            .clone()
-            .unwrap_or_else(|| "_No alert text._".to_owned()),
-    );
+    match (&inc.alerts, &inc.alert) {
+        (Some(log), _) => alert_section(log, &mut line),
+        (None, Some(text)) => line(text.clone()),
+        (None, None) => line("_No alert text._".to_owned()),
+    }
     line(String::new());
 
     line("## Questions".to_owned());
@@ -298,6 +389,7 @@ pub fn json(inc: &Incident, events: &[Event]) -> Value {
         "number": inc.id.0,
         "title": inc.title,
         "technique": inc.technique,
+        "techniques": inc.techniques,
         "playbook": inc.playbook_name,
         "status": status,
         "resolution": resolution,
@@ -305,6 +397,7 @@ pub fn json(inc: &Incident, events: &[Event]) -> Value {
         "opened_at": inc.opened_at,
         "opened_by": inc.opened_by,
         "alert": inc.alert,
+        "alerts": inc.alerts,
         "questions": questions,
         "escalation_rule": inc.escalation_rule,
         "default_policy": inc.policy,

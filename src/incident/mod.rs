@@ -13,6 +13,7 @@
 //!   [`DomainError`] that says how to fix the request.
 //! - [`export`]: the markdown report and the JSON export.
 
+pub mod alert;
 pub mod command;
 pub mod decision;
 pub mod event;
@@ -26,13 +27,15 @@ use serde::{Deserialize, Serialize};
 
 pub use command::{
     ALERT_MAX, DomainError, NOTE_MAX, REASON_MAX, SUMMARY_MAX, TITLE_MAX, acknowledge, add_note,
-    answer, close, escalate_manually, link_thread, open,
+    answer, attach_playbook, close, escalate_manually, link_thread, open,
 };
 pub use decision::{Decision, DecisionKind, DefaultPolicy, decide, kind_changed, rule_text};
-pub use event::{EscalationReason, Event, EventKind, PageLevel, PageTarget};
+pub use event::{
+    AlertOutcome, AlertRecord, EscalationReason, Event, EventKind, PageLevel, PageTarget,
+};
 pub use state::{
-    Acknowledgement, Answer, Closure, Escalation, FoldError, Incident, IncidentStatus, Note, Page,
-    PagingStop, Status, ThreadLink,
+    Acknowledgement, AlertLog, Answer, Closure, Escalation, FoldError, Incident, IncidentStatus,
+    NO_TECHNIQUE, Note, Page, PagingStop, Status, ThreadLink,
 };
 
 /// Why a typed value is not valid; the message lists what is.

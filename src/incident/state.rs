@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::decision::{Decision, DecisionKind, DefaultPolicy, decide};
-use super::event::{EscalationReason, Event, EventKind, PageLevel, PageTarget};
+use super::event::{
+    AlertOutcome, AlertRecord, EscalationReason, Event, EventKind, PageLevel, PageTarget,
+};
 use super::{ActorRef, Finding, IncidentId, ParseError, Resolution};
 use crate::playbook::{Rule, TechniqueId};
 
@@ -77,6 +79,35 @@ pub struct Closure {
     pub summary: Option<String>,
     pub by: ActorRef,
     pub at: DateTime<Utc>,
+}
+
+/// The technique of an incident opened by an alert that named none (ATT&CK ids start at
+/// T1001, so it is never a real one); shown as `no technique`.
+pub const NO_TECHNIQUE: TechniqueId = TechniqueId::new(0, None);
+
+/// How many storm members an incident keeps listed (the count goes on).
+pub const STORM_LISTED: usize = 50;
+
+/// The alerts behind an incident a monitoring source opened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertLog {
+    pub source: String,
+    /// The alert that opened the incident.
+    pub first: AlertRecord,
+    /// The latest alert (a repeat, a storm member or a resolution).
+    pub last: AlertRecord,
+    /// Firing alerts received, the first included.
+    pub count: u64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// When the source last said the alert is over (None once it fires again).
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// A storm incident: it collects a flooding source's new alerts.
+    pub storm: bool,
+    /// Alerts that joined the storm: when, and their title; the latest [`STORM_LISTED`].
+    pub members: Vec<(DateTime<Utc>, String)>,
+    /// The thread message showing the alerts, edited in place.
+    pub card_message: Option<u64>,
 }
 
 /// Where an incident stands.
@@ -210,6 +241,11 @@ pub struct Incident {
     pub acknowledged: Option<Acknowledgement>,
     pub paging_stopped: Option<PagingStop>,
     pub closed: Option<Closure>,
+    /// Every ATT&CK technique the incident is about: its playbook's and every alert's, in
+    /// order, without repeats.
+    pub techniques: Vec<TechniqueId>,
+    /// The alerts of an incident a monitoring source opened; None when opened by hand.
+    pub alerts: Option<AlertLog>,
     /// Time of the last event.
     pub updated_at: DateTime<Utc>,
     /// How many events were folded (the store can use it as a version).
@@ -290,6 +326,12 @@ impl Incident {
             acknowledged: None,
             paging_stopped: None,
             closed: None,
+            techniques: if *technique == NO_TECHNIQUE {
+                Vec::new()
+            } else {
+                vec![*technique]
+            },
+            alerts: None,
             updated_at: e.at,
             version: 1,
         })
@@ -405,10 +447,100 @@ impl Incident {
             }
             // Written by a newer socbot: kept, and changes nothing this version knows of.
             EventKind::Unknown { .. } => {}
+            EventKind::AlertReceived { alert, outcome } => {
+                self.alert_received(e.at, alert, *outcome)
+            }
+            EventKind::AlertCardPosted { message_id } => {
+                if let Some(log) = &mut self.alerts {
+                    log.card_message = Some(*message_id);
+                }
+            }
+            EventKind::PlaybookAttached {
+                technique,
+                playbook_name,
+                questions,
+                escalation_rule,
+                decision_text,
+            } => {
+                self.technique = *technique;
+                self.playbook_name.clone_from(playbook_name);
+                self.questions.clone_from(questions);
+                self.answers = vec![None; questions.len()];
+                self.escalation_rule.clone_from(escalation_rule);
+                self.rule = escalation_rule.as_deref().and_then(|s| Rule::parse(s).ok());
+                self.decision_text.clone_from(decision_text);
+                self.question_messages.clear();
+                self.add_techniques(&[*technique]);
+            }
         }
         self.updated_at = self.updated_at.max(e.at);
         self.version += 1;
         Ok(())
+    }
+
+    fn add_techniques(&mut self, ids: &[TechniqueId]) {
+        for id in ids {
+            if *id != NO_TECHNIQUE && !self.techniques.contains(id) {
+                self.techniques.push(*id);
+            }
+        }
+    }
+
+    fn alert_received(&mut self, at: DateTime<Utc>, alert: &AlertRecord, outcome: AlertOutcome) {
+        self.add_techniques(&alert.techniques);
+        let firing = outcome != AlertOutcome::Resolved;
+        let Some(log) = &mut self.alerts else {
+            let storm = outcome == AlertOutcome::Storm;
+            self.alerts = Some(AlertLog {
+                source: alert.source.clone(),
+                first: alert.clone(),
+                last: alert.clone(),
+                count: u64::from(firing),
+                first_seen: at,
+                last_seen: at,
+                resolved_at: (!firing).then_some(at),
+                storm,
+                members: if storm {
+                    vec![(at, alert.title.clone())]
+                } else {
+                    Vec::new()
+                },
+                card_message: None,
+            });
+            return;
+        };
+        log.last = AlertRecord {
+            payload: None,
+            ..alert.clone()
+        };
+        if firing {
+            log.count += 1;
+            log.last_seen = log.last_seen.max(at);
+            log.resolved_at = None;
+        } else {
+            log.resolved_at = Some(at);
+        }
+        if outcome == AlertOutcome::Storm {
+            log.members.push((at, alert.title.clone()));
+            if log.members.len() > STORM_LISTED {
+                log.members.remove(0);
+            }
+        }
+    }
+
+    /// Whether the incident follows a playbook (one opened by an alert may not, until
+    /// `/incident playbook` attaches one).
+    pub fn has_playbook(&self) -> bool {
+        !self.playbook_name.is_empty()
+    }
+
+    /// The technique for people: its id, or `no technique`.
+    pub fn technique_text(&self) -> String {
+        if self.technique == NO_TECHNIQUE {
+            "no technique".to_owned()
+        } else {
+            self.technique.to_string()
+        }
     }
 
     /// Applies events in order (stops at the first that cannot be applied).
@@ -488,13 +620,17 @@ impl Incident {
 
     /// `T1583.006 · Acquire Infrastructure: Web Services`
     pub fn technique_label(&self) -> String {
-        format!("{} · {}", self.technique, self.playbook_name)
+        if self.has_playbook() {
+            format!("{} · {}", self.technique_text(), self.playbook_name)
+        } else {
+            format!("{} · no playbook", self.technique_text())
+        }
     }
 
     /// The thread name: `INC-<n> · <technique> · <title>`, cut to 100 characters (Discord's
     /// limit) with `…`.
     pub fn thread_name(&self) -> String {
-        let full = format!("{} · {} · {}", self.id, self.technique, self.title);
+        let full = format!("{} · {} · {}", self.id, self.technique_text(), self.title);
         if full.chars().count() <= 100 {
             return full;
         }

@@ -59,6 +59,12 @@ pub enum IncidentCommand {
     Ack {
         incident: Option<IncidentId>,
     },
+    /// Attach a playbook to an incident that has none (one an alert opened) and post its
+    /// questions.
+    Playbook {
+        incident: Option<IncidentId>,
+        technique: String,
+    },
 }
 
 impl IncidentCommand {
@@ -73,6 +79,7 @@ impl IncidentCommand {
             Self::Close { .. } => "incident close",
             Self::Export { .. } => "incident export",
             Self::Ack { .. } => "incident ack",
+            Self::Playbook { .. } => "incident playbook",
         }
     }
 }
@@ -287,6 +294,16 @@ impl Incidents {
 
     pub fn outbox(&self) -> &Outbox {
         &self.outbox
+    }
+
+    /// Where incident threads are opened (0: where each command came from).
+    pub fn soc_channel(&self) -> u64 {
+        self.soc_channel
+    }
+
+    /// The default escalation policy new incidents snapshot.
+    pub fn policy(&self) -> DefaultPolicy {
+        self.policy
     }
 
     /// Roles that may do what L1 does: `roles.l1` and `roles.t2` (empty: everyone).
@@ -676,6 +693,43 @@ impl Incidents {
                     actor.name,
                     reason.trim()
                 );
+                Ok(Reply::Text {
+                    text,
+                    private: false,
+                })
+            }
+            IncidentCommand::Playbook {
+                incident,
+                technique,
+            } => {
+                if !self.may_l1(&origin.actor) {
+                    return Err(self.refuse_l1("attach playbooks"));
+                }
+                let (inc, _) = self.load(incident, origin.channel)?;
+                let view = super::playbook::view(library, &technique, None)?;
+                let events = domain::attach_playbook(&inc, &view.playbook, &actor, origin.now)
+                    .map_err(domain_err)?;
+                let effects = vec![
+                    Effect::PostQuestions { incident: inc.id.0 },
+                    Effect::RefreshAlertCard { incident: inc.id.0 },
+                ];
+                if !self
+                    .commit(guard, origin, inc.id, Some(&inc), &events, effects)
+                    .await?
+                {
+                    return Ok(Reply::Duplicate);
+                }
+                let mut text = format!(
+                    "📋 {} now follows playbook {} · {} ({} questions, posted in its thread), attached by {}.",
+                    inc.id,
+                    view.playbook.id,
+                    view.playbook.name,
+                    view.playbook.questions.len(),
+                    actor.name
+                );
+                if let Some(note) = view.note {
+                    text.push_str(&format!(" {note}"));
+                }
                 Ok(Reply::Text {
                     text,
                     private: false,

@@ -1,6 +1,7 @@
 //! The command router: `(command, actor, now) → reply`, shared by every adapter (Discord, the
 //! console). Knows nothing of Discord: replies are plain data that each adapter renders.
 
+pub mod alert;
 pub mod incident;
 pub mod library;
 pub mod paging;

@@ -15,6 +15,9 @@
 //! - `threads`: `thread id (u64 BE)` → incident id: which incident a chat thread belongs to.
 //! - `open`: `incident id` → nothing: the incidents not closed (list and hand-off read it).
 //! - `unreadable`: `tree name ‖ 0 ‖ key` → the record: what could not be decoded, set aside.
+//! - in `meta`, `alertkey/<source> ‖ 0 ‖ <grouping key>` → incident id: the incident an alert
+//!   with that key joins (written in the same transaction as the incident it opens); and
+//!   `unmatched/<n>` → resolved alerts that matched no incident.
 //!
 //! A command's events, effects, timers and interaction id go in one transaction ([`Batch`]), and
 //! [`Store::commit`] returns once it is on disk. Commits that arrive while an earlier one syncs
@@ -38,6 +41,9 @@ const K_NEXT_EFFECT: &[u8] = b"next_effect";
 /// The store's epoch: 0 until its first restore, one more after each. Custom ids carry it, so
 /// a button made before a restore is refused instead of acting on whatever now has its number.
 const K_EPOCH: &[u8] = b"epoch";
+const K_NEXT_UNMATCHED: &[u8] = b"next_unmatched";
+const ALERT_KEYS: &[u8] = b"alertkey/";
+const UNMATCHED: &[u8] = b"unmatched/";
 /// How many effects wait in the outbox (kept with every change: counting costs nothing).
 const K_OUTBOX_LEN: &[u8] = b"count/outbox";
 /// How many incidents exist, and how many are open.
@@ -138,6 +144,19 @@ pub struct Batch {
     pub opened: Vec<u64>,
     /// Incidents that are now closed (out of the open index).
     pub closed: Vec<u64>,
+    /// (alert key, incident id): the incident alerts with that key join (see [`alert_key`]).
+    pub alert_keys: Vec<(Vec<u8>, u64)>,
+    /// JSON records of resolved alerts that matched no incident.
+    pub unmatched_alerts: Vec<Vec<u8>>,
+}
+
+/// The key under which alerts with grouping key `key` from `source` find their incident.
+pub fn alert_key(source: &str, key: &str) -> Vec<u8> {
+    let mut k = ALERT_KEYS.to_vec();
+    k.extend_from_slice(source.as_bytes());
+    k.push(0);
+    k.extend_from_slice(key.as_bytes());
+    k
 }
 
 /// What a commit did.
@@ -522,6 +541,20 @@ impl Store {
         self.interactions.len()
     }
 
+    /// The incident alerts with `key` (see [`alert_key`]) join, if any.
+    pub fn alert_incident(&self, key: &[u8]) -> Result<Option<u64>, StoreError> {
+        Ok(self.meta.get(key)?.map(|v| read_u64(Some(v))))
+    }
+
+    /// Resolved alerts that matched no incident, oldest first (JSON records).
+    pub fn unmatched_alerts(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.meta
+            .scan_prefix(UNMATCHED)
+            .values()
+            .map(|v| v.map(|v| v.to_vec()).map_err(StoreError::from))
+            .collect()
+    }
+
     /// The incident a chat thread belongs to.
     pub fn incident_for_thread(&self, thread: u64) -> Result<Option<u64>, StoreError> {
         Ok(self.threads.get(be(thread))?.map(|v| read_u64(Some(v))))
@@ -643,6 +676,16 @@ impl Store {
             }
             for (thread, inc) in &batch.threads {
                 threads.insert(&be(*thread), &be(*inc))?;
+            }
+            for (key, inc) in &batch.alert_keys {
+                meta.insert(key.as_slice(), &be(*inc))?;
+            }
+            for json in &batch.unmatched_alerts {
+                let n = read_u64(meta.get(K_NEXT_UNMATCHED)?).max(1);
+                meta.insert(K_NEXT_UNMATCHED, &be(n + 1))?;
+                let mut key = UNMATCHED.to_vec();
+                key.extend_from_slice(&be(n));
+                meta.insert(key, json.clone())?;
             }
             for e in &batch.effects {
                 let id = read_u64(meta.get(K_NEXT_EFFECT)?).max(1);

@@ -7,6 +7,7 @@
     reason = "shared by several test binaries, each uses a subset"
 )]
 
+pub mod alerts;
 pub mod bot;
 pub mod cli;
 pub mod discord;
