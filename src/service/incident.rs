@@ -196,7 +196,19 @@ pub struct Incidents {
 fn internal(e: StoreError) -> UserError {
     tracing::error!(error = %e, "store error");
     crate::metrics::store_error();
-    UserError("socbot could not save this (a storage problem, logged for the operator); nothing was changed, please try again.".into())
+    UserError(store_problem(&e).into())
+}
+
+/// What a user is told of a store error: "nothing was changed" only when nothing was.
+fn store_problem(e: &StoreError) -> &'static str {
+    match e {
+        StoreError::NotDurable(_) => {
+            "socbot recorded this but could not confirm it is safely on disk (a storage problem, logged for the operator); check with `/incident status` before doing it again."
+        }
+        _ => {
+            "socbot could not save this (a storage problem, logged for the operator); nothing was changed, please try again."
+        }
+    }
 }
 
 fn domain_err(e: DomainError) -> UserError {
@@ -865,5 +877,22 @@ impl Incidents {
                 return None;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod store_problem_tests {
+    use super::*;
+
+    #[test]
+    fn a_flush_failure_after_the_change_was_applied_never_says_nothing_was_changed() {
+        let applied = store_problem(&StoreError::NotDurable("fsync: EIO".into()));
+        assert!(!applied.contains("nothing was changed"), "{applied}");
+        assert!(applied.contains("/incident status"), "{applied}");
+        let refused = store_problem(&StoreError::Corrupt {
+            tree: "events",
+            message: "x".into(),
+        });
+        assert!(refused.contains("nothing was changed"), "{refused}");
     }
 }

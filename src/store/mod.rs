@@ -77,6 +77,10 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("store: corrupt record in {tree}: {message}")]
     Corrupt { tree: &'static str, message: String },
+    /// The change was applied (later reads see it) but flushing it to disk failed: it may or
+    /// may not survive a crash. Never "nothing was changed".
+    #[error("store: applied, but not confirmed on disk: {0}")]
+    NotDurable(String),
 }
 
 /// Effects of one lane are delivered in order; different lanes independently. An incident's
@@ -592,7 +596,14 @@ impl Store {
         self.sync_to(written.ticket).await
     }
 
+    /// Called only once the change is applied: a failure here is [`StoreError::NotDurable`].
     async fn sync_to(&self, ticket: u64) -> Result<(), StoreError> {
+        self.sync_to_inner(ticket)
+            .await
+            .map_err(|e| StoreError::NotDurable(e.to_string()))
+    }
+
+    async fn sync_to_inner(&self, ticket: u64) -> Result<(), StoreError> {
         let d = &self.durability;
         if ticket == 0 || d.synced.load(Ordering::SeqCst) >= ticket {
             return Ok(());
