@@ -642,3 +642,96 @@ fn a_reader_that_stops_early_is_no_error() {
     assert_eq!(stderr(&out), "");
     assert_eq!(code(&out), 0);
 }
+
+#[test]
+fn a_configured_source_gives_the_format_group_key_and_escalation() {
+    let dir = TempDir::new("alert-test", "source");
+    let config = dir.0.join("socbot.toml");
+    let playbooks = Path::new(env!("CARGO_MANIFEST_DIR")).join(PLAYBOOKS);
+    std::fs::write(
+        &config,
+        format!(
+            "[playbooks]\ndir = {:?}\n\n[alerts.sources.edr-elastic]\nformat = \"elastic\"\n\
+             token = \"test-token-not-a-secret\"\nescalate_at = \"critical\"\ngroup_by = [\"host\", \"technique\"]\n",
+            playbooks.display().to_string()
+        ),
+    )
+    .unwrap();
+    let config_arg = config.display().to_string();
+    let run = |args: &[&str]| -> Output {
+        socbot_command(&[])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["--config", &config_arg, "alert", "test"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let path = format!("{ALERTS}/elastic/context-alerts-nested.json");
+    let out = run(&["--source", "edr-elastic", &path, "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let alerts: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        alerts[0]["key"],
+        r#"host="APP-SRV-11" technique="T1021,T1021.001""#
+    );
+    assert_eq!(alerts[0]["escalates"], false, "medium is below critical");
+    let lsass = format!("{ALERTS}/elastic/lsass-access-flattened.json");
+    let out = run(&["--source", "edr-elastic", &lsass]);
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "escalates  yes: at the source's escalate_at, it escalates and pages at once"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"key        host="SRV-DC-02" technique="T1003,T1003.001""#),
+        "{text}"
+    );
+    // Without a source there is no escalation to tell.
+    let out = run(&["--format", "elastic", &lsass, "--json"]);
+    let alerts: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(alerts[0]["escalates"].is_null());
+
+    let out = run(&["--source", "wazuh", &lsass]);
+    assert_eq!(code(&out), 2);
+    assert_eq!(
+        stderr(&out),
+        "socbot: no alert source `wazuh` ([alerts.sources.wazuh]); configured: edr-elastic\n"
+    );
+    let out = run(&["--source", "edr-elastic", "--format", "wazuh", &lsass]);
+    assert_eq!(code(&out), 2, "--source and --format together");
+}
+
+#[test]
+fn the_alerts_settings_of_the_configuration_apply() {
+    let path = format!("{ALERTS}/alertmanager/custom-technique-label.json");
+    let out = socbot_command(&[])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("SOCBOT__PLAYBOOKS__DIR", PLAYBOOKS)
+        .env("SOCBOT__ALERTS__TECHNIQUE_LABEL", "attack_technique")
+        .args(["alert", "test", "--format", "alertmanager", &path, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let alerts: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(alerts[0]["techniques"], serde_json::json!(["T1078.004"]));
+
+    let out = socbot_command(&[])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("SOCBOT__PLAYBOOKS__DIR", PLAYBOOKS)
+        .env("SOCBOT__ALERTS__MAX_BODY_BYTES", "500")
+        .args(["alert", "test", "--format", "alertmanager", &path])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1);
+    let size = std::fs::metadata(Path::new(env!("CARGO_MANIFEST_DIR")).join(&path))
+        .unwrap()
+        .len();
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "socbot: {path}: {size} bytes, over alerts.max_body_bytes (500): POST /alerts would answer 413\n"
+        )
+    );
+}

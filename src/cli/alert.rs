@@ -1,6 +1,7 @@
-//! `socbot alert test --format FORMAT FILE [--json]`: what socbot makes of an alert payload
-//! (techniques, the playbook it would open, title, severity, host, user, key, status), without
-//! touching the store. The integrator's first tool: run it on a payload the product sent.
+//! `socbot alert test --format FORMAT FILE [--json]` (or `--source NAME`): what socbot makes of
+//! an alert payload (techniques, the playbook it would open, title, severity, host, user, key,
+//! status), without touching the store. The integrator's first tool: run it on a payload the
+//! product sent.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -8,7 +9,8 @@ use std::process::ExitCode;
 
 use serde_json::{Value, json};
 
-use crate::alert::{self, Alert, Format, ParseOptions};
+use crate::alert::group::GroupField;
+use crate::alert::{self, Alert, Format, ParseOptions, Severity};
 use crate::attack::{Catalog, Status};
 use crate::config::Config;
 use crate::playbook::{Library, Lookup};
@@ -28,16 +30,28 @@ pub enum Action {
 #[derive(Debug, clap::Args)]
 pub struct TestArgs {
     /// The payload's format: wazuh, elastic, splunk, sentinel, thehive, alertmanager, generic.
-    #[arg(long, short, value_parser = parse_format)]
-    pub format: Format,
+    #[arg(long, short, value_parser = parse_format, required_unless_present = "source")]
+    pub format: Option<Format>,
+    /// A configured source (`[alerts.sources.NAME]`): its format, and its group_by for the key
+    /// and escalate_at for whether the alert escalates at once.
+    #[arg(long, value_name = "NAME", conflicts_with = "format")]
+    pub source: Option<String>,
     /// The payload: a JSON file, or - for standard input.
     pub file: PathBuf,
     /// Print JSON (an array, one object per alert) instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Alertmanager: the label holding the technique id(s).
-    #[arg(long, value_name = "LABEL", default_value = "mitre_technique")]
-    pub technique_label: String,
+    /// Alertmanager: the label holding the technique id(s) (default: alerts.technique_label).
+    #[arg(long, value_name = "LABEL")]
+    pub technique_label: Option<String>,
+}
+
+/// How the payload is read: a bare format, or a configured source's settings.
+struct Reading {
+    format: Format,
+    group_by: Vec<GroupField>,
+    /// With a source: the severity from which an alert escalates at once (`None`: never).
+    escalate_at: Option<Option<Severity>>,
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -46,6 +60,33 @@ fn parse_format(s: &str) -> Result<Format, String> {
 
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let Action::Test(args) = args.action;
+    let reading = match (&args.source, args.format) {
+        (Some(name), _) => match config.alerts.sources.get(name) {
+            Some(source) => Reading {
+                format: source.format,
+                group_by: source.group_by.clone(),
+                escalate_at: Some(source.escalate_at),
+            },
+            None => {
+                let names: Vec<&str> = config.alerts.sources.keys().map(String::as_str).collect();
+                let configured = if names.is_empty() {
+                    "none is configured".to_owned()
+                } else {
+                    format!("configured: {}", names.join(", "))
+                };
+                eprintln!(
+                    "socbot: no alert source `{name}` ([alerts.sources.{name}]); {configured}"
+                );
+                return Ok(ExitCode::from(2));
+            }
+        },
+        (None, Some(format)) => Reading {
+            format,
+            group_by: Vec::new(),
+            escalate_at: None,
+        },
+        (None, None) => unreachable!("clap requires --format or --source"),
+    };
     let body = match read_body(&args.file) {
         Ok(body) => body,
         Err(e) => {
@@ -53,17 +94,28 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    let max = config.alerts.max_body_bytes;
+    if body.len() > max {
+        eprintln!(
+            "socbot: {}: {} bytes, over alerts.max_body_bytes ({max}): POST /alerts would answer 413",
+            shown(&args.file),
+            body.len()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     let options = ParseOptions {
-        technique_label: args.technique_label,
+        technique_label: args
+            .technique_label
+            .unwrap_or_else(|| config.alerts.technique_label.clone()),
     };
-    let alerts = match alert::parse(args.format, &body, &options) {
+    let alerts = match alert::parse(reading.format, &body, &options) {
         Ok(alerts) => alerts,
         Err(e) => {
             // The same text the sender would get in the 400 answer.
             eprintln!(
                 "socbot: {}: cannot read it as a {} payload: {e}",
                 shown(&args.file),
-                args.format
+                reading.format
             );
             return Ok(ExitCode::FAILURE);
         }
@@ -72,7 +124,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let catalog = super::coverage::catalog(config)?;
     let views: Vec<View> = alerts
         .iter()
-        .map(|a| View::of(a, &library, &catalog))
+        .map(|a| View::of(a, &library, &catalog, &reading))
         .collect();
     let mut out = String::new();
     if args.json {
@@ -126,6 +178,10 @@ struct View<'a> {
     attack: Vec<AttackView>,
     /// The catalog's ATT&CK version.
     attack_version: String,
+    /// The grouping key: the source's group_by, else the format's key.
+    key: String,
+    /// With a source: whether the alert reaches its escalate_at.
+    escalates: Option<bool>,
 }
 
 /// A technique as the ATT&CK catalog knows it.
@@ -180,7 +236,7 @@ impl AttackView {
 }
 
 impl<'a> View<'a> {
-    fn of(alert: &'a Alert, library: &Library, catalog: &Catalog) -> Self {
+    fn of(alert: &'a Alert, library: &Library, catalog: &Catalog, reading: &Reading) -> Self {
         let chosen = alert.playbook_choice(|id| library.get(id).is_some());
         let playbook = chosen
             .and_then(|id| library.get(id))
@@ -205,6 +261,10 @@ impl<'a> View<'a> {
             closest,
             attack,
             attack_version: catalog.version.clone(),
+            key: alert.group_key(&reading.group_by),
+            escalates: reading
+                .escalate_at
+                .map(|at| at.is_some_and(|at| alert.severity >= at)),
         }
     }
 
@@ -222,7 +282,8 @@ impl<'a> View<'a> {
             "user": a.user,
             "link": a.link,
             "rule": a.rule,
-            "key": a.key,
+            "key": self.key,
+            "escalates": self.escalates,
             "status": a.status,
             "unreadable_techniques": a.unreadable_techniques,
         })
@@ -265,7 +326,17 @@ impl<'a> View<'a> {
         line("user", a.user.as_deref().unwrap_or("-"));
         line("link", a.link.as_deref().unwrap_or("-"));
         line("rule", a.rule.as_deref().unwrap_or("-"));
-        line("key", &a.key);
+        line("key", &self.key);
+        if let Some(escalates) = self.escalates {
+            line(
+                "escalates",
+                if escalates {
+                    "yes: at the source's escalate_at, it escalates and pages at once"
+                } else {
+                    "no"
+                },
+            );
+        }
         for bad in &a.unreadable_techniques {
             line("ignored", &format!("{bad}: no technique id in it"));
         }
