@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
+use socbot::alert::{AlertStatus, Format, Severity};
 use socbot::attack::coverage::{self, Cell};
 use socbot::attack::{Catalog, Status, heatmap, lint, stix};
 use socbot::incident::{
-    ActorRef, DefaultPolicy, EscalationReason, Event, EventKind, Finding, Incident, IncidentId,
-    Resolution,
+    ActorRef, AlertOutcome, AlertRecord, DefaultPolicy, EscalationReason, Event, EventKind,
+    Finding, Incident, IncidentId, Resolution,
 };
 use socbot::playbook::{Library, TechniqueId};
 use support::cli::{TempDir, bundled, socbot_command};
@@ -335,6 +336,53 @@ fn fixture_coverage() -> (Catalog, Library, Vec<Incident>) {
         incident(6, "T9002", now - Duration::days(31), vec![]),
     ];
     (c, lib, incidents)
+}
+
+/// An alert from `source` naming `techniques`, as the intake records it.
+fn alert_received(techniques: &[&str], outcome: AlertOutcome) -> EventKind {
+    EventKind::AlertReceived {
+        alert: AlertRecord {
+            source: "wazuh".into(),
+            format: Format::Wazuh,
+            title: "Suspicious PowerShell".into(),
+            severity: Severity::High,
+            status: AlertStatus::Firing,
+            techniques: techniques.iter().map(|t| id(t)).collect(),
+            host: Some("ws-12".into()),
+            user: None,
+            link: None,
+            rule: None,
+            key: "92057/004".into(),
+            payload: None,
+        },
+        outcome,
+    }
+}
+
+#[test]
+fn every_technique_an_alert_named_counts_as_seen_once_per_incident() {
+    let now = t0();
+    let incidents = vec![
+        // Opened from an alert naming three techniques; a repeat names one of them again.
+        incident(
+            1,
+            "T9001",
+            now - Duration::hours(2),
+            vec![
+                alert_received(&["T9001", "T9002", "T9001.001"], AlertOutcome::Opened),
+                alert_received(&["T9002"], AlertOutcome::Grouped),
+            ],
+        ),
+        incident(2, "T9002", now - Duration::hours(1), vec![]),
+    ];
+    let seen = coverage::seen_techniques(&incidents, now - Duration::days(30));
+    assert_eq!(
+        seen.get(&id("T9002")),
+        Some(&2),
+        "one per incident: {seen:?}"
+    );
+    assert_eq!(seen.get(&id("T9001.001")), Some(&1), "{seen:?}");
+    assert_eq!(seen.get(&id("T9001")), Some(&1), "{seen:?}");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Catalog, Status};
-use crate::incident::{Finding, Incident, Resolution};
+use crate::incident::{Finding, Incident, NO_TECHNIQUE, Resolution};
 use crate::playbook::{Library, TechniqueId};
 
 /// What a technique's cell shows.
@@ -153,7 +153,14 @@ pub fn seen_techniques(
 ) -> BTreeMap<TechniqueId, usize> {
     let mut seen = BTreeMap::new();
     for inc in incidents.iter().filter(|i| i.opened_at >= since) {
-        *seen.entry(inc.technique).or_insert(0) += 1;
+        // The incident's own technique, then every technique its alerts named, once each.
+        let mut named: Vec<TechniqueId> = vec![inc.technique];
+        named.extend(inc.techniques.iter().copied());
+        named.sort_unstable();
+        named.dedup();
+        for id in named.into_iter().filter(|id| *id != NO_TECHNIQUE) {
+            *seen.entry(id).or_insert(0) += 1;
+        }
     }
     seen
 }
