@@ -11,6 +11,9 @@
 //!   all three see the same disk weather. Ratios to the bare write + fsync at p50 and p99.
 //! - For scale: a read-only `/incident status` through the same loop (no write).
 //! - REST calls per `/incident open` (thread + card + question messages), 3 and 10 questions.
+//! - The loopback Discord's own share: it checks each callback body against Discord's OpenAPI
+//!   spec before accepting it (a type 7 body of buttons costs it far more than a status embed);
+//!   `FAKE_DISCORD_SPEC=/nonexistent cargo bench --bench durability` measures without it.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -166,6 +169,7 @@ async fn main() {
 
     HANDLED.lock().unwrap().clear();
     let codes = ["c", "k", "u"];
+    let mut last_update = serde_json::Value::Null;
     let mut samples = Vec::with_capacity(ANSWERS);
     for i in 0..WARM_UP + ANSWERS {
         let press = Interaction::button(&format!("ans:{n}:3:{}", codes[i % 3]), &message)
@@ -177,6 +181,7 @@ async fn main() {
         let update = fake.interaction_response(id).await;
         let took = started.elapsed();
         assert_eq!(update["type"], 7, "{update}");
+        last_update = update;
 
         let batch = Batch {
             interaction: Some(1_000_000 + i as u64),
@@ -202,6 +207,7 @@ async fn main() {
     // The same loop without a write: a read-only `/incident status` in the same thread
     // (fold, render, callback; nothing stored).
     let mut reads = Vec::with_capacity(ANSWERS / 2);
+    let mut last_reply = serde_json::Value::Null;
     for i in 0..WARM_UP + ANSWERS / 2 {
         let status = Interaction::subcommand("incident", "status", json!([]))
             .roles(&[L1_ROLE])
@@ -211,6 +217,7 @@ async fn main() {
         let reply = fake.interaction_response(id).await;
         let took = started.elapsed();
         assert_eq!(reply["type"], 4, "{reply}");
+        last_reply = reply;
         if i >= WARM_UP {
             reads.push(took);
         }
@@ -230,13 +237,43 @@ async fn main() {
         last,
     );
     report("  bot side (event in handler → 204)", handled);
-    report("  /incident status, same loop, no write", reads);
+    let status = report("  /incident status, same loop, no write", reads);
     let commit = report("  store commit alone (event + id, flushed)", commits);
     let disk = report(&format!("  bare write + sync_all of {size} bytes"), bare);
-    report(
+    let disk_data = report(
         &format!("  bare write + sync_data of {size} bytes"),
         bare_data,
     );
+    // Part of each measured round trip is the loopback Discord's own work: it checks every
+    // callback body against Discord's OpenAPI spec before it accepts it. The same check of the
+    // last type 7 body and of the last status reply, timed alone:
+    if let Some(spec) = support::discord::spec::spec() {
+        let path = "/interactions/1/token/callback";
+        if let Some(op) = spec.find("POST", path) {
+            for (what, body) in [
+                (
+                    "  fake Discord's spec check of the type 7 body",
+                    &last_update,
+                ),
+                (
+                    "  fake Discord's spec check of the status reply",
+                    &last_reply,
+                ),
+            ] {
+                let samples = (0..200)
+                    .map(|_| {
+                        let started = Instant::now();
+                        let problems = spec.validate(op, body);
+                        assert!(problems.is_empty(), "{problems:?}");
+                        started.elapsed()
+                    })
+                    .collect();
+                report(what, samples);
+            }
+        }
+    } else {
+        println!("  (the fake Discord validates nothing: no OpenAPI spec found)");
+    }
     println!();
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
     println!(
@@ -248,5 +285,10 @@ async fn main() {
         "store commit / bare fsync: p50 {:.1}×   p99 {:.1}×",
         ratio(commit.p50, disk.p50),
         ratio(commit.p99, disk.p99)
+    );
+    println!(
+        "answer p50 − status p50 = {:.2?}; target ≤ 3 × bare write + sync_data p50 = {:.2?}",
+        answer.p50.saturating_sub(status.p50),
+        disk_data.p50 * 3
     );
 }

@@ -34,7 +34,7 @@ pub mod probe;
 mod rest;
 mod routes;
 mod schema;
-mod spec;
+pub mod spec;
 pub mod state;
 
 use std::sync::Arc;
