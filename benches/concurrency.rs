@@ -117,4 +117,11 @@ async fn main() {
         "\n32 in flight / one at a time: {:.1}× (target ≥ 3×)",
         parallel_rate / serial_rate
     );
+    if fake.validates_bodies() {
+        println!(
+            "note: the loopback Discord checked every body against Discord's OpenAPI spec (a type 7\n\
+             body of buttons costs it milliseconds of this machine's CPU, see the durability bench);\n\
+             `FAKE_DISCORD_SPEC=/nonexistent cargo bench --bench concurrency` measures socbot alone"
+        );
+    }
 }

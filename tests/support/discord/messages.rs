@@ -143,20 +143,26 @@ fn create_message(
     if body["enforce_nonce"] == true
         && let Some(nonce) = nonce
         && let Some(first) = state
-            .messages
-            .values()
-            .find(|m| m["channel_id"] == channel_id.to_string().as_str() && m["nonce"] == *nonce)
+            .nonces
+            .get(&(channel_id, nonce.to_string()))
+            .and_then(|id| state.messages.get(id))
     {
         return Ok(Reply::json(200, first.clone()));
     }
-    let State { ids, messages, .. } = state;
+    let State {
+        ids,
+        messages,
+        nonces: state_nonces,
+        ..
+    } = state;
     let mut message = store_new(cfg, ids, messages, channel_id, message_kind, body, files)?;
     if let Some(nonce) = nonce {
         message["nonce"] = nonce.clone();
-        messages.insert(
-            snowflake(message["id"].as_str().unwrap_or_default())?,
-            message.clone(),
-        );
+        let id = snowflake(message["id"].as_str().unwrap_or_default())?;
+        messages.insert(id, message.clone());
+        state_nonces
+            .entry((channel_id, nonce.to_string()))
+            .or_insert(id);
     }
     target["last_message_id"] = message["id"].clone();
     if target.get("thread_metadata").is_some() {

@@ -163,6 +163,9 @@ pub struct State {
     pub violations: Vec<String>,
     pub ids: Snowflakes,
     pub messages: BTreeMap<u64, Value>,
+    /// (channel id, nonce as JSON) → the message first made with it: Discord's nonce check
+    /// without scanning every message (catch-up benches post tens of thousands).
+    pub nonces: HashMap<(u64, String), u64>,
     pub channels: BTreeMap<u64, Value>,
     pub deleted_channels: HashSet<u64>,
     pub dm_channels: HashMap<u64, u64>,
