@@ -780,3 +780,29 @@ async fn a_page_that_reached_nobody_is_said_in_the_soc_channel_and_counted() {
     bot.stop().await.unwrap();
     w.fake.assert_clean();
 }
+
+/// Putting someone on call needs the T2 role: an L1 analyst is refused privately, a T2 lead
+/// is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_on_call_override_needs_tier_2() {
+    let w = World::new(0).await;
+    let bot = w.start().await;
+    let over = |roles: &[u64]| {
+        Interaction::slash_command(
+            "oncall",
+            json!([
+                {"name": "override", "type": 6, "value": SECONDARY.to_string()},
+                opt_int("hours", 2)
+            ]),
+        )
+        .user(ANALYST)
+        .roles(roles)
+    };
+    let refused = w.fake.interact(over(&[L1_ROLE])).await;
+    assert_eq!(refused["data"]["flags"], 64, "private: {refused}");
+    assert!(refused.to_string().contains("T2"), "{refused}");
+    let set = w.fake.interact(over(&[T2_ROLE])).await;
+    assert!(set.to_string().contains("is on call until"), "{set}");
+    bot.stop().await.unwrap();
+    w.fake.assert_clean();
+}
