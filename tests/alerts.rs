@@ -664,3 +664,100 @@ async fn an_acknowledged_alert_survives_sigkill_and_its_resend_groups() {
     assert_eq!(threads_named(&fake, 1), 1);
     assert!(fake.threads().len() == 1, "{:#?}", fake.threads());
 }
+
+/// Every format's fixtures (`tests/fixtures/alerts/<format>/`, written from the products'
+/// documented payloads) sent to a source of that format: each alert opens the incident of the
+/// playbook socbot chooses for it (the most specific technique with a playbook), joins the one
+/// its key already opened, or is noted as resolved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_format_opens_the_right_incident() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let playbooks = root.join("tests/fixtures/playbooks");
+    let (library, _) = socbot::service::LibraryHandle::load(&playbooks).unwrap();
+    let library = library.current();
+    let fake = FakeDiscord::start().await;
+    let dirs = BotDirs::new(&[]);
+    let formats = [
+        "wazuh",
+        "elastic",
+        "splunk",
+        "sentinel",
+        "thehive",
+        "alertmanager",
+        "generic",
+    ];
+    let list: Vec<(&str, &str)> = formats.iter().map(|f| (*f, *f)).collect();
+    let mut env = sources(&list);
+    env.push((
+        "SOCBOT__PLAYBOOKS__DIR".into(),
+        playbooks.display().to_string(),
+    ));
+    let (bot, addr) = alerts::start(&fake, &dirs, &env).await;
+    let options = socbot::alert::ParseOptions::default();
+    let mut keys: std::collections::HashMap<(String, String), String> =
+        std::collections::HashMap::new();
+    let mut opened = 0;
+    for format in formats {
+        let mut files: Vec<_> = std::fs::read_dir(root.join("tests/fixtures/alerts").join(format))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for file in files {
+            let body = std::fs::read(&file).unwrap();
+            // A payload for another label than the default is `alert test`'s to show.
+            let Ok(parsed) = socbot::alert::parse(format.parse().unwrap(), &body, &options) else {
+                continue;
+            };
+            let auth = format!("Bearer {TOKEN}");
+            let r = post(
+                addr,
+                &format!("/alerts/{format}"),
+                &[("Authorization", &auth)],
+                &body,
+            )
+            .await;
+            assert_eq!(r.status, 202, "{}: {}", file.display(), r.body);
+            for (i, alert) in parsed.iter().enumerate() {
+                let (incident, status) = r.result(i);
+                let key = (format.to_owned(), alert.key.clone());
+                let what = format!("{} alert {i}: {status} {incident:?}", file.display());
+                if alert.status == socbot::alert::AlertStatus::Resolved {
+                    assert_eq!(status, "resolved", "{what}");
+                    continue;
+                }
+                let incident = incident.unwrap_or_else(|| panic!("{what}"));
+                if let Some(before) = keys.get(&key) {
+                    assert_eq!(
+                        (&status, &incident),
+                        (&"grouped".to_owned(), before),
+                        "{what}"
+                    );
+                    continue;
+                }
+                assert_eq!(status, "opened", "{what}");
+                keys.insert(key, incident.clone());
+                opened += 1;
+                let n: u64 = incident.trim_start_matches("INC-").parse().unwrap();
+                let chosen = alert.playbook_choice(|t| library.get(t).is_some());
+                let technique = chosen
+                    .or(alert.techniques.first().copied())
+                    .map_or("no technique".to_owned(), |t| t.to_string());
+                let thread = thread_of(&fake, n).await;
+                let name = thread["name"].as_str().unwrap();
+                assert!(
+                    name.starts_with(&format!("INC-{n} · {technique} · ")),
+                    "{what}: thread {name}, expected {technique}"
+                );
+                if chosen.is_some() {
+                    let want = format!("ans:{n}:1:c");
+                    fake.wait_for_message(|m| custom_ids(m).contains(&want))
+                        .await;
+                }
+            }
+        }
+    }
+    assert!(opened >= formats.len(), "{opened} incidents opened");
+    bot.stop().await.unwrap();
+    fake.assert_clean();
+}
