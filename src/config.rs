@@ -484,6 +484,56 @@ mod tests {
     }
 
     #[test]
+    fn an_alert_source_without_a_token_stops_loading_naming_the_key() {
+        let err = Config::load_with_env(
+            None,
+            env(&[("SOCBOT__ALERTS__SOURCES__WAZUH__FORMAT", "wazuh")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("configuration key `alerts.sources.wazuh.token`: empty"),
+            "{err}"
+        );
+        assert!(
+            err.contains("SOCBOT__ALERTS__SOURCES__WAZUH__TOKEN"),
+            "{err}"
+        );
+        let cfg = Config::load_with_env(
+            None,
+            env(&[
+                ("SOCBOT__ALERTS__SOURCES__WAZUH__FORMAT", "wazuh"),
+                (
+                    "SOCBOT__ALERTS__SOURCES__WAZUH__TOKEN",
+                    "s3cret-s3cret-s3cret",
+                ),
+                ("SOCBOT__ALERTS__SOURCES__WAZUH__ESCALATE_AT", "critical"),
+            ]),
+        )
+        .unwrap();
+        let source = &cfg.alerts.sources["wazuh"];
+        assert_eq!(source.escalate_at, Some(crate::alert::Severity::Critical));
+        assert!(!format!("{cfg:?}").contains("s3cret"));
+        let err = Config::load_with_env(
+            None,
+            env(&[
+                ("SOCBOT__ALERTS__SOURCES__WAZUH__FORMAT", "wazuh"),
+                (
+                    "SOCBOT__ALERTS__SOURCES__WAZUH__TOKEN",
+                    "s3cret-s3cret-s3cret",
+                ),
+                ("SOCBOT__ALERTS__SOURCES__WAZUH__ESCALATE_AT", "medium"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("escalate_at") && err.contains("\"critical\""),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn the_token_never_shows_in_debug_output() {
         let cfg = Config::load_with_env(
             None,

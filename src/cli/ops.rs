@@ -406,6 +406,33 @@ fn check(c: &Config, layers: &config::Config) -> Findings {
         Ok(Some(addr)) => f.ok("http.listen", addr.to_string()),
         Err(m) => f.error("http.listen", m),
     }
+    // alerts
+    if c.alerts.sources.is_empty() {
+        f.ok("alerts.sources", "none: POST /alerts/<source> answers 404");
+    } else if c.http.listen.trim().is_empty() {
+        f.warn(
+            "alerts.sources",
+            "sources are configured but http.listen is empty: nothing receives their alerts",
+        );
+    }
+    for (name, source) in &c.alerts.sources {
+        let escalate = source
+            .escalate_at
+            .map_or("never", crate::incident::event::severity_name);
+        f.ok(
+            "alerts.sources",
+            format!(
+                "{name}: POST /alerts/{name}, format {}, token set (redacted), escalate_at {escalate}",
+                source.format
+            ),
+        );
+        if source.token.expose_secret().trim().len() < 16 {
+            f.warn(
+                "alerts.sources",
+                format!("{name}: the token is short; use 16 or more random characters (e.g. openssl rand -hex 24)"),
+            );
+        }
+    }
     f
 }
 

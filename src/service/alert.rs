@@ -49,6 +49,10 @@ pub struct AlertIntake {
 struct IntakeState {
     /// New incidents per source in the last minute.
     storms: HashMap<String, StormWindow>,
+    /// Incidents alerts joined lately, folded, with the sequence number of their next event:
+    /// a repeat reads only the events since (a storm of repeats must not refold a growing
+    /// history each time).
+    folded: HashMap<u64, (u64, Incident)>,
     /// When each incident's last card refresh was queued for.
     refresh: HashMap<u64, DateTime<Utc>>,
 }
@@ -149,10 +153,32 @@ impl AlertIntake {
         let Some(id) = self.store().alert_incident(key)? else {
             return Ok(None);
         };
-        let events: Vec<Event> = self.store().events(id)?;
-        Ok(Incident::from_stored(IncidentId(id), &events)
-            .ok()
-            .filter(|inc| !inc.is_closed()))
+        let cached = {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.folded.remove(&id)
+        };
+        let (from, base) = cached.map_or((0, None), |(next, inc)| (next, Some(inc)));
+        let (events, next): (Vec<Event>, u64) = self.store().events_from(id, from)?;
+        let folded = match base {
+            Some(mut inc) => {
+                if inc.apply_all(&events).is_ok() {
+                    Some(inc)
+                } else {
+                    let (all, _): (Vec<Event>, u64) = self.store().events_from(id, 0)?;
+                    Incident::from_stored(IncidentId(id), &all).ok()
+                }
+            }
+            None => Incident::from_stored(IncidentId(id), &events).ok(),
+        };
+        let Some(inc) = folded else {
+            return Ok(None);
+        };
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.folded.len() >= 1024 {
+            state.folded.clear();
+        }
+        state.folded.insert(id, (next, inc.clone()));
+        Ok(Some(inc).filter(|inc| !inc.is_closed()))
     }
 
     fn plan(

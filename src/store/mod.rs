@@ -785,6 +785,35 @@ impl Store {
             .collect()
     }
 
+    /// The events of one incident from sequence number `from` on (0: all), decoded, and the
+    /// sequence number after the last: a caller that keeps an incident folded reads only what
+    /// is new. Events that do not decode are left out (as [`Store::events`] does).
+    pub fn events_from<T: DeserializeOwned>(
+        &self,
+        incident: u64,
+        from: u64,
+    ) -> Result<(Vec<T>, u64), StoreError> {
+        let mut out = Vec::new();
+        let mut next = from;
+        let end = event_key(incident, u64::MAX);
+        for kv in self.events.range(event_key(incident, from)..=end) {
+            let (key, value) = kv?;
+            let seq = key
+                .get(8..16)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map_or(next, u64::from_be_bytes);
+            next = next.max(seq + 1);
+            match serde_json::from_slice(&value) {
+                Ok(event) => out.push(event),
+                Err(e) => {
+                    tracing::error!(incident, seq, tree = "events", error = %e, "unreadable event skipped");
+                    crate::metrics::store_unreadable("events");
+                }
+            }
+        }
+        Ok((out, next))
+    }
+
     /// Every event of one incident, decoded. An event that does not decode (a bug, a hand
     /// edit; a kind from a newer socbot decodes as unknown) is isolated: logged with its key,
     /// counted (`socbot_store_unreadable_total{tree="events"}`), set aside in `unreadable` and
