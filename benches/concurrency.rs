@@ -17,7 +17,7 @@ use support::incidents::{card_incident, custom_ids};
 
 const INCIDENTS: usize = 32;
 const SERIAL: usize = 320;
-const ROUNDS: usize = 20;
+const ROUNDS: usize = 50;
 
 /// Opens an incident; returns its number and its q3 question message.
 async fn open(fake: &FakeDiscord, i: usize) -> (u64, Value) {
