@@ -78,9 +78,33 @@ pub struct AlertSource {
     /// From this severity on, an alert escalates its incident and pages at once.
     #[serde(default, deserialize_with = "escalate_at")]
     pub escalate_at: Option<crate::alert::Severity>,
-    /// Fields whose values make the grouping key instead of the format's own key.
-    #[serde(default)]
+    /// Fields whose values make the grouping key instead of the format's own key: a list, or
+    /// (from an environment variable) `host,user`.
+    #[serde(default, deserialize_with = "group_by")]
     pub group_by: Vec<crate::alert::group::GroupField>,
+}
+
+/// `["rule", "host"]` from TOML, or `rule,host` from an environment variable.
+fn group_by<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<crate::alert::group::GroupField>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Fields {
+        List(Vec<String>),
+        One(String),
+    }
+    let words = match Fields::deserialize(d)? {
+        Fields::List(l) => l,
+        Fields::One(s) => vec![s],
+    };
+    words
+        .iter()
+        .flat_map(|w| w.split(','))
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(|w| w.parse().map_err(serde::de::Error::custom))
+        .collect()
 }
 
 fn empty_secret() -> SecretString {
@@ -513,6 +537,37 @@ mod tests {
         .unwrap();
         let source = &cfg.alerts.sources["wazuh"];
         assert_eq!(source.escalate_at, Some(crate::alert::Severity::Critical));
+        let grouped = Config::load_with_env(
+            None,
+            env(&[
+                ("SOCBOT__ALERTS__SOURCES__EDR__FORMAT", "generic"),
+                (
+                    "SOCBOT__ALERTS__SOURCES__EDR__TOKEN",
+                    "s3cret-s3cret-s3cret",
+                ),
+                ("SOCBOT__ALERTS__SOURCES__EDR__GROUP_BY", "rule, host"),
+            ]),
+        )
+        .unwrap();
+        use crate::alert::group::GroupField;
+        assert_eq!(
+            grouped.alerts.sources["edr"].group_by,
+            vec![GroupField::Rule, GroupField::Host]
+        );
+        let err = Config::load_with_env(
+            None,
+            env(&[
+                ("SOCBOT__ALERTS__SOURCES__EDR__FORMAT", "generic"),
+                (
+                    "SOCBOT__ALERTS__SOURCES__EDR__TOKEN",
+                    "s3cret-s3cret-s3cret",
+                ),
+                ("SOCBOT__ALERTS__SOURCES__EDR__GROUP_BY", "hostname"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("hostname"), "{err}");
         assert!(!format!("{cfg:?}").contains("s3cret"));
         let err = Config::load_with_env(
             None,

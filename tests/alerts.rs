@@ -139,6 +139,12 @@ async fn a_generic_alert_opens_an_incident_and_its_repeats_join_it() {
         "repeats post nothing: {posts_in_thread} posts"
     );
 
+    // The thread's latency from the alert is measured.
+    let m = alerts::raw(addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .body;
+    assert!(m.contains("socbot_alert_thread_seconds_count"), "{m}");
+
     // A different key opens another incident.
     let other = json!({"technique": "T1583.003", "title": "VPS rented", "dedup_key": "vps-1"});
     let r = send(addr, "siem", &other).await;
@@ -375,6 +381,27 @@ async fn an_alert_without_a_playbook_opens_an_incident_without_questions() {
     assert!(inc.has_playbook() && inc.questions.len() == 3, "{inc:?}");
     let (bare, _) = stored(&dirs, 2);
     assert!(bare.questions.is_empty() && !bare.has_playbook());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_by_replaces_the_formats_key() {
+    let fake = FakeDiscord::start().await;
+    let dirs = BotDirs::new(&[]);
+    let mut env = sources(&[("hosts", "generic")]);
+    env.push((
+        "SOCBOT__ALERTS__SOURCES__HOSTS__GROUP_BY".into(),
+        "host".into(),
+    ));
+    let (bot, addr) = alerts::start(&fake, &dirs, &env).await;
+    let on = |host: &str, key: &str| json!({"technique": "T1583.006", "title": format!("odd {key}"), "dedup_key": key, "host": host});
+    let r = send(addr, "hosts", &on("web-01", "a")).await;
+    assert_eq!(r.result(0), (Some("INC-1".into()), "opened".into()));
+    // Another dedup key on the same host joins; the same dedup key on another host does not.
+    let r = send(addr, "hosts", &on("web-01", "b")).await;
+    assert_eq!(r.result(0), (Some("INC-1".into()), "grouped".into()));
+    let r = send(addr, "hosts", &on("db-02", "a")).await;
+    assert_eq!(r.result(0), (Some("INC-2".into()), "opened".into()));
+    bot.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
