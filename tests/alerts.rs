@@ -566,6 +566,57 @@ async fn escalate_at_escalates_and_pages_at_once() {
     );
 }
 
+/// A repeat that reaches `escalate_at` pages at once, even while the card's next refresh waits
+/// for its 10 s slot: the card edit never holds up the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_never_waits_behind_the_cards_next_refresh() {
+    const PRIMARY: u64 = 1_400_000_000_000_000_001;
+    let fake = FakeDiscord::start().await;
+    let dirs = BotDirs::new(&[]);
+    let mut env = sources(&[("crit", "generic")]);
+    env.push((
+        "SOCBOT__ALERTS__SOURCES__CRIT__ESCALATE_AT".into(),
+        "critical".into(),
+    ));
+    env.push(("SOCBOT__ONCALL__ROSTER".into(), PRIMARY.to_string()));
+    let (bot, addr) = alerts::start(&fake, &dirs, &env).await;
+
+    let alert = |severity: &str| json!({"technique": "T1583.006", "title": "Beacon", "severity": severity, "dedup_key": "b"});
+    assert_eq!(
+        send(addr, "crit", &alert("high")).await.result(0).1,
+        "opened"
+    );
+    let thread = id_of(&thread_of(&fake, 1).await);
+    card_where(&fake, thread, |t| t.contains("**Alerts:** 1")).await;
+    // The first repeat refreshes the card at once; the next refresh may come 10 s later.
+    assert_eq!(
+        send(addr, "crit", &alert("high")).await.result(0).1,
+        "grouped"
+    );
+    let card = card_where(&fake, thread, |t| t.contains("**Alerts:** 2")).await;
+    assert_eq!(
+        send(addr, "crit", &alert("critical")).await.result(0).1,
+        "grouped"
+    );
+
+    let mention = format!("<@{PRIMARY}>");
+    let thread_id = thread.to_string();
+    fake.wait_for_message(|m| {
+        m["channel_id"] == thread_id.as_str()
+            && m["content"].as_str().is_some_and(|c| c.contains(&mention))
+    })
+    .await;
+    let card_now = fake.message(id_of(&card)).expect("the card is still there");
+    assert!(
+        embeds_text(&card_now).contains("**Alerts:** 2"),
+        "the page came only after the card's delayed refresh:\n{}",
+        embeds_text(&card_now)
+    );
+    // The refresh still comes, in its slot.
+    card_where(&fake, thread, |t| t.contains("**Alerts:** 3")).await;
+    bot.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alert_text_pings_nobody() {
     let fake = FakeDiscord::start().await;

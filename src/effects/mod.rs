@@ -142,8 +142,8 @@ impl Effect {
         }
     }
 
-    /// Effects of one incident go out in order within their lane; the pager webhook and the
-    /// page DMs have lanes of their own, so a pager outage does not hold back the chat, nor the
+    /// Effects of one incident go out in order within their lane; the pager webhook, the page
+    /// DMs and the alert card's refreshes have lanes of their own, so a pager outage does not hold back the chat, nor the
     /// chat the pager, nor a thread that refuses posts the DM. Lanes are delivered
     /// concurrently: a slow call delays only its own lane.
     pub fn lane(&self) -> Lane {
@@ -151,6 +151,8 @@ impl Effect {
             Self::Webhook { .. } => 1,
             Self::PageDm { .. } => 2,
             Self::RefreshQuestions { settle: true, .. } => 3,
+            // A card refresh may wait for its 10 s slot: never in front of a page or a post.
+            Self::RefreshAlertCard { .. } => 4,
             _ => 0,
         };
         Lane {
