@@ -2,6 +2,7 @@
 //! resolutions, incident numbers and technique ids (the same autocomplete as Discord). Pure: the
 //! technique and incident lists come in as functions.
 
+use super::parse::incident_slots;
 use crate::incident::{Finding, IncidentStatus, Resolution};
 use crate::playbook::SectionKind;
 
@@ -88,20 +89,6 @@ fn playbook(position: usize, word: &str, sources: &Sources<'_>) -> Vec<Candidate
         1 => sections(word),
         2 => starting_with(["private"], word),
         _ => Vec::new(),
-    }
-}
-
-/// The options of each incident subcommand in their console order (as in `parse`).
-fn incident_slots(sub: &str) -> &'static [&'static str] {
-    match sub {
-        "open" => &["technique", "title", "alert"],
-        "answer" => &["incident", "question", "finding", "note"],
-        "note" => &["incident", "text"],
-        "escalate" => &["incident", "reason"],
-        "playbook" => &["incident", "technique"],
-        "close" => &["incident", "resolution", "summary"],
-        "list" => &["status"],
-        _ => &["incident"],
     }
 }
 

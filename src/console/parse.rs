@@ -130,7 +130,7 @@ fn oncall(rest: &[&str]) -> Result<OncallCommand, UserError> {
 }
 
 /// The options of each incident subcommand in their console order, as Discord names them.
-fn incident_slots(sub: &str) -> &'static [&'static str] {
+pub(super) fn incident_slots(sub: &str) -> &'static [&'static str] {
     match sub {
         "open" => &["technique", "title", "alert"],
         "answer" => &["incident", "question", "finding", "note"],
