@@ -17,8 +17,13 @@
 //! - [`cli`]: the `socbot` command line (`show`, `check`, `list`, `search`, …).
 //! - [`render`]: inline markup and the terminal layout of playbooks.
 //! - [`telemetry`]: tracing set-up.
-//! - [`http`], [`metrics`]: the optional /healthz, /readyz and /metrics listener.
+//! - [`http`], [`metrics`]: the optional HTTP listener: /healthz, /readyz, /metrics and
+//!   `POST /alerts/<source>` (alerts in).
+//! - [`store`]: sled: events, the outbox (by lane and due time), timers, dead letters, the
+//!   open-incident and alert-key indexes, pruned interaction ids; group commit.
+//! - [`effects`]: the outbox worker: lanes delivered concurrently, retries, dead letters.
 //! - [`backup`]: consistent backups of the running store, and restoring them.
+//! - [`clock`]: system or manual time (tests advance deadlines without sleeping).
 
 pub mod alert;
 pub mod attack;
