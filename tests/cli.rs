@@ -407,3 +407,30 @@ fn check_reports_an_oversized_file_and_an_unreadable_folder_and_loads_the_rest()
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn a_reader_that_stops_early_is_no_panic() {
+    // `socbot list | head -1`: the reader is gone before socbot writes.
+    for args in [
+        &["list"][..],
+        &["list", "--json"],
+        &["search", "web"],
+        &["show", "T1583.006"],
+        &["show", "T1583.006", "--json"],
+    ] {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let out = socbot_command(&["COLUMNS"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(args)
+            .stdout(writer)
+            .output()
+            .expect("socbot runs");
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("panicked"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}

@@ -3,7 +3,7 @@
 //! status), without touching the store. The integrator's first tool: run it on a payload the
 //! product sent.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -142,11 +142,8 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             out.push_str(&view.text());
         }
     }
-    // A reader that stops early (`| head`) is no error.
-    match std::io::stdout().lock().write_all(out.as_bytes()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(ExitCode::SUCCESS),
-    }
+    super::emit(out)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn read_body(file: &std::path::Path) -> std::io::Result<Vec<u8>> {

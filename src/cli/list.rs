@@ -36,16 +36,20 @@ fn print(playbooks: &[&Playbook], as_json: bool) -> anyhow::Result<()> {
             .iter()
             .map(|p| json!({"id": p.id, "name": p.name, "tactics": p.tactics, "source": p.source}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        super::emit(format!("{}\n", serde_json::to_string_pretty(&rows)?))?;
     } else {
-        for p in playbooks {
-            println!(
-                "{:<10} {}  [{}]",
-                p.id.to_string(),
-                p.name,
-                p.tactics.join(", ")
-            );
-        }
+        let lines: String = playbooks
+            .iter()
+            .map(|p| {
+                format!(
+                    "{:<10} {}  [{}]\n",
+                    p.id.to_string(),
+                    p.name,
+                    p.tactics.join(", ")
+                )
+            })
+            .collect();
+        super::emit(lines)?;
     }
     Ok(())
 }
@@ -105,17 +109,21 @@ pub fn run_search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCode>
         rows.extend(extra.iter().map(|t| {
             json!({"id": t.id, "name": catalog.full_name(t), "tactics": catalog.tactic_names(t).collect::<Vec<_>>(), "has_playbook": false})
         }));
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        super::emit(format!("{}\n", serde_json::to_string_pretty(&rows)?))?;
     } else {
         print(&hits, false)?;
-        for t in extra {
-            println!(
-                "{:<10} {}  [{}]  (no playbook)",
-                t.id.to_string(),
-                catalog.full_name(t),
-                catalog.tactic_names(t).collect::<Vec<_>>().join(", ")
-            );
-        }
+        let lines: String = extra
+            .iter()
+            .map(|t| {
+                format!(
+                    "{:<10} {}  [{}]  (no playbook)\n",
+                    t.id.to_string(),
+                    catalog.full_name(t),
+                    catalog.tactic_names(t).collect::<Vec<_>>().join(", ")
+                )
+            })
+            .collect();
+        super::emit(lines)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -148,6 +148,15 @@ fn warn_summary(report: &LoadReport) {
 }
 
 /// Terminal width for wrapping: `--width`, else `$COLUMNS`, else 100.
+/// Writes `text` to stdout. A reader that stops early (`socbot list | head`) is no error.
+fn emit(text: impl AsRef<str>) -> std::io::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_ref().as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 fn width(arg: Option<usize>) -> usize {
     arg.or_else(|| std::env::var("COLUMNS").ok()?.parse().ok())
         .unwrap_or(100)

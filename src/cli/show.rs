@@ -61,9 +61,9 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
                 closest: suggestions.iter().map(|p| (p.id, p.name.clone())).collect(),
             };
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&answer)?);
+                super::emit(format!("{}\n", serde_json::to_string_pretty(&answer)?))?;
             } else {
-                print!("{}", answer.text().replace("**", ""));
+                super::emit(answer.text().replace("**", ""))?;
             }
             return Ok(ExitCode::FAILURE);
         }
@@ -92,12 +92,13 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         if let Some(kind) = section {
             shown.sections.retain(|s| s.kind == kind);
         }
-        println!("{}", serde_json::to_string_pretty(&shown)?);
+        super::emit(format!("{}\n", serde_json::to_string_pretty(&shown)?))?;
     } else {
-        print!(
-            "{}",
-            terminal::playbook(&playbook, section, super::width(args.width))
-        );
+        super::emit(terminal::playbook(
+            &playbook,
+            section,
+            super::width(args.width),
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }
