@@ -49,13 +49,7 @@ impl fmt::Display for GroupField {
 impl FromStr for GroupField {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|f| f.name().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| {
-                let names: Vec<&str> = Self::ALL.iter().map(|f| f.name()).collect();
-                format!("unknown group_by field `{s}`: use {}", names.join(", "))
-            })
+        super::by_name(&Self::ALL, Self::name, s, "group_by field", "use")
     }
 }
 

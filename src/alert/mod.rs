@@ -78,17 +78,26 @@ impl fmt::Display for Format {
 impl FromStr for Format {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|f| f.name().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| {
-                let names: Vec<&str> = Self::ALL.iter().map(|f| f.name()).collect();
-                format!(
-                    "unknown alert format `{s}`: use one of {}",
-                    names.join(", ")
-                )
-            })
+        by_name(&Self::ALL, Self::name, s, "alert format", "use one of")
     }
+}
+
+/// The one of `all` whose name is `typed` (any case, trimmed), or a message naming them all
+/// (`unknown {what} `typed`: {choose} a, b, c`).
+pub(crate) fn by_name<T: Copy>(
+    all: &[T],
+    name: fn(T) -> &'static str,
+    typed: &str,
+    what: &str,
+    choose: &str,
+) -> Result<T, String> {
+    all.iter()
+        .copied()
+        .find(|v| name(*v).eq_ignore_ascii_case(typed.trim()))
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|v| name(*v)).collect();
+            format!("unknown {what} `{typed}`: {choose} {}", names.join(", "))
+        })
 }
 
 /// Severity, normalised across products. Ordered: `Info < Low < … < Critical`.
