@@ -165,6 +165,31 @@ pub fn seen_techniques(
     seen
 }
 
+/// Techniques seen without a playbook, most seen first.
+fn gaps(
+    catalog: &Catalog,
+    library: &Library,
+    seen: &std::collections::BTreeMap<TechniqueId, usize>,
+) -> Vec<Gap> {
+    let mut gaps: Vec<Gap> = seen
+        .iter()
+        .filter(|(id, _)| library.get(**id).is_none())
+        .map(|(&id, &n)| {
+            let t = catalog.get(id);
+            Gap {
+                id,
+                name: t.map(|t| catalog.full_name(t)),
+                tactics: t
+                    .map(|t| catalog.tactic_names(t).map(str::to_owned).collect())
+                    .unwrap_or_default(),
+                seen: n,
+            }
+        })
+        .collect();
+    gaps.sort_by(|a, b| b.seen.cmp(&a.seen).then(a.id.cmp(&b.id)));
+    gaps
+}
+
 /// Computes coverage over the last `days` days before `now`.
 pub fn compute(
     catalog: &Catalog,
@@ -214,22 +239,7 @@ pub fn compute(
             tc.cells.push((t.id, c));
         }
     }
-    let mut gaps: Vec<Gap> = seen
-        .iter()
-        .filter(|(id, _)| library.get(**id).is_none())
-        .map(|(&id, &n)| {
-            let t = catalog.get(id);
-            Gap {
-                id,
-                name: t.map(|t| catalog.full_name(t)),
-                tactics: t
-                    .map(|t| catalog.tactic_names(t).map(str::to_owned).collect())
-                    .unwrap_or_default(),
-                seen: n,
-            }
-        })
-        .collect();
-    gaps.sort_by(|a, b| b.seen.cmp(&a.seen).then(a.id.cmp(&b.id)));
+    let gaps = gaps(catalog, library, &seen);
     let used: std::collections::HashSet<TechniqueId> = incidents
         .iter()
         .filter(|i| i.opened_at >= since)
@@ -390,6 +400,28 @@ impl Coverage {
                 }
             ));
         }
+        out.push_str(&self.gaps_text(tactic));
+        if tactic.is_none() {
+            out.push_str(&format!(
+                "\nPlaybooks not used in the last {} days: {} of {}\n",
+                self.days,
+                self.unused.len(),
+                self.playbooks
+            ));
+            for (id, name) in self.unused.iter().take(15) {
+                out.push_str(&format!("  {:<10} {name}\n", id.to_string()));
+            }
+            if self.unused.len() > 15 {
+                out.push_str(&format!("  … and {} more\n", self.unused.len() - 15));
+            }
+            out.push_str(&self.quality_text());
+        }
+        out
+    }
+
+    /// The techniques seen lately without a playbook (within `tactic` when given), 25 at most.
+    fn gaps_text(&self, tactic: Option<usize>) -> String {
+        let mut out = String::new();
         let tactic_name = tactic
             .and_then(|i| self.tactics.get(i))
             .map(|t| t.name.as_str());
@@ -423,21 +455,6 @@ impl Coverage {
             out.push_str(&format!(
                 "  … and {more} more (socbot coverage --json lists them all)\n"
             ));
-        }
-        if tactic.is_none() {
-            out.push_str(&format!(
-                "\nPlaybooks not used in the last {} days: {} of {}\n",
-                self.days,
-                self.unused.len(),
-                self.playbooks
-            ));
-            for (id, name) in self.unused.iter().take(15) {
-                out.push_str(&format!("  {:<10} {name}\n", id.to_string()));
-            }
-            if self.unused.len() > 15 {
-                out.push_str(&format!("  … and {} more\n", self.unused.len() - 15));
-            }
-            out.push_str(&self.quality_text());
         }
         out
     }

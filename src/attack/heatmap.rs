@@ -3,7 +3,7 @@
 //! none, with a legend and the counts. Drawn into an RGB buffer with socbot's own bitmap font,
 //! encoded with the `png` crate.
 
-use super::coverage::{Cell, Coverage};
+use super::coverage::{Cell, Coverage, TacticCoverage};
 use super::font;
 
 /// The picture's width in pixels.
@@ -168,6 +168,35 @@ pub fn size(cov: &Coverage) -> (usize, usize) {
 pub fn png(cov: &Coverage) -> Vec<u8> {
     let l = layout(cov);
     let mut c = Canvas::new(WIDTH, l.height);
+    let y = heading(&mut c, cov);
+    debug_assert!(y + LINE + 28 <= l.top);
+    let chars = columns_chars(l.column);
+    for (band, &(band_y, band_h)) in cov.tactics.chunks(PER_BAND).zip(&l.bands) {
+        c.rect(MARGIN, band_y - 14, WIDTH - 2 * MARGIN, 2, RULE);
+        for (i, t) in band.iter().enumerate() {
+            let x = MARGIN + i * (l.column + COLUMN_GAP);
+            if i > 0 {
+                // A hairline between columns, so long tactic names never run together.
+                c.rect(x - COLUMN_GAP / 2 - 1, band_y, 1, band_h - 36, RULE);
+            }
+            column(&mut c, t, x, band_y, &l, chars);
+        }
+    }
+    c.text(
+        MARGIN,
+        l.height - MARGIN - font::HEIGHT * 2,
+        &format!(
+            "SOCBOT · {} UTC · MITRE ATT&CK DATA (C) THE MITRE CORPORATION, USED UNDER THE ATT&CK TERMS OF USE",
+            cov.generated_at.format("%Y-%m-%d %H:%M")
+        ),
+        2,
+        MUTED,
+    );
+    c.png()
+}
+
+/// The title with the overall share, the subtitle and the legend; returns the legend's y.
+fn heading(c: &mut Canvas, cov: &Coverage) -> usize {
     let percent = (cov.with_playbook * 100).checked_div(cov.live).unwrap_or(0);
     // Title, with the overall share on the right.
     c.text(MARGIN, MARGIN, "ATT&CK COVERAGE", TITLE_SCALE, INK);
@@ -208,58 +237,40 @@ pub fn png(cov: &Coverage) -> Vec<u8> {
         );
         x += 48;
     }
-    debug_assert!(y + LINE + 28 <= l.top);
-    let chars = columns_chars(l.column);
-    for (band, &(band_y, band_h)) in cov.tactics.chunks(PER_BAND).zip(&l.bands) {
-        c.rect(MARGIN, band_y - 14, WIDTH - 2 * MARGIN, 2, RULE);
-        for (i, t) in band.iter().enumerate() {
-            let x = MARGIN + i * (l.column + COLUMN_GAP);
-            if i > 0 {
-                // A hairline between columns, so long tactic names never run together.
-                c.rect(x - COLUMN_GAP / 2 - 1, band_y, 1, band_h - 36, RULE);
-            }
-            let mut y = band_y;
-            for line in wrap(&t.name, chars) {
-                c.text(x, y, &line, TEXT_SCALE, INK);
-                y += LINE;
-            }
-            let y = band_y + l.header - LINE - 30;
-            c.text(
-                x,
-                y,
-                &format!("{}/{} {}%", t.with_playbook, t.live, t.percent()),
-                TEXT_SCALE,
-                MUTED,
-            );
-            // The share as a bar the width of the column.
-            let bar_y = y + LINE;
-            c.rect(x, bar_y, l.column, 12, Cell::None.rgb());
-            let filled = (l.column * t.with_playbook)
-                .checked_div(t.live)
-                .unwrap_or(0);
-            c.rect(x, bar_y, filled, 12, Cell::Playbook.rgb());
-            // Cells: playbooks first, then the gaps seen, then the rest; each in id order.
-            let mut cells = t.cells.clone();
-            cells.sort_by_key(|(id, cell)| (2 - cell.score(), *id));
-            let cells_y = band_y + l.header;
-            for (n, (_, cell)) in cells.iter().enumerate() {
-                let cx = x + (n % l.per_row) * (CELL + CELL_GAP);
-                let cy = cells_y + (n / l.per_row) * (CELL + CELL_GAP);
-                c.rect(cx, cy, CELL, CELL, cell.rgb());
-            }
-        }
+    y
+}
+
+/// One tactic's column: its name, share, bar and cells.
+fn column(c: &mut Canvas, t: &TacticCoverage, x: usize, band_y: usize, l: &Layout, chars: usize) {
+    let mut y = band_y;
+    for line in wrap(&t.name, chars) {
+        c.text(x, y, &line, TEXT_SCALE, INK);
+        y += LINE;
     }
+    let y = band_y + l.header - LINE - 30;
     c.text(
-        MARGIN,
-        l.height - MARGIN - font::HEIGHT * 2,
-        &format!(
-            "SOCBOT · {} UTC · MITRE ATT&CK DATA (C) THE MITRE CORPORATION, USED UNDER THE ATT&CK TERMS OF USE",
-            cov.generated_at.format("%Y-%m-%d %H:%M")
-        ),
-        2,
+        x,
+        y,
+        &format!("{}/{} {}%", t.with_playbook, t.live, t.percent()),
+        TEXT_SCALE,
         MUTED,
     );
-    c.png()
+    // The share as a bar the width of the column.
+    let bar_y = y + LINE;
+    c.rect(x, bar_y, l.column, 12, Cell::None.rgb());
+    let filled = (l.column * t.with_playbook)
+        .checked_div(t.live)
+        .unwrap_or(0);
+    c.rect(x, bar_y, filled, 12, Cell::Playbook.rgb());
+    // Cells: playbooks first, then the gaps seen, then the rest; each in id order.
+    let mut cells = t.cells.clone();
+    cells.sort_by_key(|(id, cell)| (2 - cell.score(), *id));
+    let cells_y = band_y + l.header;
+    for (n, (_, cell)) in cells.iter().enumerate() {
+        let cx = x + (n % l.per_row) * (CELL + CELL_GAP);
+        let cy = cells_y + (n / l.per_row) * (CELL + CELL_GAP);
+        c.rect(cx, cy, CELL, CELL, cell.rgb());
+    }
 }
 
 #[cfg(test)]

@@ -96,21 +96,8 @@ pub fn parse(json: &str) -> Result<Catalog, StixError> {
     from_objects(bundle.objects)
 }
 
-fn from_objects(objects: Vec<Object>) -> Result<Catalog, StixError> {
-    let version = objects
-        .iter()
-        .find(|o| o.kind == "x-mitre-collection")
-        .and_then(|o| o.x_mitre_version.clone())
-        .unwrap_or_else(|| "unknown".into());
-    let matrices: Vec<&Object> = objects
-        .iter()
-        .filter(|o| o.kind == "x-mitre-matrix" && !o.revoked && !o.x_mitre_deprecated)
-        .collect();
-    let matrix = matrices
-        .iter()
-        .find(|m| m.attack_id() == Some("enterprise-attack"))
-        .or(matrices.first())
-        .ok_or(StixError::NoMatrix)?;
+/// The matrix's tactics, in its order.
+fn tactics(objects: &[Object], matrix: &Object) -> Result<Vec<Tactic>, StixError> {
     let tactic_objects: HashMap<&str, &Object> = objects
         .iter()
         .filter(|o| o.kind == "x-mitre-tactic")
@@ -134,11 +121,14 @@ fn from_objects(objects: Vec<Object>) -> Result<Catalog, StixError> {
             refs: matrix.tactic_refs.len(),
         });
     }
-    let tactic_index: HashMap<&str, usize> = tactics
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.shortname.as_str(), i))
-        .collect();
+    Ok(tactics)
+}
+
+/// Every technique with an ATT&CK id, and the STIX id each came from.
+fn techniques<'a>(
+    objects: &'a [Object],
+    tactic_index: &HashMap<&str, usize>,
+) -> (Vec<Technique>, HashMap<&'a str, TechniqueId>) {
     let mut stix_to_id: HashMap<&str, TechniqueId> = HashMap::new();
     let mut techniques = Vec::new();
     for o in objects.iter().filter(|o| o.kind == "attack-pattern") {
@@ -167,6 +157,31 @@ fn from_objects(objects: Vec<Object>) -> Result<Catalog, StixError> {
             status,
         });
     }
+    (techniques, stix_to_id)
+}
+
+fn from_objects(objects: Vec<Object>) -> Result<Catalog, StixError> {
+    let version = objects
+        .iter()
+        .find(|o| o.kind == "x-mitre-collection")
+        .and_then(|o| o.x_mitre_version.clone())
+        .unwrap_or_else(|| "unknown".into());
+    let matrices: Vec<&Object> = objects
+        .iter()
+        .filter(|o| o.kind == "x-mitre-matrix" && !o.revoked && !o.x_mitre_deprecated)
+        .collect();
+    let matrix = matrices
+        .iter()
+        .find(|m| m.attack_id() == Some("enterprise-attack"))
+        .or(matrices.first())
+        .ok_or(StixError::NoMatrix)?;
+    let tactics = tactics(&objects, matrix)?;
+    let tactic_index: HashMap<&str, usize> = tactics
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.shortname.as_str(), i))
+        .collect();
+    let (mut techniques, stix_to_id) = techniques(&objects, &tactic_index);
     if techniques.is_empty() {
         return Err(StixError::NoTechniques);
     }

@@ -60,32 +60,8 @@ fn parse_format(s: &str) -> Result<Format, String> {
 
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let Action::Test(args) = args.action;
-    let reading = match (&args.source, args.format) {
-        (Some(name), _) => match config.alerts.sources.get(name) {
-            Some(source) => Reading {
-                format: source.format,
-                group_by: source.group_by.clone(),
-                escalate_at: Some(source.escalate_at),
-            },
-            None => {
-                let names: Vec<&str> = config.alerts.sources.keys().map(String::as_str).collect();
-                let configured = if names.is_empty() {
-                    "none is configured".to_owned()
-                } else {
-                    format!("configured: {}", names.join(", "))
-                };
-                eprintln!(
-                    "socbot: no alert source `{name}` ([alerts.sources.{name}]); {configured}"
-                );
-                return Ok(ExitCode::from(2));
-            }
-        },
-        (None, Some(format)) => Reading {
-            format,
-            group_by: Vec::new(),
-            escalate_at: None,
-        },
-        (None, None) => unreachable!("clap requires --format or --source"),
+    let Some(reading) = reading(config, &args) else {
+        return Ok(ExitCode::from(2));
     };
     let body = match read_body(&args.file) {
         Ok(body) => body,
@@ -144,6 +120,38 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     }
     super::emit(out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How to read the file: the configured source's settings, or the format given; None (said
+/// on stderr) for a source that is not configured.
+fn reading(config: &Config, args: &TestArgs) -> Option<Reading> {
+    match (&args.source, args.format) {
+        (Some(name), _) => match config.alerts.sources.get(name) {
+            Some(source) => Some(Reading {
+                format: source.format,
+                group_by: source.group_by.clone(),
+                escalate_at: Some(source.escalate_at),
+            }),
+            None => {
+                let names: Vec<&str> = config.alerts.sources.keys().map(String::as_str).collect();
+                let configured = if names.is_empty() {
+                    "none is configured".to_owned()
+                } else {
+                    format!("configured: {}", names.join(", "))
+                };
+                eprintln!(
+                    "socbot: no alert source `{name}` ([alerts.sources.{name}]); {configured}"
+                );
+                None
+            }
+        },
+        (None, Some(format)) => Some(Reading {
+            format,
+            group_by: Vec::new(),
+            escalate_at: None,
+        }),
+        (None, None) => unreachable!("clap requires --format or --source"),
+    }
 }
 
 fn read_body(file: &std::path::Path) -> std::io::Result<Vec<u8>> {

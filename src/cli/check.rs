@@ -25,18 +25,19 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     report
         .diagnostics
         .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+    let mut out = String::new();
     for d in &report.diagnostics {
-        println!("{d}");
+        out.push_str(&format!("{d}\n"));
     }
     if !report.skipped.is_empty() {
-        println!(
-            "skipped {} file(s) with no playbook table (not counted as errors): {}",
+        out.push_str(&format!(
+            "skipped {} file(s) with no playbook table (not counted as errors): {}\n",
             report.skipped.len(),
             report.skipped.join(", ")
-        );
+        ));
     }
-    println!(
-        "{}: {} playbooks loaded from {} files, {} error(s), {} warning(s), {} skipped (checked against MITRE ATT&CK v{})",
+    out.push_str(&format!(
+        "{}: {} playbooks loaded from {} files, {} error(s), {} warning(s), {} skipped (checked against MITRE ATT&CK v{})\n",
         dir.display(),
         library.len(),
         report.files,
@@ -44,7 +45,8 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         report.warnings(),
         report.skipped.len(),
         catalog.version
-    );
+    ));
+    super::emit(out)?;
     Ok(if report.errors() > 0 {
         ExitCode::FAILURE
     } else {

@@ -106,11 +106,11 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         } else {
             serde_json::to_value(&report)?
         };
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        super::emit(serde_json::to_string_pretty(&value)? + "\n")?;
     } else if args.playbooks {
-        print!("{}", report.quality_text().trim_start());
+        super::emit(report.quality_text().trim_start())?;
     } else if args.navigator.is_none() && args.png.is_none() {
-        print!("{}", report.text(None));
+        super::emit(report.text(None))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -131,7 +131,7 @@ pub fn attack(args: AttackArgs) -> anyhow::Result<ExitCode> {
             match output {
                 Some(out) => std::fs::write(&out, compact)
                     .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?,
-                None => print!("{compact}"),
+                None => super::emit(compact)?,
             }
             eprintln!(
                 "socbot: ATT&CK v{}: {} tactics, {} techniques ({} live)",

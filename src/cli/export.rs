@@ -35,12 +35,9 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     }
     let incident = Incident::from_stored(id, &events)?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&export::json(&incident, &events))?
-        );
+        super::emit(serde_json::to_string_pretty(&export::json(&incident, &events))? + "\n")?;
     } else {
-        print!("{}", export::markdown(&incident, &events));
+        super::emit(export::markdown(&incident, &events))?;
     }
     Ok(ExitCode::SUCCESS)
 }

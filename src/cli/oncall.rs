@@ -42,9 +42,10 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         Vec::new()
     };
     let view = Oncall::now(&rotation, &overrides, at);
-    print!(
-        "{}",
-        crate::console::oncall(view.as_ref(), rotation.fallback_role(), at)
-    );
+    super::emit(crate::console::oncall(
+        view.as_ref(),
+        rotation.fallback_role(),
+        at,
+    ))?;
     Ok(ExitCode::SUCCESS)
 }

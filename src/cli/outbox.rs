@@ -43,7 +43,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     };
     match answer {
         Ok(text) => {
-            print!("{text}");
+            super::emit(text)?;
             Ok(ExitCode::SUCCESS)
         }
         Err(why) => {

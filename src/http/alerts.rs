@@ -20,6 +20,7 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 
 use super::{BODY_TIMEOUT, Body};
+use crate::config::AlertSource;
 use crate::metrics;
 use crate::service::alert::AlertIntake;
 
@@ -49,83 +50,20 @@ fn rejected(reason: &str, status: StatusCode, message: &str) -> Response<Body> {
     error(status, message)
 }
 
+/// An answer that ends the request early (boxed: a response is large).
+type Refusal = Box<Response<Body>>;
+
 /// Handles `POST /alerts/<source>`.
 pub async fn handle(req: Request<Incoming>, source: &str, slot: &Slot) -> Response<Body> {
-    let Some(intake) = slot.get() else {
-        let mut r = rejected(
-            "unavailable",
-            StatusCode::SERVICE_UNAVAILABLE,
-            "socbot is starting; retry in a moment",
-        );
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return r;
+    let (intake, config) = match admit(&req, source, slot) {
+        Ok(found) => found,
+        Err(refusal) => return *refusal,
     };
-    let Some(config) = intake.source(source) else {
-        let shown: String = source.chars().take(64).collect();
-        return rejected(
-            "unknown_source",
-            StatusCode::NOT_FOUND,
-            &format!(
-                "no alert source `{shown}`: the path names a source configured as [alerts.sources.<name>]"
-            ),
-        );
+    let bytes = match read_body(req, intake.max_body_bytes()).await {
+        Ok(bytes) => bytes,
+        Err(refusal) => return *refusal,
     };
-    if req.method() != Method::POST {
-        let mut r = rejected(
-            "method",
-            StatusCode::METHOD_NOT_ALLOWED,
-            "alerts are sent with POST",
-        );
-        r.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return r;
-    }
-    let presented = bearer(&req).or_else(|| query_token(req.uri().query()));
-    let expected = config.token.expose_secret().as_bytes();
-    if !presented.is_some_and(|t| same(t.as_bytes(), expected)) {
-        let mut r = rejected("unauthorized", StatusCode::UNAUTHORIZED, "unauthorized");
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return r;
-    }
-    let max = intake.max_body_bytes();
-    let too_large = || {
-        rejected(
-            "too_large",
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("the body is larger than alerts.max_body_bytes ({max} bytes)"),
-        )
-    };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
-        return too_large();
-    }
-    let format = config.format;
-    let body = Limited::new(req.into_body(), max);
-    let bytes = match tokio::time::timeout(BODY_TIMEOUT, body.collect()).await {
-        Err(_) => {
-            return rejected(
-                "timeout",
-                StatusCode::REQUEST_TIMEOUT,
-                "the body did not arrive in time",
-            );
-        }
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => return too_large(),
-        Ok(Err(e)) => {
-            return rejected(
-                "malformed",
-                StatusCode::BAD_REQUEST,
-                &format!("the body could not be read: {e}"),
-            );
-        }
-        Ok(Ok(collected)) => collected.to_bytes(),
-    };
-    let alerts = match crate::alert::parse(format, &bytes, &intake.parse_options()) {
+    let alerts = match crate::alert::parse(config.format, &bytes, &intake.parse_options()) {
         Ok(a) => a,
         Err(e) => return rejected("malformed", StatusCode::BAD_REQUEST, &e.to_string()),
     };
@@ -151,6 +89,88 @@ pub async fn handle(req: Request<Incoming>, source: &str, slot: &Slot) -> Respon
                 "socbot could not store the alert (a storage problem, logged for the operator); retry: a repeated alert never opens a second incident",
             )
         }
+    }
+}
+
+/// The intake and the source's settings, once the service is up, the source known, the method
+/// POST and the token right; otherwise the refusal to send.
+fn admit<'a>(
+    req: &Request<Incoming>,
+    source: &str,
+    slot: &'a Slot,
+) -> Result<(&'a AlertIntake, &'a AlertSource), Refusal> {
+    let Some(intake) = slot.get() else {
+        let mut r = rejected(
+            "unavailable",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "socbot is starting; retry in a moment",
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return Err(Box::new(r));
+    };
+    let Some(config) = intake.source(source) else {
+        let shown: String = source.chars().take(64).collect();
+        return Err(Box::new(rejected(
+            "unknown_source",
+            StatusCode::NOT_FOUND,
+            &format!(
+                "no alert source `{shown}`: the path names a source configured as [alerts.sources.<name>]"
+            ),
+        )));
+    };
+    if req.method() != Method::POST {
+        let mut r = rejected(
+            "method",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "alerts are sent with POST",
+        );
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return Err(Box::new(r));
+    }
+    let presented = bearer(req).or_else(|| query_token(req.uri().query()));
+    let expected = config.token.expose_secret().as_bytes();
+    if !presented.is_some_and(|t| same(t.as_bytes(), expected)) {
+        let mut r = rejected("unauthorized", StatusCode::UNAUTHORIZED, "unauthorized");
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return Err(Box::new(r));
+    }
+    Ok((intake, config))
+}
+
+/// The body, at most `max` bytes, arriving within [`BODY_TIMEOUT`].
+async fn read_body(req: Request<Incoming>, max: usize) -> Result<Bytes, Refusal> {
+    let too_large = || {
+        rejected(
+            "too_large",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("the body is larger than alerts.max_body_bytes ({max} bytes)"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(Box::new(too_large()));
+    }
+    let body = Limited::new(req.into_body(), max);
+    match tokio::time::timeout(BODY_TIMEOUT, body.collect()).await {
+        Err(_) => Err(Box::new(rejected(
+            "timeout",
+            StatusCode::REQUEST_TIMEOUT,
+            "the body did not arrive in time",
+        ))),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(Box::new(too_large())),
+        Ok(Err(e)) => Err(Box::new(rejected(
+            "malformed",
+            StatusCode::BAD_REQUEST,
+            &format!("the body could not be read: {e}"),
+        ))),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
     }
 }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::decision::{Decision, q_list, rule_text};
-use super::event::{AlertOutcome, EscalationReason, Event, EventKind, severity_name};
+use super::event::{AlertOutcome, AlertRecord, EscalationReason, Event, EventKind, severity_name};
 use super::state::{AlertLog, Answer, Incident};
 use super::{ActorRef, Finding};
 
@@ -52,37 +52,19 @@ fn describe(e: &Event, latest: &mut Vec<Option<(Finding, Option<String>)>>) -> S
             escalation_rule,
             policy,
             ..
-        } => {
-            latest.clear();
-            latest.resize(questions.len(), None);
-            let decided_by = match escalation_rule {
-                Some(r) => format!("escalation rule {r}"),
-                None => format!("default policy {policy}"),
-            };
-            format!(
-                "opened \"{title}\" from playbook {technique} · {playbook_name} ({} questions, {decided_by})",
-                questions.len()
-            )
-        }
+        } => describe_opened(
+            latest,
+            &format!("{technique} · {playbook_name}"),
+            title,
+            questions.len(),
+            escalation_rule.as_deref(),
+            policy,
+        ),
         EventKind::Answered {
             question,
             finding,
             note,
-        } => {
-            let q = *question;
-            if latest.len() < q {
-                latest.resize(q, None);
-            }
-            let before = latest[q - 1].replace((*finding, note.clone()));
-            let note_text = quoted(note.as_deref());
-            match before {
-                None => format!("answered q{q} {finding}{note_text}"),
-                Some((prev, _)) if prev == *finding => {
-                    format!("changed the note on q{q} ({finding}){note_text}")
-                }
-                Some((prev, _)) => format!("changed q{q} from {prev} to {finding}{note_text}"),
-            }
-        }
+        } => describe_answer(latest, *question, *finding, note.as_deref()),
         EventKind::NoteAdded { text } => format!("note: {text}"),
         EventKind::DecisionChanged { decision } => format!(
             "decision: {} ({})",
@@ -126,21 +108,7 @@ fn describe(e: &Event, latest: &mut Vec<Option<(Finding, Option<String>)>>) -> S
                 .and_then(serde_json::Value::as_str)
                 .unwrap_or("no type")
         ),
-        EventKind::AlertReceived { alert, outcome } => {
-            let what = match outcome {
-                AlertOutcome::Opened => "alert opened the incident",
-                AlertOutcome::Grouped => "alert repeated",
-                AlertOutcome::Storm => "alert joined the storm",
-                AlertOutcome::Resolved => "source reports the alert resolved",
-            };
-            format!(
-                "{what}: \"{}\" (severity {}, key {}{})",
-                alert.title,
-                severity_name(alert.severity),
-                alert.key,
-                techniques_text(&alert.techniques)
-            )
-        }
+        EventKind::AlertReceived { alert, outcome } => describe_alert(alert, *outcome),
         EventKind::AlertCardPosted { message_id } => {
             format!("alert card posted in the thread (message {message_id})")
         }
@@ -154,6 +122,60 @@ fn describe(e: &Event, latest: &mut Vec<Option<(Finding, Option<String>)>>) -> S
             questions.len()
         ),
     }
+}
+
+fn describe_opened(
+    latest: &mut Vec<Option<(Finding, Option<String>)>>,
+    playbook: &str,
+    title: &str,
+    questions: usize,
+    escalation_rule: Option<&str>,
+    policy: &impl std::fmt::Display,
+) -> String {
+    latest.clear();
+    latest.resize(questions, None);
+    let decided_by = match escalation_rule {
+        Some(r) => format!("escalation rule {r}"),
+        None => format!("default policy {policy}"),
+    };
+    format!("opened \"{title}\" from playbook {playbook} ({questions} questions, {decided_by})")
+}
+
+/// An answer, said as a change when the question had one before.
+fn describe_answer(
+    latest: &mut Vec<Option<(Finding, Option<String>)>>,
+    q: usize,
+    finding: Finding,
+    note: Option<&str>,
+) -> String {
+    if latest.len() < q {
+        latest.resize(q, None);
+    }
+    let before = latest[q - 1].replace((finding, note.map(str::to_owned)));
+    let note_text = quoted(note);
+    match before {
+        None => format!("answered q{q} {finding}{note_text}"),
+        Some((prev, _)) if prev == finding => {
+            format!("changed the note on q{q} ({finding}){note_text}")
+        }
+        Some((prev, _)) => format!("changed q{q} from {prev} to {finding}{note_text}"),
+    }
+}
+
+fn describe_alert(alert: &AlertRecord, outcome: AlertOutcome) -> String {
+    let what = match outcome {
+        AlertOutcome::Opened => "alert opened the incident",
+        AlertOutcome::Grouped => "alert repeated",
+        AlertOutcome::Storm => "alert joined the storm",
+        AlertOutcome::Resolved => "source reports the alert resolved",
+    };
+    format!(
+        "{what}: \"{}\" (severity {}, key {}{})",
+        alert.title,
+        severity_name(alert.severity),
+        alert.key,
+        techniques_text(&alert.techniques)
+    )
 }
 
 fn techniques_text(ids: &[crate::playbook::TechniqueId]) -> String {
@@ -253,6 +275,32 @@ pub fn markdown(inc: &Incident, events: &[Event]) -> String {
         out.push_str(&s);
         out.push('\n');
     };
+    header_md(inc, &mut line);
+    line("## Alert".to_owned());
+    line(String::new());
+    match (&inc.alerts, &inc.alert) {
+        (Some(log), _) => alert_section(log, &mut line),
+        (None, Some(text)) => line(text.clone()),
+        (None, None) => line("_No alert text._".to_owned()),
+    }
+    line(String::new());
+    questions_md(inc, &mut line);
+    decision_md(inc, &mut line);
+    line("## Timeline".to_owned());
+    line(String::new());
+    for entry in timeline(events) {
+        line(format!(
+            "- {} · {} · {}",
+            utc(entry.at),
+            entry.actor,
+            indent(&entry.text, "  ")
+        ));
+    }
+    out
+}
+
+/// The title and the facts list: technique, status, owner, opened, escalated, acked, closed.
+fn header_md(inc: &Incident, line: &mut impl FnMut(String)) {
     line(format!("# {} · {}", inc.id, inc.title));
     line(String::new());
     line(format!("- **Technique:** {}", inc.technique_label()));
@@ -296,16 +344,10 @@ pub fn markdown(inc: &Incident, events: &[Event]) -> String {
         ));
     }
     line(String::new());
+}
 
-    line("## Alert".to_owned());
-    line(String::new());
-    match (&inc.alerts, &inc.alert) {
-        (Some(log), _) => alert_section(log, &mut line),
-        (None, Some(text)) => line(text.clone()),
-        (None, None) => line("_No alert text._".to_owned()),
-    }
-    line(String::new());
-
+/// Each question with its latest answer.
+fn questions_md(inc: &Incident, line: &mut impl FnMut(String)) {
     line("## Questions".to_owned());
     line(String::new());
     if inc.questions.is_empty() {
@@ -318,7 +360,10 @@ pub fn markdown(inc: &Incident, events: &[Event]) -> String {
         line(format!("   - {}", indent(&answer, "     ")));
     }
     line(String::new());
+}
 
+/// The decision with its reasons and the playbook's own words.
+fn decision_md(inc: &Incident, line: &mut impl FnMut(String)) {
     let decision = inc.evaluate();
     line("## Decision".to_owned());
     line(String::new());
@@ -348,18 +393,6 @@ pub fn markdown(inc: &Incident, events: &[Event]) -> String {
         }
     }
     line(String::new());
-
-    line("## Timeline".to_owned());
-    line(String::new());
-    for entry in timeline(events) {
-        line(format!(
-            "- {} · {} · {}",
-            utc(entry.at),
-            entry.actor,
-            indent(&entry.text, "  ")
-        ));
-    }
-    out
 }
 
 /// The JSON export: the incident's current state and the timeline, each entry with the stored

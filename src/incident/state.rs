@@ -345,41 +345,14 @@ impl Incident {
                 question,
                 finding,
                 note,
-            } => {
-                let slot = question
-                    .checked_sub(1)
-                    .and_then(|i| self.answers.get_mut(i))
-                    .ok_or(FoldError::QuestionOutOfRange {
-                        id: self.id,
-                        question: *question,
-                        count: self.questions.len(),
-                    })?;
-                *slot = Some(Answer {
-                    finding: *finding,
-                    note: note.clone(),
-                    by: e.actor.clone(),
-                    at: e.at,
-                });
-                self.answer_history += 1;
-            }
+            } => self.record_answer(e, *question, *finding, note.as_ref())?,
             EventKind::NoteAdded { text } => self.notes.push(Note {
                 text: text.clone(),
                 by: e.actor.clone(),
                 at: e.at,
             }),
             EventKind::DecisionChanged { decision } => self.decision = Some(decision.clone()),
-            EventKind::Escalated { reason } => {
-                if self.escalation.is_none() {
-                    self.escalation = Some(Escalation {
-                        at: e.at,
-                        by: e.actor.clone(),
-                        reason: reason.clone(),
-                    });
-                }
-                if self.status == Status::Open {
-                    self.status = Status::Escalated;
-                }
-            }
+            EventKind::Escalated { reason } => self.escalated(e, reason),
             EventKind::ThreadLinked {
                 channel_id,
                 thread_id,
@@ -399,21 +372,7 @@ impl Incident {
                 target,
                 attempt,
                 deadline,
-            } => {
-                let (first_paged_at, pages_sent) = self
-                    .page
-                    .as_ref()
-                    .map_or((e.at, 0), |p| (p.first_paged_at, p.pages_sent));
-                self.page = Some(Page {
-                    level: *level,
-                    target: *target,
-                    attempt: *attempt,
-                    deadline: *deadline,
-                    first_paged_at,
-                    paged_at: e.at,
-                    pages_sent: pages_sent + 1,
-                });
-            }
+            } => self.paged(e.at, *level, *target, *attempt, *deadline),
             EventKind::Acknowledged { by } => {
                 if self.acknowledged.is_none() {
                     self.acknowledged = Some(Acknowledgement {
@@ -434,17 +393,7 @@ impl Incident {
             EventKind::Closed {
                 resolution,
                 summary,
-            } => {
-                self.status = Status::Closed {
-                    resolution: *resolution,
-                };
-                self.closed = Some(Closure {
-                    resolution: *resolution,
-                    summary: summary.clone(),
-                    by: e.actor.clone(),
-                    at: e.at,
-                });
-            }
+            } => self.closed(e, *resolution, summary.as_ref()),
             // Written by a newer socbot: kept, and changes nothing this version knows of.
             EventKind::Unknown { .. } => {}
             EventKind::AlertReceived { alert, outcome } => {
@@ -461,17 +410,13 @@ impl Incident {
                 questions,
                 escalation_rule,
                 decision_text,
-            } => {
-                self.technique = *technique;
-                self.playbook_name.clone_from(playbook_name);
-                self.questions.clone_from(questions);
-                self.answers = vec![None; questions.len()];
-                self.escalation_rule.clone_from(escalation_rule);
-                self.rule = escalation_rule.as_deref().and_then(|s| Rule::parse(s).ok());
-                self.decision_text.clone_from(decision_text);
-                self.question_messages.clear();
-                self.add_techniques(&[*technique]);
-            }
+            } => self.playbook_attached(
+                *technique,
+                playbook_name,
+                questions,
+                escalation_rule.as_ref(),
+                decision_text,
+            ),
         }
         self.updated_at = self.updated_at.max(e.at);
         self.version += 1;
@@ -484,6 +429,97 @@ impl Incident {
                 self.techniques.push(*id);
             }
         }
+    }
+
+    fn record_answer(
+        &mut self,
+        e: &Event,
+        question: usize,
+        finding: Finding,
+        note: Option<&String>,
+    ) -> Result<(), FoldError> {
+        let slot = question
+            .checked_sub(1)
+            .and_then(|i| self.answers.get_mut(i))
+            .ok_or(FoldError::QuestionOutOfRange {
+                id: self.id,
+                question,
+                count: self.questions.len(),
+            })?;
+        *slot = Some(Answer {
+            finding,
+            note: note.cloned(),
+            by: e.actor.clone(),
+            at: e.at,
+        });
+        self.answer_history += 1;
+        Ok(())
+    }
+
+    fn escalated(&mut self, e: &Event, reason: &EscalationReason) {
+        if self.escalation.is_none() {
+            self.escalation = Some(Escalation {
+                at: e.at,
+                by: e.actor.clone(),
+                reason: reason.clone(),
+            });
+        }
+        if self.status == Status::Open {
+            self.status = Status::Escalated;
+        }
+    }
+
+    fn paged(
+        &mut self,
+        at: DateTime<Utc>,
+        level: PageLevel,
+        target: PageTarget,
+        attempt: u32,
+        deadline: DateTime<Utc>,
+    ) {
+        let (first_paged_at, pages_sent) = self
+            .page
+            .as_ref()
+            .map_or((at, 0), |p| (p.first_paged_at, p.pages_sent));
+        self.page = Some(Page {
+            level,
+            target,
+            attempt,
+            deadline,
+            first_paged_at,
+            paged_at: at,
+            pages_sent: pages_sent + 1,
+        });
+    }
+
+    fn closed(&mut self, e: &Event, resolution: Resolution, summary: Option<&String>) {
+        self.status = Status::Closed { resolution };
+        self.closed = Some(Closure {
+            resolution,
+            summary: summary.cloned(),
+            by: e.actor.clone(),
+            at: e.at,
+        });
+    }
+
+    /// The incident follows another playbook: its questions start afresh.
+    fn playbook_attached(
+        &mut self,
+        technique: TechniqueId,
+        playbook_name: &str,
+        questions: &[String],
+        escalation_rule: Option<&String>,
+        decision_text: &Option<String>,
+    ) {
+        self.technique = technique;
+        playbook_name.clone_into(&mut self.playbook_name);
+        self.questions = questions.to_vec();
+        self.answers = vec![None; questions.len()];
+        self.escalation_rule = escalation_rule.cloned();
+        self.rule = escalation_rule.and_then(|s| Rule::parse(s).ok());
+        self.decision_text.clone_from(decision_text);
+        self.question_messages.clear();
+        self.add_techniques(&[technique]);
     }
 
     fn alert_received(&mut self, at: DateTime<Utc>, alert: &AlertRecord, outcome: AlertOutcome) {
