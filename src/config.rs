@@ -198,6 +198,10 @@ pub struct DiscordConfig {
     /// The longest any REST call to Discord may take, connecting included (seconds).
     #[serde(default = "DiscordConfig::default_request_timeout")]
     pub request_timeout_secs: u64,
+    /// An interaction whose answer is not ready this long after it arrived is deferred (a
+    /// "thinking…" or an acknowledged press) and its answer edited in later (milliseconds).
+    #[serde(default = "DiscordConfig::default_defer_after")]
+    pub defer_after_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -250,6 +254,15 @@ impl DiscordConfig {
 
     fn default_request_timeout() -> u64 {
         10
+    }
+
+    fn default_defer_after() -> u64 {
+        1500
+    }
+
+    /// How long an interaction's answer may take before the interaction is deferred.
+    pub fn defer_after(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.defer_after_ms)
     }
 
     /// The total timeout of one REST call.
@@ -340,6 +353,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "discord.request_timeout_secs",
                 message: "must be 1 to 300 (seconds); 10 is usual".into(),
+            });
+        }
+        if self.discord.defer_after_ms > 2500 {
+            return Err(ConfigError::Invalid {
+                key: "discord.defer_after_ms",
+                message: "must be 0 to 2500 (milliseconds; Discord drops an interaction not answered within 3 s); 1500 is usual".into(),
             });
         }
         if !(1..=64).contains(&self.outbox.concurrency) {

@@ -119,6 +119,7 @@ struct Registry {
     unreadable: Family,
     pages_rerouted: AtomicU64,
     pages_unreached: AtomicU64,
+    interactions_deferred: AtomicU64,
 }
 
 static REGISTRY: Registry = Registry {
@@ -144,6 +145,7 @@ static REGISTRY: Registry = Registry {
     unreadable: Family::new(),
     pages_rerouted: AtomicU64::new(0),
     pages_unreached: AtomicU64::new(0),
+    interactions_deferred: AtomicU64::new(0),
 };
 
 /// An alert from `source` was accepted: `status` is `opened`, `grouped`, `storm` or `resolved`.
@@ -181,6 +183,13 @@ pub fn interaction_latency(kind: &str, elapsed: Duration) {
     REGISTRY
         .interaction_seconds
         .observe(&[kind], elapsed.as_secs_f64());
+}
+
+/// An interaction's answer was not ready in time: it was deferred, then edited in.
+pub fn interaction_deferred() {
+    REGISTRY
+        .interactions_deferred
+        .fetch_add(1, Ordering::Relaxed);
 }
 
 /// Counts what a command's committed `events` did to an incident (`before`: its state before
@@ -434,6 +443,13 @@ pub fn render(g: &Gauges) -> String {
         "counter",
         "Pages posted in the SOC channel because the incident's thread refused them.",
         r.pages_rerouted.load(Ordering::Relaxed),
+    );
+    scalar(
+        &mut out,
+        "socbot_interactions_deferred_total",
+        "counter",
+        "Interactions deferred because their answer was not ready in time (`discord.defer_after_ms`).",
+        r.interactions_deferred.load(Ordering::Relaxed),
     );
     scalar(
         &mut out,

@@ -2,18 +2,18 @@
 //! in `render.rs` and `incident.rs`, the decisions in `service`.
 
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serenity::all::{
     ActionRowComponent, AutocompleteChoice, CommandInteraction, ComponentInteraction,
     ComponentInteractionDataKind, Context, CreateActionRow, CreateAttachment,
-    CreateAutocompleteResponse, CreateInputText, CreateInteractionResponse,
-    CreateInteractionResponseFollowup, CreateModal, EventHandler, Guild, GuildId, InputTextStyle,
-    Interaction, MessageFlags, ModalInteraction, Ready,
+    CreateAutocompleteResponse, CreateInputText, CreateModal, EventHandler, Guild, GuildId,
+    InputTextStyle, Interaction, MessageFlags, ModalInteraction, Ready,
 };
 use serenity::gateway::{ConnectionStage, ShardStageUpdateEvent};
 use tracing::{Instrument, error, info, warn};
 
+use super::answer::{self, Answer, Defer, First, Followups, text_spec};
 use super::incident::{self as view, Control};
 use super::render::{self, ALL_SECTIONS, MessageSpec, PICKER_PREFIX};
 use super::{commands, reply};
@@ -34,6 +34,9 @@ pub struct Handler {
     pub seen: Seen,
     /// The follow-ups of each `/playbook` reply, so switching section replaces them.
     pub followups: Followups,
+    /// An answer not ready this long after its interaction arrived is deferred first
+    /// (`discord.defer_after_ms`).
+    pub defer_after: Duration,
     /// The guild's active threads, for the port (see [`super::port::KnownThreads`]).
     pub known_threads: Arc<super::port::KnownThreads>,
 }
@@ -70,66 +73,6 @@ impl Seen {
     }
 }
 
-/// Follow-up messages sent after a reply, by the id of the command interaction that made the
-/// reply. When the section picker redraws that reply, its old follow-ups are deleted, so the
-/// channel never shows a stale tail of another section. A tail is entered before its first
-/// follow-up is posted and filled under its lock, so a picker click that arrives meanwhile
-/// waits for the whole tail. In memory only: interaction tokens die after 15 minutes, and with
-/// them the right to delete; older tails are left as they are.
-#[derive(Default)]
-pub struct Followups {
-    inner: std::sync::Mutex<std::collections::HashMap<u64, Tail>>,
-}
-
-/// The messages of one tail, locked while they are being posted.
-type TailMessages = Arc<tokio::sync::Mutex<Vec<serenity::all::MessageId>>>;
-
-/// The follow-ups of one reply and the token that can delete them.
-struct Tail {
-    token: String,
-    messages: TailMessages,
-    sent: Instant,
-}
-
-impl Followups {
-    /// Discord's interaction tokens live 15 minutes; keep a margin.
-    const TOKEN_LIFE: Duration = Duration::from_secs(14 * 60);
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, Tail>> {
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Enters the tail of the reply to `root` (replacing any before) and hands back its list,
-    /// locked until the follow-ups are posted.
-    async fn start(
-        &self,
-        root: u64,
-        token: &str,
-    ) -> tokio::sync::OwnedMutexGuard<Vec<serenity::all::MessageId>> {
-        let messages: TailMessages = Arc::default();
-        let guard = messages.clone().lock_owned().await;
-        let mut map = self.lock();
-        map.retain(|_, t| t.sent.elapsed() < Self::TOKEN_LIFE);
-        let tail = Tail {
-            token: token.to_owned(),
-            messages,
-            sent: Instant::now(),
-        };
-        map.insert(root, tail);
-        guard
-    }
-
-    /// Takes the tail of the reply to `root`, while it can still be deleted.
-    fn take(&self, root: u64) -> Option<(String, TailMessages)> {
-        self.lock()
-            .remove(&root)
-            .filter(|t| t.sent.elapsed() < Self::TOKEN_LIFE)
-            .map(|t| (t.token, t.messages))
-    }
-}
-
 fn actor(user: &serenity::all::User, member: Option<&serenity::all::Member>) -> Actor {
     Actor {
         id: user.id.get(),
@@ -150,29 +93,6 @@ fn origin(service: &Service, actor: Actor, channel: u64, interaction: u64) -> Or
         channel,
         interaction: Some(interaction),
         now: service.now(),
-    }
-}
-
-/// The one thing an interaction answers with, and any follow-ups.
-struct Answer {
-    first: CreateInteractionResponse,
-    followups: Vec<CreateInteractionResponseFollowup>,
-    /// The command interaction whose reply this is or redraws: its follow-ups are replaced.
-    reply_to: Option<u64>,
-}
-
-impl Answer {
-    fn only(first: CreateInteractionResponse) -> Self {
-        Self {
-            first,
-            followups: Vec::new(),
-            reply_to: None,
-        }
-    }
-    fn private(text: &str) -> Self {
-        Self::only(CreateInteractionResponse::Message(reply::private_text(
-            text,
-        )))
     }
 }
 
@@ -221,13 +141,9 @@ impl EventHandler for Handler {
         let Some(service) = self.service.get() else {
             return;
         };
-        let started = Instant::now();
-        let (kind, id, guild) = match &interaction {
-            Interaction::Command(c) => ("command", c.id.get(), c.guild_id),
-            Interaction::Autocomplete(a) => ("autocomplete", a.id.get(), a.guild_id),
-            Interaction::Component(c) => ("component", c.id.get(), c.guild_id),
-            Interaction::Modal(m) => ("modal", m.id.get(), m.guild_id),
-            _ => return,
+        let started = tokio::time::Instant::now();
+        let Some((kind, id, guild)) = describe(&interaction) else {
+            return;
         };
         if !self.seen.first_time(id) {
             info!(
@@ -243,24 +159,13 @@ impl EventHandler for Handler {
             if guild.is_none() || guild != self.guild {
                 let answer = if matches!(interaction, Interaction::Autocomplete(_)) {
                     // Autocomplete takes only choices: none for another server.
-                    Answer::only(CreateInteractionResponse::Autocomplete(
-                        CreateAutocompleteResponse::new(),
-                    ))
+                    Answer::only(First::Autocomplete(CreateAutocompleteResponse::new()))
                 } else {
                     Answer::private("socbot serves only its own SOC server; use it there.")
                 };
-                return send(&ctx, &interaction, answer, &self.followups).await;
+                return answer::send(&ctx.http, &interaction, answer, &self.followups, None).await;
             }
-            let answer = match &interaction {
-                Interaction::Command(cmd) => on_command(service, cmd).await,
-                Interaction::Autocomplete(ac) => Some(on_autocomplete(service, ac)),
-                Interaction::Component(c) => on_component(service, c).await,
-                Interaction::Modal(m) => on_modal(service, m).await,
-                _ => None,
-            };
-            if let Some(answer) = answer {
-                send(&ctx, &interaction, answer, &self.followups).await;
-            }
+            self.serve(&ctx, service, &interaction, started).await;
             crate::metrics::interaction_latency(kind, started.elapsed());
             tracing::debug!(
                 elapsed_us = started.elapsed().as_micros() as u64,
@@ -272,62 +177,90 @@ impl EventHandler for Handler {
     }
 }
 
-async fn send(ctx: &Context, interaction: &Interaction, answer: Answer, tails: &Followups) {
-    let http = &ctx.http;
-    let stale = answer.reply_to.and_then(|root| tails.take(root));
-    let token = interaction_token(interaction);
-    let mut sent = match answer.reply_to {
-        Some(root) => Some(tails.start(root, token).await),
-        None => None,
-    };
-    let result = match interaction {
-        Interaction::Command(c) | Interaction::Autocomplete(c) => {
-            c.create_response(http, answer.first).await
-        }
-        Interaction::Component(c) => c.create_response(http, answer.first).await,
-        Interaction::Modal(m) => m.create_response(http, answer.first).await,
-        _ => return,
-    };
-    if let Err(e) = result {
-        error!(error = %e, "answering the interaction failed");
-        return;
-    }
-    if let Some((token, messages)) = stale {
-        // Waits for that tail to be complete if it is still being posted.
-        let messages = messages.lock().await.clone();
-        for message in messages {
-            if let Err(e) = http.delete_followup_message(&token, message).await {
-                warn!(error = %e, message = message.get(), "deleting an old follow-up failed");
-            }
-        }
-    }
-    for f in answer.followups {
-        let result = match interaction {
-            Interaction::Command(c) => c.create_followup(http, f).await,
-            Interaction::Component(c) => c.create_followup(http, f).await,
-            Interaction::Modal(m) => m.create_followup(http, f).await,
-            _ => return,
-        };
-        match result {
-            Ok(message) => {
-                if let Some(sent) = sent.as_mut() {
-                    sent.push(message.id);
+/// An interaction's kind, id and guild; None for kinds socbot does not handle.
+fn describe(interaction: &Interaction) -> Option<(&'static str, u64, Option<GuildId>)> {
+    Some(match interaction {
+        Interaction::Command(c) => ("command", c.id.get(), c.guild_id),
+        Interaction::Autocomplete(a) => ("autocomplete", a.id.get(), a.guild_id),
+        Interaction::Component(c) => ("component", c.id.get(), c.guild_id),
+        Interaction::Modal(m) => ("modal", m.id.get(), m.guild_id),
+        _ => return None,
+    })
+}
+
+impl Handler {
+    /// Answers a served interaction. An answer not ready `defer_after` after the interaction
+    /// arrived is deferred first, then delivered when ready; the command's work always runs to
+    /// its end (never cancelled by the deadline).
+    async fn serve(
+        &self,
+        ctx: &Context,
+        service: &Service,
+        interaction: &Interaction,
+        arrived: tokio::time::Instant,
+    ) {
+        let work = answer_for(service, interaction);
+        tokio::pin!(work);
+        let deadline = arrived + self.defer_after;
+        let deferred = match defer_for(interaction) {
+            None => None,
+            // Already due (a zero `defer_after`): no race at all.
+            Some(defer) if tokio::time::Instant::now() >= deadline => Some(defer),
+            Some(defer) => tokio::select! {
+                // The deadline first: an answer that is ready only as late counts as late.
+                biased;
+                () = tokio::time::sleep_until(deadline) => Some(defer),
+                answer = &mut work => {
+                    if let Some(answer) = answer {
+                        answer::send(&ctx.http, interaction, answer, &self.followups, None).await;
+                    }
+                    return;
                 }
+            },
+        };
+        if let Some(defer) = deferred {
+            info!(?defer, "the answer is not ready in time: deferred");
+            crate::metrics::interaction_deferred();
+            if let Err(e) = answer::defer(&ctx.http, interaction, defer).await {
+                error!(error = %e, "deferring the interaction failed");
             }
-            Err(e) => {
-                error!(error = %e, "sending a follow-up failed");
-                break;
-            }
+        }
+        if let Some(answer) = work.await {
+            answer::send(&ctx.http, interaction, answer, &self.followups, deferred).await;
         }
     }
 }
 
-fn interaction_token(interaction: &Interaction) -> &str {
+/// The answer to a served interaction.
+async fn answer_for(service: &Service, interaction: &Interaction) -> Option<Answer> {
     match interaction {
-        Interaction::Command(c) | Interaction::Autocomplete(c) => &c.token,
-        Interaction::Component(c) => &c.token,
-        Interaction::Modal(m) => &m.token,
-        _ => "",
+        Interaction::Command(cmd) => on_command(service, cmd).await,
+        Interaction::Autocomplete(ac) => Some(on_autocomplete(service, ac)),
+        Interaction::Component(c) => on_component(service, c).await,
+        Interaction::Modal(m) => on_modal(service, m).await,
+        _ => None,
+    }
+}
+
+/// How `interaction` is deferred when its answer is late; None when it cannot be (choices, and
+/// the note button, whose form must be its response).
+fn defer_for(interaction: &Interaction) -> Option<Defer> {
+    match interaction {
+        Interaction::Command(c) => {
+            let private = match commands::parse(c) {
+                Ok(Command::Playbook { private, .. }) => private,
+                Ok(Command::Incident(IncidentCommand::List { .. })) | Err(_) => true,
+                Ok(_) => false,
+            };
+            Some(Defer::Thinking { private })
+        }
+        Interaction::Component(c) => match Control::parse_with_epoch(&c.data.custom_id) {
+            Some((Control::NoteButton { .. }, _)) => None,
+            _ => Some(Defer::Press),
+        },
+        Interaction::Modal(m) if m.message.is_some() => Some(Defer::Press),
+        Interaction::Modal(_) => Some(Defer::Thinking { private: false }),
+        _ => None,
     }
 }
 
@@ -379,7 +312,7 @@ fn on_autocomplete(service: &Service, ac: &CommandInteraction) -> Answer {
         .into_iter()
         .map(|(label, value)| AutocompleteChoice::new(label, value))
         .collect();
-    Answer::only(CreateInteractionResponse::Autocomplete(
+    Answer::only(First::Autocomplete(
         CreateAutocompleteResponse::new().set_choices(choices),
     ))
 }
@@ -447,32 +380,7 @@ async fn on_component(service: &Service, c: &ComponentInteraction) -> Option<Ans
             run(service, Command::Incident(command), &origin, true).await
         }
         Some(Control::NoteButton { incident, question }) => {
-            let current = service
-                .incidents()
-                .and_then(|i| i.load(Some(incident), 0).ok())
-                .and_then(|(inc, _)| inc.answer(question).map(|a| a.finding))
-                .unwrap_or(Finding::Unknown);
-            let title = render::clip_title(&format!("{incident} · note on q{question}"), 45);
-            let modal =
-                CreateModal::new(Control::NoteForm { incident, question }.custom_id(), title)
-                    .components(vec![
-                        CreateActionRow::InputText(
-                            CreateInputText::new(
-                                InputTextStyle::Short,
-                                "Finding: concerning, clear or unknown",
-                                "finding",
-                            )
-                            .value(current.key())
-                            .required(true)
-                            .max_length(10),
-                        ),
-                        CreateActionRow::InputText(
-                            CreateInputText::new(InputTextStyle::Paragraph, "Note", "note")
-                                .required(true)
-                                .max_length(crate::incident::NOTE_MAX as u16),
-                        ),
-                    ]);
-            Some(Answer::only(CreateInteractionResponse::Modal(modal)))
+            Some(note_form(service, incident, question))
         }
         _ => {
             warn!(custom_id = %id, "component with an unknown custom_id");
@@ -481,6 +389,33 @@ async fn on_component(service: &Service, c: &ComponentInteraction) -> Option<Ans
             ))
         }
     }
+}
+
+/// The form of a question's Note button, its finding filled in with the current answer.
+fn note_form(service: &Service, incident: crate::incident::IncidentId, question: usize) -> Answer {
+    let current = service
+        .incidents()
+        .and_then(|i| i.load(Some(incident), 0).ok())
+        .and_then(|(inc, _)| inc.answer(question).map(|a| a.finding))
+        .unwrap_or(Finding::Unknown);
+    let title = render::clip_title(&format!("{incident} · note on q{question}"), 45);
+    let finding = CreateInputText::new(
+        InputTextStyle::Short,
+        "Finding: concerning, clear or unknown",
+        "finding",
+    )
+    .value(current.key())
+    .required(true)
+    .max_length(10);
+    let note = CreateInputText::new(InputTextStyle::Paragraph, "Note", "note")
+        .required(true)
+        .max_length(crate::incident::NOTE_MAX as u16);
+    let modal = CreateModal::new(Control::NoteForm { incident, question }.custom_id(), title)
+        .components(vec![
+            CreateActionRow::InputText(finding),
+            CreateActionRow::InputText(note),
+        ]);
+    Answer::only(First::Modal(modal))
 }
 
 async fn on_modal(service: &Service, m: &ModalInteraction) -> Option<Answer> {
@@ -536,15 +471,6 @@ fn from_before_restore(incident: crate::incident::IncidentId) -> String {
     )
 }
 
-fn message(m: &MessageSpec, private: bool, update: bool) -> CreateInteractionResponse {
-    let r = reply::response_message(m, private);
-    if update {
-        CreateInteractionResponse::UpdateMessage(r)
-    } else {
-        CreateInteractionResponse::Message(r)
-    }
-}
-
 /// The question message holding `question`, as it should look now (context embeds kept).
 fn question_message(service: &Service, inc: &Incident, question: usize) -> MessageSpec {
     let part = (question.max(1) - 1) / view::QUESTIONS_PER_MESSAGE;
@@ -569,121 +495,109 @@ async fn render_reply(service: &Service, reply: Reply, update: bool) -> Option<A
             return None;
         }
         Reply::Acknowledged { text, changed, .. } => {
-            let m = MessageSpec {
-                content: Some(text),
-                ..MessageSpec::default()
-            };
             // On the page's button: replace the page with who acknowledged (no button left).
-            Answer::only(message(&m, !changed && !update, update))
+            Answer::message(text_spec_raw(text), !changed && !update, update)
         }
         Reply::Oncall {
             view,
             fallback_role,
             at,
-        } => Answer::only(message(
-            &view::oncall_message(view.as_ref(), fallback_role, at),
+        } => Answer::message(
+            view::oncall_message(view.as_ref(), fallback_role, at),
             false,
             false,
-        )),
+        ),
         Reply::Playbook { view, private } => {
-            let messages = render::playbook_messages(&view);
+            let mut messages = render::playbook_messages(&view);
             let followups = messages[1..]
                 .iter()
                 .map(|m| reply::followup(m, private))
                 .collect();
             Answer {
-                first: message(&messages[0], private, update),
                 followups,
-                reply_to: None,
+                ..Answer::message(std::mem::take(&mut messages[0]), private, update)
             }
         }
-        Reply::Text { text, private } => {
-            let m = MessageSpec {
-                content: Some(crate::service::playbook::clip(
-                    &text,
-                    render::limits::CONTENT,
-                )),
-                ..MessageSpec::default()
-            };
-            Answer::only(message(&m, private, false))
-        }
+        Reply::Text { text, private } => Answer::message(text_spec(&text), private, false),
         Reply::IncidentOpened { incident, note } => {
             let thread = match service.incidents() {
                 Some(i) => i.wait_for_thread(incident.id, THREAD_WAIT).await,
                 None => None,
             };
-            Answer::only(message(
-                &view::card(&incident, thread, note.as_deref()),
-                false,
-                false,
-            ))
+            Answer::message(view::card(&incident, thread, note.as_deref()), false, false)
         }
         Reply::Answered {
             incident,
             question,
             changed,
-        } => {
-            if update {
-                Answer::only(message(
-                    &question_message(service, &incident, question),
-                    false,
-                    true,
-                ))
-            } else {
-                let text = match incident.answer(question) {
-                    Some(a) if changed => format!(
-                        "{} q{question} → **{}** ({})",
-                        incident.id,
-                        a.finding.label(),
-                        a.by.name
-                    ),
-                    _ => format!("{} q{question} was already answered that way.", incident.id),
-                };
-                let m = MessageSpec {
-                    content: Some(text),
-                    ..MessageSpec::default()
-                };
-                Answer::only(message(&m, !changed, false))
-            }
+        } => answered(service, &incident, question, changed, update),
+        Reply::Status { incident, events } => {
+            Answer::message(view::status_message(&incident, &events), false, false)
         }
-        Reply::Status { incident, events } => Answer::only(message(
-            &view::status_message(&incident, &events),
-            false,
-            false,
-        )),
         Reply::List {
             incidents,
             filter,
             total,
-        } => Answer::only(message(
-            &view::list_message(&incidents, filter, total),
-            true,
-            false,
-        )),
-        Reply::Technique { answer, private } => Answer::only(message(
-            &super::attack::technique_message(&answer),
-            private,
-            update,
-        )),
+        } => Answer::message(view::list_message(&incidents, filter, total), true, false),
+        other => with_file(other, update)?,
+    })
+}
+
+/// A message of `text` as it is (already within Discord's limit).
+fn text_spec_raw(text: String) -> MessageSpec {
+    MessageSpec {
+        content: Some(text),
+        ..MessageSpec::default()
+    }
+}
+
+/// The answer to a question answered: the question message redrawn in place (a button or its
+/// form), or a line saying what changed.
+fn answered(
+    service: &Service,
+    incident: &Incident,
+    question: usize,
+    changed: bool,
+    update: bool,
+) -> Answer {
+    if update {
+        return Answer::message(question_message(service, incident, question), false, true);
+    }
+    let text = match incident.answer(question) {
+        Some(a) if changed => format!(
+            "{} q{question} → **{}** ({})",
+            incident.id,
+            a.finding.label(),
+            a.by.name
+        ),
+        _ => format!("{} q{question} was already answered that way.", incident.id),
+    };
+    Answer::message(text_spec_raw(text), !changed, false)
+}
+
+/// The replies of ATT&CK and exports: a technique, the coverage with its heatmap attached, an
+/// incident's timeline as a file.
+fn with_file(reply: Reply, update: bool) -> Option<Answer> {
+    Some(match reply {
+        Reply::Technique { answer, private } => {
+            Answer::message(super::attack::technique_message(&answer), private, update)
+        }
         Reply::Coverage {
             report,
             tactic,
             png,
-        } => {
-            let file = CreateAttachment::bytes(png, super::attack::HEATMAP_FILE);
-            let r =
-                reply::response_message(&super::attack::coverage_message(&report, tactic), false)
-                    .add_file(file);
-            Answer::only(CreateInteractionResponse::Message(r))
-        }
+        } => Answer::with_files(
+            super::attack::coverage_message(&report, tactic),
+            false,
+            false,
+            vec![CreateAttachment::bytes(png, super::attack::HEATMAP_FILE)],
+        ),
         Reply::Export { incident, markdown } => {
             let file =
                 CreateAttachment::bytes(markdown.into_bytes(), format!("{}.md", incident.id));
-            let r =
-                reply::private_text(&format!("{}: the whole timeline as markdown.", incident.id))
-                    .ephemeral(false)
-                    .add_file(file);
-            Answer::only(CreateInteractionResponse::Message(r))
+            let text = format!("{}: the whole timeline as markdown.", incident.id);
+            Answer::with_files(text_spec(&text), false, false, vec![file])
         }
+        _ => return None,
     })
 }

@@ -1,6 +1,7 @@
 //! The serenity adapter: connects to the gateway, registers the slash commands, turns
 //! interactions into service commands and replies into messages within Discord's limits.
 
+pub mod answer;
 pub mod attack;
 pub mod commands;
 pub mod handler;
@@ -58,7 +59,8 @@ pub async fn serve(
         service: service.clone(),
         guild: (config.guild_id != 0).then(|| GuildId::new(config.guild_id)),
         seen: handler::Seen::default(),
-        followups: handler::Followups::default(),
+        followups: answer::Followups::default(),
+        defer_after: config.defer_after(),
     };
     let mut client = ClientBuilder::new_with_http(http.build(), GatewayIntents::GUILDS)
         .event_handler(handler)

@@ -123,3 +123,13 @@ pub fn edit_message(m: &MessageSpec) -> serenity::all::EditMessage {
         .components(components(m))
         .allowed_mentions(no_mentions())
 }
+
+/// An edit of an interaction's response (`@original`) that replaces its text, embeds and
+/// components.
+pub fn edit_response(m: &MessageSpec) -> serenity::all::EditInteractionResponse {
+    serenity::all::EditInteractionResponse::new()
+        .content(m.content.clone().unwrap_or_default())
+        .embeds(m.embeds.iter().map(embed).collect())
+        .components(components(m))
+        .allowed_mentions(no_mentions())
+}

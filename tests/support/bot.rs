@@ -90,6 +90,10 @@ pub fn config(fake: &FakeDiscord, dirs: &BotDirs, extra: &[(&str, String)]) -> C
         ("SOCBOT__PLAYBOOKS__WATCH_INTERVAL_SECS".into(), "1".into()),
         ("SOCBOT__ROLES__L1".into(), L1_ROLE.to_string()),
         ("SOCBOT__ROLES__T2".into(), T2_ROLE.to_string()),
+        // Defer only what is close to Discord's 3 s (the fake enforces them), so a test
+        // machine under load still gets the immediate answers the tests expect;
+        // `tests/defer.rs` sets its own.
+        ("SOCBOT__DISCORD__DEFER_AFTER_MS".into(), "2500".into()),
     ];
     env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
     Config::load_with_env(None, env).expect("test configuration loads")
