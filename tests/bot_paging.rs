@@ -432,6 +432,95 @@ async fn acknowledging_stops_the_chain_and_makes_the_analyst_owner() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_dm_acknowledge_button_works_from_the_dm_and_nothing_else_does() {
+    let w = World::new(0).await;
+    let bot = w.start().await;
+    let thread = w.escalated_incident("Session token replayed").await;
+    w.wait_pages(thread, 1).await;
+    let open_dm = w.fake.wait_for_request("POST", "/users/@me/channels").await;
+    let dm_channel = open_dm.response.as_ref().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/channels/{dm_channel}/messages");
+    let dm = w
+        .fake
+        .wait_for(
+            move |r| r.method == "POST" && r.path == path && r.status < 300,
+            Duration::from_secs(10),
+        )
+        .await;
+    let message = dm.response.clone().unwrap();
+    let button = &message["components"][0]["components"][0];
+    assert_eq!(button["label"], "Acknowledge", "{message}");
+    let press = || Interaction::button(button["custom_id"].as_str().unwrap(), &message).dm();
+
+    // Someone Discord does not list in the SOC server is refused, privately.
+    let stranger = w.fake.interact(press().user(PRIMARY)).await;
+    assert_eq!(stranger["data"]["flags"], 64, "{stranger}");
+    assert!(
+        stranger.to_string().contains("member of the SOC server"),
+        "{stranger}"
+    );
+    // Every other DM interaction is still refused: a command, another button.
+    let command = w
+        .fake
+        .interact(
+            Interaction::slash_command("oncall", json!([]))
+                .dm()
+                .user(PRIMARY),
+        )
+        .await;
+    assert!(
+        command.to_string().contains("only its own SOC server"),
+        "{command}"
+    );
+    let other = w
+        .fake
+        .interact(
+            Interaction::button("ans:1:1:c", &message)
+                .dm()
+                .user(PRIMARY),
+        )
+        .await;
+    assert!(
+        other.to_string().contains("only its own SOC server"),
+        "{other}"
+    );
+
+    // The paged analyst, a T2 member of the server, acknowledges from the DM.
+    w.fake.add_member(PRIMARY, &[T2_ROLE]);
+    let ack = w.fake.interact(press().user(PRIMARY)).await;
+    assert_eq!(ack["type"], 7, "{ack}");
+    assert!(ack.to_string().contains("acknowledged"), "{ack}");
+    let notice = format!("/channels/{thread}/messages");
+    w.fake
+        .wait_for(
+            move |r| r.path == notice && r.json().to_string().contains("acknowledged by"),
+            Duration::from_secs(10),
+        )
+        .await;
+    w.manual.advance(TIMEOUT * 4);
+    let status = w
+        .fake
+        .interact(
+            Interaction::subcommand("incident", "status", json!([]))
+                .channel(thread)
+                .user(LEAD)
+                .roles(&[T2_ROLE]),
+        )
+        .await;
+    assert!(status.to_string().contains("Owner:"), "{status}");
+    bot.stop().await.unwrap();
+    assert_eq!(
+        w.pages_in(thread).len(),
+        1,
+        "no page after the acknowledgement"
+    );
+    w.fake.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_between_steps_neither_skips_nor_repeats_one() {
     let w = World::new(0).await;
     let bot = w.start().await;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serenity::all::{
     ActionRowComponent, AutocompleteChoice, CommandInteraction, ComponentInteraction,
     ComponentInteractionDataKind, Context, CreateActionRow, CreateAttachment,
-    CreateAutocompleteResponse, CreateInputText, CreateModal, EventHandler, Guild, GuildId,
+    CreateAutocompleteResponse, CreateInputText, CreateModal, EventHandler, Guild, GuildId, Http,
     InputTextStyle, Interaction, MessageFlags, ModalInteraction, Ready,
 };
 use serenity::gateway::{ConnectionStage, ShardStageUpdateEvent};
@@ -156,7 +156,9 @@ impl EventHandler for Handler {
         async {
             // Only the configured server is served: another server, or a DM (no guild), gets
             // a private refusal, whatever the command (`/playbook` and `/oncall` included).
-            if guild.is_none() || guild != self.guild {
+            // The one exception: the Acknowledge button of a page's DM.
+            let dm_ack = guild.is_none() && is_page_ack(&interaction);
+            if (guild.is_none() || guild != self.guild) && !dm_ack {
                 let answer = if matches!(interaction, Interaction::Autocomplete(_)) {
                     // Autocomplete takes only choices: none for another server.
                     Answer::only(First::Autocomplete(CreateAutocompleteResponse::new()))
@@ -199,7 +201,7 @@ impl Handler {
         interaction: &Interaction,
         arrived: tokio::time::Instant,
     ) {
-        let work = answer_for(service, interaction);
+        let work = answer_for(service, interaction, &ctx.http, self.guild);
         tokio::pin!(work);
         let deadline = arrived + self.defer_after;
         let deferred = match defer_for(interaction) {
@@ -232,13 +234,53 @@ impl Handler {
 }
 
 /// The answer to a served interaction.
-async fn answer_for(service: &Service, interaction: &Interaction) -> Option<Answer> {
+async fn answer_for(
+    service: &Service,
+    interaction: &Interaction,
+    http: &Http,
+    guild: Option<GuildId>,
+) -> Option<Answer> {
     match interaction {
         Interaction::Command(cmd) => on_command(service, cmd).await,
         Interaction::Autocomplete(ac) => Some(on_autocomplete(service, ac)),
-        Interaction::Component(c) => on_component(service, c).await,
+        Interaction::Component(c) if c.guild_id.is_none() => match dm_actor(http, guild, c).await {
+            Ok(actor) => on_component(service, c, actor).await,
+            Err(refusal) => Some(refusal),
+        },
+        Interaction::Component(c) => {
+            on_component(service, c, actor(&c.user, c.member.as_ref())).await
+        }
         Interaction::Modal(m) => on_modal(service, m).await,
         _ => None,
+    }
+}
+
+/// Whether `interaction` is a press of a page's Acknowledge button (the DM's has one too).
+fn is_page_ack(interaction: &Interaction) -> bool {
+    matches!(interaction, Interaction::Component(c)
+        if matches!(Control::parse_with_epoch(&c.data.custom_id), Some((Control::Ack { .. }, _))))
+}
+
+/// Who pressed a page DM's button, with their roles in the SOC server, asked of Discord (a DM
+/// carries none): the same rules as in the server apply. Someone who is not a member there is
+/// refused.
+async fn dm_actor(
+    http: &Http,
+    guild: Option<GuildId>,
+    c: &ComponentInteraction,
+) -> Result<Actor, Answer> {
+    let member = match guild {
+        Some(guild) => guild.member(http, c.user.id).await,
+        None => Err(serenity::Error::Other("no guild configured")),
+    };
+    match member {
+        Ok(member) => Ok(actor(&c.user, Some(&member))),
+        Err(e) => {
+            warn!(error = %e, user = c.user.id.get(), "a page DM's button pressed by someone not found in the SOC server");
+            Err(Answer::private(
+                "Only a member of the SOC server may acknowledge this page, and socbot could not find you there; acknowledge in the incident's thread instead.",
+            ))
+        }
     }
 }
 
@@ -317,14 +359,9 @@ fn on_autocomplete(service: &Service, ac: &CommandInteraction) -> Answer {
     ))
 }
 
-async fn on_component(service: &Service, c: &ComponentInteraction) -> Option<Answer> {
+async fn on_component(service: &Service, c: &ComponentInteraction, actor: Actor) -> Option<Answer> {
     let id = c.data.custom_id.as_str();
-    let origin = origin(
-        service,
-        actor(&c.user, c.member.as_ref()),
-        c.channel_id.get(),
-        c.id.get(),
-    );
+    let origin = origin(service, actor, c.channel_id.get(), c.id.get());
     if let Some(technique) = id.strip_prefix(PICKER_PREFIX) {
         let value = match &c.data.kind {
             ComponentInteractionDataKind::StringSelect { values } => {

@@ -742,7 +742,7 @@ pub fn page_dm(
     link: &str,
 ) -> MessageSpec {
     let text = format!(
-        "🚨 You are paged for **{}** ({} page, attempt {attempt}): {} — {}. Acknowledge in the thread before {}: {link}",
+        "🚨 You are paged for **{}** ({} page, attempt {attempt}): {} — {}. Acknowledge here or in the thread before {}: {link}",
         inc.id,
         level.label(),
         escape(&inc.title),
@@ -751,6 +751,11 @@ pub fn page_dm(
     );
     MessageSpec {
         content: Some(crate::service::playbook::clip(&text, limits::CONTENT)),
+        buttons: vec![vec![ButtonSpec {
+            custom_id: Control::Ack { incident: inc.id }.custom_id(),
+            label: "Acknowledge".into(),
+            style: ButtonStyle::Danger,
+        }]],
         ..MessageSpec::default()
     }
 }

@@ -180,6 +180,12 @@ impl FakeDiscord {
         thread["thread_metadata"]["locked"] = serde_json::json!(true);
     }
 
+    /// Makes `user_id` a member of the configured guild with `roles` (as if they had joined).
+    pub fn add_member(&self, user_id: u64, roles: &[u64]) {
+        let member = objects::member(objects::user(user_id, None, false), roles);
+        self.shared.lock().members.insert(user_id, member);
+    }
+
     /// From now on, messages to `user_id`'s DM fail with 50007 (the user closed their DMs).
     pub fn close_dms(&self, user_id: u64) {
         self.shared.lock().closed_dms.insert(user_id);

@@ -284,12 +284,23 @@ impl FakeDiscord {
             original: None,
             webhook_messages: Vec::new(),
         };
+        let member = (objects::snowflake_of(&payload["guild_id"]) == Some(cfg.guild_id))
+            .then(|| payload["member"].clone())
+            .filter(|m| !m.is_null());
+        let user = interaction.acting_user(&cfg);
         self.dispatch_with("INTERACTION_CREATE", payload, |state| {
             let record = InteractionRecord {
                 sent_at: Instant::now(),
                 ..record.clone()
             };
             state.interactions.insert(id, record);
+            if let Some(member) = &member {
+                let mut member = member.clone();
+                if let Some(m) = member.as_object_mut() {
+                    m.remove("permissions");
+                }
+                state.members.insert(user, member);
+            }
         })
         .await;
         (id, token)

@@ -51,12 +51,28 @@ pub fn route(shared: &Shared, state: &mut State, req: &ApiRequest) -> Option<Rep
             create_thread(shared, state, channel, Some(message), body)
         }
         ("GET", ["guilds", guild, "threads", "active"]) => active_threads(shared, state, guild),
+        ("GET", ["guilds", guild, "members", user]) => member_of(shared, state, guild, user),
         ("POST", ["channels", channel, "typing"]) => {
             channel_of(state, channel).map(|_| Reply::empty())
         }
         _ => return messages::route(shared, state, req, &segments),
     };
     Some(answer.unwrap_or_else(|e| e))
+}
+
+/// A member of the configured guild; 404 Unknown Member for anyone else.
+fn member_of(shared: &Shared, state: &State, guild: &str, user: &str) -> Answer {
+    let (guild, user) = (snowflake(guild)?, snowflake(user)?);
+    let member = (guild == shared.config.guild_id)
+        .then(|| state.members.get(&user))
+        .flatten();
+    match member {
+        Some(m) => Ok(Reply::json(200, m.clone())),
+        None => Err(Reply::json(
+            404,
+            objects::error(10007, "Unknown Member", None),
+        )),
+    }
 }
 
 /// Parses a snowflake path segment.

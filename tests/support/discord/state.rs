@@ -170,6 +170,9 @@ pub struct State {
     pub deleted_channels: HashSet<u64>,
     pub dm_channels: HashMap<u64, u64>,
     pub closed_dms: HashSet<u64>,
+    /// Members of the configured guild by user id: everyone who sent an interaction there,
+    /// and those `FakeDiscord::add_member` added.
+    pub members: HashMap<u64, Value>,
     pub interactions: HashMap<u64, InteractionRecord>,
     pub global_commands: Vec<Value>,
     pub guild_commands: BTreeMap<u64, Vec<Value>>,
