@@ -19,7 +19,8 @@ pub use port::ConsolePort;
 
 use crate::incident::export;
 use crate::render::terminal;
-use crate::service::{Actor, Origin, Reply, Service, UserError};
+use crate::service::playbook::TechniqueAnswer;
+use crate::service::{Actor, Origin, Recorded, Reply, Service, UserError};
 
 pub const HELP: &str = "\
 Commands (the same as in Discord):
@@ -53,7 +54,7 @@ pub fn render(reply: &Reply, width: usize) -> String {
             out.push_str(&terminal::playbook(&view.playbook, view.section, width));
             out
         }
-        Reply::Text { text, .. } => format!("{}\n", text.replace("**", "")),
+        Reply::Recorded(r) => recorded(r),
         Reply::IncidentOpened { incident, note } => {
             let mut out = String::new();
             if let Some(n) = note {
@@ -112,19 +113,99 @@ pub fn render(reply: &Reply, width: usize) -> String {
                 .collect()
         }
         Reply::Export { markdown, .. } => markdown.clone(),
-        Reply::Technique { answer, .. } => answer.text().replace("**", ""),
+        Reply::Technique { answer, .. } => technique(answer),
         Reply::Coverage { report, tactic, .. } => format!(
             "{}\n(the heatmap picture: socbot coverage --png FILE; the ATT&CK Navigator layer: --navigator FILE)\n",
             report.text(*tactic)
         ),
         Reply::Duplicate => String::new(),
-        Reply::Acknowledged { text, .. } => format!("{}\n", text.replace("**", "")),
+        Reply::Acknowledged {
+            incident,
+            owner,
+            changed,
+        } => {
+            let owner = owner.as_deref().unwrap_or("someone");
+            if *changed {
+                format!(
+                    "{} acknowledged by {owner}: paging stopped, {owner} now owns the incident\n",
+                    incident.id
+                )
+            } else {
+                format!(
+                    "{} was already acknowledged; {owner} owns it\n",
+                    incident.id
+                )
+            }
+        }
         Reply::Oncall {
             view,
             fallback_role,
             at,
         } => oncall(view.as_ref(), *fallback_role, *at),
     }
+}
+
+/// A recorded change, as a plain line.
+fn recorded(r: &Recorded) -> String {
+    let line = match r {
+        Recorded::Noted { incident, by, text } => format!("{incident} note by {by}: {text}"),
+        Recorded::Escalated {
+            incident,
+            by,
+            reason,
+        } => format!("{incident} escalated to Tier 2 by {by}: {reason}"),
+        Recorded::Closed {
+            incident,
+            resolution,
+            by,
+        } => format!("{incident} closed as {} by {by}", resolution.label()),
+        Recorded::PlaybookAttached {
+            incident,
+            technique,
+            name,
+            questions,
+            by,
+            note,
+        } => {
+            let note = note.as_deref().map(|n| format!("\nnote: {n}"));
+            format!(
+                "{incident} now follows playbook {technique} · {name} ({questions} questions), attached by {by}{}",
+                note.unwrap_or_default()
+            )
+        }
+        Recorded::OnCall { user, until, by } => format!(
+            "user {user} is on call until {} (override by {by})",
+            export::utc(*until)
+        ),
+    };
+    format!("{line}\n")
+}
+
+/// What ATT&CK says of a technique without a playbook, as plain lines.
+pub fn technique(a: &TechniqueAnswer) -> String {
+    let i = &a.info;
+    let list = |l: &[String]| {
+        if l.is_empty() {
+            "none listed".to_owned()
+        } else {
+            l.join(", ")
+        }
+    };
+    let mut out = format!("{} · {} (MITRE ATT&CK v{})\n", i.id, i.name, i.version);
+    if let Some(s) = i.status_line() {
+        out.push_str(&format!("{s}\n"));
+    }
+    out.push_str(&format!("Tactics: {}\n", list(&i.tactics)));
+    out.push_str(&format!("Platforms: {}\n", list(&i.platforms)));
+    out.push_str(&format!("{}\n", i.url));
+    out.push_str("This library has no playbook for it.\n");
+    if !a.closest.is_empty() {
+        out.push_str("Closest playbooks:\n");
+        for (id, name) in &a.closest {
+            out.push_str(&format!("  {id}  {name}\n"));
+        }
+    }
+    out
 }
 
 /// Who is on call, for a terminal (also `socbot oncall`).
@@ -294,4 +375,108 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+    use crate::incident::{IncidentId, Resolution};
+    use crate::playbook::{Library, TechniqueId};
+
+    /// Plain text: no markdown emphasis, no code spans, no Discord mentions.
+    fn assert_plain(text: &str) {
+        for markup in ["**", "`", "<@"] {
+            assert!(!text.contains(markup), "{markup} in {text:?}");
+        }
+    }
+
+    #[test]
+    fn recorded_changes_print_as_plain_lines() {
+        let id = IncidentId(3);
+        let by = "alice".to_owned();
+        let until = chrono::DateTime::parse_from_rfc3339("2026-01-02T03:04:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let cases = [
+            (
+                Recorded::Noted {
+                    incident: id,
+                    by: by.clone(),
+                    text: "seen **twice**".into(),
+                },
+                "INC-3 note by alice: seen **twice**\n",
+            ),
+            (
+                Recorded::Escalated {
+                    incident: id,
+                    by: by.clone(),
+                    reason: "exfil".into(),
+                },
+                "INC-3 escalated to Tier 2 by alice: exfil\n",
+            ),
+            (
+                Recorded::Closed {
+                    incident: id,
+                    resolution: Resolution::TruePositive,
+                    by: by.clone(),
+                },
+                "INC-3 closed as true positive by alice\n",
+            ),
+            (
+                Recorded::PlaybookAttached {
+                    incident: id,
+                    technique: TechniqueId::parse("T1583.006").unwrap(),
+                    name: "Web Services".into(),
+                    questions: 4,
+                    by: by.clone(),
+                    note: None,
+                },
+                "INC-3 now follows playbook T1583.006 · Web Services (4 questions), attached by alice\n",
+            ),
+            (
+                Recorded::OnCall {
+                    user: 42,
+                    until,
+                    by: by.clone(),
+                },
+                "user 42 is on call until 2026-01-02 03:04:00 UTC (override by alice)\n",
+            ),
+        ];
+        for (recorded, want) in cases {
+            let text = render(&Reply::Recorded(recorded), 80);
+            assert_eq!(text, want);
+        }
+        // What the user typed is theirs, shown as typed; socbot adds no markup around it.
+        assert_plain(&render(
+            &Reply::Recorded(Recorded::Closed {
+                incident: id,
+                resolution: Resolution::FalsePositive,
+                by,
+            }),
+            80,
+        ));
+    }
+
+    #[test]
+    fn a_technique_without_a_playbook_prints_without_markup() {
+        let md = "# VPS - T1583003\n\n| Column Name | Value |\n|---|---|\n| MITRE Tactic | Resource Development |\n| MITRE TTP | T1583.003 |\n| Name | Acquire Infrastructure: Virtual Private Server |\n| Questions for Analysis | Is it ours? |\n";
+        let p = crate::playbook::parser::parse(md, "t.md").unwrap().playbook;
+        let lib = Library::from_playbooks(vec![p]).0;
+        let catalog = crate::attack::Catalog::shipped();
+        let reply =
+            crate::service::playbook::answer(&lib, &catalog, "T1583.007", None, false).unwrap();
+        assert!(matches!(reply, Reply::Technique { .. }));
+        let text = render(&reply, 80);
+        assert_plain(&text);
+        assert!(
+            text.starts_with("T1583.007 · Acquire Infrastructure: Serverless (MITRE ATT&CK v"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "Closest playbooks:\n  T1583.003  Acquire Infrastructure: Virtual Private Server\n"
+            ),
+            "{text}"
+        );
+    }
 }

@@ -531,9 +531,14 @@ async fn render_reply(service: &Service, reply: Reply, update: bool) -> Option<A
             info!("duplicate interaction ignored");
             return None;
         }
-        Reply::Acknowledged { text, changed, .. } => {
+        Reply::Acknowledged {
+            incident,
+            owner,
+            changed,
+        } => {
+            let m = view::acknowledged_message(&incident, owner.as_deref(), changed);
             // On the page's button: replace the page with who acknowledged (no button left).
-            Answer::message(text_spec_raw(text), !changed && !update, update)
+            Answer::message(m, !changed && !update, update)
         }
         Reply::Oncall {
             view,
@@ -555,7 +560,7 @@ async fn render_reply(service: &Service, reply: Reply, update: bool) -> Option<A
                 ..Answer::message(std::mem::take(&mut messages[0]), private, update)
             }
         }
-        Reply::Text { text, private } => Answer::message(text_spec(&text), private, false),
+        Reply::Recorded(r) => Answer::message(view::recorded_message(&r), false, false),
         Reply::IncidentOpened { incident, note } => {
             let thread = match service.incidents() {
                 Some(i) => i.wait_for_thread(incident.id, THREAD_WAIT).await,

@@ -14,6 +14,7 @@ use crate::incident::{
     Decision, DecisionKind, Event, Finding, Incident, IncidentId, IncidentStatus, Status, export,
 };
 use crate::playbook::{Playbook, SectionKind};
+use crate::service::Recorded;
 
 /// Questions per message: one row of four buttons each, five rows at most.
 pub const QUESTIONS_PER_MESSAGE: usize = 5;
@@ -813,6 +814,75 @@ pub fn oncall_message(
             color: BLUE,
             ..EmbedSpec::default()
         }],
+        ..MessageSpec::default()
+    }
+}
+
+/// What a recorded change says where the command was given: one line of Discord markdown.
+pub fn recorded_text(r: &Recorded) -> String {
+    match r {
+        Recorded::Noted { incident, by, text } => format!("📝 Note on {incident} by {by}: {text}"),
+        Recorded::Escalated {
+            incident,
+            by,
+            reason,
+        } => format!("🚨 **{incident} escalated to Tier 2 by {by}**: {reason}"),
+        Recorded::Closed {
+            incident,
+            resolution,
+            by,
+        } => format!(
+            "✅ {incident} closed as **{}** by {by}.",
+            resolution.label()
+        ),
+        Recorded::PlaybookAttached {
+            incident,
+            technique,
+            name,
+            questions,
+            by,
+            note,
+        } => {
+            let mut text = format!(
+                "📋 {incident} now follows playbook {technique} · {name} ({questions} questions, posted in its thread), attached by {by}."
+            );
+            if let Some(note) = note {
+                text.push_str(&format!(" {note}"));
+            }
+            text
+        }
+        Recorded::OnCall { user, until, by } => format!(
+            "<@{user}> is on call until {} (override by {by}).",
+            export::utc(*until)
+        ),
+    }
+}
+
+/// The message of a recorded change (it pings no one: replies allow no mentions).
+pub fn recorded_message(r: &Recorded) -> MessageSpec {
+    MessageSpec {
+        content: Some(crate::service::playbook::clip(
+            &recorded_text(r),
+            limits::CONTENT,
+        )),
+        ..MessageSpec::default()
+    }
+}
+
+/// The answer to an acknowledgement: `owner` owns the incident now; `changed` false: it had
+/// been acknowledged before.
+pub fn acknowledged_message(inc: &Incident, owner: Option<&str>, changed: bool) -> MessageSpec {
+    let owner = owner.unwrap_or("someone");
+    let text = if changed {
+        format!(
+            "✅ {} acknowledged by {owner}: paging stopped, {owner} now owns the incident.",
+            inc.id
+        )
+    } else {
+        format!("{} was already acknowledged; {owner} owns it.", inc.id)
+    };
+    MessageSpec {
+        content: Some(text),
         ..MessageSpec::default()
     }
 }

@@ -61,7 +61,7 @@ struct IntakeState {
 struct Planned {
     batch: Batch,
     accepted: Accepted,
-    /// For the metrics: the incident before (None when opened) and the new events.
+    /// The incident before (None when opened) and the new events, for the commit.
     before: Option<Incident>,
     events: Vec<Event>,
     /// Opened with no playbook: the technique to count it under.
@@ -117,33 +117,21 @@ impl AlertIntake {
         };
         let now = self.clock.now();
         let mut planned = Vec::with_capacity(alerts.len());
-        let mut last = None;
-        {
-            let lock = self.incidents.lock();
-            let _guard = lock.lock().await;
-            for alert in alerts {
-                let p = self.plan(source, &config, alert, now)?;
-                last = Some(self.store().write(&p.batch)?);
-                planned.push(p);
-            }
+        // Each alert is written as it is decided (the next one may join the incident it
+        // opened); the last write's sync covers the earlier ones and is shared with every
+        // commit that waits meanwhile (group commit).
+        let mut commit = self.incidents.begin().await;
+        for alert in alerts {
+            let mut p = self.plan(source, &config, alert, now)?;
+            commit.write(&p.batch, p.before.take(), std::mem::take(&mut p.events))?;
+            planned.push(p);
         }
-        // The last write's sync covers the earlier ones, and is shared with every commit that
-        // waits meanwhile (group commit).
-        if let Some(written) = last {
-            self.store().durable(written).await?;
-        }
-        let mut arm = false;
+        commit.durable().await?;
         for p in &planned {
-            crate::metrics::incident_events(p.before.as_ref(), &p.events);
             crate::metrics::alert(source, p.accepted.outcome.key());
             if let Some(t) = &p.without_playbook {
                 crate::metrics::alert_without_playbook(t);
             }
-            arm |= !p.batch.timers.is_empty();
-        }
-        self.incidents.outbox().kick();
-        if arm && let Some(paging) = self.incidents.paging() {
-            paging.kick();
         }
         Ok(planned.into_iter().map(|p| p.accepted).collect())
     }

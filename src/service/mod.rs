@@ -12,8 +12,8 @@ use std::sync::Arc;
 pub use incident::{IncidentCommand, Incidents, OncallCommand, Origin};
 pub use library::LibraryHandle;
 
-use crate::incident::{Event, Incident, IncidentStatus};
-use crate::playbook::{Playbook, SectionKind};
+use crate::incident::{Event, Incident, IncidentId, IncidentStatus, Resolution};
+use crate::playbook::{Playbook, SectionKind, TechniqueId};
 
 /// The days of incidents `/coverage` counts as "seen lately".
 pub const COVERAGE_DAYS: u32 = 30;
@@ -69,6 +69,106 @@ impl Command {
     }
 }
 
+/// Who may run a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Anyone in the server.
+    Everyone,
+    /// `roles.l1` or `roles.t2` (empty: everyone).
+    L1,
+    /// `roles.t2` (the L1 roles when it is empty).
+    T2,
+}
+
+/// The role a command needs: the one place that says it.
+pub fn role_of(command: &Command) -> Role {
+    match command {
+        Command::Playbook { .. }
+        | Command::Coverage { .. }
+        | Command::Oncall(OncallCommand::Show { .. }) => Role::Everyone,
+        Command::Oncall(OncallCommand::Override { .. })
+        | Command::Incident(IncidentCommand::Close { .. } | IncidentCommand::Ack { .. }) => {
+            Role::T2
+        }
+        Command::Incident(_) => Role::L1,
+    }
+}
+
+/// What a command does, as a refusal says it ("You need the L1 role … to open incidents").
+pub fn action_of(command: &Command) -> &'static str {
+    match command {
+        Command::Playbook { .. } => "read playbooks",
+        Command::Coverage { .. } => "read coverage",
+        Command::Oncall(OncallCommand::Show { .. }) => "see who is on call",
+        Command::Oncall(OncallCommand::Override { .. }) => "override the on-call rotation",
+        Command::Incident(c) => match c {
+            IncidentCommand::Open { .. } => "open incidents",
+            IncidentCommand::Answer { .. } => "answer questions",
+            IncidentCommand::Note { .. } => "add notes",
+            IncidentCommand::Escalate { .. } => "escalate",
+            IncidentCommand::Playbook { .. } => "attach playbooks",
+            IncidentCommand::Status { .. } => "read incidents",
+            IncidentCommand::List { .. } => "list incidents",
+            IncidentCommand::Close { .. } => "close incidents",
+            IncidentCommand::Ack { .. } => "acknowledge pages",
+            IncidentCommand::Export { .. } => "export incidents",
+        },
+    }
+}
+
+/// A change a command recorded (on disk before the reply), as data: each adapter says it in
+/// its own words and markup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// A note was added to the timeline.
+    Noted {
+        incident: IncidentId,
+        by: String,
+        text: String,
+    },
+    /// Escalated to Tier 2 by hand.
+    Escalated {
+        incident: IncidentId,
+        by: String,
+        reason: String,
+    },
+    /// Closed with a resolution.
+    Closed {
+        incident: IncidentId,
+        resolution: Resolution,
+        by: String,
+    },
+    /// A playbook was attached (its questions are posted in the thread).
+    PlaybookAttached {
+        incident: IncidentId,
+        technique: TechniqueId,
+        name: String,
+        questions: usize,
+        by: String,
+        /// How the playbook was found (e.g. the parent fallback).
+        note: Option<String>,
+    },
+    /// `user` is on call until `until` by an override.
+    OnCall {
+        user: u64,
+        until: chrono::DateTime<chrono::Utc>,
+        by: String,
+    },
+}
+
+impl Recorded {
+    /// The incident it concerns, if any.
+    pub fn incident(&self) -> Option<IncidentId> {
+        match self {
+            Self::Noted { incident, .. }
+            | Self::Escalated { incident, .. }
+            | Self::Closed { incident, .. }
+            | Self::PlaybookAttached { incident, .. } => Some(*incident),
+            Self::OnCall { .. } => None,
+        }
+    }
+}
+
 /// What to show for a playbook request.
 #[derive(Debug, Clone)]
 pub struct PlaybookView {
@@ -86,11 +186,8 @@ pub enum Reply {
         view: PlaybookView,
         private: bool,
     },
-    /// A line for the channel (or only for the user when `private`).
-    Text {
-        text: String,
-        private: bool,
-    },
+    /// A change was recorded.
+    Recorded(Recorded),
     /// The incident is recorded; its thread and questions follow through the outbox.
     IncidentOpened {
         incident: Incident,
@@ -117,10 +214,11 @@ pub enum Reply {
         incident: Incident,
         markdown: String,
     },
-    /// A page was acknowledged (`changed` false: it was already).
+    /// A page was acknowledged (`changed` false: it was already). `owner`: who owns the
+    /// incident now (the one who acknowledged, when `changed`); None when nobody is recorded.
     Acknowledged {
         incident: Incident,
-        text: String,
+        owner: Option<String>,
         changed: bool,
     },
     /// Who is on call.
@@ -241,19 +339,16 @@ impl Service {
                 _ => {}
             }),
             Command::Coverage { tactic } => self.coverage(tactic.as_deref(), origin).await,
-            Command::Oncall(cmd) => match &self.incidents {
-                None => Err(UserError(
+            Command::Oncall(_) | Command::Incident(_) => match &self.incidents {
+                None if matches!(command, Command::Oncall(_)) => Err(UserError(
                     "On-call paging is not enabled in this socbot.".into(),
                 )),
-                Some(inc) => inc.oncall(cmd, origin).instrument(span.clone()).await,
-            },
-            Command::Incident(cmd) => match &self.incidents {
                 None => Err(UserError(
                     "Incidents are not enabled in this socbot (no store configured).".into(),
                 )),
                 Some(inc) => {
                     let library = self.library.current();
-                    inc.handle(cmd, origin, &library)
+                    inc.execute(command, origin, &library)
                         .instrument(span.clone())
                         .await
                 }
@@ -272,6 +367,11 @@ impl Service {
         {
             span.record("incident", tracing::field::display(incident.id));
             span.record("technique", tracing::field::display(incident.technique));
+        }
+        if let Ok(Reply::Recorded(r)) = &result
+            && let Some(id) = r.incident()
+        {
+            span.record("incident", tracing::field::display(id));
         }
         let outcome = match &result {
             Ok(Reply::Duplicate) => "duplicate",

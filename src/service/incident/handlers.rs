@@ -1,0 +1,331 @@
+//! One handler per incident and on-call command. Each loads what it needs and asks the pure
+//! domain; it returns what it decided ([`Step`]), and the execute path
+//! ([`Incidents::execute`]) does the rest: the role check before, the commit and the reply
+//! after.
+
+use chrono::{DateTime, Utc};
+
+use super::{Change, Cx, IncidentCommand, Incidents, OncallCommand, Step, domain_err, internal};
+use crate::effects::Effect;
+use crate::incident::{self as domain, EventKind, Finding, IncidentId, IncidentStatus, Resolution};
+use crate::service::{Command, Recorded, Reply, UserError};
+
+type Decided = Result<Step, UserError>;
+
+impl Incidents {
+    /// Runs the handler of `command`.
+    pub(super) fn decide(&self, command: Command, cx: &Cx<'_>) -> Decided {
+        use IncidentCommand as I;
+        match command {
+            Command::Incident(c) => match c {
+                I::Open {
+                    technique,
+                    title,
+                    alert,
+                } => self.open(cx, &technique, &title, alert.as_deref()),
+                I::Answer {
+                    incident,
+                    question,
+                    finding,
+                    note,
+                    via_button,
+                } => self.answer(cx, incident, (question, finding), note, via_button),
+                I::Note { incident, text } => self.note(cx, incident, &text),
+                I::Escalate { incident, reason } => self.escalate(cx, incident, &reason),
+                I::Playbook {
+                    incident,
+                    technique,
+                } => self.attach(cx, incident, &technique),
+                I::Status { incident } => self.status(cx, incident),
+                I::List { filter } => self.list_page(filter),
+                I::Close {
+                    incident,
+                    resolution,
+                    summary,
+                } => self.close(cx, incident, resolution, summary.as_deref()),
+                I::Ack { incident } => self.ack(cx, incident),
+                I::Export { incident } => self.export(cx, incident),
+            },
+            Command::Oncall(OncallCommand::Show { at }) => self.oncall_show(cx, at),
+            Command::Oncall(OncallCommand::Override {
+                user,
+                hours,
+                reason,
+            }) => self.oncall_override(cx, user, hours, reason.as_deref()),
+            Command::Playbook { .. } | Command::Coverage { .. } => Err(UserError(
+                "This is not an incident command (socbot's mistake, logged).".into(),
+            )),
+        }
+    }
+
+    /// `/incident open`: a new incident (its number taken only once the input is accepted),
+    /// its thread and questions through the outbox.
+    fn open(&self, cx: &Cx<'_>, technique: &str, title: &str, alert: Option<&str>) -> Decided {
+        let view = crate::service::playbook::view(cx.library, technique, None)?;
+        let open = |id| {
+            domain::open(
+                id,
+                &view.playbook,
+                title,
+                alert,
+                self.policy,
+                &cx.actor,
+                cx.origin.now,
+            )
+            .map_err(domain_err)
+        };
+        // Refused input must not use up an incident number.
+        open(IncidentId(0))?;
+        let id = IncidentId(self.store.allocate_incident_id().map_err(internal)?);
+        let mut events = open(id)?;
+        let channel = if self.soc_channel != 0 {
+            self.soc_channel
+        } else {
+            cx.origin.channel
+        };
+        if let Some(EventKind::Opened { channel: home, .. }) =
+            events.first_mut().map(|e| &mut e.kind)
+        {
+            *home = channel;
+        }
+        let effects = vec![
+            Effect::OpenThread {
+                incident: id.0,
+                channel,
+            },
+            Effect::PostQuestions { incident: id.0 },
+        ];
+        let note = view.note;
+        Ok(Step::Write(Change {
+            id,
+            before: None,
+            events,
+            effects,
+            reply: Box::new(move |incident| Reply::IncidentOpened { incident, note }),
+        }))
+    }
+
+    /// `/incident answer` (and the answer buttons and form).
+    fn answer(
+        &self,
+        cx: &Cx<'_>,
+        incident: Option<IncidentId>,
+        (question, finding): (usize, Finding),
+        note: Option<String>,
+        via_button: bool,
+    ) -> Decided {
+        let (inc, _) = self.load(incident, cx.origin.channel)?;
+        let now = cx.origin.now;
+        let events = domain::answer(&inc, question, finding, note.as_deref(), &cx.actor, now)
+            .map_err(domain_err)?;
+        let mut effects = Self::effects_of(inc.id, &events);
+        // A button press updates its message in its reply. Two presses close together may
+        // reach Discord in either order, and the later reply could show the earlier state:
+        // then a refresh (merged with any other) settles the message.
+        let racing = now - inc.updated_at < chrono::TimeDelta::seconds(5);
+        if !events.is_empty() && (!via_button || racing) {
+            effects.insert(
+                0,
+                Effect::RefreshQuestions {
+                    incident: inc.id.0,
+                    settle: via_button,
+                },
+            );
+        }
+        let changed = !events.is_empty();
+        Ok(Step::Write(Change {
+            id: inc.id,
+            before: Some(inc),
+            events,
+            effects,
+            reply: Box::new(move |incident| Reply::Answered {
+                incident,
+                question,
+                changed,
+            }),
+        }))
+    }
+
+    /// `/incident note`: a note in the timeline (and in the thread when given elsewhere).
+    fn note(&self, cx: &Cx<'_>, incident: Option<IncidentId>, text: &str) -> Decided {
+        let (inc, _) = self.load(incident, cx.origin.channel)?;
+        let events = domain::add_note(&inc, text, &cx.actor, cx.origin.now).map_err(domain_err)?;
+        let line = format!(
+            "📝 Note on {} by {}: {}",
+            inc.id,
+            cx.actor.name,
+            text.trim()
+        );
+        let effects = Self::echo(&inc, cx.origin, &line);
+        let noted = Recorded::Noted {
+            incident: inc.id,
+            by: cx.actor.name.clone(),
+            text: text.trim().to_owned(),
+        };
+        Ok(Self::recorded(inc, events, effects, noted))
+    }
+
+    /// `/incident escalate`: escalated by hand, paging Tier 2.
+    fn escalate(&self, cx: &Cx<'_>, incident: Option<IncidentId>, reason: &str) -> Decided {
+        let (inc, _) = self.load(incident, cx.origin.channel)?;
+        let events = domain::escalate_manually(&inc, reason, &cx.actor, cx.origin.now)
+            .map_err(domain_err)?;
+        // The reply says it where the command was given; the thread gets the notice only when
+        // that was elsewhere.
+        let in_thread = inc.thread.is_some_and(|t| t.thread_id == cx.origin.channel);
+        let effects: Vec<Effect> = Self::effects_of(inc.id, &events)
+            .into_iter()
+            .filter(|e| !(in_thread && matches!(e, Effect::PostNotice { .. })))
+            .collect();
+        let escalated = Recorded::Escalated {
+            incident: inc.id,
+            by: cx.actor.name.clone(),
+            reason: reason.trim().to_owned(),
+        };
+        Ok(Self::recorded(inc, events, effects, escalated))
+    }
+
+    /// `/incident playbook`: attaches a playbook to an incident an alert opened without one.
+    fn attach(&self, cx: &Cx<'_>, incident: Option<IncidentId>, technique: &str) -> Decided {
+        let (inc, _) = self.load(incident, cx.origin.channel)?;
+        let view = crate::service::playbook::view(cx.library, technique, None)?;
+        let events = domain::attach_playbook(&inc, &view.playbook, &cx.actor, cx.origin.now)
+            .map_err(domain_err)?;
+        let effects = vec![
+            Effect::PostQuestions { incident: inc.id.0 },
+            Effect::RefreshAlertCard { incident: inc.id.0 },
+        ];
+        let attached = Recorded::PlaybookAttached {
+            incident: inc.id,
+            technique: view.playbook.id,
+            name: view.playbook.name.clone(),
+            questions: view.playbook.questions.len(),
+            by: cx.actor.name.clone(),
+            note: view.note,
+        };
+        Ok(Self::recorded(inc, events, effects, attached))
+    }
+
+    /// `/incident status`.
+    fn status(&self, cx: &Cx<'_>, incident: Option<IncidentId>) -> Decided {
+        let (incident, events) = self.load(incident, cx.origin.channel)?;
+        Ok(Step::Reply(Reply::Status { incident, events }))
+    }
+
+    /// `/incident list`: the newest page.
+    fn list_page(&self, filter: Option<IncidentStatus>) -> Decided {
+        let (incidents, total) = self.list(filter)?;
+        Ok(Step::Reply(Reply::List {
+            incidents,
+            filter,
+            total,
+        }))
+    }
+
+    /// `/incident close`: the question messages lose their buttons, then the thread is
+    /// archived.
+    fn close(
+        &self,
+        cx: &Cx<'_>,
+        incident: Option<IncidentId>,
+        resolution: Resolution,
+        summary: Option<&str>,
+    ) -> Decided {
+        let (inc, _) = self.load(incident, cx.origin.channel)?;
+        let events = domain::close(&inc, resolution, summary, &cx.actor, cx.origin.now)
+            .map_err(domain_err)?;
+        let effects = vec![
+            Effect::RefreshQuestions {
+                incident: inc.id.0,
+                settle: false,
+            },
+            Effect::CloseThread { incident: inc.id.0 },
+        ];
+        let closed = Recorded::Closed {
+            incident: inc.id,
+            resolution,
+            by: cx.actor.name.clone(),
+        };
+        Ok(Self::recorded(inc, events, effects, closed))
+    }
+
+    /// `/incident ack` (and the page's button): stops the paging chain; the actor owns it.
+    fn ack(&self, cx: &Cx<'_>, incident: Option<IncidentId>) -> Decided {
+        let (inc, _) = self.load(incident, cx.origin.channel)?;
+        let events = domain::acknowledge(&inc, &cx.actor, cx.origin.now).map_err(domain_err)?;
+        if events.is_empty() {
+            let owner = inc.owner.as_ref().map(|o| o.name.clone());
+            return Ok(Step::Reply(Reply::Acknowledged {
+                incident: inc,
+                owner,
+                changed: false,
+            }));
+        }
+        let name = cx.actor.name.clone();
+        let text = format!(
+            "✅ {} acknowledged by {name}: paging stopped, {name} now owns the incident.",
+            inc.id
+        );
+        let effects = Self::echo(&inc, cx.origin, &text);
+        Ok(Step::Write(Change {
+            id: inc.id,
+            before: Some(inc),
+            events,
+            effects,
+            reply: Box::new(move |incident| Reply::Acknowledged {
+                incident,
+                owner: Some(name),
+                changed: true,
+            }),
+        }))
+    }
+
+    /// `/incident export`: the whole timeline as markdown.
+    fn export(&self, cx: &Cx<'_>, incident: Option<IncidentId>) -> Decided {
+        let (incident, events) = self.load(incident, cx.origin.channel)?;
+        let markdown = domain::export::markdown(&incident, &events);
+        Ok(Step::Reply(Reply::Export { incident, markdown }))
+    }
+
+    /// `/oncall`: who is on call now (or at `at`), and next.
+    fn oncall_show(&self, cx: &Cx<'_>, at: Option<DateTime<Utc>>) -> Decided {
+        let paging = self.paging.as_ref().ok_or_else(super::no_paging)?;
+        let at = at.unwrap_or(cx.origin.now);
+        let view = paging.view(at).map_err(internal)?;
+        Ok(Step::Reply(Reply::Oncall {
+            view,
+            fallback_role: paging.rotation().fallback_role(),
+            at,
+        }))
+    }
+
+    /// `/oncall override`: puts `user` on call for `hours`.
+    fn oncall_override(&self, cx: &Cx<'_>, user: u64, hours: u32, reason: Option<&str>) -> Decided {
+        self.paging.as_ref().ok_or_else(super::no_paging)?;
+        let by = &cx.origin.actor;
+        let o = crate::oncall::Override::for_hours(user, hours, by.id, reason, cx.origin.now)
+            .map_err(|e| UserError(format!("{e}.")))?;
+        let reply = Reply::Recorded(Recorded::OnCall {
+            user,
+            until: o.until,
+            by: by.name.clone(),
+        });
+        Ok(Step::Override(o, reply))
+    }
+
+    /// A change whose reply is what it recorded.
+    fn recorded(
+        inc: crate::incident::Incident,
+        events: Vec<crate::incident::Event>,
+        effects: Vec<Effect>,
+        recorded: Recorded,
+    ) -> Step {
+        Step::Write(Change {
+            id: inc.id,
+            before: Some(inc),
+            events,
+            effects,
+            reply: Box::new(move |_| Reply::Recorded(recorded)),
+        })
+    }
+}
