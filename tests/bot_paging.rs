@@ -895,3 +895,39 @@ async fn an_on_call_override_needs_tier_2() {
     bot.stop().await.unwrap();
     w.fake.assert_clean();
 }
+
+/// `/oncall at:` (declared once, so Discord has it as the console does) says who is on call at
+/// that time; a time that is no time gets a private answer saying how to write one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oncall_at_a_time_names_that_shift() {
+    let w = World::new(0).await;
+    let bot = w.start().await;
+    let ask = |options: Value| {
+        Interaction::slash_command("oncall", options)
+            .user(ANALYST)
+            .roles(&[L1_ROLE])
+    };
+    let first = |answer: &Value| {
+        let text = answer.to_string();
+        let at = |id: u64| text.find(&format!("<@{id}>")).unwrap_or(usize::MAX);
+        assert!(at(PRIMARY).min(at(SECONDARY)) < usize::MAX, "{answer}");
+        if at(PRIMARY) < at(SECONDARY) {
+            PRIMARY
+        } else {
+            SECONDARY
+        }
+    };
+    let now = w.fake.interact(ask(json!([]))).await;
+    assert_eq!(first(&now), PRIMARY, "this week's shift: {now}");
+    let next_week = ask(json!([opt_str("at", "2026-11-30T10:00:00Z")]));
+    let then = w.fake.interact(next_week).await;
+    assert_eq!(first(&then), SECONDARY, "next week's shift: {then}");
+    let wrong = w
+        .fake
+        .interact(ask(json!([opt_str("at", "tomorrow")])))
+        .await;
+    assert_eq!(wrong["data"]["flags"], 64, "private: {wrong}");
+    assert!(wrong.to_string().contains("is not a time like"), "{wrong}");
+    bot.stop().await.unwrap();
+    w.fake.assert_clean();
+}

@@ -468,6 +468,37 @@ async fn commands_are_registered_with_their_options() {
     fake.assert_clean();
 }
 
+/// `/help` answers privately with every registered command, its options and who may use it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_lists_every_registered_command_privately() {
+    let (fake, _dirs, bot) = start(&[]).await;
+    let answer = fake
+        .interact(Interaction::slash_command("help", json!([])))
+        .await;
+    assert_eq!(answer["type"], 4, "{answer}");
+    let data = &answer["data"];
+    assert_eq!(flags(data) & EPHEMERAL, EPHEMERAL, "only the asker: {data}");
+    let content = data["content"].as_str().unwrap_or_default();
+    let commands = fake.commands(Some(fake.guild_id()));
+    assert!(
+        commands.iter().any(|c| c["name"] == "help"),
+        "{commands:#?}"
+    );
+    for command in &commands {
+        let name = command["name"].as_str().unwrap();
+        assert!(content.contains(&format!("`/{name}")), "/{name}: {content}");
+    }
+    for line in [
+        "`/playbook technique [section] [private]`",
+        "`/incident close resolution [summary] [incident]`",
+        "(`roles.t2`)",
+    ] {
+        assert!(content.contains(line), "{line} missing: {content}");
+    }
+    bot.stop().await.unwrap();
+    fake.assert_clean();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn playbook_shows_the_header_and_every_section() {
     let (fake, dirs, bot) = start(&[]).await;

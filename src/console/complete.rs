@@ -1,26 +1,23 @@
 //! Tab completion for console lines: commands, subcommands, option names, sections, findings,
-//! resolutions, incident numbers and technique ids (the same autocomplete as Discord). Pure: the
-//! technique and incident lists come in as functions.
+//! resolutions, incident numbers and technique ids (the same autocomplete as Discord). Reads the
+//! options and their choices from the one command table, and sorts the words already typed as
+//! the parser does. Pure: the technique and incident lists come in as functions.
 
-use super::parse::incident_slots;
-use crate::incident::{Finding, IncidentStatus, Resolution};
-use crate::playbook::SectionKind;
+use super::parse::{CONSOLE_ONLY, place, resolve, sort};
+use crate::service::commands::{self as table, Body, Kind, Opt};
 
-/// The console's commands, as typed.
-pub const COMMANDS: [&str; 7] = [
-    "/playbook",
-    "/coverage",
-    "/search",
-    "/incident",
-    "/oncall",
-    "/help",
-    "/quit",
-];
-
-/// `/incident` subcommands.
-pub const INCIDENT_SUBCOMMANDS: [&str; 10] = [
-    "open", "answer", "note", "escalate", "status", "list", "close", "export", "ack", "playbook",
-];
+/// The console's commands, as typed: the table's, then the console's own.
+pub fn commands() -> Vec<String> {
+    table::COMMANDS
+        .iter()
+        .map(|d| format!("/{}", d.name))
+        .chain(
+            CONSOLE_ONLY
+                .iter()
+                .filter_map(|(u, _)| u.split_whitespace().next().map(str::to_owned)),
+        )
+        .collect()
+}
 
 /// One completion: what the list shows and what replaces the word.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,80 +54,70 @@ pub fn complete(line: &str, pos: usize, sources: &Sources<'_>) -> (usize, Vec<Ca
     let word = &before[start..];
     let previous: Vec<&str> = before[..start].split_whitespace().collect();
     let Some((head, args)) = previous.split_first() else {
-        return (start, starting_with(COMMANDS, word));
+        return (start, starting_with(commands(), word));
     };
-    let command = head.trim_start_matches('/').to_ascii_lowercase();
-    if let Some((key, value)) = word.split_once(':') {
-        let value_start = start + key.len() + 1;
+    let head = head.trim_start_matches('/');
+    if let Some(group) = table::find(head).filter(|d| matches!(d.body, Body::Group(_)))
+        && args.is_empty()
+    {
         return (
-            value_start,
-            values(&key.to_ascii_lowercase(), value, sources),
+            start,
+            starting_with(group.subs().iter().map(|s| s.name), word),
         );
     }
-    let candidates = match command.as_str() {
-        "playbook" | "pb" => playbook(args.len(), word, sources),
-        "incident" | "inc" => incident(args, word, sources),
-        "oncall" if args.is_empty() => starting_with(["override"], word),
-        "coverage" if args.is_empty() => starting_with(
-            crate::attack::Catalog::shipped()
-                .tactics
-                .iter()
-                .map(|t| t.shortname.clone()),
-            word,
-        ),
-        _ => Vec::new(),
+    let Ok((_, decl, given)) = resolve(head, args) else {
+        return (start, Vec::new());
     };
-    (start, candidates)
-}
-
-fn playbook(position: usize, word: &str, sources: &Sources<'_>) -> Vec<Candidate> {
-    match position {
-        0 => techniques(word, sources),
-        1 => sections(word),
-        2 => starting_with(["private"], word),
-        _ => Vec::new(),
+    let opts = decl.options();
+    if let Some((key, value)) = word.split_once(':') {
+        let candidates = decl
+            .option(key)
+            .map(|o| values(o, value, sources))
+            .unwrap_or_default();
+        return (start + key.len() + 1, candidates);
     }
+    (start, options(opts, given, word, sources))
 }
 
-fn incident(args: &[&str], word: &str, sources: &Sources<'_>) -> Vec<Candidate> {
-    let Some((sub, given)) = args.split_first() else {
-        return starting_with(INCIDENT_SUBCOMMANDS, word);
+/// After the words `given`: the values of the option the next word fills, the keyword options
+/// not given yet (`private`, `override`), and `name:` for the options not named.
+fn options(opts: &[Opt], given: &[&str], word: &str, sources: &Sources<'_>) -> Vec<Candidate> {
+    let Ok(mut sorted) = sort(opts, given) else {
+        return Vec::new();
     };
-    let slots = incident_slots(&sub.to_ascii_lowercase());
-    // Positional words fill the options not named, in order.
-    let named: Vec<&str> = given
-        .iter()
-        .filter_map(|w| w.split_once(':').map(|(k, _)| k))
-        .collect();
-    let mut open_slots = slots.iter().filter(|s| !named.contains(s));
-    let positional = given.iter().filter(|w| !w.contains(':')).count();
-    let mut out = match open_slots.nth(positional) {
-        Some(slot) => values(slot, word, sources),
-        None => Vec::new(),
+    let next = match sorted.open {
+        Some((i, _)) => Some(i),
+        None => place(opts, &mut sorted),
     };
-    let names = slots
-        .iter()
-        .filter(|s| !named.contains(s))
-        .map(|s| format!("{s}:"));
-    out.extend(
-        starting_with(names, word)
-            .into_iter()
-            .filter(|_| !word.is_empty()),
-    );
+    let mut out = next
+        .map(|i| values(&opts[i], word, sources))
+        .unwrap_or_default();
+    if sorted.open.is_some() {
+        return out;
+    }
+    let not_given = |i: &usize| sorted.given[*i].is_none();
+    let keywords = (0..opts.len())
+        .filter(not_given)
+        .filter(|&i| opts[i].kind.is_keyword())
+        .map(|i| opts[i].name);
+    out.extend(starting_with(keywords, word));
+    if !word.is_empty() {
+        let names = (0..opts.len())
+            .filter(not_given)
+            .map(|i| format!("{}:", opts[i].name));
+        out.extend(starting_with(names, word));
+    }
     out
 }
 
-/// Values for an option named `key`, starting with `typed`.
-fn values(key: &str, typed: &str, sources: &Sources<'_>) -> Vec<Candidate> {
-    match key {
-        "technique" => techniques(typed, sources),
-        "section" => sections(typed),
-        "incident" => starting_with((sources.incidents)(), typed),
-        "finding" => starting_with(Finding::ALL.map(|f| f.key()), typed),
-        "resolution" => starting_with(Resolution::ALL.map(|r| r.key()), typed),
-        "status" => starting_with(IncidentStatus::ALL.map(|s| s.key()), typed),
-        "private" => starting_with(["true", "false"], typed),
-        _ => Vec::new(),
+/// Values for an option, starting with `typed`.
+fn values(opt: &Opt, typed: &str, sources: &Sources<'_>) -> Vec<Candidate> {
+    match opt.kind {
+        Kind::Technique => techniques(typed, sources),
+        Kind::Incident => starting_with((sources.incidents)(), typed),
+        Kind::Choice(choices) => starting_with(choices().into_iter().map(|(_, v)| v), typed),
+        Kind::Boolean => starting_with(["true", "false"], typed),
+        Kind::Text { .. } | Kind::Integer { .. } | Kind::User => Vec::new(),
     }
 }
 
@@ -142,10 +129,6 @@ fn techniques(typed: &str, sources: &Sources<'_>) -> Vec<Candidate> {
             replacement: id,
         })
         .collect()
-}
-
-fn sections(typed: &str) -> Vec<Candidate> {
-    starting_with(SectionKind::KNOWN.map(|k| k.key()), typed)
 }
 
 fn starting_with<S: AsRef<str>>(
@@ -199,7 +182,7 @@ mod tests {
     #[test]
     fn commands_complete_from_their_first_letters() {
         assert_eq!(run("/in"), (0, vec!["/incident".into()]));
-        assert_eq!(run("").1.len(), COMMANDS.len());
+        assert_eq!(run("").1.len(), commands().len());
     }
 
     #[test]

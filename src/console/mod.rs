@@ -22,27 +22,6 @@ use crate::render::terminal;
 use crate::service::playbook::TechniqueAnswer;
 use crate::service::{Actor, Origin, Recorded, Reply, Service, UserError};
 
-pub const HELP: &str = "\
-Commands (the same as in Discord):
-  /playbook <technique> [section] [private]     e.g. /playbook T1583.006 questions
-  /search <words>                               what autocomplete would offer
-  /incident open <technique> <title…>           open an incident (alert:<text> at the end)
-  /incident answer <INC-n> <q> <concerning|clear|unknown> [note…]
-  /incident note <INC-n> <text…>
-  /incident escalate <INC-n> <reason…>
-  /incident status <INC-n>
-  /incident list [open|escalated|closed]
-  /incident close <INC-n> <true-positive|false-positive|benign|duplicate> [summary…]
-  /incident export <INC-n>
-  /incident ack <INC-n>                         acknowledge the page (stops paging)
-  /incident playbook <INC-n> <technique>        attach a playbook to an incident an alert opened
-  /oncall [time]                                who is on call now (or at an RFC 3339 time)
-  /oncall override <user id> [hours] [reason…]  put someone on call
-  /coverage [tactic]                            ATT&CK coverage, gaps seen lately, playbooks to fix
-  /help, /quit (Ctrl-D too)
-Options can also be named as in Discord: /incident answer incident:INC-1 question:2 finding:clear
-Sections: log-sources, indicators, questions, escalation, l1-steps, t2-actions, containment";
-
 /// Renders a reply for the terminal.
 pub fn render(reply: &Reply, width: usize) -> String {
     match reply {
@@ -312,7 +291,7 @@ pub async fn execute(
         Ok(Line::Quit) => {
             return Step { output, quit: true };
         }
-        Ok(Line::Help) => output.push_str(&format!("{HELP}\n")),
+        Ok(Line::Help) => output.push_str(&format!("{}\n", parse::help())),
         Ok(Line::Search(words)) => {
             for (label, _) in service.autocomplete_technique(&words, 100) {
                 output.push_str(&format!("  {label}\n"));

@@ -1,8 +1,9 @@
-//! Console lines → commands: `/playbook T1583.006 questions` or Discord-style `key:value`.
+//! Console lines → commands, through the one command table ([`crate::service::commands`]):
+//! options by position (`/playbook T1583.006 questions`) or named as in Discord
+//! (`/playbook technique:T1583.006 section:questions`), both read by the same declaration.
 
-use crate::incident::{Finding, IncidentId, IncidentStatus, Resolution};
-use crate::playbook::SectionKind;
-use crate::service::{Command, IncidentCommand, OncallCommand, UserError};
+use crate::service::commands::{self as table, Args, Body, Decl, Kind, Opt, Parsed, Value};
+use crate::service::{Command, UserError};
 
 /// A console line parsed into a command, or a console-only action.
 #[derive(Debug, PartialEq, Eq)]
@@ -14,336 +15,284 @@ pub enum Line {
     Empty,
 }
 
-fn err(e: impl std::fmt::Display) -> UserError {
-    UserError(format!("{e}; try /help"))
-}
+/// Commands only the console has (the others come from the table).
+pub const CONSOLE_ONLY: [(&str, &str); 2] = [
+    (
+        "/search <words>",
+        "what autocomplete would offer for the words",
+    ),
+    ("/quit", "leave (Ctrl-D too)"),
+];
 
 pub fn parse_line(line: &str) -> Result<Line, UserError> {
-    let line = line.trim();
-    if line.is_empty() {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let Some((head, rest)) = words.split_first() else {
         return Ok(Line::Empty);
-    }
-    let mut words = line.split_whitespace();
-    let head = words
-        .next()
-        .unwrap_or_default()
-        .trim_start_matches('/')
-        .to_ascii_lowercase();
-    let rest: Vec<&str> = words.collect();
+    };
+    let head = head.trim_start_matches('/').to_ascii_lowercase();
     match head.as_str() {
-        "help" | "?" => Ok(Line::Help),
-        "quit" | "exit" | "q" => Ok(Line::Quit),
-        "search" => Ok(Line::Search(rest.join(" "))),
-        "playbook" | "pb" => playbook(&rest),
-        "coverage" => {
-            let words: Vec<&str> = rest
-                .iter()
-                .map(|w| w.strip_prefix("tactic:").unwrap_or(w))
-                .filter(|w| !w.is_empty())
-                .collect();
-            Ok(Line::Command(Command::Coverage {
-                tactic: (!words.is_empty()).then(|| words.join(" ")),
-            }))
-        }
-        "incident" | "inc" => {
-            let rest = incident_words(&rest)?;
-            let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-            incident(&rest).map(|c| Line::Command(Command::Incident(c)))
-        }
-        "oncall" => {
-            let rest = oncall_words(&rest)?;
-            let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-            oncall(&rest).map(|c| Line::Command(Command::Oncall(c)))
-        }
-        other => Err(UserError(format!("unknown command `/{other}`; try /help"))),
+        "quit" | "exit" | "q" => return Ok(Line::Quit),
+        "search" => return Ok(Line::Search(rest.join(" "))),
+        _ => {}
     }
-}
-
-fn playbook(rest: &[&str]) -> Result<Line, UserError> {
-    let (mut technique, mut section, mut private) = (None, None, false);
-    for word in rest {
-        let (key, value) = word
-            .split_once(':')
-            .map_or((None, *word), |(k, v)| (Some(k), v));
-        match key {
-            Some("technique") => technique = Some(value.to_owned()),
-            Some("section") => section = Some(value.to_owned()),
-            Some("private") => private = matches!(value, "true" | "yes" | "1"),
-            Some(other) => return Err(UserError(format!("unknown option `{other}:`; try /help"))),
-            None if value == "private" => private = true,
-            None if technique.is_none() => technique = Some(value.to_owned()),
-            None if section.is_none() => section = Some(value.to_owned()),
-            None => return Err(UserError(format!("unexpected `{value}`; try /help"))),
-        }
-    }
-    let technique =
-        technique.ok_or_else(|| UserError("give a technique, e.g. /playbook T1583.006".into()))?;
-    let section = match section {
-        None => None,
-        Some(s) => Some(SectionKind::from_user(&s).ok_or_else(|| {
-            let keys: Vec<_> = SectionKind::KNOWN.iter().map(|k| k.key()).collect();
-            UserError(format!("no section `{s}`; use one of: {}", keys.join(", ")))
-        })?),
-    };
-    Ok(Line::Command(Command::Playbook {
-        technique,
-        section,
-        private,
-    }))
-}
-
-fn oncall(rest: &[&str]) -> Result<OncallCommand, UserError> {
-    match rest.first().map(|s| s.to_ascii_lowercase()).as_deref() {
-        None => Ok(OncallCommand::Show { at: None }),
-        Some("override") => {
-            let user = rest
-                .get(1)
-                .map(|u| u.trim_start_matches("<@").trim_end_matches('>'))
-                .and_then(|u| u.parse().ok())
-                .ok_or_else(|| {
-                    UserError(
-                        "give a Discord user id: /oncall override <user id> [hours] [reason]"
-                            .into(),
-                    )
-                })?;
-            let hours = match rest.get(2) {
-                None => 12,
-                Some(h) => h
-                    .parse()
-                    .map_err(|_| UserError(format!("`{h}` is not a number of hours")))?,
-            };
-            Ok(OncallCommand::Override {
-                user,
-                hours,
-                reason: text(rest.get(3..).unwrap_or_default()),
-            })
-        }
-        Some(at) => {
-            let at = chrono::DateTime::parse_from_rfc3339(at).map_err(|_| {
-                UserError(format!("`{at}` is not a time like 2026-11-23T09:00:00Z"))
-            })?;
-            Ok(OncallCommand::Show {
-                at: Some(at.to_utc()),
-            })
-        }
-    }
-}
-
-/// The options of each incident subcommand in their console order, as Discord names them.
-pub(super) fn incident_slots(sub: &str) -> &'static [&'static str] {
-    match sub {
-        "open" => &["technique", "title", "alert"],
-        "answer" => &["incident", "question", "finding", "note"],
-        "note" => &["incident", "text"],
-        "escalate" => &["incident", "reason"],
-        "playbook" => &["incident", "technique"],
-        "close" => &["incident", "resolution", "summary"],
-        "list" => &["status"],
-        _ => &["incident"],
-    }
-}
-
-/// Discord-style `key:value` options (`/incident answer incident:INC-1 question:2
-/// finding:clear`) turned into the console's positional words; positional words fill the
-/// options not named, in order. A value runs until the next `key:` of the same command.
-fn incident_words(rest: &[&str]) -> Result<Vec<String>, UserError> {
-    let Some((sub, args)) = rest.split_first() else {
-        return Ok(Vec::new());
-    };
-    let sub = sub.to_ascii_lowercase();
-    let slots = incident_slots(&sub);
-    let mut out = vec![sub.clone()];
-    let filled = fill_slots(args, slots)?;
-    for (slot, words) in slots.iter().zip(filled) {
-        match (*slot, words) {
-            // The alert is recognised by its `alert:` prefix.
-            ("alert", Some(words)) => out.push(format!("alert:{}", words.join(" "))),
-            (_, Some(words)) => out.extend(words),
-            (_, None) => break,
-        }
-    }
-    Ok(out)
-}
-
-/// `/oncall override:<@123> hours:4 reason:…` (Discord's names) → `override 123 4 …`.
-fn oncall_words(rest: &[&str]) -> Result<Vec<String>, UserError> {
-    let named = rest.iter().any(|w| {
-        ["override:", "hours:", "reason:"]
-            .iter()
-            .any(|k| w.to_ascii_lowercase().starts_with(k))
-    });
-    if !named {
-        return Ok(rest.iter().map(|w| (*w).to_owned()).collect());
-    }
-    let filled = fill_slots(rest, &["override", "hours", "reason"])?;
-    let mut out = vec!["override".to_owned()];
-    for words in filled {
-        match words {
-            Some(words) => out.extend(words),
-            None => break,
-        }
-    }
-    Ok(out)
-}
-
-/// Options whose value is free text: given by position, they take the rest of the line.
-const FREE_TEXT: [&str; 6] = ["title", "alert", "note", "text", "reason", "summary"];
-
-/// The words of each slot: named ones from `key:value`, the others from the positional words in
-/// order; a free-text slot (or the last) takes what is left. An option named twice is an error.
-fn fill_slots(args: &[&str], slots: &[&str]) -> Result<Vec<Option<Vec<String>>>, UserError> {
-    let mut named: Vec<Option<Vec<String>>> = vec![None; slots.len()];
-    let mut positional: Vec<String> = Vec::new();
-    let mut current: Option<usize> = None;
-    for word in args {
-        let key = word
-            .split_once(':')
-            .and_then(|(k, v)| Some((slots.iter().position(|s| s.eq_ignore_ascii_case(k))?, v)));
-        match key {
-            Some((i, value)) => {
-                if named[i].is_some() {
-                    return Err(UserError(format!(
-                        "`{}:` is given twice; give it once",
-                        slots[i]
-                    )));
-                }
-                named[i] = Some(
-                    Some(value.to_owned())
-                        .filter(|v| !v.is_empty())
-                        .into_iter()
-                        .collect(),
-                );
-                current = Some(i);
-            }
-            None => match current {
-                Some(i) => named[i]
-                    .get_or_insert_with(Vec::new)
-                    .push((*word).to_owned()),
-                None => positional.push((*word).to_owned()),
-            },
-        }
-    }
-    let mut positional = positional.into_iter();
-    let last = slots.len().saturating_sub(1);
-    let filled = named
-        .into_iter()
-        .enumerate()
-        .map(|(i, given)| {
-            given.or_else(|| {
-                let words: Vec<String> = if i == last || FREE_TEXT.contains(&slots[i]) {
-                    positional.by_ref().collect()
-                } else {
-                    positional.next().into_iter().collect()
-                };
-                (!words.is_empty()).then_some(words)
-            })
-        })
-        .collect();
-    Ok(filled)
-}
-
-fn text(words: &[&str]) -> Option<String> {
-    let t = words.join(" ");
-    (!t.trim().is_empty()).then_some(t)
-}
-
-fn id(word: Option<&&str>) -> Result<Option<IncidentId>, UserError> {
-    let w = word.ok_or_else(|| UserError("name the incident, e.g. INC-1".into()))?;
-    IncidentId::parse(w).map(Some).map_err(err)
-}
-
-fn incident(rest: &[&str]) -> Result<IncidentCommand, UserError> {
-    let sub = rest
-        .first()
-        .map(|s| s.to_ascii_lowercase())
-        .unwrap_or_default();
-    let args = rest.get(1..).unwrap_or_default();
-    Ok(match sub.as_str() {
-        "open" => {
-            let technique = args
-                .first()
-                .ok_or_else(|| UserError("give a technique and a title".into()))?
-                .to_string();
-            let body = args.get(1..).unwrap_or_default().join(" ");
-            let (title, alert) = match body.split_once("alert:") {
-                Some((t, a)) => (t.trim().to_owned(), Some(a.trim().to_owned())),
-                None => (body.trim().to_owned(), None),
-            };
-            IncidentCommand::Open {
-                technique,
-                title,
-                alert,
-            }
-        }
-        "answer" => {
-            let question = args
-                .get(1)
-                .map(|q| q.trim_start_matches(['q', 'Q']))
-                .and_then(|q| q.parse().ok())
-                .ok_or_else(|| {
-                    UserError(
-                        "give the question number, e.g. /incident answer INC-1 2 concerning".into(),
-                    )
-                })?;
-            let finding = Finding::parse(args.get(2).copied().unwrap_or_default()).map_err(err)?;
-            IncidentCommand::Answer {
-                incident: id(args.first())?,
-                question,
-                finding,
-                note: text(args.get(3..).unwrap_or_default()),
-                via_button: false,
-            }
-        }
-        "note" => IncidentCommand::Note {
-            incident: id(args.first())?,
-            text: text(&args[1.min(args.len())..]).unwrap_or_default(),
-        },
-        "escalate" => IncidentCommand::Escalate {
-            incident: id(args.first())?,
-            reason: text(&args[1.min(args.len())..]).unwrap_or_default(),
-        },
-        "status" => IncidentCommand::Status {
-            incident: id(args.first())?,
-        },
-        "ack" => IncidentCommand::Ack {
-            incident: id(args.first())?,
-        },
-        "playbook" => IncidentCommand::Playbook {
-            incident: id(args.first())?,
-            technique: args.get(1).copied().unwrap_or_default().to_owned(),
-        },
-        "export" => IncidentCommand::Export {
-            incident: id(args.first())?,
-        },
-        "list" => IncidentCommand::List {
-            filter: args
-                .first()
-                .map(|s| IncidentStatus::parse(s))
-                .transpose()
-                .map_err(err)?,
-        },
-        "close" => IncidentCommand::Close {
-            incident: id(args.first())?,
-            resolution: Resolution::parse(args.get(1).copied().unwrap_or_default()).map_err(err)?,
-            summary: text(args.get(2..).unwrap_or_default()),
-        },
-        "" => {
-            return Err(UserError(
-                "say what to do: /incident open|answer|note|escalate|status|list|close|export|ack|playbook"
-                    .into(),
-            ));
-        }
-        other => {
-            return Err(UserError(format!(
-                "`/incident {other}` is not a command; try /help"
-            )));
-        }
+    let (path, decl, rest) = resolve(&head, rest)?;
+    let args = args(&path, decl, rest)?;
+    Ok(match table::build(&path, decl, &args)? {
+        Parsed::Run(c) => Line::Command(c),
+        Parsed::Help => Line::Help,
     })
+}
+
+/// The declaration a line names (`incident` then `open`), its path and the words after it.
+pub(super) fn resolve<'a, 'b>(
+    head: &str,
+    rest: &'a [&'b str],
+) -> Result<(String, &'static Decl, &'a [&'b str]), UserError> {
+    let decl = table::find(head)
+        .ok_or_else(|| UserError(format!("unknown command `/{head}`; try /help")))?;
+    if !matches!(decl.body, Body::Group(_)) {
+        return Ok((decl.name.to_owned(), decl, rest));
+    }
+    let Some((sub, rest)) = rest.split_first() else {
+        return Err(table::pick_subcommand(decl, None));
+    };
+    let sub = decl
+        .sub(sub)
+        .ok_or_else(|| table::pick_subcommand(decl, Some(sub)))?;
+    Ok((format!("{} {}", decl.name, sub.name), sub, rest))
+}
+
+/// A line's words sorted onto a command's options.
+#[derive(Debug, Default)]
+pub(super) struct Sorted {
+    /// Per option (declaration order): the words given for it, if it was given.
+    pub given: Vec<Option<Vec<String>>>,
+    /// Words given by position, not yet placed.
+    pub positional: Vec<String>,
+    /// The option still taking words: its index, and whether it takes only one more.
+    pub open: Option<(usize, bool)>,
+}
+
+/// `key:value` naming one of `opts` (in any case).
+fn named<'w>(opts: &[Opt], word: &'w str) -> Option<(usize, &'w str)> {
+    let (key, value) = word.split_once(':')?;
+    let i = opts.iter().position(|o| o.name.eq_ignore_ascii_case(key))?;
+    Some((i, value))
+}
+
+/// Sorts words: `key:value` names an option (a free-text value runs on until the next `key:`),
+/// a keyword option's bare name names it (`private`; `override 42`), the rest are positional.
+/// An option named twice is an error.
+pub(super) fn sort(opts: &[Opt], words: &[&str]) -> Result<Sorted, UserError> {
+    let mut s = Sorted {
+        given: vec![None; opts.len()],
+        ..Sorted::default()
+    };
+    for word in words {
+        if let Some((i, value)) = named(opts, word) {
+            if s.given[i].is_some() {
+                let name = opts[i].name;
+                return Err(UserError(format!("`{name}:` is given twice; give it once")));
+            }
+            let value: Vec<String> = Some(value)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+                .into_iter()
+                .collect();
+            s.open = (opts[i].rest || value.is_empty()).then_some((i, !opts[i].rest));
+            s.given[i] = Some(value);
+        } else if let Some((i, one)) = s.open {
+            s.given[i]
+                .get_or_insert_with(Vec::new)
+                .push((*word).to_owned());
+            if one {
+                s.open = None;
+            }
+        } else if let Some(i) = opts
+            .iter()
+            .position(|o| o.kind.is_keyword() && o.name.eq_ignore_ascii_case(word))
+            && s.given[i].is_none()
+        {
+            let flag = matches!(opts[i].kind, Kind::Boolean);
+            s.given[i] = Some(if flag {
+                vec!["true".into()]
+            } else {
+                Vec::new()
+            });
+            s.open = (!flag).then_some((i, true));
+        } else {
+            s.positional.push((*word).to_owned());
+        }
+    }
+    Ok(s)
+}
+
+/// The options positional words fill, in order: the incident first (the console has no thread
+/// to take it from), then the others as declared. Keyword options, options already given and
+/// those whose companion (`with`) is not given take no positional word.
+fn positional_slots(opts: &[Opt], given: &[Option<Vec<String>>]) -> Vec<usize> {
+    let has = |name: &str| {
+        opts.iter()
+            .position(|o| o.name == name)
+            .is_some_and(|i| given[i].is_some())
+    };
+    let incident = |i: &usize| matches!(opts[*i].kind, Kind::Incident);
+    let (first, then): (Vec<usize>, Vec<usize>) = (0..opts.len()).partition(incident);
+    first
+        .into_iter()
+        .chain(then)
+        .filter(|&i| {
+            let o = &opts[i];
+            given[i].is_none() && !o.kind.is_keyword() && o.with.is_none_or(has)
+        })
+        .collect()
+}
+
+/// Places the positional words on the options, one word each (a free-text option takes the
+/// rest); what is left stays in `positional`. Returns the option the next positional word
+/// would fill (None: one too many, or more of a free text).
+pub(super) fn place(opts: &[Opt], s: &mut Sorted) -> Option<usize> {
+    let mut words = std::mem::take(&mut s.positional).into_iter().peekable();
+    for i in positional_slots(opts, &s.given) {
+        if words.peek().is_none() {
+            return Some(i);
+        }
+        let taken: Vec<String> = if opts[i].rest {
+            words.by_ref().collect()
+        } else {
+            words.next().into_iter().collect()
+        };
+        s.given[i] = Some(taken);
+        if opts[i].rest {
+            return None;
+        }
+    }
+    s.positional = words.collect();
+    None
+}
+
+/// A console line's words as the command's arguments.
+fn args(path: &str, decl: &Decl, words: &[&str]) -> Result<Args, UserError> {
+    let opts = decl.options();
+    let mut sorted = sort(opts, words)?;
+    place(opts, &mut sorted);
+    if let Some(extra) = sorted.positional.first() {
+        return Err(UserError(format!(
+            "unexpected `{extra}`: {}; try /help",
+            usage(path, decl)
+        )));
+    }
+    let mut args = Args::default();
+    for (o, words) in opts.iter().zip(sorted.given) {
+        match words {
+            Some(words) if !words.is_empty() => args.set(o.name, value(o, &words.join(" "))?),
+            Some(_) if matches!(o.kind, Kind::User) => return Err(bad_user(o)),
+            _ => {}
+        }
+    }
+    Ok(args)
+}
+
+fn bad_user(o: &Opt) -> UserError {
+    UserError(format!(
+        "give a Discord user id after `{}`, e.g. {} 123456789012345678",
+        o.name, o.name
+    ))
+}
+
+/// One option's words as its value: numbers, yes/no and user ids are read here; the command's
+/// builder reads the rest (incident ids, choices) as it does for Discord.
+fn value(o: &Opt, text: &str) -> Result<Value, UserError> {
+    match o.kind {
+        // Question numbers are written q2 as often as 2.
+        Kind::Integer { .. } => text
+            .trim_start_matches(['q', 'Q'])
+            .parse()
+            .map(Value::Int)
+            .map_err(|_| {
+                UserError(format!(
+                    "`{text}` is not a number; give `{}` as a whole number ({})",
+                    o.name, o.description
+                ))
+            }),
+        Kind::Boolean => match text.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" => Ok(Value::Bool(true)),
+            "false" | "no" | "0" => Ok(Value::Bool(false)),
+            _ => Err(UserError(format!(
+                "`{}:` is true or false, not `{text}`",
+                o.name
+            ))),
+        },
+        Kind::User => text
+            .trim_start_matches("<@")
+            .trim_start_matches('!')
+            .trim_end_matches('>')
+            .parse()
+            .map(Value::User)
+            .map_err(|_| bad_user(o)),
+        Kind::Text { .. } | Kind::Incident | Kind::Technique | Kind::Choice(_) => {
+            Ok(Value::Text(text.to_owned()))
+        }
+    }
+}
+
+/// `/incident answer [incident] <question> <finding> [note…]`: the options in the console's
+/// positional order.
+pub fn usage(path: &str, decl: &Decl) -> String {
+    let opts = decl.options();
+    let (first, then): (Vec<&Opt>, Vec<&Opt>) =
+        opts.iter().partition(|o| matches!(o.kind, Kind::Incident));
+    let mut out = format!("/{path}");
+    for o in first.into_iter().chain(then) {
+        let more = if o.rest { "…" } else { "" };
+        let word = match o.kind {
+            Kind::Boolean => format!("[{}]", o.name),
+            Kind::User => format!("[{} <user id>]", o.name),
+            _ if o.required => format!("<{}{more}>", o.name),
+            _ => format!("[{}{more}]", o.name),
+        };
+        out.push(' ');
+        out.push_str(&word);
+    }
+    out
+}
+
+/// The console's `/help`: every command of the table in its console form, then the choices.
+pub fn help() -> String {
+    let mut lines: Vec<(String, &str)> = table::runnable()
+        .into_iter()
+        .map(|(path, decl)| (usage(&path, decl), decl.description))
+        .collect();
+    lines.extend(CONSOLE_ONLY.iter().map(|(u, d)| ((*u).to_owned(), *d)));
+    let width = lines.iter().map(|(u, _)| u.len()).max().unwrap_or(0);
+    let mut out = String::from("Commands (the same as in Discord):\n");
+    for (usage, description) in lines {
+        out.push_str(&format!("  {usage:width$}  {description}\n"));
+    }
+    out.push_str(
+        "Options by position, or named as in Discord: /incident answer incident:INC-1 question:2 finding:clear\n",
+    );
+    let mut seen = Vec::new();
+    for (_, decl) in table::runnable() {
+        for o in decl.options() {
+            if let Kind::Choice(choices) = o.kind
+                && !seen.contains(&o.name)
+            {
+                seen.push(o.name);
+                let values: Vec<String> = choices().into_iter().map(|(_, v)| v).collect();
+                out.push_str(&format!("{}: {}\n", o.name, values.join(", ")));
+            }
+        }
+    }
+    out.trim_end().to_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::incident::{Finding, IncidentId};
+    use crate::playbook::SectionKind;
+    use crate::service::IncidentCommand;
 
     #[test]
     fn both_option_styles_parse() {

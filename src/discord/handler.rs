@@ -19,6 +19,7 @@ use super::render::{self, ALL_SECTIONS, MessageSpec, PICKER_PREFIX};
 use super::{commands, reply};
 use crate::incident::{Finding, Incident};
 use crate::playbook::SectionKind;
+use crate::service::commands::Parsed;
 use crate::service::{Actor, Command, IncidentCommand, Origin, Reply, Service, UserError};
 
 /// How long `/incident open` waits for the thread before answering without its link.
@@ -290,9 +291,10 @@ fn defer_for(interaction: &Interaction) -> Option<Defer> {
     match interaction {
         Interaction::Command(c) => {
             let private = match commands::parse(c) {
-                Ok(Command::Playbook { private, .. }) => private,
-                Ok(Command::Incident(IncidentCommand::List { .. })) | Err(_) => true,
-                Ok(_) => false,
+                Ok(Parsed::Run(Command::Playbook { private, .. })) => private,
+                Ok(Parsed::Run(Command::Incident(IncidentCommand::List { .. })) | Parsed::Help)
+                | Err(_) => true,
+                Ok(Parsed::Run(_)) => false,
             };
             Some(Defer::Thinking { private })
         }
@@ -322,7 +324,8 @@ async fn on_command(service: &Service, cmd: &CommandInteraction) -> Option<Answe
         cmd.id.get(),
     );
     let command = match commands::parse(cmd) {
-        Ok(c) => c,
+        Ok(Parsed::Run(c)) => c,
+        Ok(Parsed::Help) => return Some(Answer::private(&commands::help())),
         Err(UserError(text)) => return Some(Answer::private(&text)),
     };
     let is_playbook = matches!(command, Command::Playbook { .. });

@@ -2,6 +2,7 @@
 //! console). Knows nothing of Discord: replies are plain data that each adapter renders.
 
 pub mod alert;
+pub mod commands;
 pub mod incident;
 pub mod library;
 pub mod paging;
