@@ -13,7 +13,9 @@
 //! - [`discord`]: the serenity adapter (gateway, slash commands, rendering within Discord's limits).
 //! - [`console`]: the terminal adapter (`socbot console`).
 //! - [`daemon`]: `socbot run`: start-up, playbook reload, signals, shutdown.
-//! - [`config`]: layered configuration (defaults, file, `SOCBOT__SECTION__KEY`).
+//! - [`config`]: layered configuration (defaults, file, `SOCBOT__SECTION__KEY`), typed when it
+//!   loads, and [`config::validate`]: every rule it is checked against.
+//! - [`id`]: `DiscordId`, a non-zero Discord id (`Option<DiscordId>` where it may be unset). Pure.
 //! - [`cli`]: the `socbot` command line (`show`, `check`, `list`, `search`, …).
 //! - [`render`]: inline markup and the terminal layout of playbooks.
 //! - [`telemetry`]: tracing set-up.
@@ -36,6 +38,7 @@ pub mod daemon;
 pub mod discord;
 pub mod effects;
 pub mod http;
+pub mod id;
 pub mod incident;
 pub mod metrics;
 pub mod oncall;

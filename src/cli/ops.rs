@@ -7,11 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use secrecy::ExposeSecret;
 
 use crate::backup::{self, Snapshot};
 use crate::config::{Config, DEFAULT_TOML};
-use crate::daemon::discord_id_problem;
 use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
@@ -59,46 +57,37 @@ enum Level {
     Error,
 }
 
-struct Finding {
+/// One line of the report: `ok: key: message`.
+struct Line {
     level: Level,
-    key: &'static str,
+    key: String,
     message: String,
 }
 
+/// The report's lines: the configuration's findings ([`crate::config::validate`]), then what
+/// `socbot run` would find on disk and a summary of what is on.
 #[derive(Default)]
-struct Findings(Vec<Finding>);
+struct Lines(Vec<Line>);
 
-impl Findings {
-    fn ok(&mut self, key: &'static str, message: impl Into<String>) {
+impl Lines {
+    fn ok(&mut self, key: &str, message: impl Into<String>) {
         self.push(Level::Ok, key, message);
     }
-    fn warn(&mut self, key: &'static str, message: impl Into<String>) {
+    fn warn(&mut self, key: &str, message: impl Into<String>) {
         self.push(Level::Warning, key, message);
     }
-    fn error(&mut self, key: &'static str, message: impl Into<String>) {
+    fn error(&mut self, key: &str, message: impl Into<String>) {
         self.push(Level::Error, key, message);
     }
-    fn push(&mut self, level: Level, key: &'static str, message: impl Into<String>) {
-        self.0.push(Finding {
+    fn push(&mut self, level: Level, key: &str, message: impl Into<String>) {
+        self.0.push(Line {
             level,
-            key,
+            key: key.to_owned(),
             message: message.into(),
         });
     }
     fn count(&self, level: Level) -> usize {
         self.0.iter().filter(|f| f.level == level).count()
-    }
-}
-
-fn check_id(f: &mut Findings, key: &'static str, what: &str, id: u64) {
-    if let Some(message) = discord_id_problem(what, id) {
-        f.error(key, message);
-    }
-}
-
-fn check_ids(f: &mut Findings, key: &'static str, what: &str, ids: &[u64]) {
-    for &id in ids {
-        check_id(f, key, what, id);
     }
 }
 
@@ -109,7 +98,7 @@ pub fn config_check(file: Option<&Path>) -> ExitCode {
     let file = file
         .map(Path::to_path_buf)
         .or_else(|| std::env::var_os("SOCBOT_CONFIG").map(PathBuf::from));
-    let layers = match Config::layers(file.as_deref(), env.clone()) {
+    let layers = match Config::layers(file.as_deref(), env) {
         Ok(l) => l,
         Err(e) => {
             println!("error: {e}");
@@ -123,7 +112,7 @@ pub fn config_check(file: Option<&Path>) -> ExitCode {
     );
     print!("{}", effective_toml(&layers));
     println!();
-    let config = match Config::load_with_env(file.as_deref(), env) {
+    let config = match Config::parse(layers.clone()) {
         Ok(c) => c,
         Err(e) => {
             println!("error: {e}");
@@ -131,8 +120,8 @@ pub fn config_check(file: Option<&Path>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let findings = check(&config, &layers);
-    for f in &findings.0 {
+    let lines = check(&config, &layers);
+    for f in &lines.0 {
         let tag = match f.level {
             Level::Ok => "ok",
             Level::Warning => "warning",
@@ -140,7 +129,7 @@ pub fn config_check(file: Option<&Path>) -> ExitCode {
         };
         println!("{tag}: {}: {}", f.key, f.message);
     }
-    let (errors, warnings) = (findings.count(Level::Error), findings.count(Level::Warning));
+    let (errors, warnings) = (lines.count(Level::Error), lines.count(Level::Warning));
     if errors > 0 {
         println!("configuration check failed: {errors} error(s), {warnings} warning(s)");
         ExitCode::FAILURE
@@ -162,120 +151,25 @@ fn origin(layers: &config::Config, key: &str) -> Option<String> {
     }
 }
 
-fn check(c: &Config, layers: &config::Config) -> Findings {
-    let mut f = Findings::default();
-    // discord
+fn check(c: &Config, layers: &config::Config) -> Lines {
+    let mut f = Lines::default();
+    for finding in crate::config::validate(c) {
+        let level = match finding.severity {
+            crate::config::Severity::Error => Level::Error,
+            crate::config::Severity::Warning => Level::Warning,
+        };
+        f.push(level, &finding.key, finding.message);
+    }
     if c.discord.has_token() {
-        let token = c.discord.token.expose_secret().trim();
-        let parts: Vec<&str> = token.split('.').collect();
-        if parts.len() != 3 || parts.iter().any(|p| p.is_empty()) {
-            f.warn(
-                "discord.token",
-                "does not look like a bot token (three parts separated by dots); copy it again from the Bot page",
-            );
-        } else {
-            f.ok("discord.token", "set (redacted)");
-        }
+        f.ok("discord.token", "set (redacted)");
         if origin(layers, "discord.token").is_some_and(|o| o != "the environment") {
             f.warn(
                 "discord.token",
                 "comes from a file; keep it out of files that are committed: set SOCBOT__DISCORD__TOKEN (an env file readable only by root, a Kubernetes Secret)",
             );
         }
-    } else {
-        f.warn(
-            "discord.token",
-            "empty: `socbot run` refuses to start without it; set SOCBOT__DISCORD__TOKEN",
-        );
     }
-    if c.discord.is_custom_api() {
-        f.warn(
-            "discord.api_base",
-            format!(
-                "{} is not Discord; change it only for a test server",
-                c.discord.api_base
-            ),
-        );
-    }
-    if c.discord.guild_id == 0 {
-        f.error(
-            "discord.guild_id",
-            "not set: `socbot run` refuses to start without it (socbot serves one server and refuses every other); put your server's id",
-        );
-    } else {
-        check_id(&mut f, "discord.guild_id", "server", c.discord.guild_id);
-    }
-    if c.discord.soc_channel_id == 0 {
-        f.warn(
-            "discord.soc_channel_id",
-            "0: incident cards go to the channel where each incident is opened",
-        );
-    } else {
-        check_id(
-            &mut f,
-            "discord.soc_channel_id",
-            "channel",
-            c.discord.soc_channel_id,
-        );
-    }
-    // roles
-    for (key, ids, who) in [
-        (
-            "roles.l1",
-            &c.roles.l1,
-            "every member may open, answer and escalate incidents",
-        ),
-        (
-            "roles.t2",
-            &c.roles.t2,
-            "every member may close incidents and acknowledge pages",
-        ),
-    ] {
-        if ids.is_empty() && c.roles.open {
-            f.warn(key, format!("empty with roles.open = true: {who}"));
-        } else if ids.is_empty() {
-            f.error(
-                key,
-                format!("empty: `socbot run` refuses to start, as {who}; put role ids, or set roles.open = true for a trial server"),
-            );
-        }
-        check_ids(&mut f, key, "role", ids);
-        if c.discord.guild_id != 0 && ids.contains(&c.discord.guild_id) {
-            f.warn(
-                key,
-                "holds the server's id, which is the @everyone role: every member passes",
-            );
-        }
-    }
-    // on-call
-    check_ids(&mut f, "oncall.roster", "user", &c.oncall.roster);
-    if let crate::oncall::Secondary::User(id) = c.oncall.secondary {
-        check_id(&mut f, "oncall.secondary", "user", id);
-    }
-    if c.oncall.fallback_role != 0 {
-        check_id(
-            &mut f,
-            "oncall.fallback_role",
-            "role",
-            c.oncall.fallback_role,
-        );
-    }
-    if c.oncall.roster.is_empty() && c.oncall.fallback_role == 0 {
-        f.warn(
-            "oncall.roster",
-            "empty and no oncall.fallback_role: an escalation pages nobody unless someone sets an override with /oncall override",
-        );
-    }
-    // paging durations and webhook
-    if c.paging.ack_timeout_secs < 60 {
-        f.warn(
-            "paging.ack_timeout_secs",
-            format!(
-                "{} s is very short to acknowledge a page; 300 to 900 is usual",
-                c.paging.ack_timeout_secs
-            ),
-        );
-    } else {
+    if c.paging.ack_timeout_secs >= 60 {
         f.ok(
             "paging.ack_timeout_secs",
             format!(
@@ -284,21 +178,15 @@ fn check(c: &Config, layers: &config::Config) -> Findings {
             ),
         );
     }
-    if let Some(url) = c.paging.webhook() {
-        if c.paging.routing_key().is_empty() {
-            f.warn(
-                "paging.routing_key",
-                "empty while paging.webhook_url is set; set SOCBOT__PAGING__ROUTING_KEY",
-            );
-        }
-        if url.starts_with("http://") {
-            f.warn(
-                "paging.webhook_url",
-                "is plain http: pages and the routing key cross the network unencrypted",
-            );
-        }
-    }
-    // paths
+    check_playbooks(c, &mut f);
+    check_catalog(c, &mut f);
+    check_store(c, &mut f);
+    check_listeners(c, &mut f);
+    f
+}
+
+/// The playbooks load as `socbot run` would load them.
+fn check_playbooks(c: &Config, f: &mut Lines) {
     let dir = &c.playbooks.dir;
     if !dir.is_dir() {
         f.error(
@@ -308,34 +196,37 @@ fn check(c: &Config, layers: &config::Config) -> Findings {
                 dir.display()
             ),
         );
-    } else {
-        match crate::playbook::Library::load_dir_limited(dir, c.playbooks.max_file_bytes) {
-            Ok((library, report)) if library.is_empty() => f.error(
-                "playbooks.dir",
-                format!(
-                    "{} holds no playbook ({} error(s)); run `socbot check {}`",
-                    dir.display(),
-                    report.errors(),
-                    dir.display()
-                ),
-            ),
-            Ok((library, report)) if report.errors() > 0 => f.warn(
-                "playbooks.dir",
-                format!(
-                    "{} playbooks load from {}, {} error(s) keep files out; run `socbot check {}`",
-                    library.len(),
-                    dir.display(),
-                    report.errors(),
-                    dir.display()
-                ),
-            ),
-            Ok((library, _)) => f.ok(
-                "playbooks.dir",
-                format!("{} playbooks load from {}", library.len(), dir.display()),
-            ),
-            Err(e) => f.error("playbooks.dir", e.to_string()),
-        }
+        return;
     }
+    match crate::playbook::Library::load_dir_limited(dir, c.playbooks.max_file_bytes) {
+        Ok((library, report)) if library.is_empty() => f.error(
+            "playbooks.dir",
+            format!(
+                "{} holds no playbook ({} error(s)); run `socbot check {}`",
+                dir.display(),
+                report.errors(),
+                dir.display()
+            ),
+        ),
+        Ok((library, report)) if report.errors() > 0 => f.warn(
+            "playbooks.dir",
+            format!(
+                "{} playbooks load from {}, {} error(s) keep files out; run `socbot check {}`",
+                library.len(),
+                dir.display(),
+                report.errors(),
+                dir.display()
+            ),
+        ),
+        Ok((library, _)) => f.ok(
+            "playbooks.dir",
+            format!("{} playbooks load from {}", library.len(), dir.display()),
+        ),
+        Err(e) => f.error("playbooks.dir", e.to_string()),
+    }
+}
+
+fn check_catalog(c: &Config, f: &mut Lines) {
     match c.attack.catalog() {
         Ok(catalog) => f.ok(
             "attack.stix",
@@ -353,6 +244,10 @@ fn check(c: &Config, layers: &config::Config) -> Findings {
         Err(crate::config::ConfigError::Invalid { message, .. }) => f.error("attack.stix", message),
         Err(e) => f.error("attack.stix", e.to_string()),
     }
+}
+
+/// The store's directory can be made, and the control socket beside it reached.
+fn check_store(c: &Config, f: &mut Lines) {
     let store = &c.store.path;
     if store.exists() && !store.is_dir() {
         f.error(
@@ -371,7 +266,7 @@ fn check(c: &Config, layers: &config::Config) -> Findings {
         let ancestor = store.ancestors().skip(1).find(|a| a.exists());
         match ancestor {
             Some(a) if !a.is_dir() => {
-                f.error("store.path", format!("{} is not a directory", a.display()))
+                f.error("store.path", format!("{} is not a directory", a.display()));
             }
             _ => f.ok(
                 "store.path",
@@ -389,31 +284,27 @@ fn check(c: &Config, layers: &config::Config) -> Findings {
             ),
         );
     }
-    // http
-    match crate::http::parse_listen(&c.http.listen) {
-        Ok(None) => f.ok(
+}
+
+/// What the HTTP listener serves: probes, metrics and the alert sources.
+fn check_listeners(c: &Config, f: &mut Lines) {
+    match c.http.listen {
+        None => f.ok(
             "http.listen",
             "off: no /healthz, /readyz or /metrics (container probes need it)",
         ),
-        Ok(Some(addr)) if addr.port() == 0 => f.warn(
+        Some(addr) if addr.port() == 0 => f.warn(
             "http.listen",
             "port 0 picks a free port at each start; probes and Prometheus cannot find it",
         ),
-        Ok(Some(addr)) if addr.ip().is_unspecified() => f.ok(
+        Some(addr) if addr.ip().is_unspecified() => f.ok(
             "http.listen",
             format!("{addr}: reachable from other hosts; keep the port inside your network"),
         ),
-        Ok(Some(addr)) => f.ok("http.listen", addr.to_string()),
-        Err(m) => f.error("http.listen", m),
+        Some(addr) => f.ok("http.listen", addr.to_string()),
     }
-    // alerts
     if c.alerts.sources.is_empty() {
         f.ok("alerts.sources", "none: POST /alerts/<source> answers 404");
-    } else if c.http.listen.trim().is_empty() {
-        f.warn(
-            "alerts.sources",
-            "sources are configured but http.listen is empty: nothing receives their alerts",
-        );
     }
     for (name, source) in &c.alerts.sources {
         let escalate = source
@@ -426,14 +317,7 @@ fn check(c: &Config, layers: &config::Config) -> Findings {
                 source.format
             ),
         );
-        if source.token.expose_secret().trim().len() < 16 {
-            f.warn(
-                "alerts.sources",
-                format!("{name}: the token is short; use 16 or more random characters (e.g. openssl rand -hex 24)"),
-            );
-        }
     }
-    f
 }
 
 /// The merged values as TOML, sections in `config/default.toml`'s order, secrets redacted.
@@ -702,8 +586,11 @@ pub fn restore(config: &Config, args: RestoreArgs) -> anyhow::Result<ExitCode> {
 /// `socbot health`: exit 0 when healthy, 1 for every other outcome (Docker's HEALTHCHECK
 /// reserves exit code 2).
 pub fn health(config: &Config, args: HealthArgs) -> anyhow::Result<ExitCode> {
-    let listen = args.addr.as_deref().unwrap_or(&config.http.listen);
-    let addr = match crate::http::parse_listen(listen) {
+    let listen = match args.addr.as_deref() {
+        Some(addr) => crate::config::parse_listen(addr).map_err(|m| format!("--addr: {m}")),
+        None => Ok(config.http.listen),
+    };
+    let addr = match listen {
         Ok(Some(a)) => crate::http::local_target(a),
         Ok(None) => {
             eprintln!(
@@ -712,7 +599,7 @@ pub fn health(config: &Config, args: HealthArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
         Err(m) => {
-            eprintln!("socbot: configuration key `http.listen`: {m}");
+            eprintln!("socbot: {m}");
             return Ok(ExitCode::FAILURE);
         }
     };
@@ -737,7 +624,6 @@ pub fn health(config: &Config, args: HealthArgs) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::plausible_snowflake;
 
     #[test]
     fn unknown_keys_that_look_secret_are_redacted_and_known_ones_are_not() {
@@ -762,15 +648,6 @@ mod tests {
         ] {
             assert!(!is_secret(key), "{key}");
         }
-    }
-
-    #[test]
-    fn snowflakes_are_checked_for_shape_and_time() {
-        assert!(plausible_snowflake(1_300_000_000_000_000_011));
-        assert!(plausible_snowflake(41_771_983_423_143_936));
-        assert!(!plausible_snowflake(12));
-        assert!(!plausible_snowflake(123_456_789));
-        assert!(!plausible_snowflake(u64::MAX), "from the far future");
     }
 
     #[test]

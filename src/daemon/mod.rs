@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
-use crate::config::Config;
+use crate::config::{Config, Finding};
 use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
@@ -35,7 +35,7 @@ pub enum StartError {
     /// A value the configuration loader accepts but that cannot be right, e.g. an id that is
     /// no Discord id.
     #[error("configuration key `{key}`: {message}")]
-    Config { key: &'static str, message: String },
+    Config { key: String, message: String },
 }
 
 impl From<crate::playbook::library::LoadError> for StartError {
@@ -44,86 +44,27 @@ impl From<crate::playbook::library::LoadError> for StartError {
     }
 }
 
-/// Discord's epoch (2015-01-01) in ms: a snowflake's top 42 bits count ms from it.
-const DISCORD_EPOCH_MS: i64 = 1_420_070_400_000;
-
-/// Whether `id` looks like a real Discord id: a snowflake made between Discord's launch and now.
-/// Catches a role *name*'s digits, a truncated paste or a made-up number.
-pub fn plausible_snowflake(id: u64) -> bool {
-    let made = DISCORD_EPOCH_MS + (id >> 22) as i64;
-    // The oldest ids are from early 2015 (~4e16); allow a day of clock skew ahead.
-    id >= 10_000_000_000_000_000 && made <= chrono::Utc::now().timestamp_millis() + 86_400_000
+/// The configuration's findings ([`crate::config::validate`]) as `socbot run` sees them: the
+/// first error stops start-up naming its key; the warnings are returned, to be logged once the
+/// daemon has loaded what it needs (a start-up that fails says one line, nothing else).
+pub fn check_config(config: &Config) -> Result<Vec<Finding>, StartError> {
+    let (errors, warnings): (Vec<_>, Vec<_>) = crate::config::validate(config)
+        .into_iter()
+        .partition(Finding::is_error);
+    match errors.into_iter().next() {
+        Some(e) => Err(StartError::Config {
+            key: e.key,
+            message: e.message,
+        }),
+        None => Ok(warnings),
+    }
 }
 
-/// What is wrong with `id` as the id of a Discord `what` (server, channel, role, user), if
-/// anything: one line saying where to find the right one.
-pub fn discord_id_problem(what: &str, id: u64) -> Option<String> {
-    (!plausible_snowflake(id)).then(|| {
-        format!(
-            "{id} is not a Discord {what} id (17 to 20 digits); in Discord turn on Developer Mode, then right-click the {what} → Copy ID"
-        )
-    })
-}
-
-/// The ids `socbot run` cannot do without being right: a wrong server or SOC channel id would
-/// only show up as Discord refusing requests once connected. The server is required (a SOC bot
-/// serves its own server, nothing to any other); a SOC channel of 0 (unset) is allowed:
-/// incident cards then go where each incident is opened.
-pub fn check_discord_ids(config: &Config) -> Result<(), StartError> {
-    if config.discord.guild_id == 0 {
-        return Err(StartError::Config {
-            key: "discord.guild_id",
-            message: "not set; socbot serves one Discord server and refuses every other: put your server's id (SOCBOT__DISCORD__GUILD_ID; in Discord turn on Developer Mode, then right-click the server → Copy ID)".into(),
-        });
+/// Logs what [`check_config`] warned about.
+pub fn log_warnings(warnings: &[Finding]) {
+    for w in warnings {
+        warn!(key = %w.key, "{}", w.message);
     }
-    for (key, what, id) in [
-        ("discord.guild_id", "server", config.discord.guild_id),
-        (
-            "discord.soc_channel_id",
-            "channel",
-            config.discord.soc_channel_id,
-        ),
-    ] {
-        if id != 0
-            && let Some(message) = discord_id_problem(what, id)
-        {
-            return Err(StartError::Config { key, message });
-        }
-    }
-    Ok(())
-}
-
-/// Who may do what must be said: with `roles.l1` or `roles.t2` empty every member of the server
-/// could open, close and acknowledge, so `socbot run` refuses unless `roles.open = true` says
-/// that is meant (a trial server); then it warns at every start.
-pub fn check_roles(config: &Config) -> Result<(), StartError> {
-    let roles = &config.roles;
-    for (key, ids, tier) in [
-        ("roles.l1", &roles.l1, "open, answer and escalate incidents"),
-        (
-            "roles.t2",
-            &roles.t2,
-            "close incidents, acknowledge pages and override the on-call rotation",
-        ),
-    ] {
-        if ids.is_empty() {
-            if roles.open {
-                warn!(
-                    key,
-                    "roles.open = true and {key} is empty: every member of the server may {tier}"
-                );
-            } else {
-                return Err(StartError::Config {
-                    key,
-                    message: format!(
-                        "empty: every member of the server could {tier}; put the role ids allowed to (SOCBOT__{}=id,id), or set roles.open = true for a trial server open to all",
-                        key.to_ascii_uppercase().replace('.', "__")
-                    ),
-                });
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Loads the configured playbooks and logs every problem with its file:line.
@@ -152,7 +93,7 @@ pub fn load_catalog(config: &Config) -> Result<Arc<crate::attack::Catalog>, Star
     let catalog = config.attack.catalog().map_err(|e| match e {
         crate::config::ConfigError::Invalid { key, message } => StartError::Config { key, message },
         other => StartError::Config {
-            key: "attack.stix",
+            key: "attack.stix".into(),
             message: other.to_string(),
         },
     })?;
@@ -217,7 +158,7 @@ pub fn incident_service(
         .map(|url| Webhook::new(url).with_routing_key(config.paging.routing_key.clone()));
     let outbox = Outbox::new(store.clone(), port)
         .with_webhook(webhook)
-        .with_settings(config.outbox.settings());
+        .with_settings(crate::effects::OutboxSettings::from_config(&config.outbox));
     let incidents = Incidents::new(
         store.clone(),
         outbox.clone(),
@@ -252,58 +193,19 @@ pub async fn run_with_clock(
     if !config.discord.has_token() {
         return Err(StartError::NoToken.into());
     }
-    check_discord_ids(&config)?;
-    check_roles(&config)?;
+    let warnings = check_config(&config)?;
     let rotation = rotation(&config)?;
     let library = load_playbooks(&config)?;
     let catalog = load_catalog(&config)?;
     let store = open_store(&config)?;
+    log_warnings(&warnings);
     // Buttons carry the store's epoch: those made before a restore are refused.
     crate::discord::incident::set_store_epoch(store.epoch()?);
-    let pending = store.outbox_len();
-    if pending > 0 {
-        info!(
-            pending,
-            "outbox has undelivered effects from before; delivering them"
-        );
-    }
-    let timers = store.timer_count()?;
-    if timers > 0 {
-        info!(
-            timers,
-            "re-arming paging deadlines from before; overdue ones fire now"
-        );
-    }
+    log_pending(&store)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     crate::metrics::set_gateway_connected(false);
-    let mut ops = vec![tokio::spawn(crate::backup::serve_control(
-        store.clone(),
-        crate::backup::control_socket(&config.store.path),
-        stop_rx.clone(),
-    ))];
     let alerts = crate::http::alerts::Slot::default();
-    if let Some(addr) = crate::http::parse_listen(&config.http.listen)
-        .map_err(|m| anyhow::anyhow!("configuration key `http.listen`: {m}"))?
-    {
-        let listener = crate::http::bind(addr).await?;
-        config.http.bound.set(listener.local_addr().ok());
-        let routes = crate::http::Routes {
-            probe: crate::http::Probe {
-                library: library.clone(),
-                store: store.clone(),
-            },
-            alerts: alerts.clone(),
-        };
-        ops.push(tokio::spawn(crate::http::serve(
-            listener,
-            routes,
-            stop_rx.clone(),
-        )));
-    } else if !config.alerts.sources.is_empty() {
-        warn!(
-            "alert sources are configured but `http.listen` is empty: nothing receives them; set http.listen (e.g. 0.0.0.0:9184)"
-        );
-    }
+    let ops = start_ops(&config, &store, &library, &alerts, &stop_rx).await?;
     let watcher = tokio::spawn(reload::watch(
         library.clone(),
         config
@@ -361,6 +263,58 @@ pub async fn run_with_clock(
     result
 }
 
+/// Says what the store holds from before: effects to deliver and paging deadlines to re-arm.
+fn log_pending(store: &Store) -> anyhow::Result<()> {
+    let pending = store.outbox_len();
+    if pending > 0 {
+        info!(
+            pending,
+            "outbox has undelivered effects from before; delivering them"
+        );
+    }
+    let timers = store.timer_count()?;
+    if timers > 0 {
+        info!(
+            timers,
+            "re-arming paging deadlines from before; overdue ones fire now"
+        );
+    }
+    Ok(())
+}
+
+/// The operator's side: the backup control socket and, when `http.listen` is set, the HTTP
+/// listener (probes, metrics, alerts in through `alerts`).
+async fn start_ops(
+    config: &Config,
+    store: &Store,
+    library: &LibraryHandle,
+    alerts: &crate::http::alerts::Slot,
+    stop: &watch::Receiver<bool>,
+) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    let mut ops = vec![tokio::spawn(crate::backup::serve_control(
+        store.clone(),
+        crate::backup::control_socket(&config.store.path),
+        stop.clone(),
+    ))];
+    if let Some(addr) = config.http.listen {
+        let listener = crate::http::bind(addr).await?;
+        config.http.bound.set(listener.local_addr().ok());
+        let routes = crate::http::Routes {
+            probe: crate::http::Probe {
+                library: library.clone(),
+                store: store.clone(),
+            },
+            alerts: alerts.clone(),
+        };
+        ops.push(tokio::spawn(crate::http::serve(
+            listener,
+            routes,
+            stop.clone(),
+        )));
+    }
+    Ok(ops)
+}
+
 /// Resolves on SIGTERM or Ctrl-C; notifies `reload` on every SIGHUP meanwhile.
 pub async fn signals(reload: Arc<Notify>) {
     #[cfg(unix)]
@@ -401,6 +355,7 @@ mod tests {
                     "SOCBOT__DISCORD__SOC_CHANNEL_ID".to_owned(),
                     channel.to_owned(),
                 ),
+                ("SOCBOT__ROLES__OPEN".to_owned(), "true".to_owned()),
             ],
         )
         .expect("loads")
@@ -409,10 +364,10 @@ mod tests {
     #[test]
     fn implausible_ids_and_no_server_stop_start_up_and_no_soc_channel_does_not() {
         assert!(
-            check_discord_ids(&config("1100000000000000010", "0")).is_ok(),
+            check_config(&config("1100000000000000010", "0")).is_ok(),
             "channel 0 is unset"
         );
-        assert!(check_discord_ids(&config("1100000000000000010", "1100000000000000020")).is_ok());
+        assert!(check_config(&config("1100000000000000010", "1100000000000000020")).is_ok());
         for (guild, channel, key) in [
             ("0", "0", "discord.guild_id"),
             ("12", "0", "discord.guild_id"),
@@ -423,7 +378,7 @@ mod tests {
                 "discord.soc_channel_id",
             ),
         ] {
-            let err = check_discord_ids(&config(guild, channel)).unwrap_err();
+            let err = check_config(&config(guild, channel)).unwrap_err();
             let line = err.to_string();
             assert!(
                 line.starts_with(&format!("configuration key `{key}`: ")),
@@ -444,23 +399,42 @@ mod tests {
             )
             .expect("loads")
         };
-        let err = check_roles(&load(&[("SOCBOT__ROLES__T2", "1100000000000000022")])).unwrap_err();
+        let err = check_config(&load(&[
+            ("SOCBOT__ROLES__T2", "1100000000000000022"),
+            ("SOCBOT__DISCORD__GUILD_ID", "1100000000000000010"),
+        ]))
+        .unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("configuration key `roles.l1`: empty"),
             "{err}"
         );
-        let err = check_roles(&load(&[("SOCBOT__ROLES__L1", "1100000000000000011")])).unwrap_err();
+        let err = check_config(&load(&[
+            ("SOCBOT__ROLES__L1", "1100000000000000011"),
+            ("SOCBOT__DISCORD__GUILD_ID", "1100000000000000010"),
+        ]))
+        .unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("configuration key `roles.t2`: empty"),
             "{err}"
         );
-        assert!(check_roles(&load(&[("SOCBOT__ROLES__OPEN", "true")])).is_ok());
+        let warnings = check_config(&load(&[
+            ("SOCBOT__ROLES__OPEN", "true"),
+            ("SOCBOT__DISCORD__GUILD_ID", "1100000000000000010"),
+        ]))
+        .unwrap();
         assert!(
-            check_roles(&load(&[
+            warnings
+                .iter()
+                .any(|w| w.key == "roles.t2" && w.message.starts_with("roles.open = true")),
+            "{warnings:?}"
+        );
+        assert!(
+            check_config(&load(&[
                 ("SOCBOT__ROLES__L1", "1100000000000000011"),
-                ("SOCBOT__ROLES__T2", "1100000000000000022")
+                ("SOCBOT__ROLES__T2", "1100000000000000022"),
+                ("SOCBOT__DISCORD__GUILD_ID", "1100000000000000010"),
             ]))
             .is_ok()
         );

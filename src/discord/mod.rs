@@ -57,7 +57,7 @@ pub async fn serve(
     let handler = handler::Handler {
         known_threads: known_threads.clone(),
         service: service.clone(),
-        guild: (config.guild_id != 0).then(|| GuildId::new(config.guild_id)),
+        guild: config.guild_id.map(|g| GuildId::new(g.get())),
         seen: handler::Seen::default(),
         followups: answer::Followups::default(),
         defer_after: config.defer_after(),

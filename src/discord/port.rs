@@ -14,6 +14,7 @@ use super::incident::{
 use super::render::{EmbedSpec, MessageSpec, limits};
 use super::reply;
 use crate::effects::{ChatPort, DeliveryError, Effect};
+use crate::id::DiscordId;
 use crate::incident::{EventKind, Incident, PageTarget};
 use crate::service::LibraryHandle;
 
@@ -21,7 +22,7 @@ pub struct DiscordPort {
     pub http: Arc<Http>,
     pub library: LibraryHandle,
     /// For links to threads in DMs (`https://discord.com/channels/<guild>/<thread>`).
-    pub guild_id: u64,
+    pub guild_id: Option<DiscordId>,
     /// DM channel per user, so a re-page costs one call less.
     dm_channels: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
     /// Messages this process posted, by nonce, for an hour: an effect retried after a failure
@@ -32,7 +33,7 @@ pub struct DiscordPort {
     /// connection, 5xx): Discord may have made the thread anyway, so the next attempt looks
     /// for it among the guild's active threads before creating one.
     uncertain_threads: std::sync::Mutex<std::collections::HashSet<u64>>,
-    /// The guild for links, learnt from a channel when `guild_id` is 0.
+    /// The guild for links, learnt from a channel when `guild_id` is unset.
     link_guild: std::sync::Mutex<Option<u64>>,
     /// Threads the gateway listed at start-up (filled by the handler).
     known_threads: Arc<KnownThreads>,
@@ -52,7 +53,7 @@ impl DiscordPort {
         http: Arc<Http>,
         known_threads: Arc<KnownThreads>,
         library: LibraryHandle,
-        guild_id: u64,
+        guild_id: Option<DiscordId>,
     ) -> Self {
         Self {
             http,
@@ -76,13 +77,13 @@ impl DiscordPort {
     /// The active thread named `name` under `channel`, asked of Discord.
     async fn active_thread(&self, channel: u64, name: &str) -> Result<Option<u64>, DeliveryError> {
         let guild = match self.guild_id {
-            0 => ChannelId::new(channel)
+            None => ChannelId::new(channel)
                 .to_channel(&self.http)
                 .await
                 .map_err(classify)?
                 .guild()
                 .map(|c| c.guild_id),
-            g => Some(GuildId::new(g)),
+            Some(g) => Some(GuildId::new(g.get())),
         };
         let Some(guild) = guild else {
             return Ok(None);
@@ -180,8 +181,8 @@ impl DiscordPort {
     /// The guild of `channel`, for links (`https://discord.com/channels/<guild>/<channel>`):
     /// the configured one, or asked of Discord once when commands are global.
     async fn link_guild(&self, channel: u64) -> u64 {
-        if self.guild_id != 0 {
-            return self.guild_id;
+        if let Some(g) = self.guild_id {
+            return g.get();
         }
         let known = *self
             .link_guild

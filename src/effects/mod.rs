@@ -340,6 +340,16 @@ pub struct OutboxSettings {
     pub dead_letter_after: Duration,
 }
 
+impl OutboxSettings {
+    /// From `[outbox]` (at least one lane).
+    pub fn from_config(c: &crate::config::OutboxConfig) -> Self {
+        Self {
+            concurrency: c.concurrency.max(1),
+            dead_letter_after: Duration::from_secs(c.dead_letter_after),
+        }
+    }
+}
+
 impl Default for OutboxSettings {
     fn default() -> Self {
         Self {

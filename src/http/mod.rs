@@ -25,7 +25,7 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
@@ -51,34 +51,6 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// The body every response has.
 pub type Body = Full<Bytes>;
-
-/// Where the listener actually bound (useful with port 0). Shared by clones: whoever holds the
-/// configuration can read it once the daemon has started. Not a configuration key.
-#[derive(Debug, Clone, Default)]
-pub struct BoundAddr(Arc<Mutex<Option<SocketAddr>>>);
-
-impl BoundAddr {
-    pub fn get(&self) -> Option<SocketAddr> {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub fn set(&self, addr: Option<SocketAddr>) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = addr;
-    }
-}
-
-/// Parses `http.listen`: empty for off, else `IP:port` (`127.0.0.1:9184`, `[::]:9184`).
-pub fn parse_listen(listen: &str) -> Result<Option<SocketAddr>, String> {
-    let listen = listen.trim();
-    if listen.is_empty() {
-        return Ok(None);
-    }
-    listen.parse().map(Some).map_err(|_| {
-        format!(
-            "`{listen}` is not an address to listen on; put IP:port such as 127.0.0.1:9184 (this host only) or 0.0.0.0:9184 (containers), or leave it empty for no listener"
-        )
-    })
-}
 
 /// What the probes look at.
 #[derive(Clone)]
@@ -351,18 +323,6 @@ pub fn local_target(addr: SocketAddr) -> SocketAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn listen_is_off_or_an_ip_and_port() {
-        assert_eq!(parse_listen("").unwrap(), None);
-        assert_eq!(
-            parse_listen(" 127.0.0.1:9184 ").unwrap(),
-            Some("127.0.0.1:9184".parse().unwrap())
-        );
-        assert!(parse_listen("[::]:0").unwrap().is_some());
-        let err = parse_listen("localhost").unwrap_err();
-        assert!(err.contains("127.0.0.1:9184"), "{err}");
-    }
 
     #[test]
     fn unspecified_addresses_are_probed_on_loopback() {

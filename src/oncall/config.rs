@@ -10,6 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::rotation::Rotation;
+use crate::id::DiscordId;
 
 /// A configuration value that does not make sense, naming its key:
 /// `oncall.timezone: "Mars/Base" is not an IANA time zone, e.g. Europe/Berlin`.
@@ -37,8 +38,8 @@ impl ConfigProblem {
 pub struct OncallConfig {
     /// Discord user ids, in rotation order. Empty: nobody rotates (overrides and the fallback
     /// role still work).
-    #[serde(deserialize_with = "id_list")]
-    pub roster: Vec<u64>,
+    #[serde(deserialize_with = "crate::id::list")]
+    pub roster: Vec<DiscordId>,
     /// The length of a shift in (local) days.
     pub rotation_days: u32,
     /// The local time of the hand-off, `HH:MM` (24 h).
@@ -50,8 +51,10 @@ pub struct OncallConfig {
     pub start: String,
     /// Who is paged after the primary.
     pub secondary: Secondary,
-    /// A Discord role id mentioned when the secondary does not acknowledge either; 0 for none.
-    pub fallback_role: u64,
+    /// A Discord role id mentioned when the secondary does not acknowledge either; 0 (or
+    /// unset) for none.
+    #[serde(deserialize_with = "crate::id::optional")]
+    pub fallback_role: Option<DiscordId>,
 }
 
 impl OncallConfig {
@@ -70,15 +73,6 @@ impl OncallConfig {
 
     /// The parsed, checked form.
     pub fn rotation(&self) -> Result<Rotation, ConfigProblem> {
-        if let Some(pos) = self.roster.iter().position(|&id| id == 0) {
-            return Err(ConfigProblem::new(
-                "oncall.roster",
-                format!(
-                    "entry {} is 0; put Discord user ids (Developer Mode → right-click a member → Copy User ID)",
-                    pos + 1
-                ),
-            ));
-        }
         if self.rotation_days == 0 || self.rotation_days > Self::MAX_ROTATION_DAYS {
             return Err(ConfigProblem::new(
                 "oncall.rotation_days",
@@ -109,13 +103,13 @@ impl OncallConfig {
             )
         })?;
         Ok(Rotation::new(
-            self.roster.clone(),
+            self.roster.iter().map(|id| id.get()).collect(),
             self.rotation_days,
             handoff,
             tz,
             start,
             self.secondary,
-            (self.fallback_role != 0).then_some(self.fallback_role),
+            self.fallback_role.map(DiscordId::get),
         ))
     }
 }
@@ -129,7 +123,7 @@ impl Default for OncallConfig {
             timezone: Self::DEFAULT_TIMEZONE.to_owned(),
             start: Self::DEFAULT_START.to_owned(),
             secondary: Secondary::Next,
-            fallback_role: 0,
+            fallback_role: None,
         }
     }
 }
@@ -167,7 +161,7 @@ fn parse_timezone(s: &str) -> Result<Tz, ConfigProblem> {
 pub enum Secondary {
     #[default]
     Next,
-    User(u64),
+    User(DiscordId),
     None,
 }
 
@@ -184,8 +178,7 @@ impl FromStr for Secondary {
         }
         lower
             .strip_prefix("user:")
-            .and_then(|id| id.trim().parse::<u64>().ok())
-            .filter(|&id| id != 0)
+            .and_then(|id| id.parse::<DiscordId>().ok())
             .map(Self::User)
             .ok_or_else(|| {
                 format!(
@@ -311,43 +304,13 @@ impl Default for PagingConfig {
     }
 }
 
-/// A list of Discord ids from TOML (`[1, 2]`) or an environment variable (`1,2` or `1`).
-pub fn id_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Item {
-        Int(u64),
-        Text(String),
-    }
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Ids {
-        List(Vec<Item>),
-        One(Item),
-    }
-    let items = match Ids::deserialize(d)? {
-        Ids::List(items) => items,
-        Ids::One(item) => vec![item],
-    };
-    let mut out = Vec::new();
-    for item in items {
-        match item {
-            Item::Int(n) => out.push(n),
-            Item::Text(t) => {
-                for part in t.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                    out.push(part.parse().map_err(|_| {
-                        serde::de::Error::custom(format!("`{part}` is not a Discord id (a number)"))
-                    })?);
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn id(n: u64) -> DiscordId {
+        DiscordId::new(n).unwrap()
+    }
 
     #[test]
     fn defaults_are_valid_and_deserialise_from_nothing() {
@@ -381,8 +344,8 @@ mod tests {
         for (s, want) in [
             ("next", Secondary::Next),
             ("NONE", Secondary::None),
-            ("user:123", Secondary::User(123)),
-            (" user: 42 ", Secondary::User(42)),
+            ("user:123", Secondary::User(id(123))),
+            (" user: 42 ", Secondary::User(id(42))),
         ] {
             assert_eq!(s.parse::<Secondary>(), Ok(want), "{s}");
         }
@@ -392,9 +355,9 @@ mod tests {
         }
         let c: OncallConfig =
             serde_json::from_value(serde_json::json!({"secondary": "user:77"})).unwrap();
-        assert_eq!(c.secondary, Secondary::User(77));
+        assert_eq!(c.secondary, Secondary::User(id(77)));
         assert_eq!(
-            serde_json::to_value(Secondary::User(77)).unwrap(),
+            serde_json::to_value(Secondary::User(id(77))).unwrap(),
             "user:77"
         );
         let e = serde_json::from_value::<OncallConfig>(serde_json::json!({"secondary": "boss"}))
@@ -407,7 +370,7 @@ mod tests {
     fn problems_name_the_key() {
         let bad = |f: fn(&mut OncallConfig)| {
             let mut c = OncallConfig {
-                roster: vec![1, 2],
+                roster: vec![id(1), id(2)],
                 ..OncallConfig::default()
             };
             f(&mut c);
@@ -424,7 +387,12 @@ mod tests {
         assert_eq!(bad(|c| c.handoff = "25:00".into()).key, "oncall.handoff");
         assert_eq!(bad(|c| c.start = "05/01/2026".into()).key, "oncall.start");
         assert_eq!(bad(|c| c.rotation_days = 0).key, "oncall.rotation_days");
-        assert_eq!(bad(|c| c.roster = vec![1, 0]).key, "oncall.roster");
+        let zero = serde_json::from_value::<OncallConfig>(serde_json::json!({"roster": [1, 0]}));
+        assert!(
+            zero.unwrap_err()
+                .to_string()
+                .contains("0 is not a Discord id")
+        );
         let ok = OncallConfig {
             handoff: "7:30".into(),
             timezone: "America/New_York".into(),
@@ -490,9 +458,9 @@ mod tests {
         let oncall: OncallConfig = built.get("oncall").unwrap();
         assert_eq!(
             oncall.roster,
-            [111_111_111_111_111_111, 222_222_222_222_222_222]
+            [id(111_111_111_111_111_111), id(222_222_222_222_222_222)]
         );
-        assert_eq!(oncall.secondary, Secondary::User(333));
+        assert_eq!(oncall.secondary, Secondary::User(id(333)));
         let r = oncall.rotation().unwrap();
         assert_eq!(r.fallback_role(), Some(444));
         assert_eq!(r.timezone(), chrono_tz::Europe::Berlin);
@@ -511,7 +479,7 @@ mod tests {
             .build()
             .unwrap();
         let oncall: OncallConfig = built.get("oncall").unwrap();
-        assert_eq!(oncall.roster, [5, 6, 7]);
+        assert_eq!(oncall.roster, [id(5), id(6), id(7)]);
         assert_eq!(oncall.secondary, Secondary::Next);
         let paging: PagingConfig = built.get("paging").unwrap();
         assert_eq!((paging.repeats, paging.routing_key()), (2, "R0UT1NG"));

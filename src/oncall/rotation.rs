@@ -142,7 +142,7 @@ impl Rotation {
     pub fn secondary_for(&self, primary: u64, shift: Option<&Shift>) -> Option<u64> {
         match self.secondary {
             Secondary::None => None,
-            Secondary::User(id) => Some(id).filter(|&id| id != primary),
+            Secondary::User(id) => Some(id.get()).filter(|&id| id != primary),
             Secondary::Next => {
                 let k = shift?.number;
                 let n = i64::try_from(self.roster.len()).ok()?;
@@ -216,9 +216,16 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn ids(roster: &[u64]) -> Vec<crate::id::DiscordId> {
+        roster
+            .iter()
+            .filter_map(|&n| crate::id::DiscordId::new(n))
+            .collect()
+    }
+
     fn rotation(roster: &[u64], days: u32, handoff: &str, tz: &str, start: &str) -> Rotation {
         OncallConfig {
-            roster: roster.to_vec(),
+            roster: ids(roster),
             rotation_days: days,
             handoff: handoff.into(),
             timezone: tz.into(),
@@ -372,7 +379,7 @@ mod tests {
     #[test]
     fn secondary_choices() {
         let base = OncallConfig {
-            roster: vec![1, 2, 3],
+            roster: ids(&[1, 2, 3]),
             ..OncallConfig::default()
         };
         let r = base.rotation().unwrap();
@@ -386,7 +393,7 @@ mod tests {
         assert_eq!(r.secondary_for(1, None), None);
 
         let one = OncallConfig {
-            roster: vec![1],
+            roster: ids(&[1]),
             ..OncallConfig::default()
         }
         .rotation()
@@ -397,7 +404,7 @@ mod tests {
         assert_eq!(one.secondary_for(9, Some(&s1)), Some(1));
 
         let fixed = OncallConfig {
-            secondary: Secondary::User(42),
+            secondary: Secondary::User(crate::id::DiscordId::new(42).unwrap()),
             ..base.clone()
         }
         .rotation()

@@ -202,7 +202,10 @@ mod tests {
 
     fn rotation(roster: &[u64], secondary: Secondary) -> Rotation {
         OncallConfig {
-            roster: roster.to_vec(),
+            roster: roster
+                .iter()
+                .filter_map(|&n| crate::id::DiscordId::new(n))
+                .collect(),
             secondary,
             ..OncallConfig::default()
         }
@@ -310,7 +313,7 @@ mod tests {
             (5, None, o.until, None)
         );
         assert_eq!(Oncall::now(&r, &[o], at("2026-01-07T08:00:00Z")), None);
-        let fixed = rotation(&[], Secondary::User(6));
+        let fixed = rotation(&[], Secondary::User(crate::id::DiscordId::new(6).unwrap()));
         let o = ov(5, "2026-01-07T00:00:00Z", "2026-01-07T08:00:00Z");
         let v = Oncall::now(&fixed, &[o], at("2026-01-07T01:00:00Z")).unwrap();
         assert_eq!(v.secondary, Some(6));

@@ -288,7 +288,7 @@ impl AlertIntake {
             self.incidents.policy(),
             now,
         );
-        let channel = self.incidents.soc_channel();
+        let channel = crate::id::DiscordId::raw(self.incidents.soc_channel());
         if let Some(EventKind::Opened { channel: home, .. }) =
             events.first_mut().map(|e| &mut e.kind)
         {
@@ -379,7 +379,7 @@ impl AlertIntake {
             self.incidents.policy(),
             now,
         );
-        let channel = self.incidents.soc_channel();
+        let channel = crate::id::DiscordId::raw(self.incidents.soc_channel());
         if let Some(EventKind::Opened { channel: home, .. }) =
             events.first_mut().map(|e| &mut e.kind)
         {

@@ -13,6 +13,7 @@ use super::paging::{Paging, PagingChanges};
 use super::{Actor, Command, Reply, Role, UserError};
 use crate::config::RolesConfig;
 use crate::effects::{Effect, Outbox, OutboxEntry};
+use crate::id::DiscordId;
 use crate::incident::{
     self as domain, ActorRef, DefaultPolicy, DomainError, Event, EventKind, Finding, Incident,
     IncidentId, IncidentStatus, Resolution,
@@ -188,7 +189,7 @@ pub struct Incidents {
     policy: DefaultPolicy,
     roles: RolesConfig,
     /// Where incident threads are opened (0: the channel the command came from).
-    soc_channel: u64,
+    soc_channel: Option<DiscordId>,
     /// Serialises read-decide-write so two answers never decide on the same old state.
     lock: Arc<Mutex<()>>,
     /// Pages Tier 2 when an incident escalates (None: no paging).
@@ -313,7 +314,7 @@ impl Incidents {
         outbox: Outbox,
         policy: DefaultPolicy,
         roles: RolesConfig,
-        soc_channel: u64,
+        soc_channel: Option<DiscordId>,
     ) -> Self {
         if let Err(e) = ensure_open_index(&store) {
             tracing::error!(error = %e, "cannot index the open incidents; list and hand-off may miss some");
@@ -352,8 +353,8 @@ impl Incidents {
         &self.outbox
     }
 
-    /// Where incident threads are opened (0: where each command came from).
-    pub fn soc_channel(&self) -> u64 {
+    /// Where incident threads are opened (None: where each command came from).
+    pub fn soc_channel(&self) -> Option<DiscordId> {
         self.soc_channel
     }
 
@@ -368,7 +369,7 @@ impl Incidents {
             .l1
             .iter()
             .chain(&self.roles.t2)
-            .copied()
+            .map(|id| id.get())
             .collect()
     }
 
@@ -378,7 +379,7 @@ impl Incidents {
         if self.roles.t2.is_empty() {
             self.l1_roles()
         } else {
-            self.roles.t2.clone()
+            self.roles.t2.iter().map(|id| id.get()).collect()
         }
     }
 

@@ -11,6 +11,7 @@ use tracing::{error, info};
 
 use crate::clock::Clock;
 use crate::effects::{Effect, Outbox, OutboxEntry};
+use crate::id::DiscordId;
 use crate::incident::{ActorRef, Event, EventKind, Incident, IncidentId};
 use crate::oncall::{
     Oncall, OncallView, Override, PageState, PagingConfig, Rotation, Severity, Step, WebhookAction,
@@ -97,7 +98,7 @@ pub struct Paging {
     /// Shared with the incident commands: one read-decide-write at a time.
     lock: Arc<Mutex<()>>,
     /// Where the shift hand-off is posted (0: not posted).
-    handoff_channel: u64,
+    handoff_channel: Option<DiscordId>,
 }
 
 /// What a command's events mean for paging, to add to its batch.
@@ -125,13 +126,13 @@ impl Paging {
             clock,
             kick: Arc::new(Notify::new()),
             lock,
-            handoff_channel: 0,
+            handoff_channel: None,
         }
     }
 
     /// Posts a hand-off summary (on call now, open and escalated incidents) in `channel` at
     /// every rotation hand-off.
-    pub fn with_handoff(mut self, channel: u64) -> Self {
+    pub fn with_handoff(mut self, channel: Option<DiscordId>) -> Self {
         self.handoff_channel = channel;
         self
     }
@@ -183,11 +184,14 @@ impl Paging {
     async fn handoff(&self) -> Result<(), StoreError> {
         let _guard = self.lock.lock().await;
         let now = self.clock.now();
+        let Some(channel) = self.handoff_channel else {
+            return Ok(());
+        };
         let text = self.handoff_text(now)?;
         let mut batch = Batch::default();
         batch.effects.push(OutboxEntry::encode(Effect::PostChannel {
             incident: 0,
-            channel: self.handoff_channel,
+            channel: channel.get(),
             text,
         }));
         match self.rotation.on_call(now) {
@@ -209,7 +213,7 @@ impl Paging {
     /// when the armed one is still to come but no longer at the end of the shift (the rotation
     /// was reconfigured). An overdue one stays: it was missed while socbot was down, and fires.
     async fn arm_handoff(&self) -> Result<(), StoreError> {
-        if self.handoff_channel == 0 {
+        if self.handoff_channel.is_none() {
             return Ok(());
         }
         let now = self.clock.now();
@@ -480,7 +484,7 @@ impl Paging {
             };
             let fired = match t.kind {
                 PAGE_TIMER => self.advance(t.incident).await,
-                HANDOFF_TIMER if self.handoff_channel != 0 => self.handoff().await,
+                HANDOFF_TIMER if self.handoff_channel.is_some() => self.handoff().await,
                 _ => {
                     let batch = Batch {
                         cancel_timers: vec![(t.incident, t.kind)],

@@ -78,11 +78,9 @@ impl Incidents {
         open(IncidentId(0))?;
         let id = IncidentId(self.store.allocate_incident_id().map_err(internal)?);
         let mut events = open(id)?;
-        let channel = if self.soc_channel != 0 {
-            self.soc_channel
-        } else {
-            cx.origin.channel
-        };
+        let channel = self
+            .soc_channel
+            .map_or(cx.origin.channel, crate::id::DiscordId::get);
         if let Some(EventKind::Opened { channel: home, .. }) =
             events.first_mut().map(|e| &mut e.kind)
         {

@@ -2,13 +2,20 @@
 //! `SOCBOT_CONFIG`), then `SOCBOT__SECTION__KEY` environment variables. Strict: an unknown key
 //! is an error, and every problem names the key and says what to put there.
 
+mod validate;
+
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::id::DiscordId;
+pub use validate::{Finding, Severity, Stage, discord_id_problem, plausible_snowflake, validate};
+
 /// The defaults shipped in the repository, compiled into the binary.
-pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,7 +52,7 @@ impl AttackConfig {
         crate::attack::Catalog::load(Path::new(self.stix.trim()))
             .map(std::sync::Arc::new)
             .map_err(|e| ConfigError::Invalid {
-                key: "attack.stix",
+                key: "attack.stix".into(),
                 message: format!("{e:#}"),
             })
     }
@@ -136,11 +143,45 @@ impl AlertSource {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
-    /// `IP:port` to serve /healthz, /readyz and /metrics on; empty for none.
-    pub listen: String,
+    /// `IP:port` to serve /healthz, /readyz and /metrics on; empty (None) for none.
+    #[serde(deserialize_with = "listen")]
+    pub listen: Option<SocketAddr>,
     /// Where the listener bound, once the daemon runs (port 0 picks a free port). Not a key.
     #[serde(skip)]
-    pub bound: crate::http::BoundAddr,
+    pub bound: BoundAddr,
+}
+
+fn listen<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    parse_listen(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+/// Parses `http.listen` (or `socbot health --addr`): empty for off, else `IP:port`
+/// (`127.0.0.1:9184`, `[::]:9184`).
+pub fn parse_listen(listen: &str) -> Result<Option<SocketAddr>, String> {
+    let listen = listen.trim();
+    if listen.is_empty() {
+        return Ok(None);
+    }
+    listen.parse().map(Some).map_err(|_| {
+        format!(
+            "`{listen}` is not an address to listen on; put IP:port such as 127.0.0.1:9184 (this host only) or 0.0.0.0:9184 (containers), or leave it empty for no listener"
+        )
+    })
+}
+
+/// Where the listener actually bound (useful with port 0). Shared by clones: whoever holds the
+/// configuration can read it once the daemon has started. Not a configuration key.
+#[derive(Debug, Clone, Default)]
+pub struct BoundAddr(Arc<Mutex<Option<SocketAddr>>>);
+
+impl BoundAddr {
+    pub fn get(&self) -> Option<SocketAddr> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn set(&self, addr: Option<SocketAddr>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = addr;
+    }
 }
 
 /// Who may do what, by Discord role id. An empty list lets every member, which `socbot run`
@@ -148,10 +189,10 @@ pub struct HttpConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RolesConfig {
-    #[serde(deserialize_with = "crate::oncall::config::id_list")]
-    pub l1: Vec<u64>,
-    #[serde(deserialize_with = "crate::oncall::config::id_list")]
-    pub t2: Vec<u64>,
+    #[serde(deserialize_with = "crate::id::list")]
+    pub l1: Vec<DiscordId>,
+    #[serde(deserialize_with = "crate::id::list")]
+    pub t2: Vec<DiscordId>,
     /// Lets `socbot run` start with `l1` or `t2` empty (every member may): a trial server.
     #[serde(default)]
     pub open: bool,
@@ -193,8 +234,12 @@ pub struct DiscordConfig {
     /// Never logged: `SecretString`'s Debug prints `[REDACTED]`.
     pub token: SecretString,
     pub api_base: String,
-    pub guild_id: u64,
-    pub soc_channel_id: u64,
+    /// The one server socbot serves; `socbot run` refuses to start without it.
+    #[serde(deserialize_with = "crate::id::optional")]
+    pub guild_id: Option<DiscordId>,
+    /// Where incident threads open; unset (0): where each incident is opened.
+    #[serde(deserialize_with = "crate::id::optional")]
+    pub soc_channel_id: Option<DiscordId>,
     /// The longest any REST call to Discord may take, connecting included (seconds).
     #[serde(default = "DiscordConfig::default_request_timeout")]
     pub request_timeout_secs: u64,
@@ -221,15 +266,6 @@ pub struct OutboxConfig {
     pub dead_letter_after: u64,
 }
 
-impl OutboxConfig {
-    pub fn settings(&self) -> crate::effects::OutboxSettings {
-        crate::effects::OutboxSettings {
-            concurrency: self.concurrency.max(1),
-            dead_letter_after: std::time::Duration::from_secs(self.dead_letter_after),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
@@ -243,10 +279,7 @@ pub enum ConfigError {
     #[error("configuration: {0}")]
     Load(String),
     #[error("configuration key `{key}`: {message}")]
-    Invalid { key: &'static str, message: String },
-    /// As `Invalid`, for a key with a name in it (`alerts.sources.<name>.token`).
-    #[error("configuration key `{key}`: {message}")]
-    InvalidNamed { key: String, message: String },
+    Invalid { key: String, message: String },
 }
 
 impl DiscordConfig {
@@ -297,11 +330,21 @@ impl Config {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let cfg: Config = Self::layers(file, env)?
+        let cfg = Self::parse(Self::layers(file, env)?)?;
+        match validate(&cfg).into_iter().find(Finding::refuses_loading) {
+            Some(f) => Err(ConfigError::Invalid {
+                key: f.key,
+                message: f.message,
+            }),
+            None => Ok(cfg),
+        }
+    }
+
+    /// The values of `layers`, typed (ids, addresses), before [`validate`] checks them.
+    pub fn parse(layers: config::Config) -> Result<Self, ConfigError> {
+        layers
             .try_deserialize()
-            .map_err(|e| ConfigError::Load(explain(&e)))?;
-        cfg.validate()?;
-        Ok(cfg)
+            .map_err(|e| ConfigError::Load(explain(&e)))
     }
 
     /// The merged layers (defaults, file, environment) as raw values, before they are checked:
@@ -338,116 +381,6 @@ impl Config {
                 .source(Some(vars)),
         );
         builder.build().map_err(|e| ConfigError::Load(explain(&e)))
-    }
-
-    /// Checks values serde cannot: what each must look like.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let base = self.discord.api_base.trim();
-        if !(base.starts_with("https://") || base.starts_with("http://")) {
-            return Err(ConfigError::Invalid {
-                key: "discord.api_base",
-                message: format!("`{base}` is not an http(s) URL; leave it at https://discord.com"),
-            });
-        }
-        if !(1..=300).contains(&self.discord.request_timeout_secs) {
-            return Err(ConfigError::Invalid {
-                key: "discord.request_timeout_secs",
-                message: "must be 1 to 300 (seconds); 10 is usual".into(),
-            });
-        }
-        if self.discord.defer_after_ms > 2500 {
-            return Err(ConfigError::Invalid {
-                key: "discord.defer_after_ms",
-                message: "must be 0 to 2500 (milliseconds; Discord drops an interaction not answered within 3 s); 1500 is usual".into(),
-            });
-        }
-        if !(1..=64).contains(&self.outbox.concurrency) {
-            return Err(ConfigError::Invalid {
-                key: "outbox.concurrency",
-                message: "must be 1 to 64 (lanes delivered at once); 8 is usual".into(),
-            });
-        }
-        if self.outbox.dead_letter_after == 0 {
-            return Err(ConfigError::Invalid {
-                key: "outbox.dead_letter_after",
-                message: "must be at least 1 (seconds); 3600 is usual".into(),
-            });
-        }
-        if self.playbooks.max_file_bytes < 1024 {
-            return Err(ConfigError::Invalid {
-                key: "playbooks.max_file_bytes",
-                message: "must be at least 1024 (bytes); 1048576 (1 MiB) is the default".into(),
-            });
-        }
-        if self.playbooks.watch_interval_secs == 0 {
-            return Err(ConfigError::Invalid {
-                key: "playbooks.watch_interval_secs",
-                message: "must be at least 1 (seconds)".into(),
-            });
-        }
-        let problem = |p: crate::oncall::ConfigProblem| ConfigError::Invalid {
-            key: p.key,
-            message: p.message,
-        };
-        self.oncall.validate().map_err(problem)?;
-        self.paging.validate().map_err(problem)?;
-        let level = self.log.level.trim();
-        // A bare word must be a level: `infoo` would otherwise filter for a module of that name.
-        let bare_word_not_a_level = !level.contains(['=', ',', ':'])
-            && !["off", "error", "warn", "info", "debug", "trace"]
-                .contains(&level.to_ascii_lowercase().as_str());
-        if bare_word_not_a_level || tracing_subscriber::EnvFilter::try_new(level).is_err() {
-            return Err(ConfigError::Invalid {
-                key: "log.level",
-                message: format!(
-                    "`{}` is not a log level; put error, warn, info, debug or trace (or a filter such as info,socbot=debug)",
-                    self.log.level
-                ),
-            });
-        }
-        crate::http::parse_listen(&self.http.listen).map_err(|message| ConfigError::Invalid {
-            key: "http.listen",
-            message,
-        })?;
-        self.validate_alerts()
-    }
-
-    /// Every alert source needs a token and a name that can be a URL path segment.
-    fn validate_alerts(&self) -> Result<(), ConfigError> {
-        if self.alerts.max_body_bytes == 0 {
-            return Err(ConfigError::Invalid {
-                key: "alerts.max_body_bytes",
-                message: "must be at least 1 (bytes); the default is 1048576 (1 MiB)".into(),
-            });
-        }
-        if self.alerts.max_new_incidents_per_minute == 0 {
-            return Err(ConfigError::Invalid {
-                key: "alerts.max_new_incidents_per_minute",
-                message: "must be at least 1; the default is 20".into(),
-            });
-        }
-        for (name, source) in &self.alerts.sources {
-            let good_name = !name.is_empty()
-                && name.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
-                });
-            if !good_name {
-                return Err(ConfigError::InvalidNamed {
-                    key: format!("alerts.sources.{name}"),
-                    message: "a source name is the URL path /alerts/<name>: use lower-case letters, digits, - and _".into(),
-                });
-            }
-            if !source.has_token() {
-                return Err(ConfigError::InvalidNamed {
-                    key: format!("alerts.sources.{name}.token"),
-                    message: format!(
-                        "empty: every alert source needs a token its sender presents; set SOCBOT__ALERTS__SOURCES__{}__TOKEN to a long random string",
-                        name.to_ascii_uppercase().replace('-', "_")
-                    ),
-                });
-            }
-        }
-        Ok(())
     }
 }
 
@@ -491,13 +424,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cfg.playbooks.dir, PathBuf::from("/srv/pb"));
-        assert_eq!(cfg.discord.guild_id, 123_456_789_012_345_678);
+        assert_eq!(
+            cfg.discord.guild_id,
+            DiscordId::new(123_456_789_012_345_678)
+        );
+        let unset =
+            Config::load_with_env(None, env(&[("SOCBOT__DISCORD__GUILD_ID", "0")])).unwrap();
+        assert_eq!(unset.discord.guild_id, None);
     }
 
     #[test]
     fn role_lists_come_from_comma_separated_variables() {
         let one = Config::load_with_env(None, env(&[("SOCBOT__ROLES__T2", "33")])).unwrap();
-        assert_eq!(one.roles.t2, vec![33]);
+        assert_eq!(
+            one.roles.t2,
+            DiscordId::new(33).into_iter().collect::<Vec<_>>()
+        );
         let bad = Config::load_with_env(None, env(&[("SOCBOT__ROLES__T2", "33,ops")])).unwrap_err();
         assert!(
             bad.to_string().contains("`ops` is not a Discord id"),
@@ -511,7 +453,7 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(cfg.roles.l1, vec![11, 22]);
+        assert_eq!(cfg.roles.l1, [11, 22].map(|n| DiscordId::new(n).unwrap()));
         assert!(cfg.roles.t2.is_empty());
         assert_eq!(cfg.escalation.default.to_string(), "at-least-2");
     }
@@ -603,6 +545,25 @@ mod tests {
         .to_string();
         assert!(
             err.contains("escalate_at") && err.contains("\"critical\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn listen_is_off_or_an_ip_and_port() {
+        assert_eq!(parse_listen("").unwrap(), None);
+        assert_eq!(
+            parse_listen(" 127.0.0.1:9184 ").unwrap(),
+            Some("127.0.0.1:9184".parse().unwrap())
+        );
+        assert!(parse_listen("[::]:0").unwrap().is_some());
+        let err = parse_listen("localhost").unwrap_err();
+        assert!(err.contains("127.0.0.1:9184"), "{err}");
+        let err = Config::load_with_env(None, env(&[("SOCBOT__HTTP__LISTEN", "everywhere")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("http.listen") && err.contains("`everywhere`"),
             "{err}"
         );
     }
