@@ -728,11 +728,11 @@ mod execute_tests {
         let port = Arc::new(crate::console::ConsolePort::default());
         let outbox = Outbox::new(store.clone(), port);
         let roles = RolesConfig {
-            l1: vec![L1],
-            t2: vec![T2],
+            l1: DiscordId::new(L1).into_iter().collect(),
+            t2: DiscordId::new(T2).into_iter().collect(),
             ..RolesConfig::default()
         };
-        Incidents::new(store, outbox, DefaultPolicy::default(), roles, 0)
+        Incidents::new(store, outbox, DefaultPolicy::default(), roles, None)
     }
 
     fn origin(id: u64, roles: &[u64], interaction: Option<u64>) -> Origin {
