@@ -106,3 +106,133 @@ fn the_check_sees_an_import_when_there_is_one() {
     assert!(violations("let sled_like = stored; // sled::Db is elsewhere").is_empty());
     assert!(violations("use crate::playbook::TechniqueId;").is_empty());
 }
+
+/// The top-level module a file under `src/` belongs to (`src/service/alert.rs` → `service`).
+fn top_module(src: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(src).unwrap_or(file);
+    let first = rel.components().next().expect("a file under src");
+    let name = first.as_os_str().to_string_lossy();
+    name.strip_suffix(".rs").unwrap_or(&name).to_owned()
+}
+
+/// The top-level modules `line` names as `crate::name` (comments and doc comments left out:
+/// an intra-doc link is no dependency).
+fn crate_uses(line: &str) -> Vec<String> {
+    let code = line.split("//").next().unwrap_or("");
+    code.match_indices("crate::")
+        .filter(|(at, _)| {
+            code[..*at]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+        })
+        .map(|(at, m)| {
+            code[at + m.len()..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect::<String>()
+        })
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+type Graph = std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>;
+
+/// Module → the modules it names, each with the first place it does (`file:line`).
+fn module_graph(src: &Path) -> Graph {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    files.sort();
+    let mut graph = Graph::new();
+    for file in files {
+        let from = top_module(src, &file);
+        let text = std::fs::read_to_string(&file).expect("read source");
+        let edges = graph.entry(from.clone()).or_default();
+        for (n, line) in text.lines().enumerate() {
+            for to in crate_uses(line) {
+                if to != from {
+                    edges.entry(to).or_insert_with(|| {
+                        let rel = file.strip_prefix(src).unwrap_or(&file);
+                        format!("{}:{}", rel.display(), n + 1)
+                    });
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// A cycle through `graph`, as the modules in order with where each names the next.
+fn find_cycle(graph: &Graph) -> Option<Vec<String>> {
+    fn visit(
+        graph: &Graph,
+        node: &str,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| p == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_owned());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in graph.get(node).into_iter().flat_map(|e| e.keys()) {
+            if let Some(cycle) = visit(graph, next, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = std::collections::BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|node| visit(graph, node, &mut Vec::new(), &mut done))
+        .map(|cycle| {
+            cycle
+                .windows(2)
+                .map(|w| format!("{} → {} ({})", w[0], w[1], graph[&w[0]][&w[1]]))
+                .collect()
+        })
+}
+
+#[test]
+fn no_import_cycle_between_top_level_modules() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let graph = module_graph(&src);
+    assert!(graph.contains_key("service") && graph["daemon"].contains_key("service"));
+    if let Some(cycle) = find_cycle(&graph) {
+        panic!(
+            "top-level modules of src/ import each other in a cycle; make the dependency point one way:\n{}",
+            cycle.join("\n")
+        );
+    }
+}
+
+#[test]
+fn the_cycle_check_sees_a_cycle_when_there_is_one() {
+    assert_eq!(
+        crate_uses("    let x = crate::http::parse(&crate::config::Config::default());"),
+        ["http", "config"]
+    );
+    assert!(crate_uses("/// See [`crate::http`].").is_empty());
+    assert!(crate_uses("use mycrate::http;").is_empty());
+    let edge = |a: &str, b: &str| (a.to_owned(), [(b.to_owned(), format!("{a}.rs:1"))].into());
+    let graph: Graph = [
+        edge("a", "b"),
+        edge("b", "c"),
+        edge("c", "a"),
+        edge("d", "a"),
+    ]
+    .into();
+    assert_eq!(
+        find_cycle(&graph).unwrap(),
+        ["a → b (a.rs:1)", "b → c (b.rs:1)", "c → a (c.rs:1)"]
+    );
+    let graph: Graph = [edge("a", "b"), edge("b", "c"), edge("d", "a")].into();
+    assert_eq!(find_cycle(&graph), None);
+}

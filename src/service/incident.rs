@@ -723,10 +723,34 @@ mod execute_tests {
         Library::from_playbooks(vec![p]).0
     }
 
+    /// A chat that takes every effect and creates nothing (the service under test only
+    /// commits them to the outbox).
+    struct NoChat;
+
+    #[async_trait::async_trait]
+    impl crate::effects::ChatPort for NoChat {
+        async fn deliver(
+            &self,
+            _key: u64,
+            _effect: &Effect,
+            _incident: &Incident,
+        ) -> Result<Vec<EventKind>, crate::effects::DeliveryError> {
+            Ok(Vec::new())
+        }
+
+        async fn post_channel(
+            &self,
+            _key: u64,
+            _channel: u64,
+            _text: &str,
+        ) -> Result<(), crate::effects::DeliveryError> {
+            Ok(())
+        }
+    }
+
     fn incidents() -> Incidents {
         let store = Store::temporary().unwrap();
-        let port = Arc::new(crate::console::ConsolePort::default());
-        let outbox = Outbox::new(store.clone(), port);
+        let outbox = Outbox::new(store.clone(), Arc::new(NoChat));
         let roles = RolesConfig {
             l1: DiscordId::new(L1).into_iter().collect(),
             t2: DiscordId::new(T2).into_iter().collect(),
