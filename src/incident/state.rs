@@ -374,20 +374,13 @@ impl Incident {
                 deadline,
             } => self.paged(e.at, *level, *target, *attempt, *deadline),
             EventKind::Acknowledged { by } => {
-                if self.acknowledged.is_none() {
-                    self.acknowledged = Some(Acknowledgement {
-                        by: by.clone(),
-                        at: e.at,
-                    });
-                }
+                let at = e.at;
+                let by = by.clone();
+                self.acknowledged.get_or_insert(Acknowledgement { by, at });
             }
             EventKind::PagingStopped { why } => {
-                if self.paging_stopped.is_none() {
-                    self.paging_stopped = Some(PagingStop {
-                        why: why.clone(),
-                        at: e.at,
-                    });
-                }
+                let (why, at) = (why.clone(), e.at);
+                self.paging_stopped.get_or_insert(PagingStop { why, at });
             }
             EventKind::OwnerChanged { owner } => self.owner = Some(owner.clone()),
             EventKind::Closed {
