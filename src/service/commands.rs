@@ -13,7 +13,7 @@ use crate::playbook::{MAX_QUESTIONS, SectionKind};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
     /// Everyone in the server.
-    Anyone,
+    Everyone,
     /// `roles.l1` (and T2).
     L1,
     /// `roles.t2`.
@@ -24,7 +24,7 @@ impl Role {
     /// How the README and `/help` name it.
     pub const fn label(self) -> &'static str {
         match self {
-            Self::Anyone => "everyone",
+            Self::Everyone => "everyone",
             Self::L1 => "`roles.l1`",
             Self::T2 => "`roles.t2`",
         }
@@ -69,8 +69,9 @@ pub struct Opt {
     /// Only meaningful with this other option (at the console it is filled by position only
     /// when that one is given).
     pub with: Option<&'static str>,
-    /// Giving this option needs this role (more than the command's).
-    pub role: Option<Role>,
+    /// Giving this option needs this role (more than the command's), and what it does as a
+    /// refusal says it ("override the on-call rotation").
+    pub role: Option<(Role, &'static str)>,
 }
 
 const fn opt(name: &'static str, description: &'static str, kind: Kind) -> Opt {
@@ -98,8 +99,8 @@ impl Opt {
         self.with = Some(other);
         self
     }
-    const fn role(mut self, role: Role) -> Self {
-        self.role = Some(role);
+    const fn role(mut self, role: Role, action: &'static str) -> Self {
+        self.role = Some((role, action));
         self
     }
 }
@@ -129,6 +130,8 @@ pub struct Decl {
     pub aliases: &'static [&'static str],
     pub description: &'static str,
     pub role: Role,
+    /// What it does, as a refusal says it ("You need the L1 role … to open incidents").
+    pub action: &'static str,
     pub body: Body,
 }
 
@@ -285,7 +288,8 @@ const PLAYBOOK: Decl = Decl {
     name: "playbook",
     aliases: &["pb"],
     description: "Show the triage playbook of a MITRE ATT&CK technique",
-    role: Role::Anyone,
+    role: Role::Everyone,
+    action: "read playbooks",
     body: Body::Run {
         options: &[
             TECHNIQUE,
@@ -300,7 +304,8 @@ const INCIDENT_CMD: Decl = Decl {
     name: "incident",
     aliases: &["inc"],
     description: "Run an incident: its thread, analysis questions, decision and closure",
-    role: Role::Anyone,
+    role: Role::Everyone,
+    action: "run incidents",
     body: Body::Group(&INCIDENT_SUBS),
 };
 
@@ -308,10 +313,11 @@ const fn text(name: &'static str, description: &'static str, max: usize) -> Opt 
     opt(name, description, Kind::Text { max })
 }
 
+/// A subcommand: its name, description, role and action (as a refusal says it), options
+/// and builder.
 const fn sub(
-    name: &'static str,
-    description: &'static str,
-    role: Role,
+    (name, description): (&'static str, &'static str),
+    (role, action): (Role, &'static str),
     options: &'static [Opt],
     build: Builder,
 ) -> Decl {
@@ -320,15 +326,18 @@ const fn sub(
         aliases: &[],
         description,
         role,
+        action,
         body: Body::Run { options, build },
     }
 }
 
 const INCIDENT_SUBS: [Decl; 10] = [
     sub(
-        "open",
-        "Open an incident with its own thread and the playbook's questions",
-        Role::L1,
+        (
+            "open",
+            "Open an incident with its own thread and the playbook's questions",
+        ),
+        (Role::L1, "open incidents"),
         &[
             TECHNIQUE,
             text("title", "A short title", incident::TITLE_MAX)
@@ -344,9 +353,11 @@ const INCIDENT_SUBS: [Decl; 10] = [
         open,
     ),
     sub(
-        "answer",
-        "Answer an analysis question (or change an answer)",
-        Role::L1,
+        (
+            "answer",
+            "Answer an analysis question (or change an answer)",
+        ),
+        (Role::L1, "answer questions"),
         &[
             opt(
                 "question",
@@ -364,9 +375,8 @@ const INCIDENT_SUBS: [Decl; 10] = [
         answer,
     ),
     sub(
-        "note",
-        "Add a note to the timeline",
-        Role::L1,
+        ("note", "Add a note to the timeline"),
+        (Role::L1, "add notes"),
         &[
             text("text", "The note", incident::NOTE_MAX)
                 .required()
@@ -376,9 +386,8 @@ const INCIDENT_SUBS: [Decl; 10] = [
         note,
     ),
     sub(
-        "escalate",
-        "Escalate to Tier 2 by hand",
-        Role::L1,
+        ("escalate", "Escalate to Tier 2 by hand"),
+        (Role::L1, "escalate"),
         &[
             text("reason", "Why", incident::REASON_MAX)
                 .required()
@@ -388,16 +397,14 @@ const INCIDENT_SUBS: [Decl; 10] = [
         escalate,
     ),
     sub(
-        "status",
-        "Answers, decision and timeline",
-        Role::L1,
+        ("status", "Answers, decision and timeline"),
+        (Role::L1, "read incidents"),
         &[INCIDENT],
         status,
     ),
     sub(
-        "list",
-        "List incidents",
-        Role::L1,
+        ("list", "List incidents"),
+        (Role::L1, "list incidents"),
         &[opt(
             "status",
             "Only incidents with this status",
@@ -406,9 +413,8 @@ const INCIDENT_SUBS: [Decl; 10] = [
         list,
     ),
     sub(
-        "close",
-        "Close the incident (Tier 2)",
-        Role::T2,
+        ("close", "Close the incident (Tier 2)"),
+        (Role::T2, "close incidents"),
         &[
             opt("resolution", "How it ended", Kind::Choice(resolutions)).required(),
             text("summary", "What it was", incident::SUMMARY_MAX).rest(),
@@ -417,23 +423,26 @@ const INCIDENT_SUBS: [Decl; 10] = [
         close,
     ),
     sub(
-        "export",
-        "The whole timeline as a markdown file",
-        Role::L1,
+        ("export", "The whole timeline as a markdown file"),
+        (Role::L1, "export incidents"),
         &[INCIDENT],
         export,
     ),
     sub(
-        "ack",
-        "Acknowledge the page: stops paging, you own it (Tier 2)",
-        Role::T2,
+        (
+            "ack",
+            "Acknowledge the page: stops paging, you own it (Tier 2)",
+        ),
+        (Role::T2, "acknowledge pages"),
         &[INCIDENT],
         ack,
     ),
     sub(
-        "playbook",
-        "Attach a playbook to an incident that has none and post its questions",
-        Role::L1,
+        (
+            "playbook",
+            "Attach a playbook to an incident that has none and post its questions",
+        ),
+        (Role::L1, "attach playbooks"),
         &[TECHNIQUE, INCIDENT],
         attach,
     ),
@@ -443,7 +452,8 @@ const ONCALL: Decl = Decl {
     name: "oncall",
     aliases: &[],
     description: "Who is on call for Tier 2 now and next; T2 can put someone on call",
-    role: Role::Anyone,
+    role: Role::Everyone,
+    action: "see who is on call",
     body: Body::Run {
         options: &[
             opt(
@@ -451,7 +461,7 @@ const ONCALL: Decl = Decl {
                 "Put this person on call (Tier 2 only)",
                 Kind::User,
             )
-            .role(Role::T2),
+            .role(Role::T2, "override the on-call rotation"),
             opt(
                 "hours",
                 "For how long (default 12)",
@@ -474,7 +484,8 @@ const COVERAGE: Decl = Decl {
     name: "coverage",
     aliases: &[],
     description: "ATT&CK coverage of the playbooks, gaps seen lately, playbooks to fix: with a heatmap",
-    role: Role::Anyone,
+    role: Role::Everyone,
+    action: "read coverage",
     body: Body::Run {
         options: &[opt("tactic", "Only this ATT&CK tactic", Kind::Choice(tactics)).rest()],
         build: coverage,
@@ -485,7 +496,8 @@ const HELP: Decl = Decl {
     name: "help",
     aliases: &["?"],
     description: "socbot's commands, their options and who may use them",
-    role: Role::Anyone,
+    role: Role::Everyone,
+    action: "read the help",
     body: Body::Help,
 };
 
@@ -693,28 +705,38 @@ pub fn usage(path: &str, decl: &Decl) -> String {
 pub fn who(decl: &Decl) -> String {
     let mut out = decl.role.label().to_owned();
     for o in decl.options() {
-        if let Some(role) = o.role.filter(|r| *r != decl.role) {
+        if let Some((role, _)) = o.role.filter(|(r, _)| *r != decl.role) {
             out.push_str(&format!(", `{}`: {}", o.name, role.label()));
         }
     }
     out
 }
 
-/// The role a command needs, from its declaration: the execute path checks it. An option with
-/// a role of its own (`/oncall override`) is named as the command's last word.
-pub fn role_of(cmd: &Command) -> Role {
+/// The role a command needs and what it does (as a refusal says it), from its declaration.
+/// An option with a role of its own (`/oncall override`) is named as the command's last word.
+fn needs(cmd: &Command) -> (Role, &'static str) {
     let name = cmd.name();
     let table = runnable();
     if let Some((_, decl)) = table.iter().find(|(path, _)| path == name) {
-        return decl.role;
+        return (decl.role, decl.action);
     }
     name.rsplit_once(' ')
         .and_then(|(path, option)| {
             let (_, decl) = table.iter().find(|(p, _)| p == path)?;
-            let opt = decl.option(option)?;
-            Some(opt.role.unwrap_or(decl.role).max(decl.role))
+            let (role, action) = decl.option(option)?.role?;
+            Some((role.max(decl.role), action))
         })
-        .unwrap_or(Role::Anyone)
+        .unwrap_or((Role::Everyone, "do that"))
+}
+
+/// The role a command needs: the execute path checks it.
+pub fn role_of(cmd: &Command) -> Role {
+    needs(cmd).0
+}
+
+/// What a command does, as a refusal says it ("You need the L1 role … to open incidents").
+pub fn action_of(cmd: &Command) -> &'static str {
+    needs(cmd).1
 }
 
 #[cfg(test)]
@@ -731,12 +753,12 @@ mod tests {
                     section: None,
                     private: false,
                 },
-                Role::Anyone,
+                Role::Everyone,
             ),
-            (Command::Coverage { tactic: None }, Role::Anyone),
+            (Command::Coverage { tactic: None }, Role::Everyone),
             (
                 Command::Oncall(OncallCommand::Show { at: None }),
-                Role::Anyone,
+                Role::Everyone,
             ),
             (
                 Command::Oncall(OncallCommand::Override {
@@ -769,6 +791,14 @@ mod tests {
         for (cmd, role) in cases {
             assert_eq!(role_of(&cmd), role, "{}", cmd.name());
         }
+        let over = Command::Oncall(OncallCommand::Override {
+            user: 1,
+            hours: 1,
+            reason: None,
+        });
+        assert_eq!(action_of(&over), "override the on-call rotation");
+        let ack = inc(IncidentCommand::Ack { incident: None });
+        assert_eq!(action_of(&ack), "acknowledge pages");
     }
 
     #[test]

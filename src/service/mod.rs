@@ -10,6 +10,7 @@ pub mod playbook;
 
 use std::sync::Arc;
 
+pub use commands::{Role, action_of, role_of};
 pub use incident::{IncidentCommand, Incidents, OncallCommand, Origin};
 pub use library::LibraryHandle;
 
@@ -67,53 +68,6 @@ impl Command {
             Self::Oncall(OncallCommand::Override { .. }) => "oncall override",
             Self::Coverage { .. } => "coverage",
         }
-    }
-}
-
-/// Who may run a command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Anyone in the server.
-    Everyone,
-    /// `roles.l1` or `roles.t2` (empty: everyone).
-    L1,
-    /// `roles.t2` (the L1 roles when it is empty).
-    T2,
-}
-
-/// The role a command needs: the one place that says it.
-pub fn role_of(command: &Command) -> Role {
-    match command {
-        Command::Playbook { .. }
-        | Command::Coverage { .. }
-        | Command::Oncall(OncallCommand::Show { .. }) => Role::Everyone,
-        Command::Oncall(OncallCommand::Override { .. })
-        | Command::Incident(IncidentCommand::Close { .. } | IncidentCommand::Ack { .. }) => {
-            Role::T2
-        }
-        Command::Incident(_) => Role::L1,
-    }
-}
-
-/// What a command does, as a refusal says it ("You need the L1 role … to open incidents").
-pub fn action_of(command: &Command) -> &'static str {
-    match command {
-        Command::Playbook { .. } => "read playbooks",
-        Command::Coverage { .. } => "read coverage",
-        Command::Oncall(OncallCommand::Show { .. }) => "see who is on call",
-        Command::Oncall(OncallCommand::Override { .. }) => "override the on-call rotation",
-        Command::Incident(c) => match c {
-            IncidentCommand::Open { .. } => "open incidents",
-            IncidentCommand::Answer { .. } => "answer questions",
-            IncidentCommand::Note { .. } => "add notes",
-            IncidentCommand::Escalate { .. } => "escalate",
-            IncidentCommand::Playbook { .. } => "attach playbooks",
-            IncidentCommand::Status { .. } => "read incidents",
-            IncidentCommand::List { .. } => "list incidents",
-            IncidentCommand::Close { .. } => "close incidents",
-            IncidentCommand::Ack { .. } => "acknowledge pages",
-            IncidentCommand::Export { .. } => "export incidents",
-        },
     }
 }
 
