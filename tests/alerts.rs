@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use socbot::incident::{Event, EventKind, Incident, IncidentId};
 use socbot::store::Store;
-use support::alerts::{self, TOKEN, post, send, sources};
+use support::alerts::{self, TOKEN, post, send, sources, try_send};
 use support::bot::{BotDirs, L1_ROLE};
 use support::discord::FakeDiscord;
 use support::discord::payloads::{Interaction, opt_str};
@@ -710,8 +710,8 @@ async fn an_acknowledged_alert_survives_sigkill_and_its_resend_groups() {
             std::time::Instant::now() < deadline,
             "the listener never took the alert"
         );
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            let r = send(addr, "siem", &alert).await;
+        // Refused or reset while the listener comes up: try again.
+        if let Ok(r) = try_send(addr, "siem", &alert).await {
             if r.status == 202 {
                 break r;
             }
@@ -728,10 +728,16 @@ async fn an_acknowledged_alert_survives_sigkill_and_its_resend_groups() {
     assert_eq!(thread["name"], "INC-1 · T1583.006 · Killed right after");
     fake.wait_for_message(|m| custom_ids(m).contains(&"ans:1:1:c".to_owned()))
         .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let resend = loop {
         assert!(child.try_wait().unwrap().is_none(), "socbot run ended");
-        let r = send(addr, "siem", &alert).await;
-        if r.status == 202 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the restarted bot never took the resent alert"
+        );
+        if let Ok(r) = try_send(addr, "siem", &alert).await
+            && r.status == 202
+        {
             break r;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -73,13 +73,19 @@ impl Reply {
 
 /// Sends raw bytes and reads until the server closes.
 pub async fn raw(addr: SocketAddr, request: &[u8]) -> Reply {
-    let mut stream = TcpStream::connect(addr).await.expect("listener accepts");
-    stream.write_all(request).await.unwrap();
+    try_raw(addr, request)
+        .await
+        .unwrap_or_else(|e| panic!("the listener on {addr} answers: {e}"))
+}
+
+/// [`raw`], with a refused or reset connection as an error (a bot starting or just killed).
+pub async fn try_raw(addr: SocketAddr, request: &[u8]) -> std::io::Result<Reply> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream.write_all(request).await?;
     let mut bytes = Vec::new();
     tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut bytes))
         .await
-        .expect("the server answers and closes")
-        .unwrap();
+        .expect("the server answers and closes")?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head
@@ -87,15 +93,20 @@ pub async fn raw(addr: SocketAddr, request: &[u8]) -> Reply {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("not an HTTP answer: {text:?}"));
-    Reply {
+    Ok(Reply {
         status,
         head: head.to_owned(),
         body: body.to_owned(),
-    }
+    })
 }
 
 /// POSTs `body` to `path` with `headers` (`Connection: close`).
 pub async fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    raw(addr, &post_bytes(path, headers, body)).await
+}
+
+/// The bytes of a `POST` request (`Connection: close`).
+fn post_bytes(path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
     let mut req = format!(
         "POST {path} HTTP/1.1\r\nHost: socbot\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
@@ -106,17 +117,25 @@ pub async fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: 
     req.push_str("\r\n");
     let mut bytes = req.into_bytes();
     bytes.extend_from_slice(body);
-    raw(addr, &bytes).await
+    bytes
 }
 
 /// POSTs `payload` to `/alerts/<source>` with the right token.
 pub async fn send(addr: SocketAddr, source: &str, payload: &Value) -> Reply {
+    raw(addr, &alert_bytes(source, payload)).await
+}
+
+/// [`send`] to a bot that may be starting or just killed: a refused or reset connection is an
+/// error to retry on.
+pub async fn try_send(addr: SocketAddr, source: &str, payload: &Value) -> std::io::Result<Reply> {
+    try_raw(addr, &alert_bytes(source, payload)).await
+}
+
+fn alert_bytes(source: &str, payload: &Value) -> Vec<u8> {
     let auth = format!("Bearer {TOKEN}");
-    post(
-        addr,
+    post_bytes(
         &format!("/alerts/{source}"),
         &[("Authorization", &auth)],
         payload.to_string().as_bytes(),
     )
-    .await
 }
