@@ -9,7 +9,8 @@
 //! - [`alert`]: SIEM and EDR alert formats, normalised to one `Alert`. Pure.
 //! - [`incident`]: event-sourced incidents: events, fold, escalation decision, commands, export. Pure.
 //! - [`oncall`]: on-call rotation and overrides, the paging chain, the pager webhook body. Pure.
-//! - [`service`]: the command router `(command, actor) → reply`, shared by every adapter.
+//! - [`service`]: the command router `(command, actor) → reply`, shared by every adapter, and
+//!   the command table (`service::commands`) both adapters register, parse and complete from.
 //! - [`discord`]: the serenity adapter (gateway, slash commands, rendering within Discord's limits).
 //! - [`console`]: the terminal adapter (`socbot console`).
 //! - [`daemon`]: `socbot run`: start-up, playbook reload, signals, shutdown.

@@ -182,6 +182,19 @@ fn args(path: &str, decl: &Decl, words: &[&str]) -> Result<Args, UserError> {
             usage(path, decl)
         )));
     }
+    if let Some(o) = opts
+        .iter()
+        .zip(&sorted.given)
+        .find(|(o, w)| o.required && w.as_ref().is_none_or(Vec::is_empty))
+        .map(|(o, _)| o)
+    {
+        return Err(UserError(format!(
+            "give `{}` ({}): {}",
+            o.name,
+            o.description,
+            usage(path, decl)
+        )));
+    }
     let mut args = Args::default();
     for (o, words) in opts.iter().zip(sorted.given) {
         match words {
@@ -264,10 +277,15 @@ pub fn help() -> String {
         .map(|(path, decl)| (usage(&path, decl), decl.description))
         .collect();
     lines.extend(CONSOLE_ONLY.iter().map(|(u, d)| ((*u).to_owned(), *d)));
-    let width = lines.iter().map(|(u, _)| u.len()).max().unwrap_or(0);
+    // Descriptions in one column; a longer usage puts its description on the next line.
+    let width = 44;
     let mut out = String::from("Commands (the same as in Discord):\n");
     for (usage, description) in lines {
-        out.push_str(&format!("  {usage:width$}  {description}\n"));
+        if usage.chars().count() > width {
+            out.push_str(&format!("  {usage}\n  {:width$}  {description}\n", ""));
+        } else {
+            out.push_str(&format!("  {usage:width$}  {description}\n"));
+        }
     }
     out.push_str(
         "Options by position, or named as in Discord: /incident answer incident:INC-1 question:2 finding:clear\n",
@@ -292,7 +310,7 @@ mod tests {
     use super::*;
     use crate::incident::{Finding, IncidentId};
     use crate::playbook::SectionKind;
-    use crate::service::IncidentCommand;
+    use crate::service::{IncidentCommand, OncallCommand};
 
     #[test]
     fn both_option_styles_parse() {
@@ -387,5 +405,47 @@ mod tests {
         }
         let twice = parse_line("/incident answer question:1 question:2").unwrap_err();
         assert!(twice.0.contains("given twice"), "{}", twice.0);
+    }
+
+    #[test]
+    fn keywords_times_and_mistakes_read_from_the_table() {
+        let at = parse_line("/oncall 2026-11-30T10:00:00Z").unwrap();
+        let Line::Command(Command::Oncall(OncallCommand::Show { at: Some(at) })) = at else {
+            panic!("not a show at a time: {at:?}")
+        };
+        assert_eq!(at.to_rfc3339(), "2026-11-30T10:00:00+00:00");
+        assert_eq!(
+            parse_line("/pb private T1583.006 questions").unwrap(),
+            parse_line("/playbook technique:T1583.006 section:questions private:yes").unwrap()
+        );
+        assert_eq!(parse_line("/help").unwrap(), Line::Help);
+        let no_user = parse_line("/oncall override").unwrap_err().0;
+        assert!(no_user.contains("Discord user id"), "{no_user}");
+        let extra = parse_line("/incident status INC-1 INC-2").unwrap_err().0;
+        assert!(extra.contains("unexpected `INC-2`"), "{extra}");
+        let missing = parse_line("/incident open T1059").unwrap_err().0;
+        assert!(
+            missing.contains("give `title`")
+                && missing.contains("/incident open <technique> <title…> [alert…]"),
+            "{missing}"
+        );
+        let sub = parse_line("/incident").unwrap_err().0;
+        assert!(sub.contains("open|answer|note"), "{sub}");
+    }
+
+    #[test]
+    fn help_shows_every_declared_command_in_its_console_form() {
+        let help = help();
+        for (path, decl) in table::runnable() {
+            assert!(
+                help.contains(&usage(&path, decl)),
+                "/{path} missing:\n{help}"
+            );
+        }
+        assert!(help.contains("/oncall [override <user id>] [hours] [reason…] [at]"));
+        assert!(
+            help.contains("finding: concerning, clear, unknown"),
+            "{help}"
+        );
     }
 }
