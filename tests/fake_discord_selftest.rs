@@ -152,7 +152,17 @@ async fn spec_violations_and_unexpected_routes_are_reported() {
         let autocomplete = json!({ "type": 8, "data": { "choices": choices } });
         let modal = json!({ "type": 9, "data": { "custom_id": "m", "components": [] } });
         let embed = json!({ "type": 4, "data": { "embeds": [{ "title": "x".repeat(257) }] } });
+        // A button deep in a type 7 update: the unions on the way (callback kinds, component
+        // kinds, button styles) are tried quietly first, yet the error still names the place.
+        let button =
+            json!({ "type": 2, "style": 9, "label": "q1 Clear", "custom_id": "ans:1:1:k" });
+        let row = json!({ "type": 1, "components": [button] });
+        let update = json!({ "type": 7, "data": { "components": [row] } });
         let cases = [
+            (
+                update,
+                "/data/components/0/components/0/style: expected 1 but got 9",
+            ),
             (
                 autocomplete,
                 "/data/choices: 26 items, more than maxItems 25",

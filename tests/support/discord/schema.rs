@@ -6,6 +6,8 @@
 //! `exclusiveMaximum`, `allOf`, `anyOf`, `oneOf`, `not`, and `pattern` for the snowflake pattern
 //! (the only pattern in a request body). `format` is an annotation in 2020-12 and is ignored.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 /// The only `pattern` used by request bodies: `SnowflakeType`.
@@ -21,16 +23,6 @@ pub struct SchemaError {
     pub mismatch: bool,
 }
 
-impl SchemaError {
-    fn new(path: impl Into<String>, message: String) -> Self {
-        Self {
-            path: path.into(),
-            message,
-            mismatch: false,
-        }
-    }
-}
-
 impl std::fmt::Display for SchemaError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let path = if self.path.is_empty() {
@@ -42,226 +34,404 @@ impl std::fmt::Display for SchemaError {
     }
 }
 
+/// Where in the instance, as a chain of steps: written out only when an error is reported
+/// (a valid body, and every union alternative tried on the way, allocates no paths).
+#[derive(Clone, Copy)]
+enum At<'p> {
+    Root,
+    Key(&'p At<'p>, &'p str),
+    Index(&'p At<'p>, usize),
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            At::Root => Ok(()),
+            At::Key(parent, key) => write!(f, "{parent}/{key}"),
+            At::Index(parent, i) => write!(f, "{parent}/{i}"),
+        }
+    }
+}
+
+/// Where failed checks go. A union's alternatives are first tried against [`Quiet`], which
+/// stops at the first failure and builds no message; only when none matches are they checked
+/// again into a list, for the message naming the closest one. The errors reported are the same.
+trait Sink {
+    fn report(&mut self, at: &At<'_>, mismatch: bool, message: impl FnOnce() -> String);
+    /// True once nothing more needs checking (quiet: something failed).
+    fn done(&self) -> bool;
+}
+
+impl Sink for Vec<SchemaError> {
+    fn report(&mut self, at: &At<'_>, mismatch: bool, message: impl FnOnce() -> String) {
+        self.push(SchemaError {
+            path: at.to_string(),
+            message: message(),
+            mismatch,
+        });
+    }
+
+    fn done(&self) -> bool {
+        false
+    }
+}
+
+/// Whether anything failed, and nothing else.
+#[derive(Default)]
+struct Quiet {
+    failed: bool,
+}
+
+impl Sink for Quiet {
+    fn report(&mut self, _: &At<'_>, _: bool, _: impl FnOnce() -> String) {
+        self.failed = true;
+    }
+
+    fn done(&self) -> bool {
+        self.failed
+    }
+}
+
+/// The keywords the validator reads.
+#[derive(Clone, Copy)]
+enum K {
+    Ref,
+    Type,
+    Const,
+    Enum,
+    AllOf,
+    AnyOf,
+    OneOf,
+    Not,
+    MinItems,
+    MaxItems,
+    UniqueItems,
+    PrefixItems,
+    Items,
+    Required,
+    MinProperties,
+    MaxProperties,
+    Properties,
+    AdditionalProperties,
+    MinLength,
+    MaxLength,
+    Pattern,
+    Minimum,
+    Maximum,
+    ExclusiveMinimum,
+    ExclusiveMaximum,
+}
+
+/// A schema object's keywords, found in one pass over its entries (a schema object has a few;
+/// looking each of the 25 keywords up by name on every visit was most of the validator's time).
+struct Keywords<'s>([Option<&'s Value>; 25]);
+
+impl<'s> Keywords<'s> {
+    fn of(schema: &'s Map<String, Value>) -> Self {
+        let mut slots = [None; 25];
+        for (name, value) in schema {
+            let k = match name.as_str() {
+                "$ref" => K::Ref,
+                "type" => K::Type,
+                "const" => K::Const,
+                "enum" => K::Enum,
+                "allOf" => K::AllOf,
+                "anyOf" => K::AnyOf,
+                "oneOf" => K::OneOf,
+                "not" => K::Not,
+                "minItems" => K::MinItems,
+                "maxItems" => K::MaxItems,
+                "uniqueItems" => K::UniqueItems,
+                "prefixItems" => K::PrefixItems,
+                "items" => K::Items,
+                "required" => K::Required,
+                "minProperties" => K::MinProperties,
+                "maxProperties" => K::MaxProperties,
+                "properties" => K::Properties,
+                "additionalProperties" => K::AdditionalProperties,
+                "minLength" => K::MinLength,
+                "maxLength" => K::MaxLength,
+                "pattern" => K::Pattern,
+                "minimum" => K::Minimum,
+                "maximum" => K::Maximum,
+                "exclusiveMinimum" => K::ExclusiveMinimum,
+                "exclusiveMaximum" => K::ExclusiveMaximum,
+                _ => continue,
+            };
+            slots[k as usize] = Some(value);
+        }
+        Self(slots)
+    }
+
+    fn get(&self, k: K) -> Option<&'s Value> {
+        self.0[k as usize]
+    }
+}
+
+/// Every local `$ref` of a document, resolved once (a JSON pointer lookup per use would
+/// unescape and walk the document on every visit).
+pub struct Refs<'a>(HashMap<&'a str, &'a Value>);
+
+impl<'a> Refs<'a> {
+    pub fn collect(root: &'a Value) -> Self {
+        let mut refs = HashMap::new();
+        let mut stack = vec![root];
+        while let Some(node) = stack.pop() {
+            match node {
+                Value::Object(map) => {
+                    if let Some(Value::String(r)) = map.get("$ref")
+                        && let Some(target) = r.strip_prefix('#').and_then(|p| root.pointer(p))
+                    {
+                        refs.insert(r.as_str(), target);
+                    }
+                    stack.extend(map.values());
+                }
+                Value::Array(items) => stack.extend(items),
+                _ => {}
+            }
+        }
+        Self(refs)
+    }
+}
+
 /// Validates instances against schemas that may `$ref` into `root`.
 pub struct Validator<'a> {
     pub root: &'a Value,
+    /// The document's references, resolved in advance (see [`Refs`]); None: resolved on use.
+    pub refs: Option<&'a Refs<'a>>,
 }
 
 impl Validator<'_> {
     pub fn validate(&self, schema: &Value, instance: &Value) -> Vec<SchemaError> {
         let mut errors = Vec::new();
-        self.check(schema, instance, "", &mut errors, 0);
+        self.check(schema, instance, &At::Root, &mut errors, 0);
         errors
     }
 
     fn resolve(&self, reference: &str) -> Option<&Value> {
+        if let Some(found) = self.refs.and_then(|r| r.0.get(reference)) {
+            return Some(found);
+        }
         self.root.pointer(reference.strip_prefix('#')?)
     }
 
-    fn check(
-        &self,
-        schema: &Value,
-        inst: &Value,
-        at: &str,
-        out: &mut Vec<SchemaError>,
-        depth: u32,
-    ) {
-        let err =
-            |out: &mut Vec<SchemaError>, message: String| out.push(SchemaError::new(at, message));
-        let mismatch = |out: &mut Vec<SchemaError>, message: String| {
-            out.push(SchemaError {
-                mismatch: true,
-                ..SchemaError::new(at, message)
-            });
-        };
+    fn check<S: Sink>(&self, schema: &Value, inst: &Value, at: &At<'_>, out: &mut S, depth: u32) {
         let s = match schema {
-            Value::Object(s) => s,
-            Value::Bool(false) => return err(out, "no value is allowed here".into()),
+            Value::Object(s) => Keywords::of(s),
+            Value::Bool(false) => {
+                return out.report(at, false, || "no value is allowed here".into());
+            }
             _ => return,
         };
         if depth > MAX_DEPTH {
-            return err(out, "schema nesting too deep".into());
+            return out.report(at, false, || "schema nesting too deep".into());
         }
-        if let Some(reference) = s.get("$ref").and_then(Value::as_str) {
+        if let Some(reference) = s.get(K::Ref).and_then(Value::as_str) {
             match self.resolve(reference) {
                 Some(target) => self.check(target, inst, at, out, depth + 1),
-                None => err(out, format!("unresolvable $ref {reference}")),
+                None => out.report(at, false, || format!("unresolvable $ref {reference}")),
             }
         }
-        if let Some(t) = s.get("type")
+        if let Some(t) = s.get(K::Type)
             && !type_matches(t, inst)
         {
-            return mismatch(out, format!("expected type {t} but got {}", describe(inst)));
+            return out.report(at, true, || {
+                format!("expected type {t} but got {}", describe(inst))
+            });
         }
-        if let Some(c) = s.get("const")
+        if let Some(c) = s.get(K::Const)
             && !json_eq(c, inst)
         {
-            mismatch(out, format!("expected {c} but got {}", describe(inst)));
+            out.report(at, true, || {
+                format!("expected {c} but got {}", describe(inst))
+            });
         }
-        if let Some(Value::Array(options)) = s.get("enum")
+        if let Some(Value::Array(options)) = s.get(K::Enum)
             && !options.iter().any(|o| json_eq(o, inst))
         {
-            mismatch(
-                out,
+            out.report(at, true, || {
                 format!(
                     "{} is not one of {}",
                     describe(inst),
                     Value::Array(options.clone())
-                ),
-            );
+                )
+            });
+        }
+        if out.done() {
+            return;
         }
         match inst {
-            Value::String(text) => check_string(s, text, at, out),
-            Value::Number(n) => check_number(s, n.as_f64().unwrap_or(f64::NAN), at, out),
-            Value::Array(items) => self.check_array(s, items, at, out, depth),
-            Value::Object(map) => self.check_object(s, map, at, out, depth),
+            Value::String(text) => check_string(&s, text, at, out),
+            Value::Number(n) => check_number(&s, n.as_f64().unwrap_or(f64::NAN), at, out),
+            Value::Array(items) => self.check_array(&s, items, at, out, depth),
+            Value::Object(map) => self.check_object(&s, map, at, out, depth),
             _ => {}
         }
-        if let Some(Value::Array(all)) = s.get("allOf") {
+        if let Some(Value::Array(all)) = s.get(K::AllOf) {
             for sub in all {
+                if out.done() {
+                    return;
+                }
                 self.check(sub, inst, at, out, depth + 1);
             }
         }
-        for keyword in ["anyOf", "oneOf"] {
-            let Some(Value::Array(alternatives)) = s.get(keyword) else {
-                continue;
-            };
-            let results: Vec<Vec<SchemaError>> = alternatives
-                .iter()
-                .map(|alt| {
-                    let mut errs = Vec::new();
-                    self.check(alt, inst, at, &mut errs, depth + 1);
-                    errs
-                })
-                .collect();
-            let matched = results.iter().filter(|r| r.is_empty()).count();
-            if matched == 0 {
-                let (index, closest) = closest(&results, at);
-                let shown: Vec<String> = closest.iter().take(4).map(ToString::to_string).collect();
-                err(
-                    out,
-                    format!(
-                        "matches none of the {} alternatives of {keyword}; closest (#{index}) fails: {}",
-                        results.len(),
-                        shown.join("; ")
-                    ),
-                );
-            } else if keyword == "oneOf" && matched > 1 {
-                err(
-                    out,
-                    format!("matches {matched} alternatives of oneOf, exactly one allowed"),
-                );
+        for (keyword, key) in [("anyOf", K::AnyOf), ("oneOf", K::OneOf)] {
+            if let Some(Value::Array(alternatives)) = s.get(key)
+                && !out.done()
+            {
+                self.check_union(keyword, alternatives, inst, at, out, depth);
             }
         }
-        if let Some(not) = s.get("not") {
-            let mut errs = Vec::new();
-            self.check(not, inst, at, &mut errs, depth + 1);
-            if errs.is_empty() {
-                err(out, format!("must not match {not}"));
-            }
+        if let Some(not) = s.get(K::Not)
+            && !out.done()
+            && self.matches(not, inst, at, depth + 1)
+        {
+            out.report(at, false, || format!("must not match {not}"));
         }
     }
 
-    fn check_array(
+    /// Whether `inst` passes `schema`, stopping at the first failure.
+    fn matches(&self, schema: &Value, inst: &Value, at: &At<'_>, depth: u32) -> bool {
+        let mut quiet = Quiet::default();
+        self.check(schema, inst, at, &mut quiet, depth);
+        !quiet.failed
+    }
+
+    /// `anyOf` (at least one alternative) or `oneOf` (exactly one). When none matches, the
+    /// message shows the errors of the alternative that got furthest (see [`closest`]).
+    fn check_union<S: Sink>(
         &self,
-        s: &Map<String, Value>,
+        keyword: &str,
+        alternatives: &[Value],
+        inst: &Value,
+        at: &At<'_>,
+        out: &mut S,
+        depth: u32,
+    ) {
+        let mut passing = alternatives
+            .iter()
+            .filter(|alt| self.matches(alt, inst, at, depth + 1));
+        let matched = if keyword == "oneOf" {
+            passing.count()
+        } else {
+            usize::from(passing.next().is_some())
+        };
+        if matched == 0 {
+            out.report(at, false, || {
+                let results: Vec<Vec<SchemaError>> = alternatives
+                    .iter()
+                    .map(|alt| {
+                        let mut errs = Vec::new();
+                        self.check(alt, inst, at, &mut errs, depth + 1);
+                        errs
+                    })
+                    .collect();
+                let (index, closest) = closest(&results, &at.to_string());
+                let shown: Vec<String> = closest.iter().take(4).map(ToString::to_string).collect();
+                format!(
+                    "matches none of the {} alternatives of {keyword}; closest (#{index}) fails: {}",
+                    results.len(),
+                    shown.join("; ")
+                )
+            });
+        } else if keyword == "oneOf" && matched > 1 {
+            out.report(at, false, || {
+                format!("matches {matched} alternatives of oneOf, exactly one allowed")
+            });
+        }
+    }
+
+    fn check_array<S: Sink>(
+        &self,
+        s: &Keywords<'_>,
         items: &[Value],
-        at: &str,
-        out: &mut Vec<SchemaError>,
+        at: &At<'_>,
+        out: &mut S,
         depth: u32,
     ) {
         let len = items.len() as f64;
         if let Some(min) = s
-            .get("minItems")
+            .get(K::MinItems)
             .and_then(Value::as_f64)
             .filter(|m| len < *m)
         {
-            out.push(SchemaError::new(
-                at,
-                format!("{len} items, fewer than minItems {min}"),
-            ));
+            out.report(at, false, || {
+                format!("{len} items, fewer than minItems {min}")
+            });
         }
         if let Some(max) = s
-            .get("maxItems")
+            .get(K::MaxItems)
             .and_then(Value::as_f64)
             .filter(|m| len > *m)
         {
-            out.push(SchemaError::new(
-                at,
-                format!("{len} items, more than maxItems {max}"),
-            ));
+            out.report(at, false, || {
+                format!("{len} items, more than maxItems {max}")
+            });
         }
-        if s.get("uniqueItems") == Some(&Value::Bool(true)) {
+        if s.get(K::UniqueItems) == Some(&Value::Bool(true)) {
             let duplicate = (0..items.len())
                 .find(|&i| items[..i].iter().any(|earlier| json_eq(earlier, &items[i])));
             if let Some(i) = duplicate {
-                out.push(SchemaError::new(
-                    at,
-                    format!("item {i} repeats an earlier item"),
-                ));
+                out.report(at, false, || format!("item {i} repeats an earlier item"));
             }
         }
         let prefix = s
-            .get("prefixItems")
+            .get(K::PrefixItems)
             .and_then(Value::as_array)
             .map_or(&[][..], Vec::as_slice);
         for (i, item) in items.iter().enumerate() {
-            let sub = prefix.get(i).or_else(|| s.get("items"));
+            if out.done() {
+                return;
+            }
+            let sub = prefix.get(i).or_else(|| s.get(K::Items));
             if let Some(sub) = sub {
-                self.check(sub, item, &format!("{at}/{i}"), out, depth + 1);
+                self.check(sub, item, &At::Index(at, i), out, depth + 1);
             }
         }
     }
 
-    fn check_object(
+    fn check_object<S: Sink>(
         &self,
-        s: &Map<String, Value>,
+        s: &Keywords<'_>,
         map: &Map<String, Value>,
-        at: &str,
-        out: &mut Vec<SchemaError>,
+        at: &At<'_>,
+        out: &mut S,
         depth: u32,
     ) {
-        if let Some(Value::Array(required)) = s.get("required") {
+        if let Some(Value::Array(required)) = s.get(K::Required) {
             for name in required.iter().filter_map(Value::as_str) {
                 if !map.contains_key(name) {
-                    out.push(SchemaError::new(
-                        at,
-                        format!("missing required property `{name}`"),
-                    ));
+                    out.report(at, false, || format!("missing required property `{name}`"));
                 }
             }
         }
         let count = map.len() as f64;
         if let Some(min) = s
-            .get("minProperties")
+            .get(K::MinProperties)
             .and_then(Value::as_f64)
             .filter(|m| count < *m)
         {
-            out.push(SchemaError::new(
-                at,
-                format!("fewer than minProperties {min}"),
-            ));
+            out.report(at, false, || format!("fewer than minProperties {min}"));
         }
         if let Some(max) = s
-            .get("maxProperties")
+            .get(K::MaxProperties)
             .and_then(Value::as_f64)
             .filter(|m| count > *m)
         {
-            out.push(SchemaError::new(
-                at,
-                format!("more than maxProperties {max}"),
-            ));
+            out.report(at, false, || format!("more than maxProperties {max}"));
         }
-        let properties = s.get("properties").and_then(Value::as_object);
+        let properties = s.get(K::Properties).and_then(Value::as_object);
         for (name, value) in map {
-            let path = format!("{at}/{name}");
+            if out.done() {
+                return;
+            }
+            let path = At::Key(at, name);
             match properties.and_then(|p| p.get(name)) {
                 Some(sub) => self.check(sub, value, &path, out, depth + 1),
-                None => match s.get("additionalProperties") {
-                    Some(Value::Bool(false)) => out.push(SchemaError::new(
-                        path,
-                        "property is not allowed (additionalProperties: false)".into(),
-                    )),
+                None => match s.get(K::AdditionalProperties) {
+                    Some(Value::Bool(false)) => out.report(&path, false, || {
+                        "property is not allowed (additionalProperties: false)".into()
+                    }),
                     Some(sub @ Value::Object(_)) => self.check(sub, value, &path, out, depth + 1),
                     _ => {}
                 },
@@ -270,61 +440,51 @@ impl Validator<'_> {
     }
 }
 
-fn check_string(s: &Map<String, Value>, text: &str, at: &str, out: &mut Vec<SchemaError>) {
+fn check_string<S: Sink>(s: &Keywords<'_>, text: &str, at: &At<'_>, out: &mut S) {
     let len = text.chars().count() as f64;
     if let Some(min) = s
-        .get("minLength")
+        .get(K::MinLength)
         .and_then(Value::as_f64)
         .filter(|m| len < *m)
     {
-        out.push(SchemaError::new(
-            at,
-            format!("string of {len} chars is shorter than minLength {min}"),
-        ));
+        out.report(at, false, || {
+            format!("string of {len} chars is shorter than minLength {min}")
+        });
     }
     if let Some(max) = s
-        .get("maxLength")
+        .get(K::MaxLength)
         .and_then(Value::as_f64)
         .filter(|m| len > *m)
     {
-        out.push(SchemaError::new(
-            at,
-            format!("string of {len} chars is longer than maxLength {max}"),
-        ));
+        out.report(at, false, || {
+            format!("string of {len} chars is longer than maxLength {max}")
+        });
     }
-    if s.get("pattern").and_then(Value::as_str) == Some(SNOWFLAKE_PATTERN) {
+    if s.get(K::Pattern).and_then(Value::as_str) == Some(SNOWFLAKE_PATTERN) {
         let ok = text == "0"
             || (!text.starts_with('0')
                 && !text.is_empty()
                 && text.bytes().all(|b| b.is_ascii_digit()));
         if !ok {
-            out.push(SchemaError::new(at, format!("{text:?} is not a snowflake")));
+            out.report(at, false, || format!("{text:?} is not a snowflake"));
         }
     }
 }
 
-fn check_number(s: &Map<String, Value>, n: f64, at: &str, out: &mut Vec<SchemaError>) {
-    let bound = |k: &str| s.get(k).and_then(Value::as_f64);
-    let failed = [
-        bound("minimum")
-            .filter(|m| n < *m)
-            .map(|m| format!("{n} is less than minimum {m}")),
-        bound("maximum")
-            .filter(|m| n > *m)
-            .map(|m| format!("{n} is more than maximum {m}")),
-        bound("exclusiveMinimum")
-            .filter(|m| n <= *m)
-            .map(|m| format!("{n} is not above {m}")),
-        bound("exclusiveMaximum")
-            .filter(|m| n >= *m)
-            .map(|m| format!("{n} is not below {m}")),
-    ];
-    out.extend(
-        failed
-            .into_iter()
-            .flatten()
-            .map(|message| SchemaError::new(at, message)),
-    );
+fn check_number<S: Sink>(s: &Keywords<'_>, n: f64, at: &At<'_>, out: &mut S) {
+    let bound = |k: K| s.get(k).and_then(Value::as_f64);
+    if let Some(m) = bound(K::Minimum).filter(|m| n < *m) {
+        out.report(at, false, || format!("{n} is less than minimum {m}"));
+    }
+    if let Some(m) = bound(K::Maximum).filter(|m| n > *m) {
+        out.report(at, false, || format!("{n} is more than maximum {m}"));
+    }
+    if let Some(m) = bound(K::ExclusiveMinimum).filter(|m| n <= *m) {
+        out.report(at, false, || format!("{n} is not above {m}"));
+    }
+    if let Some(m) = bound(K::ExclusiveMaximum).filter(|m| n >= *m) {
+        out.report(at, false, || format!("{n} is not below {m}"));
+    }
 }
 
 /// The alternative that got furthest: the fewest type/const/enum mismatches near the top (a

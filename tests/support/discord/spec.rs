@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use super::schema::Validator;
+use super::schema::{Refs, Validator};
 
 /// Environment variable that points at another copy of `openapi.json`.
 pub const SPEC_ENV: &str = "FAKE_DISCORD_SPEC";
@@ -16,13 +16,14 @@ pub struct Operation {
     pub method: String,
     pub template: String,
     segments: Vec<String>,
-    body_schema: Option<Value>,
+    body_schema: Option<&'static Value>,
 }
 
-/// The parsed spec with its operations indexed.
-#[derive(Debug)]
+/// The parsed spec with its operations indexed and its `$ref`s resolved. Loaded once per
+/// process and kept for its life (so the schemas are borrowed, never copied, per request).
 pub struct Spec {
-    doc: Value,
+    doc: &'static Value,
+    refs: Refs<'static>,
     operations: Vec<Operation>,
 }
 
@@ -57,8 +58,8 @@ fn load() -> Option<Spec> {
             return None;
         }
     };
-    let doc: Value = match serde_json::from_str(&text) {
-        Ok(doc) => doc,
+    let doc: &'static Value = match serde_json::from_str(&text) {
+        Ok(doc) => Box::leak(Box::new(doc)),
         Err(e) => {
             eprintln!(
                 "fake-discord: spec at {} is not JSON ({e}), request bodies are not validated",
@@ -78,9 +79,7 @@ fn load() -> Option<Spec> {
             if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
                 continue;
             }
-            let body_schema = op
-                .pointer("/requestBody/content/application~1json/schema")
-                .cloned();
+            let body_schema = op.pointer("/requestBody/content/application~1json/schema");
             operations.push(Operation {
                 method: method.to_ascii_uppercase(),
                 template: template.clone(),
@@ -93,7 +92,11 @@ fn load() -> Option<Spec> {
             });
         }
     }
-    Some(Spec { doc, operations })
+    Some(Spec {
+        doc,
+        refs: Refs::collect(doc),
+        operations,
+    })
 }
 
 impl Spec {
@@ -131,16 +134,41 @@ impl Spec {
     /// Validates a JSON body (or a multipart `payload_json`) against the operation's JSON
     /// request schema; returns readable violations.
     pub fn validate(&self, op: &Operation, body: &Value) -> Vec<String> {
-        let Some(schema) = &op.body_schema else {
+        let Some(schema) = op.body_schema else {
             return Vec::new();
         };
-        let mut body = body.clone();
-        tolerate_known_deviations(&mut body);
-        Validator { root: &self.doc }
-            .validate(schema, &body)
-            .into_iter()
-            .map(|e| format!("{} {}: {e}", op.method, op.template))
-            .collect()
+        let tolerated;
+        let body = if has_known_deviations(body) {
+            let mut copy = body.clone();
+            tolerate_known_deviations(&mut copy);
+            tolerated = copy;
+            &tolerated
+        } else {
+            body
+        };
+        Validator {
+            root: self.doc,
+            refs: Some(&self.refs),
+        }
+        .validate(schema, body)
+        .into_iter()
+        .map(|e| format!("{} {}: {e}", op.method, op.template))
+        .collect()
+    }
+}
+
+/// Whether [`tolerate_known_deviations`] would change anything (most bodies: no copy needed).
+fn has_known_deviations(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.iter().any(|(key, child)| {
+            (key == "attachments"
+                && child
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x.get("id").is_some_and(Value::is_u64))))
+                || has_known_deviations(child)
+        }),
+        Value::Array(items) => items.iter().any(has_known_deviations),
+        _ => false,
     }
 }
 
