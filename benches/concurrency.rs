@@ -69,6 +69,7 @@ async fn main() {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     // One at a time.
+    let (flushes0, synced0) = socbot::metrics::store_group_commit();
     let started = Instant::now();
     for i in 0..SERIAL {
         let (n, message) = &incidents[i % INCIDENTS];
@@ -77,6 +78,8 @@ async fn main() {
     }
     let serial = started.elapsed();
     let serial_rate = SERIAL as f64 / serial.as_secs_f64();
+
+    let (flushes1, synced1) = socbot::metrics::store_group_commit();
 
     // 32 in flight, one per incident, round after round.
     let mut latencies = Vec::new();
@@ -96,6 +99,7 @@ async fn main() {
         }
     }
     let parallel = started.elapsed();
+    let (flushes2, synced2) = socbot::metrics::store_group_commit();
     let answers = ROUNDS * INCIDENTS;
     let parallel_rate = answers as f64 / parallel.as_secs_f64();
     bot.stop().await.expect("the daemon stops cleanly");
@@ -106,6 +110,22 @@ async fn main() {
     );
     println!(
         "{INCIDENTS} in flight:         {answers} durable answers in {parallel:.2?}: {parallel_rate:>7.0} answers/s"
+    );
+    // The daemon runs in this process: its store's group-commit counters (every flush of the
+    // run, the outbox's own commits too) say how many transactions each flush made durable.
+    let group = |flushes: u64, synced: u64| {
+        format!(
+            "{flushes} flushes for {synced} commits: {:.1} commits per flush",
+            synced as f64 / flushes.max(1) as f64
+        )
+    };
+    println!(
+        "  one at a time:   {}",
+        group(flushes1 - flushes0, synced1 - synced0)
+    );
+    println!(
+        "  {INCIDENTS} in flight:    {}",
+        group(flushes2 - flushes1, synced2 - synced1)
     );
     support::stats::report(
         "  each answer, dispatch → type 7 (32 in flight)",

@@ -120,6 +120,8 @@ struct Registry {
     pages_rerouted: AtomicU64,
     pages_unreached: AtomicU64,
     interactions_deferred: AtomicU64,
+    store_flushes: AtomicU64,
+    store_commits_synced: AtomicU64,
 }
 
 static REGISTRY: Registry = Registry {
@@ -146,6 +148,8 @@ static REGISTRY: Registry = Registry {
     pages_rerouted: AtomicU64::new(0),
     pages_unreached: AtomicU64::new(0),
     interactions_deferred: AtomicU64::new(0),
+    store_flushes: AtomicU64::new(0),
+    store_commits_synced: AtomicU64::new(0),
 };
 
 /// An alert from `source` was accepted: `status` is `opened`, `grouped`, `storm` or `resolved`.
@@ -252,6 +256,23 @@ pub fn effect_dropped(effect: &str) {
 /// A stored record of `tree` could not be decoded: logged, set aside, skipped.
 pub fn store_unreadable(tree: &str) {
     REGISTRY.unreadable.inc(&[tree]);
+}
+
+/// One flush + `fdatasync` of the store made `commits` transactions durable (group commit).
+pub fn store_flushed(commits: u64) {
+    REGISTRY.store_flushes.fetch_add(1, Ordering::Relaxed);
+    REGISTRY
+        .store_commits_synced
+        .fetch_add(commits, Ordering::Relaxed);
+}
+
+/// (flushes, transactions they made durable) so far in this process: their ratio is the
+/// group commit's size.
+pub fn store_group_commit() -> (u64, u64) {
+    (
+        REGISTRY.store_flushes.load(Ordering::Relaxed),
+        REGISTRY.store_commits_synced.load(Ordering::Relaxed),
+    )
 }
 
 /// A page was posted in the SOC channel because its incident's thread refused it.
@@ -450,6 +471,20 @@ pub fn render(g: &Gauges) -> String {
         "counter",
         "Interactions deferred because their answer was not ready in time (`discord.defer_after_ms`).",
         r.interactions_deferred.load(Ordering::Relaxed),
+    );
+    scalar(
+        &mut out,
+        "socbot_store_flushes_total",
+        "counter",
+        "Store flushes (sled flush + fdatasync); each covers every transaction written before it.",
+        r.store_flushes.load(Ordering::Relaxed),
+    );
+    scalar(
+        &mut out,
+        "socbot_store_commits_synced_total",
+        "counter",
+        "Transactions made durable by those flushes (their ratio is the group commit's size).",
+        r.store_commits_synced.load(Ordering::Relaxed),
     );
     scalar(
         &mut out,

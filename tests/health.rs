@@ -183,6 +183,10 @@ async fn healthz_readyz_and_metrics_answer_and_move_with_commands() {
         .await;
     assert_eq!(card["type"], 4, "{card}");
     let after = metrics_until(addr, opened, before).await;
+    // The open was flushed to disk before it was answered: the group-commit counters moved.
+    let flushes = sample(&after, "socbot_store_flushes_total");
+    let synced = sample(&after, "socbot_store_commits_synced_total");
+    assert!(flushes >= 1.0 && synced >= 1.0, "{after}");
     assert!(
         sample(
             &after,

@@ -616,7 +616,8 @@ impl Store {
         self.db.flush_async().await?;
         self.sync_log().await?;
         d.flushes.fetch_add(1, Ordering::Relaxed);
-        d.synced.fetch_max(target, Ordering::SeqCst);
+        let before = d.synced.fetch_max(target, Ordering::SeqCst);
+        crate::metrics::store_flushed(target.saturating_sub(before));
         self.feed.notify.notify_one();
         Ok(())
     }
@@ -634,9 +635,11 @@ impl Store {
             if let Some(log) = &self.log {
                 log.sync_data().map_err(sled::Error::from)?;
             }
-            self.durability
+            let before = self
+                .durability
                 .synced
                 .fetch_max(written.ticket, Ordering::SeqCst);
+            crate::metrics::store_flushed(written.ticket.saturating_sub(before));
             self.feed.notify.notify_one();
         }
         Ok(written.committed)
