@@ -67,30 +67,7 @@ pub fn render(reply: &Reply, width: usize) -> String {
         Reply::Status { incident, events } => status(incident, events, width),
         Reply::List {
             incidents, total, ..
-        } => {
-            if incidents.is_empty() {
-                return "no incidents\n".into();
-            }
-            let more = (*total > incidents.len()).then(|| {
-                format!(
-                    "(newest {} of {total}; `/incident status <INC-n>` for any one)\n",
-                    incidents.len()
-                )
-            });
-            incidents
-                .iter()
-                .map(|i| {
-                    format!(
-                        "{:<8} {:<10} {:<22} {}\n",
-                        i.id.to_string(),
-                        i.technique.to_string(),
-                        status_word(i),
-                        i.title
-                    )
-                })
-                .chain(more)
-                .collect()
-        }
+        } => list(incidents, *total),
         Reply::Export { markdown, .. } => markdown.clone(),
         Reply::Technique { answer, .. } => technique(answer),
         Reply::Coverage { report, tactic, .. } => format!(
@@ -102,25 +79,48 @@ pub fn render(reply: &Reply, width: usize) -> String {
             incident,
             owner,
             changed,
-        } => {
-            let owner = owner.as_deref().unwrap_or("someone");
-            if *changed {
-                format!(
-                    "{} acknowledged by {owner}: paging stopped, {owner} now owns the incident\n",
-                    incident.id
-                )
-            } else {
-                format!(
-                    "{} was already acknowledged; {owner} owns it\n",
-                    incident.id
-                )
-            }
-        }
+        } => acknowledged(incident.id, owner.as_deref(), *changed),
         Reply::Oncall {
             view,
             fallback_role,
             at,
         } => oncall(view.as_ref(), *fallback_role, *at),
+    }
+}
+
+/// The newest incidents, one a line.
+fn list(incidents: &[crate::incident::Incident], total: usize) -> String {
+    if incidents.is_empty() {
+        return "no incidents\n".into();
+    }
+    let more = (total > incidents.len()).then(|| {
+        format!(
+            "(newest {} of {total}; /incident status <INC-n> for any one)\n",
+            incidents.len()
+        )
+    });
+    incidents
+        .iter()
+        .map(|i| {
+            format!(
+                "{:<8} {:<10} {:<22} {}\n",
+                i.id.to_string(),
+                i.technique.to_string(),
+                status_word(i),
+                i.title
+            )
+        })
+        .chain(more)
+        .collect()
+}
+
+/// An acknowledgement: `owner` owns the incident now; `changed` false: it was already.
+fn acknowledged(id: crate::incident::IncidentId, owner: Option<&str>, changed: bool) -> String {
+    let owner = owner.unwrap_or("someone");
+    if changed {
+        format!("{id} acknowledged by {owner}: paging stopped, {owner} now owns the incident\n")
+    } else {
+        format!("{id} was already acknowledged; {owner} owns it\n")
     }
 }
 

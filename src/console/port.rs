@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use crate::effects::{ChatPort, DeliveryError, Effect};
+use crate::effects::{ChatPort, DeliveryError, Effect, Notice};
 use crate::incident::{EventKind, Incident};
 
 /// Collects what effects would show; the console prints it after each command.
@@ -60,98 +60,161 @@ impl ChatPort for ConsolePort {
         effect: &Effect,
         inc: &Incident,
     ) -> Result<Vec<EventKind>, DeliveryError> {
-        match effect {
-            Effect::OpenThread { .. } => {
-                self.say(inc, format!("thread: {}", inc.thread_name()));
-                Ok(Vec::new())
-            }
-            Effect::PostQuestions { .. } => {
-                let qs: Vec<String> = inc
-                    .questions
-                    .iter()
-                    .enumerate()
-                    .map(|(i, q)| format!("  q{}. {q}", i + 1))
-                    .collect();
-                self.say(
-                    inc,
-                    format!(
-                        "analysis questions (answer with /incident answer {} <q> <finding>):\n{}",
-                        inc.id,
-                        qs.join("\n")
-                    ),
-                );
-                Ok(Vec::new())
-            }
-            Effect::RefreshQuestions { .. } | Effect::RefreshAlertCard { .. } => Ok(Vec::new()),
-            Effect::PostAlertCard { .. } => {
-                if let Some(log) = &inc.alerts {
-                    let a = &log.first;
-                    let mut text = format!(
-                        "alert from {}: {} (severity {}",
-                        log.source,
-                        a.title,
-                        crate::incident::event::severity_name(a.severity)
-                    );
-                    for v in [&a.host, &a.user].into_iter().flatten() {
-                        text.push_str(&format!(", {v}"));
-                    }
-                    text.push(')');
-                    if !inc.has_playbook() {
-                        text.push_str(&format!(
-                            "\nno playbook covers {}; attach one with /incident playbook {} <technique>",
-                            inc.technique_text(),
-                            inc.id
-                        ));
-                    }
-                    self.say(inc, text);
-                }
-                Ok(Vec::new())
-            }
-            Effect::PostDecision { decision, .. } => {
-                let mut text = format!("decision: {}", decision.headline());
-                for r in decision.reasons() {
-                    text.push_str(&format!("\n  because {r}"));
-                }
-                self.say(inc, text);
-                Ok(Vec::new())
-            }
-            Effect::PostNotice { text, .. } => {
-                self.say(inc, text.replace("**", ""));
-                Ok(Vec::new())
-            }
-            Effect::Page {
-                level,
-                target,
-                attempt,
-                deadline,
-                ..
-            } => {
-                let who = match target {
-                    crate::incident::PageTarget::User(u) => format!("user {u}"),
-                    crate::incident::PageTarget::Role(r) => format!("role {r}"),
-                };
-                self.say(
-                    inc,
-                    format!(
-                        "PAGE {} ({}, attempt {attempt}): acknowledge with /incident ack {} before {}",
-                        who,
-                        level.label(),
-                        inc.id,
-                        crate::incident::export::utc(*deadline)
-                    ),
-                );
-                Ok(Vec::new())
-            }
-            Effect::Webhook { .. } | Effect::PostChannel { .. } | Effect::PageDm { .. } => {
-                Ok(Vec::new())
-            }
-            Effect::CloseThread { .. } => {
-                self.say(
-                    inc,
-                    format!("closed; thread archived as {}", inc.thread_name()),
-                );
-                Ok(Vec::new())
-            }
+        if let Some(text) = said(effect, inc) {
+            self.say(inc, text);
         }
+        Ok(Vec::new())
+    }
+}
+
+/// What an effect shows at the console, as plain lines (None: nothing to show).
+fn said(effect: &Effect, inc: &Incident) -> Option<String> {
+    match effect {
+        Effect::OpenThread { .. } => Some(format!("thread: {}", inc.thread_name())),
+        Effect::PostQuestions { .. } => Some(questions(inc)),
+        Effect::PostAlertCard { .. } => alert_card(inc),
+        Effect::PostDecision { decision, .. } => {
+            let mut text = format!("decision: {}", decision.headline());
+            for r in decision.reasons() {
+                text.push_str(&format!("\n  because {r}"));
+            }
+            Some(text)
+        }
+        Effect::PostNotice { text, .. } => Some(text.clone()),
+        Effect::Notice { notice, .. } => Some(notice_text(inc, notice)),
+        Effect::Page {
+            level,
+            target,
+            attempt,
+            deadline,
+            ..
+        } => {
+            let who = match target {
+                crate::incident::PageTarget::User(u) => format!("user {u}"),
+                crate::incident::PageTarget::Role(r) => format!("role {r}"),
+            };
+            Some(format!(
+                "PAGE {} ({}, attempt {attempt}): acknowledge with /incident ack {} before {}",
+                who,
+                level.label(),
+                inc.id,
+                crate::incident::export::utc(*deadline)
+            ))
+        }
+        Effect::CloseThread { .. } => {
+            Some(format!("closed; thread archived as {}", inc.thread_name()))
+        }
+        Effect::RefreshQuestions { .. }
+        | Effect::RefreshAlertCard { .. }
+        | Effect::Webhook { .. }
+        | Effect::PostChannel { .. }
+        | Effect::PageDm { .. } => None,
+    }
+}
+
+fn questions(inc: &Incident) -> String {
+    let qs: Vec<String> = inc
+        .questions
+        .iter()
+        .enumerate()
+        .map(|(i, q)| format!("  q{}. {q}", i + 1))
+        .collect();
+    format!(
+        "analysis questions (answer with /incident answer {} <q> <finding>):\n{}",
+        inc.id,
+        qs.join("\n")
+    )
+}
+
+fn alert_card(inc: &Incident) -> Option<String> {
+    let log = inc.alerts.as_ref()?;
+    let a = &log.first;
+    let mut text = format!(
+        "alert from {}: {} (severity {}",
+        log.source,
+        a.title,
+        crate::incident::event::severity_name(a.severity)
+    );
+    for v in [&a.host, &a.user].into_iter().flatten() {
+        text.push_str(&format!(", {v}"));
+    }
+    text.push(')');
+    if !inc.has_playbook() {
+        text.push_str(&format!(
+            "\nno playbook covers {}; attach one with /incident playbook {} <technique>",
+            inc.technique_text(),
+            inc.id
+        ));
+    }
+    Some(text)
+}
+
+/// A notice, plain (the console prefixes the incident).
+pub fn notice_text(inc: &Incident, notice: &Notice) -> String {
+    match notice {
+        Notice::Noted { by, text } => format!("note by {by}: {text}"),
+        Notice::EscalatedByHand { by, reason } => {
+            format!("escalated to Tier 2 by {by}: {reason}")
+        }
+        Notice::Escalated { why } => format!("escalated to Tier 2 {why}"),
+        Notice::Acknowledged { by } => {
+            format!("acknowledged by {by}: paging stopped, {by} now owns the incident")
+        }
+        Notice::AlertResolved { source } => format!(
+            "{source} reports the alert resolved; the incident stays open until someone closes it"
+        ),
+        Notice::Unacknowledged { why } => {
+            format!("nobody acknowledged {}: {why}; escalate by phone", inc.id)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_print_plain_under_the_incident() {
+        use crate::incident::state::tests::opened;
+        let inc = Incident::from_events(&[opened(None)]).unwrap();
+        let notices = [
+            Notice::Noted {
+                by: "alice".into(),
+                text: "seen".into(),
+            },
+            Notice::EscalatedByHand {
+                by: "alice".into(),
+                reason: "exfil".into(),
+            },
+            Notice::Escalated {
+                why: "by alert: edr reported severity critical".into(),
+            },
+            Notice::Acknowledged { by: "tina".into() },
+            Notice::AlertResolved {
+                source: "edr".into(),
+            },
+            Notice::Unacknowledged {
+                why: "the chain ran out".into(),
+            },
+        ];
+        for notice in notices {
+            let text = notice_text(&inc, &notice);
+            assert!(!text.contains("**") && !text.contains('`'), "{text}");
+        }
+        let port = ConsolePort::default();
+        let effect = Effect::Notice {
+            incident: inc.id.0,
+            notice: Notice::Acknowledged { by: "tina".into() },
+        };
+        if let Some(text) = said(&effect, &inc) {
+            port.say(&inc, text);
+        }
+        assert_eq!(
+            port.take(),
+            vec![format!(
+                "[{}] acknowledged by tina: paging stopped, tina now owns the incident",
+                inc.id
+            )]
+        );
     }
 }

@@ -50,6 +50,38 @@ pub fn technique_message(a: &TechniqueAnswer) -> MessageSpec {
 /// how many were never used. The heatmap goes with it as [`HEATMAP_FILE`].
 pub fn coverage_message(c: &Coverage, tactic: Option<usize>) -> MessageSpec {
     let percent = (c.with_playbook * 100).checked_div(c.live).unwrap_or(0);
+    let tactic_name = tactic
+        .and_then(|i| c.tactics.get(i))
+        .map(|t| t.name.as_str());
+    let mut d = bars(c, tactic);
+    d.push_str(&gaps(c, tactic_name));
+    if tactic.is_none() {
+        d.push_str(&to_fix(c));
+    }
+    let title = match tactic_name {
+        Some(n) => format!("ATT&CK coverage · {n}"),
+        None => format!(
+            "ATT&CK coverage: {}/{} live techniques have a playbook ({percent}%)",
+            c.with_playbook, c.live
+        ),
+    };
+    MessageSpec {
+        embeds: vec![EmbedSpec {
+            title: clip(&title, limits::EMBED_TITLE),
+            url: None,
+            description: clip(&d, limits::EMBED_DESCRIPTION),
+            footer: Some(format!(
+                "MITRE ATT&CK v{} · heatmap attached · `socbot coverage --navigator FILE` for the ATT&CK Navigator",
+                c.attack_version
+            )),
+            color: GREEN,
+        }],
+        ..MessageSpec::default()
+    }
+}
+
+/// A bar per tactic (only `tactic`'s when asked), in a code block.
+fn bars(c: &Coverage, tactic: Option<usize>) -> String {
     let mut d = String::from("```\n");
     let width = c
         .tactics
@@ -72,18 +104,17 @@ pub fn coverage_message(c: &Coverage, tactic: Option<usize>) -> MessageSpec {
         ));
     }
     d.push_str("```\n");
-    let tactic_name = tactic
-        .and_then(|i| c.tactics.get(i))
-        .map(|t| t.name.as_str());
+    d
+}
+
+/// The techniques seen lately without a playbook (of `tactic` when asked), most seen first.
+fn gaps(c: &Coverage, tactic: Option<&str>) -> String {
     let gaps: Vec<_> = c
         .gaps
         .iter()
-        .filter(|g| tactic_name.is_none_or(|n| g.tactics.iter().any(|t| t == n)))
+        .filter(|g| tactic.is_none_or(|n| g.tactics.iter().any(|t| t == n)))
         .collect();
-    d.push_str(&format!(
-        "**Seen in the last {} days without a playbook**\n",
-        c.days
-    ));
+    let mut d = format!("**Seen in the last {} days without a playbook**\n", c.days);
     if gaps.is_empty() {
         d.push_str("none\n");
     }
@@ -98,53 +129,37 @@ pub fn coverage_message(c: &Coverage, tactic: Option<usize>) -> MessageSpec {
     if gaps.len() > 10 {
         d.push_str(&format!("… and {} more\n", gaps.len() - 10));
     }
-    if tactic.is_none() {
-        d.push_str(&format!(
-            "\n**Playbooks to fix first** ({} incidents in {} days)\n",
-            c.incidents, c.days
-        ));
-        if c.quality.is_empty() {
-            d.push_str("no incidents\n");
-        }
-        for q in c.quality.iter().take(5) {
-            d.push_str(&format!(
-                "• `{}` {}: {} incident(s), {}% escalated, {}% false positive",
-                q.id,
-                clip(&q.name, 60),
-                q.opened,
-                q.escalated_percent(),
-                q.false_positive_percent()
-            ));
-            if let Some((n, text, times)) = &q.most_unknown {
-                d.push_str(&format!("; q{n} Unknown {times}×: {}", clip(text, 80)));
-            }
-            d.push('\n');
-        }
-        d.push_str(&format!(
-            "\n**Not used in {} days:** {} of {} playbooks.\n",
-            c.days,
-            c.unused.len(),
-            c.playbooks
-        ));
+    d
+}
+
+/// The playbooks to fix first, and how many no incident used.
+fn to_fix(c: &Coverage) -> String {
+    let mut d = format!(
+        "\n**Playbooks to fix first** ({} incidents in {} days)\n",
+        c.incidents, c.days
+    );
+    if c.quality.is_empty() {
+        d.push_str("no incidents\n");
     }
-    let title = match tactic_name {
-        Some(n) => format!("ATT&CK coverage · {n}"),
-        None => format!(
-            "ATT&CK coverage: {}/{} live techniques have a playbook ({percent}%)",
-            c.with_playbook, c.live
-        ),
-    };
-    MessageSpec {
-        embeds: vec![EmbedSpec {
-            title: clip(&title, limits::EMBED_TITLE),
-            url: None,
-            description: clip(&d, limits::EMBED_DESCRIPTION),
-            footer: Some(format!(
-                "MITRE ATT&CK v{} · heatmap attached · `socbot coverage --navigator FILE` for the ATT&CK Navigator",
-                c.attack_version
-            )),
-            color: GREEN,
-        }],
-        ..MessageSpec::default()
+    for q in c.quality.iter().take(5) {
+        d.push_str(&format!(
+            "• `{}` {}: {} incident(s), {}% escalated, {}% false positive",
+            q.id,
+            clip(&q.name, 60),
+            q.opened,
+            q.escalated_percent(),
+            q.false_positive_percent()
+        ));
+        if let Some((n, text, times)) = &q.most_unknown {
+            d.push_str(&format!("; q{n} Unknown {times}×: {}", clip(text, 80)));
+        }
+        d.push('\n');
     }
+    d.push_str(&format!(
+        "\n**Not used in {} days:** {} of {} playbooks.\n",
+        c.days,
+        c.unused.len(),
+        c.playbooks
+    ));
+    d
 }

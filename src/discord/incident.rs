@@ -10,6 +10,7 @@ use super::render::{
 
 /// Where the whole text is when a message had to be cut.
 const EXPORT: &str = "`/incident export`";
+use crate::effects::Notice;
 use crate::incident::{
     Decision, DecisionKind, Event, Finding, Incident, IncidentId, IncidentStatus, Status, export,
 };
@@ -221,10 +222,34 @@ pub fn alert_card(
     inc: &Incident,
     closest: &[(crate::playbook::TechniqueId, String)],
 ) -> MessageSpec {
-    use crate::incident::event::severity_name;
     let Some(log) = &inc.alerts else {
         return card(inc, inc.thread.map(|t| t.thread_id), None);
     };
+    let a = &log.first;
+    let mut d = alert_facts(inc, log);
+    d.push_str(&alert_tail(inc, log, closest));
+    let description = render::fit(d.trim_end(), limits::EMBED_DESCRIPTION, EXPORT);
+    MessageSpec {
+        embeds: vec![EmbedSpec {
+            title: crate::service::playbook::clip(
+                &format!("🔔 {} · {}", inc.id, alert_text(&inc.title)),
+                limits::EMBED_TITLE,
+            ),
+            description,
+            footer: Some(format!("status: {}", status_label(inc))),
+            color: match a.severity {
+                crate::alert::Severity::Critical | crate::alert::Severity::High => RED,
+                _ => BLUE,
+            },
+            ..EmbedSpec::default()
+        }],
+        ..MessageSpec::default()
+    }
+}
+
+/// The alert's facts on its card: source, severity, host, user, rule, link, techniques, counts.
+fn alert_facts(inc: &Incident, log: &crate::incident::AlertLog) -> String {
+    use crate::incident::event::severity_name;
     let a = &log.first;
     let mut d = String::new();
     d.push_str(&format!(
@@ -268,6 +293,16 @@ pub fn alert_card(
             export::utc(at)
         ));
     }
+    d
+}
+
+/// The end of an alert card: a storm's latest alerts, or that no playbook covers it.
+fn alert_tail(
+    inc: &Incident,
+    log: &crate::incident::AlertLog,
+    closest: &[(crate::playbook::TechniqueId, String)],
+) -> String {
+    let mut d = String::new();
     if log.storm {
         d.push_str(&format!(
             "\n🌩️ **Alert storm:** {} opened more new incidents in a minute than `alerts.max_new_incidents_per_minute` allows; its new alerts join this incident. Latest:\n",
@@ -299,23 +334,7 @@ pub fn alert_card(
             inc.id
         ));
     }
-    let description = render::fit(d.trim_end(), limits::EMBED_DESCRIPTION, EXPORT);
-    MessageSpec {
-        embeds: vec![EmbedSpec {
-            title: crate::service::playbook::clip(
-                &format!("🔔 {} · {}", inc.id, alert_text(&inc.title)),
-                limits::EMBED_TITLE,
-            ),
-            description,
-            footer: Some(format!("status: {}", status_label(inc))),
-            color: match a.severity {
-                crate::alert::Severity::Critical | crate::alert::Severity::High => RED,
-                _ => BLUE,
-            },
-            ..EmbedSpec::default()
-        }],
-        ..MessageSpec::default()
-    }
+    d
 }
 
 fn answer_line(inc: &Incident, q: usize) -> String {
@@ -858,6 +877,42 @@ pub fn recorded_text(r: &Recorded) -> String {
     }
 }
 
+/// A notice for the incident's thread, in Discord markdown.
+pub fn notice_text(inc: &Incident, notice: &Notice) -> String {
+    match notice {
+        Notice::Noted { by, text } => format!("📝 Note on {} by {by}: {text}", inc.id),
+        Notice::EscalatedByHand { by, reason } => {
+            format!("🚨 **Escalated to Tier 2 by {by}**: {reason}")
+        }
+        Notice::Escalated { why } => format!("🚨 **Escalated to Tier 2** {why}"),
+        Notice::Acknowledged { by } => format!(
+            "✅ {} acknowledged by {by}: paging stopped, {by} now owns the incident.",
+            inc.id
+        ),
+        Notice::AlertResolved { source } => format!(
+            "✅ **{source}** reports the alert resolved. The incident stays open until someone closes it."
+        ),
+        Notice::Unacknowledged { why } => format!(
+            "⚠️ **Nobody acknowledged {}**: {why}. Escalate by phone.",
+            inc.id
+        ),
+    }
+}
+
+/// A notice posted in the incident's thread: an amber embed, cut (pointing at the export) to
+/// fit.
+pub fn notice_message(inc: &Incident, text: &str) -> MessageSpec {
+    MessageSpec {
+        embeds: vec![EmbedSpec {
+            title: format!("{}", inc.id),
+            description: render::fit(text, limits::EMBED_DESCRIPTION, EXPORT),
+            color: 0xf59e0b,
+            ..EmbedSpec::default()
+        }],
+        ..MessageSpec::default()
+    }
+}
+
 /// The message of a recorded change (it pings no one: replies allow no mentions).
 pub fn recorded_message(r: &Recorded) -> MessageSpec {
     MessageSpec {
@@ -984,5 +1039,74 @@ mod tests {
         );
         let decision = within(&decision_message(&inc, &inc.evaluate()));
         assert!(decision.contains("**Why:**"), "{decision}");
+    }
+
+    #[test]
+    fn notices_and_recorded_changes_read_as_they_always_did() {
+        use crate::incident::state::tests::opened;
+        let inc = Incident::from_events(&[opened(None)]).unwrap();
+        let id = inc.id;
+        let by = || "alice".to_owned();
+        let notices = [
+            (
+                Notice::Noted {
+                    by: by(),
+                    text: "seen".into(),
+                },
+                format!("📝 Note on {id} by alice: seen"),
+            ),
+            (
+                Notice::EscalatedByHand {
+                    by: by(),
+                    reason: "exfil".into(),
+                },
+                "🚨 **Escalated to Tier 2 by alice**: exfil".to_owned(),
+            ),
+            (
+                Notice::Escalated {
+                    why: "by alert: edr reported severity critical".into(),
+                },
+                "🚨 **Escalated to Tier 2** by alert: edr reported severity critical".to_owned(),
+            ),
+            (
+                Notice::Acknowledged { by: by() },
+                format!(
+                    "✅ {id} acknowledged by alice: paging stopped, alice now owns the incident."
+                ),
+            ),
+            (
+                Notice::AlertResolved {
+                    source: "edr".into(),
+                },
+                "✅ **edr** reports the alert resolved. The incident stays open until someone closes it.".to_owned(),
+            ),
+            (
+                Notice::Unacknowledged {
+                    why: "the chain ran out".into(),
+                },
+                format!("⚠️ **Nobody acknowledged {id}**: the chain ran out. Escalate by phone."),
+            ),
+        ];
+        for (notice, want) in notices {
+            assert_eq!(notice_text(&inc, &notice), want);
+        }
+        let closed = Recorded::Closed {
+            incident: id,
+            resolution: crate::incident::Resolution::TruePositive,
+            by: by(),
+        };
+        assert_eq!(
+            recorded_text(&closed),
+            format!("✅ {id} closed as **true positive** by alice.")
+        );
+        let escalated = Recorded::Escalated {
+            incident: id,
+            by: by(),
+            reason: "exfil".into(),
+        };
+        assert_eq!(
+            recorded_text(&escalated),
+            format!("🚨 **{id} escalated to Tier 2 by alice**: exfil")
+        );
     }
 }

@@ -9,9 +9,10 @@ use serenity::all::{
 };
 
 use super::incident::{
-    alert_card, closed_message, closed_thread_name, decision_message, opening, question_message,
+    alert_card, closed_message, closed_thread_name, decision_message, notice_message, opening,
+    question_message,
 };
-use super::render::{EmbedSpec, MessageSpec, limits};
+use super::render::{MessageSpec, limits};
 use super::reply;
 use crate::effects::{ChatPort, DeliveryError, Effect};
 use crate::id::DiscordId;
@@ -500,19 +501,13 @@ impl ChatPort for DiscordPort {
             }
             Effect::PostNotice { text, .. } => {
                 let thread = Self::place(inc)?;
-                let m = MessageSpec {
-                    embeds: vec![EmbedSpec {
-                        title: format!("{}", inc.id),
-                        description: super::render::fit(
-                            text,
-                            limits::EMBED_DESCRIPTION,
-                            "`/incident export`",
-                        ),
-                        color: 0xf59e0b,
-                        ..EmbedSpec::default()
-                    }],
-                    ..MessageSpec::default()
-                };
+                self.post(thread, &notice_message(inc, text), nonce(key, 0))
+                    .await?;
+                Ok(Vec::new())
+            }
+            Effect::Notice { notice, .. } => {
+                let thread = Self::place(inc)?;
+                let m = notice_message(inc, &super::incident::notice_text(inc, notice));
                 self.post(thread, &m, nonce(key, 0)).await?;
                 Ok(Vec::new())
             }

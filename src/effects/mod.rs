@@ -4,6 +4,10 @@
 //! the chat answers. What a delivery creates (a thread, message ids) is recorded as incident
 //! events, so a delivery that is repeated after a crash finds its work done.
 
+mod notice;
+
+pub use notice::Notice;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,8 +39,10 @@ pub enum Effect {
     },
     /// Post a decision, with its reasons, in the thread.
     PostDecision { incident: u64, decision: Decision },
-    /// Post a line of text in the thread (a note, a manual escalation, …).
+    /// Post a line of text in the thread (as an older socbot stored its notices).
     PostNotice { incident: u64, text: String },
+    /// Post a notice in the thread (a note, an escalation, …), worded by the chat port.
+    Notice { incident: u64, notice: Notice },
     /// Post the closure and archive the thread.
     CloseThread { incident: u64 },
     /// Page someone: a message in the thread that mentions exactly them with an Acknowledge
@@ -92,6 +98,7 @@ impl Effect {
             | Self::RefreshQuestions { incident, .. }
             | Self::PostDecision { incident, .. }
             | Self::PostNotice { incident, .. }
+            | Self::Notice { incident, .. }
             | Self::CloseThread { incident }
             | Self::PostAlertCard { incident }
             | Self::RefreshAlertCard { incident }
@@ -174,7 +181,7 @@ impl Effect {
             Self::PostQuestions { .. } => "post_questions",
             Self::RefreshQuestions { .. } => "refresh_questions",
             Self::PostDecision { .. } => "post_decision",
-            Self::PostNotice { .. } => "post_notice",
+            Self::PostNotice { .. } | Self::Notice { .. } => "post_notice",
             Self::CloseThread { .. } => "close_thread",
             Self::PostAlertCard { .. } => "post_alert_card",
             Self::RefreshAlertCard { .. } => "refresh_alert_card",

@@ -14,7 +14,7 @@ use super::{Incidents, LibraryHandle};
 use crate::alert::storm::StormWindow;
 use crate::alert::{Alert, AlertStatus, ParseOptions};
 use crate::config::{AlertSource, AlertsConfig};
-use crate::effects::{Effect, OutboxEntry};
+use crate::effects::{Effect, Notice, OutboxEntry};
 use crate::incident::alert::{escalate_for_alert, open_from_alert, received};
 use crate::incident::{
     AlertOutcome, AlertRecord, Event, EventKind, Incident, IncidentId, NO_TECHNIQUE,
@@ -178,30 +178,16 @@ impl AlertIntake {
     ) -> Result<Planned, StoreError> {
         let key = alert.group_key(&config.group_by);
         let index = alert_key(source, &key);
-        let record = AlertRecord {
-            source: source.to_owned(),
-            format: alert.format,
-            title: alert.title.clone(),
-            severity: alert.severity,
-            status: alert.status,
-            techniques: alert.techniques.clone(),
-            host: alert.host.clone(),
-            user: alert.user.clone(),
-            link: alert.link.clone(),
-            rule: alert.rule.clone(),
-            key,
-            payload: None,
-        };
+        let record = record(source, alert, key);
         let escalate = config.escalate_at.is_some_and(|at| alert.severity >= at);
         match (self.open_incident(&index)?, alert.status) {
             (Some(inc), AlertStatus::Resolved) => {
                 let events = vec![received(&record, AlertOutcome::Resolved, now)];
-                let text = format!(
-                    "✅ **{source}** reports the alert resolved. The incident stays open until someone closes it."
-                );
-                let effects = vec![Effect::PostNotice {
+                let effects = vec![Effect::Notice {
                     incident: inc.id.0,
-                    text,
+                    notice: Notice::AlertResolved {
+                        source: source.to_owned(),
+                    },
                 }];
                 let refresh = self.card_refresh(inc.id.0);
                 Ok(self.joined(inc, events, effects, refresh, AlertOutcome::Resolved))
@@ -222,47 +208,29 @@ impl AlertIntake {
                 let refresh = self.card_refresh(inc.id.0);
                 Ok(self.joined(inc, events, effects, refresh, outcome))
             }
-            (None, AlertStatus::Resolved) => {
-                let json = Store::encode(&serde_json::json!({
-                    "at": now,
-                    "alert": record,
-                }));
-                Ok(Planned {
-                    batch: Batch {
-                        unmatched_alerts: vec![json],
-                        ..Batch::default()
-                    },
-                    accepted: Accepted {
-                        incident: None,
-                        outcome: AlertOutcome::Resolved,
-                    },
-                    before: None,
-                    events: Vec::new(),
-                    without_playbook: None,
-                })
-            }
+            (None, AlertStatus::Resolved) => Ok(unmatched(&record, now)),
             (None, AlertStatus::Firing) => {
                 let record = AlertRecord {
                     payload: Some(alert.payload.clone()),
                     ..record
                 };
-                let admitted = {
-                    let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                    state
-                        .storms
-                        .entry(source.to_owned())
-                        .or_insert_with(|| {
-                            StormWindow::new(self.config.max_new_incidents_per_minute)
-                        })
-                        .admit(now)
-                };
-                if admitted {
+                if self.admit(source, now) {
                     self.open(alert, record, index, escalate, now)
                 } else {
                     self.storm(source, record, index, now)
                 }
             }
         }
+    }
+
+    /// Whether `source` may open one more incident now (else it storms).
+    fn admit(&self, source: &str, now: DateTime<Utc>) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state
+            .storms
+            .entry(source.to_owned())
+            .or_insert_with(|| StormWindow::new(self.config.max_new_incidents_per_minute))
+            .admit(now)
     }
 
     /// A new incident for `alert`.
@@ -457,9 +425,11 @@ impl AlertIntake {
     /// The notice of an escalation an alert caused.
     fn escalation_notice(id: IncidentId, events: &[Event]) -> Option<Effect> {
         events.iter().find_map(|e| match &e.kind {
-            EventKind::Escalated { reason } => Some(Effect::PostNotice {
+            EventKind::Escalated { reason } => Some(Effect::Notice {
                 incident: id.0,
-                text: format!("🚨 **Escalated to Tier 2** {}", reason.summary()),
+                notice: Notice::Escalated {
+                    why: reason.summary(),
+                },
             }),
             _ => None,
         })
@@ -484,5 +454,44 @@ impl AlertIntake {
             Effect::RefreshAlertCard { incident },
             due.timestamp_millis(),
         ))
+    }
+}
+
+/// What is kept of an alert (its payload only when it opens an incident).
+fn record(source: &str, alert: &Alert, key: String) -> AlertRecord {
+    AlertRecord {
+        source: source.to_owned(),
+        format: alert.format,
+        title: alert.title.clone(),
+        severity: alert.severity,
+        status: alert.status,
+        techniques: alert.techniques.clone(),
+        host: alert.host.clone(),
+        user: alert.user.clone(),
+        link: alert.link.clone(),
+        rule: alert.rule.clone(),
+        key,
+        payload: None,
+    }
+}
+
+/// A resolved alert that matched no open incident: kept on record, nothing else.
+fn unmatched(record: &AlertRecord, now: DateTime<Utc>) -> Planned {
+    let json = Store::encode(&serde_json::json!({
+        "at": now,
+        "alert": record,
+    }));
+    Planned {
+        batch: Batch {
+            unmatched_alerts: vec![json],
+            ..Batch::default()
+        },
+        accepted: Accepted {
+            incident: None,
+            outcome: AlertOutcome::Resolved,
+        },
+        before: None,
+        events: Vec::new(),
+        without_playbook: None,
     }
 }

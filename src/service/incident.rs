@@ -12,7 +12,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use super::paging::{Paging, PagingChanges};
 use super::{Actor, Command, Reply, Role, UserError};
 use crate::config::RolesConfig;
-use crate::effects::{Effect, Outbox, OutboxEntry};
+use crate::effects::{Effect, Notice, Outbox, OutboxEntry};
 use crate::id::DiscordId;
 use crate::incident::{
     self as domain, ActorRef, DefaultPolicy, DomainError, Event, EventKind, Finding, Incident,
@@ -412,16 +412,16 @@ impl Incidents {
             names.join(" or ")
         ))
     }
-    /// A line for the incident's thread when the command was not given there (in the SOC
+    /// A notice for the incident's thread when the command was not given there (in the SOC
     /// channel, or at the console): whoever follows the thread sees it too.
-    fn echo(inc: &Incident, origin: &Origin, text: &str) -> Vec<Effect> {
+    fn echo(inc: &Incident, origin: &Origin, notice: Notice) -> Vec<Effect> {
         let in_thread = inc.thread.is_some_and(|t| t.thread_id == origin.channel);
         if in_thread {
             Vec::new()
         } else {
-            vec![Effect::PostNotice {
+            vec![Effect::Notice {
                 incident: inc.id.0,
-                text: text.to_owned(),
+                notice,
             }]
         }
     }
@@ -659,9 +659,12 @@ impl Incidents {
                 }),
                 EventKind::Escalated {
                     reason: domain::EscalationReason::Manual { reason },
-                } => Some(Effect::PostNotice {
+                } => Some(Effect::Notice {
                     incident: id.0,
-                    text: format!("🚨 **Escalated to Tier 2 by {}**: {reason}", e.actor.name),
+                    notice: Notice::EscalatedByHand {
+                        by: e.actor.name.clone(),
+                        reason: reason.clone(),
+                    },
                 }),
                 _ => None,
             })

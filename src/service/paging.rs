@@ -10,7 +10,7 @@ use tokio::sync::{Mutex, Notify, watch};
 use tracing::{error, info};
 
 use crate::clock::Clock;
-use crate::effects::{Effect, Outbox, OutboxEntry};
+use crate::effects::{Effect, Notice, Outbox, OutboxEntry};
 use crate::id::DiscordId;
 use crate::incident::{ActorRef, Event, EventKind, Incident, IncidentId};
 use crate::oncall::{
@@ -406,12 +406,11 @@ impl Paging {
                 }
                 Step::Stop { why } => {
                     info!(incident = %inc.id, %why, "paging chain stopped");
-                    batch.effects.push(OutboxEntry::encode(Effect::PostNotice {
+                    batch.effects.push(OutboxEntry::encode(Effect::Notice {
                         incident: id,
-                        text: format!(
-                            "⚠️ **Nobody acknowledged {}**: {why}. Escalate by phone.",
-                            inc.id
-                        ),
+                        notice: Notice::Unacknowledged {
+                            why: why.to_string(),
+                        },
                     }));
                 }
                 Step::Wait { .. } | Step::Nothing => {}

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Change, Cx, IncidentCommand, Incidents, OncallCommand, Step, domain_err, internal};
-use crate::effects::Effect;
+use crate::effects::{Effect, Notice};
 use crate::incident::{self as domain, EventKind, Finding, IncidentId, IncidentStatus, Resolution};
 use crate::service::{Command, Recorded, Reply, UserError};
 
@@ -148,13 +148,11 @@ impl Incidents {
     fn note(&self, cx: &Cx<'_>, incident: Option<IncidentId>, text: &str) -> Decided {
         let (inc, _) = self.load(incident, cx.origin.channel)?;
         let events = domain::add_note(&inc, text, &cx.actor, cx.origin.now).map_err(domain_err)?;
-        let line = format!(
-            "📝 Note on {} by {}: {}",
-            inc.id,
-            cx.actor.name,
-            text.trim()
-        );
-        let effects = Self::echo(&inc, cx.origin, &line);
+        let line = Notice::Noted {
+            by: cx.actor.name.clone(),
+            text: text.trim().to_owned(),
+        };
+        let effects = Self::echo(&inc, cx.origin, line);
         let noted = Recorded::Noted {
             incident: inc.id,
             by: cx.actor.name.clone(),
@@ -173,7 +171,7 @@ impl Incidents {
         let in_thread = inc.thread.is_some_and(|t| t.thread_id == cx.origin.channel);
         let effects: Vec<Effect> = Self::effects_of(inc.id, &events)
             .into_iter()
-            .filter(|e| !(in_thread && matches!(e, Effect::PostNotice { .. })))
+            .filter(|e| !(in_thread && matches!(e, Effect::Notice { .. })))
             .collect();
         let escalated = Recorded::Escalated {
             incident: inc.id,
@@ -260,11 +258,8 @@ impl Incidents {
             }));
         }
         let name = cx.actor.name.clone();
-        let text = format!(
-            "✅ {} acknowledged by {name}: paging stopped, {name} now owns the incident.",
-            inc.id
-        );
-        let effects = Self::echo(&inc, cx.origin, &text);
+        let by = Notice::Acknowledged { by: name.clone() };
+        let effects = Self::echo(&inc, cx.origin, by);
         Ok(Step::Write(Change {
             id: inc.id,
             before: Some(inc),
