@@ -957,7 +957,11 @@ pub async fn outbox_request(store: &Store, request: &str) -> Result<String, Stri
                 if letters.is_empty() { "" } else { ":" }
             );
             for (id, l) in letters {
-                let effect = l.entry["effect"]["type"].as_str().unwrap_or("unknown");
+                // By the name logs and metrics use (a notice is a `post_notice`, whichever way
+                // it was stored); a record this socbot cannot read by its stored type.
+                let effect = serde_json::from_value::<Effect>(l.entry["effect"].clone())
+                    .map(|e| e.name())
+                    .unwrap_or_else(|_| l.entry["effect"]["type"].as_str().unwrap_or("unknown"));
                 let incident = match l.lane.incident {
                     0 => "-".to_owned(),
                     n => format!("INC-{n}"),
