@@ -20,6 +20,7 @@ use anyhow::{Context as _, anyhow, bail};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::store::highwater::HighWater;
 use crate::store::{SCHEMA_VERSION, Store, TreeCopy};
 
 /// The first bytes of every backup file.
@@ -245,6 +246,42 @@ pub struct Restored {
     pub next_incident: u64,
 }
 
+/// What the store being replaced knows: the number the next incident gets and its epoch,
+/// raised to the high-water mark beside it (which knows them also when the store is gone or
+/// unreadable). A store in use by a running socbot is an error.
+fn replaced_marks(target: &Path) -> anyhow::Result<(u64, u64)> {
+    let mut replaced = (1, 0);
+    let mut exact = false;
+    if target.exists() {
+        match Store::open_now(target) {
+            Err(e) if e.is_locked() => bail!(
+                "the store at {} is in use by a running socbot; stop it first (systemctl stop socbot, docker compose stop socbot, or scale the StatefulSet to 0), then restore",
+                target.display()
+            ),
+            Ok(current) => {
+                if let (Ok(next), Ok(epoch)) = (current.next_incident_id(), current.epoch()) {
+                    replaced = (next, epoch);
+                    exact = true;
+                }
+            }
+            // Unreadable: it is moved aside all the same.
+            Err(_) => {}
+        }
+    }
+    // The mark beside the store knows them too, also when the store is gone or unreadable
+    // (then numbers go on above its reserved block: a gap, never a reuse).
+    let mark = HighWater::read(target).with_context(|| {
+        "the incident high-water mark beside the store cannot be read, so socbot cannot tell which incident numbers were given; fix or remove it (only if no incident was made since the backup) and restore again"
+    })?;
+    if let Some(mark) = mark {
+        if !exact {
+            replaced.0 = replaced.0.max(mark.next_incident);
+        }
+        replaced.1 = replaced.1.max(mark.epoch);
+    }
+    Ok(replaced)
+}
+
 /// Restores `snapshot` as the store at `target`. The daemon must be stopped. The store that was
 /// at `target` is moved aside (returned), never deleted.
 pub fn restore(snapshot: &Snapshot, target: &Path) -> anyhow::Result<Restored> {
@@ -255,24 +292,7 @@ pub fn restore(snapshot: &Snapshot, target: &Path) -> anyhow::Result<Restored> {
             snapshot.header.schema
         );
     }
-    // The store being replaced knows the incident numbers given since the backup and its epoch.
-    let mut replaced = (1, 0);
-    if target.exists() {
-        match Store::open_now(target) {
-            Err(e) if e.is_locked() => bail!(
-                "the store at {} is in use by a running socbot; stop it first (systemctl stop socbot, docker compose stop socbot, or scale the StatefulSet to 0), then restore",
-                target.display()
-            ),
-            Ok(current) => {
-                replaced = (
-                    current.next_incident_id().unwrap_or(1),
-                    current.epoch().unwrap_or(0),
-                );
-            }
-            // Unreadable: it is moved aside all the same.
-            Err(_) => {}
-        }
-    }
+    let replaced = replaced_marks(target)?;
     if let Some(parent) = target.parent()
         && !parent.as_os_str().is_empty()
     {

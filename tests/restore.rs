@@ -113,3 +113,93 @@ async fn after_a_restore_numbers_are_not_reused_and_old_buttons_are_refused() {
     bot.stop().await.unwrap();
     fake.assert_clean();
 }
+
+/// `socbot console` on the test's store with `stdin` piped in; its standard output.
+fn console(dirs: &BotDirs, stdin: &str) -> String {
+    use std::io::Write as _;
+    let mut child = socbot_command(&[])
+        .current_dir(&dirs.root)
+        .arg("console")
+        .env("SOCBOT__STORE__PATH", &dirs.store)
+        .env("SOCBOT__PLAYBOOKS__DIR", &dirs.playbooks)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the socbot binary starts");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn restore(dirs: &BotDirs, file: &Path) -> String {
+    let out = socbot(dirs, &["restore", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The number `socbot restore` says new incidents start at.
+fn starts_at(said: &str) -> u64 {
+    said.split("new incidents start at INC-")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no start number in {said}"))
+}
+
+fn epoch(dirs: &BotDirs) -> u64 {
+    socbot::store::Store::open(&dirs.store)
+        .unwrap()
+        .epoch()
+        .unwrap()
+}
+
+#[test]
+fn a_restore_over_a_missing_store_still_never_reuses_a_number_or_an_epoch() {
+    let dirs = BotDirs::new(&[]);
+    let opened = console(&dirs, "/incident open T1583.006 In the backup\n");
+    assert!(opened.contains("INC-1"), "{opened}");
+    let file = dirs.root.join("nightly.socbot-backup");
+    let out = socbot(&dirs, &["backup", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let opened = console(
+        &dirs,
+        "/incident open T1583.006 After the backup\n/incident open T1583.006 And another\n",
+    );
+    assert!(opened.contains("INC-3"), "{opened}");
+
+    // The store is there: numbers go on from it, the epoch becomes 1.
+    assert_eq!(starts_at(&restore(&dirs, &file)), 4);
+    assert_eq!(epoch(&dirs), 1);
+
+    // The store is lost (a wiped volume, a bad disk), and the same backup restored again: the
+    // numbers and the epoch still go on above everything given before.
+    std::fs::remove_dir_all(&dirs.store).unwrap();
+    let said = restore(&dirs, &file);
+    assert!(
+        starts_at(&said) > 3,
+        "INC-2 and INC-3 are never given again: {said}"
+    );
+    assert_eq!(epoch(&dirs), 2, "buttons of epoch 1 stay refused");
+    let opened = console(&dirs, "/incident open T1583.006 After the loss\n");
+    let n = starts_at(&said);
+    assert!(opened.contains(&format!("INC-{n}")), "{opened}");
+
+    // A mark that cannot be understood stops the restore, naming it.
+    std::fs::remove_dir_all(&dirs.store).unwrap();
+    let mark = dirs.root.join("store.highwater");
+    std::fs::write(&mark, "garbage\n").unwrap();
+    let out = socbot(&dirs, &["restore", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("store.highwater") && err.contains("high-water"),
+        "{err}"
+    );
+}

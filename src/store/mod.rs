@@ -23,6 +23,8 @@
 //! [`Store::commit`] returns once it is on disk. Commits that arrive while an earlier one syncs
 //! share the next flush + `fdatasync` (group commit).
 
+pub mod highwater;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -246,6 +248,9 @@ pub struct Store {
     writes: Arc<std::sync::RwLock<()>>,
     durability: Arc<Durability>,
     feed: Arc<EffectFeed>,
+    /// The incident numbers given and the epoch, also beside the store (see [`highwater`]).
+    /// None for temporary stores.
+    high_water: Option<Arc<highwater::HighWater>>,
 }
 
 /// A written transaction, not yet known to be on disk: [`Store::durable`] waits for that.
@@ -357,6 +362,13 @@ impl Store {
             })?;
         let mut store = Self::from_db(db, &shown)?;
         store.log = std::fs::File::open(path.join("db")).ok().map(Arc::new);
+        let high_water = highwater::HighWater::beside(path);
+        // A store from before the mark, or one the mark fell behind: catch up now when the
+        // directory can be written (a read-only copy is read only; the next number tries again).
+        if let Err(e) = high_water.raise(store.next_incident_id()?, store.epoch()?) {
+            tracing::debug!(error = %e, "the incident high-water mark was not brought up to date");
+        }
+        store.high_water = Some(Arc::new(high_water));
         Ok(store)
     }
 
@@ -395,6 +407,7 @@ impl Store {
             writes: Arc::default(),
             durability: Arc::default(),
             feed: Arc::default(),
+            high_water: None,
         };
         store.count_once()?;
         Ok(store)
@@ -471,7 +484,13 @@ impl Store {
             let n = read_u64(old.map(sled::IVec::from)).max(1);
             Some(be(n + 1).to_vec())
         })?;
-        Ok(read_u64(next) - 1)
+        let n = read_u64(next) - 1;
+        // Beside the store too, before the number is used: a restore that finds the store
+        // gone still continues above it.
+        if let Some(hw) = &self.high_water {
+            hw.reserve(n).map_err(sled::Error::Io)?;
+        }
+        Ok(n)
     }
 
     /// The number the next incident would get (1 when none was ever given).
@@ -493,6 +512,10 @@ impl Store {
         self.meta.insert(K_NEXT_INCIDENT, &be(current.max(next)))?;
         self.meta.insert(K_EPOCH, &be(epoch))?;
         self.meta.flush()?;
+        if let Some(hw) = &self.high_water {
+            hw.raise(current.max(next), epoch)
+                .map_err(sled::Error::Io)?;
+        }
         Ok(())
     }
 
