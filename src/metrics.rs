@@ -1,18 +1,26 @@
-//! Prometheus metrics, by hand: atomics for plain counters and gauges, small locked maps for the
-//! labelled families, rendered in the text exposition format (0.0.4) by `GET /metrics`
-//! ([`crate::http`]). Process-wide, like every Prometheus client's default registry: the code
-//! that counts calls one function here and needs no handle.
+//! Prometheus metrics through `prometheus-client`: counters, gauges and histograms in one
+//! process-wide registry, encoded in the Prometheus text format (0.0.4) by `GET /metrics`
+//! (see the HTTP listener). Process-wide, like every Prometheus client's default registry: the
+//! code that counts calls one function here and needs no handle.
 //!
 //! Label values are bounded: command names, outcomes, effect kinds, resolutions and technique
 //! ids (one per playbook).
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::LazyLock;
 use std::time::Duration;
 
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, prometheus_text};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
 use crate::incident::{EscalationReason, Event, EventKind, Incident};
+
+/// The `Content-Type` of what [`render`] returns.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// Interaction latency buckets, seconds.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -23,188 +31,347 @@ const ACK_BUCKETS: &[f64] = &[
     30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0,
 ];
 
-/// A counter family with labels.
-struct Family {
-    values: Mutex<BTreeMap<Vec<String>, u64>>,
+/// Label names and values of one series.
+type Labels = Vec<(&'static str, String)>;
+type Counters = Family<Labels, Counter>;
+type Histograms = Family<Labels, Histogram, fn() -> Histogram>;
+
+fn labels<const N: usize>(names: [&'static str; N], values: [&str; N]) -> Labels {
+    names.into_iter().zip(values.map(str::to_owned)).collect()
 }
 
-impl Family {
-    const fn new() -> Self {
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS.iter().copied())
+}
+
+/// A metric whose HELP and TYPE lines are exposed before its first series (a family with no
+/// labels seen yet), as they were before `prometheus-client`: dashboards and scrapes find every
+/// metric from the start.
+#[derive(Debug)]
+struct Declared<M>(M);
+
+impl<M: EncodeMetric> EncodeMetric for Declared<M> {
+    fn encode(&self, encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        self.0.encode(encoder)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        self.0.metric_type()
+    }
+}
+
+/// Registers `metric` as `name` (a counter's `_total` is added by the encoder). `help` is said
+/// without its final full stop, which the encoder adds.
+fn register<M: prometheus_client::registry::Metric + Clone>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    metric: &M,
+) {
+    let name = name.strip_suffix("_total").unwrap_or(name);
+    let help = help.strip_suffix('.').unwrap_or(help);
+    registry.register(name, help, Declared(metric.clone()));
+}
+
+/// A new metric, registered in `r`.
+fn new<M: prometheus_client::registry::Metric + Clone + Default>(
+    r: &mut Registry,
+    name: &str,
+    help: &str,
+) -> M {
+    let metric = M::default();
+    register(r, name, help, &metric);
+    metric
+}
+
+/// A histogram family over `buckets`, registered in `r`.
+fn histograms(r: &mut Registry, name: &str, help: &str) -> Histograms {
+    let family = Histograms::new_with_constructor(latency_histogram);
+    register(r, name, help, &family);
+    family
+}
+
+/// A histogram over `buckets`, registered in `r`.
+fn histogram(r: &mut Registry, name: &str, help: &str, buckets: &[f64]) -> Histogram {
+    let h = Histogram::new(buckets.iter().copied());
+    register(r, name, help, &h);
+    h
+}
+
+/// Commands and interactions.
+struct Interactions {
+    handled: Counters,
+    seconds: Histograms,
+    deferred: Counter,
+    gateway_connected: Gauge,
+}
+
+impl Interactions {
+    fn new(r: &mut Registry) -> Self {
         Self {
-            values: Mutex::new(BTreeMap::new()),
+            gateway_connected: new(
+                r,
+                "socbot_gateway_connected",
+                "1 while the Discord gateway session is up.",
+            ),
+            handled: new(
+                r,
+                "socbot_interactions_total",
+                "Commands handled, by command and outcome (ok, refused, duplicate).",
+            ),
+            seconds: histograms(
+                r,
+                "socbot_interaction_duration_seconds",
+                "Time from an interaction's arrival to its answer being sent, by kind.",
+            ),
+            deferred: new(
+                r,
+                "socbot_interactions_deferred_total",
+                "Interactions deferred because their answer was not ready in time (`discord.defer_after_ms`).",
+            ),
         }
     }
-
-    fn inc(&self, labels: &[&str]) {
-        let key = labels.iter().map(|l| (*l).to_owned()).collect();
-        let mut v = self.values.lock().unwrap_or_else(|e| e.into_inner());
-        *v.entry(key).or_insert(0) += 1;
-    }
-
-    fn snapshot(&self) -> BTreeMap<Vec<String>, u64> {
-        self.values
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
 }
 
-#[derive(Clone, Default)]
-struct HistogramData {
-    /// Per bucket (not cumulative), plus one for +Inf.
-    counts: Vec<u64>,
-    sum: f64,
-    count: u64,
-}
-
-/// A histogram family with labels.
-struct Histogram {
-    buckets: &'static [f64],
-    values: Mutex<BTreeMap<Vec<String>, HistogramData>>,
-}
-
-impl Histogram {
-    const fn new(buckets: &'static [f64]) -> Self {
-        Self {
-            buckets,
-            values: Mutex::new(BTreeMap::new()),
-        }
-    }
-
-    fn observe(&self, labels: &[&str], seconds: f64) {
-        let key = labels.iter().map(|l| (*l).to_owned()).collect();
-        let mut v = self.values.lock().unwrap_or_else(|e| e.into_inner());
-        let data = v.entry(key).or_insert_with(|| HistogramData {
-            counts: vec![0; self.buckets.len() + 1],
-            ..HistogramData::default()
-        });
-        let slot = self
-            .buckets
-            .iter()
-            .position(|&b| seconds <= b)
-            .unwrap_or(self.buckets.len());
-        data.counts[slot] += 1;
-        data.sum += seconds;
-        data.count += 1;
-    }
-
-    fn snapshot(&self) -> BTreeMap<Vec<String>, HistogramData> {
-        self.values
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-}
-
-struct Registry {
-    interactions: Family,
-    interaction_seconds: Histogram,
-    opened: Family,
-    escalated: Family,
-    closed: Family,
-    pages_sent: AtomicU64,
-    acks: AtomicU64,
+/// Incidents and pages.
+struct Incidents {
+    opened: Counters,
+    escalated: Counters,
+    closed: Counters,
+    pages_sent: Counter,
+    pages_rerouted: Counter,
+    pages_unreached: Counter,
+    acks: Counter,
     ack_seconds: Histogram,
-    delivered: Family,
-    retries: Family,
-    dropped: Family,
-    reloads: AtomicU64,
-    reload_errors: AtomicU64,
-    store_errors: AtomicU64,
-    gateway_connected: AtomicBool,
-    alerts: Family,
-    alerts_rejected: Family,
-    alerts_without_playbook: Family,
-    alert_thread_seconds: Histogram,
-    unreadable: Family,
-    pages_rerouted: AtomicU64,
-    pages_unreached: AtomicU64,
-    interactions_deferred: AtomicU64,
-    store_flushes: AtomicU64,
-    store_commits_synced: AtomicU64,
 }
 
-static REGISTRY: Registry = Registry {
-    interactions: Family::new(),
-    interaction_seconds: Histogram::new(LATENCY_BUCKETS),
-    opened: Family::new(),
-    escalated: Family::new(),
-    closed: Family::new(),
-    pages_sent: AtomicU64::new(0),
-    acks: AtomicU64::new(0),
-    ack_seconds: Histogram::new(ACK_BUCKETS),
-    delivered: Family::new(),
-    retries: Family::new(),
-    dropped: Family::new(),
-    reloads: AtomicU64::new(0),
-    reload_errors: AtomicU64::new(0),
-    store_errors: AtomicU64::new(0),
-    gateway_connected: AtomicBool::new(false),
-    alerts: Family::new(),
-    alerts_rejected: Family::new(),
-    alerts_without_playbook: Family::new(),
-    alert_thread_seconds: Histogram::new(LATENCY_BUCKETS),
-    unreadable: Family::new(),
-    pages_rerouted: AtomicU64::new(0),
-    pages_unreached: AtomicU64::new(0),
-    interactions_deferred: AtomicU64::new(0),
-    store_flushes: AtomicU64::new(0),
-    store_commits_synced: AtomicU64::new(0),
-};
+impl Incidents {
+    fn new(r: &mut Registry) -> Self {
+        Self {
+            opened: new(
+                r,
+                "socbot_incidents_opened_total",
+                "Incidents opened, by technique.",
+            ),
+            escalated: new(
+                r,
+                "socbot_incidents_escalated_total",
+                "Incidents escalated to Tier 2, by technique and by what (decision or manual).",
+            ),
+            closed: new(
+                r,
+                "socbot_incidents_closed_total",
+                "Incidents closed, by technique and resolution.",
+            ),
+            pages_sent: new(
+                r,
+                "socbot_pages_sent_total",
+                "Pages delivered to Tier 2 (first pages, re-pages and later levels).",
+            ),
+            pages_rerouted: new(
+                r,
+                "socbot_pages_rerouted_total",
+                "Pages posted in the SOC channel because the incident's thread refused them.",
+            ),
+            pages_unreached: new(
+                r,
+                "socbot_pages_unreached_total",
+                "Pages that reached nobody in Discord (thread, SOC channel and DM all refused).",
+            ),
+            acks: new(r, "socbot_acknowledgements_total", "Pages acknowledged."),
+            ack_seconds: histogram(
+                r,
+                "socbot_time_to_acknowledge_seconds",
+                "Time from an incident's first page to its acknowledgement.",
+                ACK_BUCKETS,
+            ),
+        }
+    }
+}
+
+/// Alerts in (`POST /alerts/<source>`).
+struct Alerts {
+    accepted: Counters,
+    rejected: Counters,
+    without_playbook: Counters,
+    thread_seconds: Histogram,
+}
+
+impl Alerts {
+    fn new(r: &mut Registry) -> Self {
+        Self {
+            accepted: new(
+                r,
+                "socbot_alerts_total",
+                "Alerts accepted, by source and what they did (opened, grouped, storm, resolved).",
+            ),
+            rejected: new(
+                r,
+                "socbot_alert_requests_rejected_total",
+                "Alert requests refused, by reason.",
+            ),
+            without_playbook: new(
+                r,
+                "socbot_alerts_without_playbook_total",
+                "Incidents opened by alerts that no playbook covers, by the technique they named (none: no technique).",
+            ),
+            thread_seconds: histogram(
+                r,
+                "socbot_alert_thread_seconds",
+                "Time from an alert's arrival to its incident's thread existing.",
+                LATENCY_BUCKETS,
+            ),
+        }
+    }
+}
+
+/// The outbox, the store and the playbook library.
+struct Upkeep {
+    delivered: Counters,
+    retries: Counters,
+    dropped: Counters,
+    unreadable: Counters,
+    reloads: Counter,
+    reload_errors: Counter,
+    store_errors: Counter,
+    store_flushes: Counter,
+    store_commits_synced: Counter,
+}
+
+impl Upkeep {
+    fn new(r: &mut Registry) -> Self {
+        Self {
+            delivered: new(
+                r,
+                "socbot_outbox_delivered_total",
+                "Effects delivered, by effect.",
+            ),
+            retries: new(
+                r,
+                "socbot_outbox_retries_total",
+                "Failed deliveries that will be retried, by effect.",
+            ),
+            dropped: new(
+                r,
+                "socbot_outbox_dropped_total",
+                "Effects moved to the dead letters (refused for good, or failing too long), by effect.",
+            ),
+            unreadable: new(
+                r,
+                "socbot_store_unreadable_total",
+                "Stored records that could not be decoded, set aside and skipped, by tree.",
+            ),
+            reloads: new(
+                r,
+                "socbot_playbook_reloads_total",
+                "Playbook reloads attempted (file change or SIGHUP).",
+            ),
+            reload_errors: new(
+                r,
+                "socbot_playbook_reload_errors_total",
+                "Reloads refused or failed; the last good playbooks stayed in use.",
+            ),
+            store_errors: new(
+                r,
+                "socbot_store_errors_total",
+                "Store errors while handling commands.",
+            ),
+            store_flushes: new(
+                r,
+                "socbot_store_flushes_total",
+                "Store flushes (sled flush + fdatasync); each covers every transaction written before it.",
+            ),
+            store_commits_synced: new(
+                r,
+                "socbot_store_commits_synced_total",
+                "Transactions made durable by those flushes (their ratio is the group commit's size).",
+            ),
+        }
+    }
+}
+
+/// Every metric counted as things happen, and the registry that encodes them.
+struct Metrics {
+    registry: Registry,
+    interactions: Interactions,
+    incidents: Incidents,
+    alerts: Alerts,
+    upkeep: Upkeep,
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let mut r = Registry::default();
+        Self {
+            interactions: Interactions::new(&mut r),
+            incidents: Incidents::new(&mut r),
+            alerts: Alerts::new(&mut r),
+            upkeep: Upkeep::new(&mut r),
+            registry: r,
+        }
+    }
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 
 /// An alert from `source` was accepted: `status` is `opened`, `grouped`, `storm` or `resolved`.
 pub fn alert(source: &str, status: &str) {
-    REGISTRY.alerts.inc(&[source, status]);
+    let l = labels(["source", "status"], [source, status]);
+    METRICS.alerts.accepted.get_or_create(&l).inc();
 }
 
 /// An alert request was refused: `reason` is `unauthorized`, `unknown_source`, `too_large`,
 /// `malformed`, `timeout`, `method`, `busy`, `unavailable` or `store`.
 pub fn alert_rejected(reason: &str) {
-    REGISTRY.alerts_rejected.inc(&[reason]);
+    let l = labels(["reason"], [reason]);
+    METRICS.alerts.rejected.get_or_create(&l).inc();
 }
 
 /// An alert opened an incident that no playbook covers; `technique` is the first it named, or
 /// `none`.
 pub fn alert_without_playbook(technique: &str) {
-    REGISTRY.alerts_without_playbook.inc(&[technique]);
+    let l = labels(["technique"], [technique]);
+    METRICS.alerts.without_playbook.get_or_create(&l).inc();
 }
 
 /// The thread of an incident an alert opened exists, `elapsed` after the alert arrived.
 pub fn alert_thread_latency(elapsed: Duration) {
-    REGISTRY
-        .alert_thread_seconds
-        .observe(&[], elapsed.as_secs_f64());
+    METRICS.alerts.thread_seconds.observe(elapsed.as_secs_f64());
 }
 
 /// A command was handled: `outcome` is `ok`, `refused` or `duplicate`.
 pub fn command(command: &str, outcome: &str) {
-    REGISTRY.interactions.inc(&[command, outcome]);
+    let l = labels(["command", "outcome"], [command, outcome]);
+    METRICS.interactions.handled.get_or_create(&l).inc();
 }
 
 /// An interaction of `kind` (`command`, `autocomplete`, `component`, `modal`) was answered,
 /// `elapsed` after it arrived.
 pub fn interaction_latency(kind: &str, elapsed: Duration) {
-    REGISTRY
-        .interaction_seconds
-        .observe(&[kind], elapsed.as_secs_f64());
+    let l = labels(["kind"], [kind]);
+    METRICS
+        .interactions
+        .seconds
+        .get_or_create(&l)
+        .observe(elapsed.as_secs_f64());
 }
 
 /// An interaction's answer was not ready in time: it was deferred, then edited in.
 pub fn interaction_deferred() {
-    REGISTRY
-        .interactions_deferred
-        .fetch_add(1, Ordering::Relaxed);
+    METRICS.interactions.deferred.inc();
 }
 
 /// Counts what a command's committed `events` did to an incident (`before`: its state before
 /// them; None when they open it).
 pub fn incident_events(before: Option<&Incident>, events: &[Event]) {
+    let m = &METRICS.incidents;
     let mut technique = before.map(|i| i.technique.to_string());
     for e in events {
+        let known = technique.as_deref().unwrap_or("unknown");
         match &e.kind {
             EventKind::Opened { technique: t, .. } => {
                 let t = t.to_string();
-                REGISTRY.opened.inc(&[&t]);
+                m.opened.get_or_create(&labels(["technique"], [&t])).inc();
                 technique = Some(t);
             }
             EventKind::Escalated { reason } => {
@@ -213,20 +380,18 @@ pub fn incident_events(before: Option<&Incident>, events: &[Event]) {
                     EscalationReason::Manual { .. } => "manual",
                     EscalationReason::Alert { .. } => "alert",
                 };
-                REGISTRY
-                    .escalated
-                    .inc(&[technique.as_deref().unwrap_or("unknown"), by]);
+                let l = labels(["technique", "by"], [known, by]);
+                m.escalated.get_or_create(&l).inc();
             }
             EventKind::Closed { resolution, .. } => {
-                REGISTRY
-                    .closed
-                    .inc(&[technique.as_deref().unwrap_or("unknown"), resolution.key()]);
+                let l = labels(["technique", "resolution"], [known, resolution.key()]);
+                m.closed.get_or_create(&l).inc();
             }
             EventKind::Acknowledged { .. } => {
-                REGISTRY.acks.fetch_add(1, Ordering::Relaxed);
+                m.acks.inc();
                 if let Some(page) = before.and_then(|i| i.page.as_ref()) {
-                    let secs = (e.at - page.first_paged_at).num_milliseconds().max(0) as f64;
-                    REGISTRY.ack_seconds.observe(&[], secs / 1000.0);
+                    let ms = (e.at - page.first_paged_at).num_milliseconds().max(0) as f64;
+                    m.ack_seconds.observe(ms / 1000.0);
                 }
             }
             _ => {}
@@ -236,76 +401,90 @@ pub fn incident_events(before: Option<&Incident>, events: &[Event]) {
 
 /// The outbox delivered an effect (`Effect::name`); a delivered `page` is a page sent.
 pub fn effect_delivered(effect: &str) {
-    REGISTRY.delivered.inc(&[effect]);
+    METRICS
+        .upkeep
+        .delivered
+        .get_or_create(&labels(["effect"], [effect]))
+        .inc();
     if effect == "page" {
-        REGISTRY.pages_sent.fetch_add(1, Ordering::Relaxed);
+        METRICS.incidents.pages_sent.inc();
     }
 }
 
 /// An effect's delivery failed and will be retried.
 pub fn effect_retry(effect: &str) {
-    REGISTRY.retries.inc(&[effect]);
+    METRICS
+        .upkeep
+        .retries
+        .get_or_create(&labels(["effect"], [effect]))
+        .inc();
 }
 
 /// An effect became a dead letter (refused for good, or failing past `outbox.dead_letter_after`;
 /// noted on the incident, kept for `socbot outbox retry`).
 pub fn effect_dropped(effect: &str) {
-    REGISTRY.dropped.inc(&[effect]);
+    METRICS
+        .upkeep
+        .dropped
+        .get_or_create(&labels(["effect"], [effect]))
+        .inc();
 }
 
 /// A stored record of `tree` could not be decoded: logged, set aside, skipped.
 pub fn store_unreadable(tree: &str) {
-    REGISTRY.unreadable.inc(&[tree]);
+    METRICS
+        .upkeep
+        .unreadable
+        .get_or_create(&labels(["tree"], [tree]))
+        .inc();
 }
 
 /// One flush + `fdatasync` of the store made `commits` transactions durable (group commit).
 pub fn store_flushed(commits: u64) {
-    REGISTRY.store_flushes.fetch_add(1, Ordering::Relaxed);
-    REGISTRY
-        .store_commits_synced
-        .fetch_add(commits, Ordering::Relaxed);
+    METRICS.upkeep.store_flushes.inc();
+    METRICS.upkeep.store_commits_synced.inc_by(commits);
 }
 
 /// (flushes, transactions they made durable) so far in this process: their ratio is the
 /// group commit's size.
 pub fn store_group_commit() -> (u64, u64) {
     (
-        REGISTRY.store_flushes.load(Ordering::Relaxed),
-        REGISTRY.store_commits_synced.load(Ordering::Relaxed),
+        METRICS.upkeep.store_flushes.get(),
+        METRICS.upkeep.store_commits_synced.get(),
     )
 }
 
 /// A page was posted in the SOC channel because its incident's thread refused it.
 pub fn page_rerouted() {
-    REGISTRY.pages_rerouted.fetch_add(1, Ordering::Relaxed);
+    METRICS.incidents.pages_rerouted.inc();
 }
 
 /// A page reached nobody in Discord: neither the thread, the SOC channel nor the DM took it.
 pub fn page_unreached() {
-    REGISTRY.pages_unreached.fetch_add(1, Ordering::Relaxed);
+    METRICS.incidents.pages_unreached.inc();
 }
 
 /// A playbook reload ran; `ok` false when it was refused or failed (the last good set stays).
 pub fn playbook_reload(ok: bool) {
-    REGISTRY.reloads.fetch_add(1, Ordering::Relaxed);
+    METRICS.upkeep.reloads.inc();
     if !ok {
-        REGISTRY.reload_errors.fetch_add(1, Ordering::Relaxed);
+        METRICS.upkeep.reload_errors.inc();
     }
 }
 
 /// A store operation failed while handling a command.
 pub fn store_error() {
-    REGISTRY.store_errors.fetch_add(1, Ordering::Relaxed);
+    METRICS.upkeep.store_errors.inc();
 }
 
 /// Whether the Discord gateway session is up (set by the gateway handler). Process-wide, like
 /// every metric here: one daemon runs per process.
 pub fn set_gateway_connected(up: bool) {
-    REGISTRY.gateway_connected.store(up, Ordering::Relaxed);
+    METRICS.interactions.gateway_connected.set(i64::from(up));
 }
 
 pub fn gateway_connected() -> bool {
-    REGISTRY.gateway_connected.load(Ordering::Relaxed)
+    METRICS.interactions.gateway_connected.get() == 1
 }
 
 /// Values read when scraped, from the running daemon's store and library.
@@ -320,304 +499,69 @@ pub struct Gauges {
     pub ready: bool,
 }
 
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// A gauge holding `value`, registered in `r` as `name`.
+fn gauge(r: &mut Registry, name: &str, help: &str, value: usize) {
+    let g: Gauge = Gauge::default();
+    g.set(i64::try_from(value).unwrap_or(i64::MAX));
+    register(r, name, help, &g);
 }
 
-fn labels(names: &[&str], values: &[String], extra: Option<(&str, &str)>) -> String {
-    let mut parts: Vec<String> = names
-        .iter()
-        .zip(values)
-        .map(|(n, v)| format!("{n}=\"{}\"", escape(v)))
-        .collect();
-    if let Some((n, v)) = extra {
-        parts.push(format!("{n}=\"{}\"", escape(v)));
-    }
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!("{{{}}}", parts.join(","))
-    }
-}
-
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-}
-
-fn scalar(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
-    header(out, name, kind, help);
-    let _ = writeln!(out, "{name} {value}");
-}
-
-fn family(out: &mut String, name: &str, help: &str, names: &[&str], f: &Family) {
-    header(out, name, "counter", help);
-    for (values, n) in f.snapshot() {
-        let _ = writeln!(out, "{name}{} {n}", labels(names, &values, None));
-    }
-}
-
-fn float(v: f64) -> String {
-    if v.is_infinite() {
-        "+Inf".into()
-    } else {
-        format!("{v}")
-    }
-}
-
-fn histogram(out: &mut String, name: &str, help: &str, names: &[&str], h: &Histogram) {
-    header(out, name, "histogram", help);
-    for (values, data) in h.snapshot() {
-        let mut cumulative = 0;
-        for (i, bound) in h.buckets.iter().copied().chain([f64::INFINITY]).enumerate() {
-            cumulative += data.counts[i];
-            let le = float(bound);
-            let _ = writeln!(
-                out,
-                "{name}_bucket{} {cumulative}",
-                labels(names, &values, Some(("le", &le)))
-            );
-        }
-        let l = labels(names, &values, None);
-        let _ = writeln!(out, "{name}_sum{l} {}", float(data.sum));
-        let _ = writeln!(out, "{name}_count{l} {}", data.count);
-    }
-}
-
-/// Every metric in the Prometheus text format.
-pub fn render(g: &Gauges) -> String {
-    let r = &REGISTRY;
-    let mut out = String::with_capacity(4096);
-    header(
-        &mut out,
+/// The values read at this scrape, as a registry of their own.
+fn scraped(g: &Gauges) -> Registry {
+    let mut r = Registry::default();
+    let build: Family<Labels, Gauge> = Family::default();
+    build
+        .get_or_create(&labels(["version"], [env!("CARGO_PKG_VERSION")]))
+        .set(1);
+    register(
+        &mut r,
         "socbot_build_info",
-        "gauge",
         "The running socbot's version.",
+        &build,
     );
-    let _ = writeln!(
-        out,
-        "socbot_build_info{{version=\"{}\"}} 1",
-        env!("CARGO_PKG_VERSION")
-    );
-    scalar(
-        &mut out,
+    gauge(
+        &mut r,
         "socbot_ready",
-        "gauge",
         "1 when the gateway is connected, the store is open and playbooks are loaded.",
-        u8::from(g.ready),
+        usize::from(g.ready),
     );
-    scalar(
-        &mut out,
-        "socbot_gateway_connected",
-        "gauge",
-        "1 while the Discord gateway session is up.",
-        u8::from(gateway_connected()),
-    );
-    family(
-        &mut out,
-        "socbot_interactions_total",
-        "Commands handled, by command and outcome (ok, refused, duplicate).",
-        &["command", "outcome"],
-        &r.interactions,
-    );
-    histogram(
-        &mut out,
-        "socbot_interaction_duration_seconds",
-        "Time from an interaction's arrival to its answer being sent, by kind.",
-        &["kind"],
-        &r.interaction_seconds,
-    );
-    family(
-        &mut out,
-        "socbot_incidents_opened_total",
-        "Incidents opened, by technique.",
-        &["technique"],
-        &r.opened,
-    );
-    family(
-        &mut out,
-        "socbot_incidents_escalated_total",
-        "Incidents escalated to Tier 2, by technique and by what (decision or manual).",
-        &["technique", "by"],
-        &r.escalated,
-    );
-    family(
-        &mut out,
-        "socbot_incidents_closed_total",
-        "Incidents closed, by technique and resolution.",
-        &["technique", "resolution"],
-        &r.closed,
-    );
-    scalar(
-        &mut out,
-        "socbot_pages_sent_total",
-        "counter",
-        "Pages delivered to Tier 2 (first pages, re-pages and later levels).",
-        r.pages_sent.load(Ordering::Relaxed),
-    );
-    scalar(
-        &mut out,
-        "socbot_pages_rerouted_total",
-        "counter",
-        "Pages posted in the SOC channel because the incident's thread refused them.",
-        r.pages_rerouted.load(Ordering::Relaxed),
-    );
-    scalar(
-        &mut out,
-        "socbot_interactions_deferred_total",
-        "counter",
-        "Interactions deferred because their answer was not ready in time (`discord.defer_after_ms`).",
-        r.interactions_deferred.load(Ordering::Relaxed),
-    );
-    scalar(
-        &mut out,
-        "socbot_store_flushes_total",
-        "counter",
-        "Store flushes (sled flush + fdatasync); each covers every transaction written before it.",
-        r.store_flushes.load(Ordering::Relaxed),
-    );
-    scalar(
-        &mut out,
-        "socbot_store_commits_synced_total",
-        "counter",
-        "Transactions made durable by those flushes (their ratio is the group commit's size).",
-        r.store_commits_synced.load(Ordering::Relaxed),
-    );
-    scalar(
-        &mut out,
-        "socbot_pages_unreached_total",
-        "counter",
-        "Pages that reached nobody in Discord (thread, SOC channel and DM all refused).",
-        r.pages_unreached.load(Ordering::Relaxed),
-    );
-    scalar(
-        &mut out,
-        "socbot_acknowledgements_total",
-        "counter",
-        "Pages acknowledged.",
-        r.acks.load(Ordering::Relaxed),
-    );
-    histogram(
-        &mut out,
-        "socbot_time_to_acknowledge_seconds",
-        "Time from an incident's first page to its acknowledgement.",
-        &[],
-        &r.ack_seconds,
-    );
-    family(
-        &mut out,
-        "socbot_alerts_total",
-        "Alerts accepted, by source and what they did (opened, grouped, storm, resolved).",
-        &["source", "status"],
-        &r.alerts,
-    );
-    family(
-        &mut out,
-        "socbot_alert_requests_rejected_total",
-        "Alert requests refused, by reason.",
-        &["reason"],
-        &r.alerts_rejected,
-    );
-    family(
-        &mut out,
-        "socbot_alerts_without_playbook_total",
-        "Incidents opened by alerts that no playbook covers, by the technique they named (none: no technique).",
-        &["technique"],
-        &r.alerts_without_playbook,
-    );
-    histogram(
-        &mut out,
-        "socbot_alert_thread_seconds",
-        "Time from an alert's arrival to its incident's thread existing.",
-        &[],
-        &r.alert_thread_seconds,
-    );
-    if let Some(depth) = g.outbox_depth {
-        scalar(
-            &mut out,
-            "socbot_outbox_depth",
-            "gauge",
-            "Effects waiting in the outbox for delivery.",
-            depth,
-        );
-    }
-    family(
-        &mut out,
-        "socbot_outbox_delivered_total",
-        "Effects delivered, by effect.",
-        &["effect"],
-        &r.delivered,
-    );
-    family(
-        &mut out,
-        "socbot_outbox_retries_total",
-        "Failed deliveries that will be retried, by effect.",
-        &["effect"],
-        &r.retries,
-    );
-    family(
-        &mut out,
-        "socbot_outbox_dropped_total",
-        "Effects moved to the dead letters (refused for good, or failing too long), by effect.",
-        &["effect"],
-        &r.dropped,
-    );
-    if let Some(n) = g.dead_letters {
-        scalar(
-            &mut out,
-            "socbot_outbox_dead_letters",
-            "gauge",
-            "Effects in the dead-letter list (`socbot outbox list`).",
-            n,
-        );
-    }
-    family(
-        &mut out,
-        "socbot_store_unreadable_total",
-        "Stored records that could not be decoded, set aside and skipped, by tree.",
-        &["tree"],
-        &r.unreadable,
-    );
-    if let Some(n) = g.paging_deadlines {
-        scalar(
-            &mut out,
-            "socbot_paging_deadlines",
-            "gauge",
-            "Acknowledgement deadlines armed in the store.",
-            n,
-        );
-    }
-    scalar(
-        &mut out,
+    gauge(
+        &mut r,
         "socbot_playbooks_loaded",
-        "gauge",
         "Playbooks in the library now.",
         g.playbooks_loaded,
     );
-    scalar(
-        &mut out,
-        "socbot_playbook_reloads_total",
-        "counter",
-        "Playbook reloads attempted (file change or SIGHUP).",
-        r.reloads.load(Ordering::Relaxed),
-    );
-    scalar(
-        &mut out,
-        "socbot_playbook_reload_errors_total",
-        "counter",
-        "Reloads refused or failed; the last good playbooks stayed in use.",
-        r.reload_errors.load(Ordering::Relaxed),
-    );
-    scalar(
-        &mut out,
-        "socbot_store_errors_total",
-        "counter",
-        "Store errors while handling commands.",
-        r.store_errors.load(Ordering::Relaxed),
-    );
+    let optional = [
+        (
+            "socbot_outbox_depth",
+            "Effects waiting in the outbox for delivery.",
+            g.outbox_depth,
+        ),
+        (
+            "socbot_outbox_dead_letters",
+            "Effects in the dead-letter list (`socbot outbox list`).",
+            g.dead_letters,
+        ),
+        (
+            "socbot_paging_deadlines",
+            "Acknowledgement deadlines armed in the store.",
+            g.paging_deadlines,
+        ),
+    ];
+    for (name, help, value) in optional {
+        if let Some(value) = value {
+            gauge(&mut r, name, help, value);
+        }
+    }
+    r
+}
+
+/// Every metric in the Prometheus text format ([`CONTENT_TYPE`]).
+pub fn render(g: &Gauges) -> String {
+    let mut out = String::with_capacity(8192);
+    // Writing to a String cannot fail.
+    let _ = prometheus_text::encode(&mut out, &scraped(g));
+    let _ = prometheus_text::encode(&mut out, &METRICS.registry);
     out
 }
 
@@ -658,6 +602,12 @@ mod tests {
         assert!(!text.contains("socbot_paging_deadlines "));
         assert!(text.contains("socbot_playbooks_loaded 2\n"));
         assert!(text.contains("socbot_ready 1\n"));
+        // Declared before their first series, help said once with one full stop.
+        assert!(text.contains(
+            "# HELP socbot_store_unreadable_total Stored records that could not be decoded, set aside and skipped, by tree.\n# TYPE socbot_store_unreadable_total counter\n"
+        ), "{text}");
+        assert!(!text.contains("..\n"), "{text}");
+        assert!(text.contains("socbot_build_info{version=\""), "{text}");
         // Every sample line is `name{labels} value` with a numeric value.
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let value = line.rsplit(' ').next().unwrap();

@@ -273,11 +273,7 @@ pub fn respond(path: &str, probe: &Probe) -> (u16, &'static str, String) {
             let r = probe.readiness();
             (if r.ready() { 200 } else { 503 }, TEXT, r.body())
         }
-        "/metrics" => (
-            200,
-            "text/plain; version=0.0.4; charset=utf-8",
-            metrics::render(&probe.gauges()),
-        ),
+        "/metrics" => (200, metrics::CONTENT_TYPE, metrics::render(&probe.gauges())),
         _ => (
             404,
             TEXT,
