@@ -229,6 +229,58 @@ fn config_check_names_the_key_of_each_problem_and_exits_1() {
     assert!(stdout(&out).contains("nope.toml"), "{}", stdout(&out));
 }
 
+/// Every problem at once, not the first only: values no command can use (a zero concurrency, a
+/// bad log level) and what only the bot needs (server, channel, role ids) are all listed, each
+/// naming its key, and counted.
+#[test]
+fn config_check_lists_every_problem_at_once() {
+    let tmp = TempDir::new("ops", "config-all");
+    let file = tmp.0.join("many.toml");
+    let store = tmp.0.join("store").display().to_string();
+    std::fs::write(
+        &file,
+        format!(
+            "[playbooks]\ndir = {:?}\n[store]\npath = {store:?}\n[discord]\nguild_id = \"12\"\nsoc_channel_id = 999\n[roles]\nt2 = [42]\n[outbox]\nconcurrency = 0\n[log]\nlevel = \"loud\"\n",
+            bundled()
+        ),
+    )
+    .unwrap();
+    let out = socbot(
+        &tmp.0,
+        &["--config", file.to_str().unwrap(), "config", "check"],
+        &[],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let errors: Vec<&str> = text.lines().filter(|l| l.starts_with("error: ")).collect();
+    for key in [
+        "outbox.concurrency",
+        "log.level",
+        "discord.guild_id",
+        "discord.soc_channel_id",
+        "roles.l1",
+        "roles.t2",
+    ] {
+        assert!(
+            errors
+                .iter()
+                .any(|l| l.starts_with(&format!("error: {key}: "))),
+            "{key} not listed:\n{text}"
+        );
+    }
+    assert!(
+        text.contains(&format!(
+            "configuration check failed: {} error(s)",
+            errors.len()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("ok: playbooks.dir: 2 playbooks load"),
+        "{text}"
+    );
+}
+
 /// `socbot run` until it exits, killed after `limit` (it would otherwise try to reach Discord).
 fn run_until_exit(cwd: &Path, env: &[(&str, String)], limit: Duration) -> Output {
     let mut child = socbot_command(&[])

@@ -580,6 +580,34 @@ mod tests {
     }
 
     #[test]
+    fn ids_in_a_file_may_be_strings_and_zero_is_unset() {
+        let dir = std::env::temp_dir().join(format!("socbot-cfg-ids-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ids.toml");
+        std::fs::write(
+            &file,
+            "[discord]\nguild_id = \"1100000000000000001\"\nsoc_channel_id = 0\n[roles]\nl1 = [\"11\", 22]\nt2 = \"33,44\"\n[oncall]\nfallback_role = \"\"\n",
+        )
+        .unwrap();
+        let cfg = Config::load_with_env(Some(&file), env(&[])).unwrap();
+        let id = |n| DiscordId::new(n).unwrap();
+        assert_eq!(cfg.discord.guild_id, Some(id(1_100_000_000_000_000_001)));
+        assert_eq!(cfg.discord.soc_channel_id, None);
+        assert_eq!(cfg.roles.l1, [id(11), id(22)]);
+        assert_eq!(cfg.roles.t2, [id(33), id(44)]);
+        assert_eq!(cfg.oncall.fallback_role, None);
+        std::fs::write(&file, "[roles]\nl1 = [5, 0]\n").unwrap();
+        let err = Config::load_with_env(Some(&file), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("roles.l1") && err.contains("0 is not a Discord id"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
     fn a_file_layer_with_an_unknown_key_is_refused() {
         let dir = std::env::temp_dir().join(format!("socbot-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
