@@ -132,6 +132,49 @@ pub fn help() -> String {
 mod tests {
     use super::*;
 
+    /// The option `name` of registered command `command` (under `sub` if given), as Discord
+    /// receives it.
+    fn registered(command: &str, sub: Option<&str>, name: &str) -> serde_json::Value {
+        let all = serde_json::to_value(all()).unwrap();
+        let cmd = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == command)
+            .unwrap();
+        let options = match sub {
+            Some(sub) => &cmd["options"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| o["name"] == sub)
+                .unwrap()["options"],
+            None => &cmd["options"],
+        };
+        options
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == name)
+            .unwrap()
+            .clone()
+    }
+
+    #[test]
+    fn registered_limits_are_the_domains() {
+        let hours = registered("oncall", None, "hours");
+        assert_eq!(hours["max_value"], crate::oncall::Override::MAX_HOURS);
+        let question = registered("incident", Some("answer"), "question");
+        assert_eq!(question["max_value"], crate::playbook::MAX_QUESTIONS);
+        assert_eq!(question["required"], true);
+        let title = registered("incident", Some("open"), "title");
+        assert_eq!(title["max_length"], crate::incident::TITLE_MAX);
+        let technique = registered("playbook", None, "technique");
+        assert_eq!(technique["autocomplete"], true);
+        let over = registered("oncall", None, "override");
+        assert_eq!(over["type"], 6, "a user: {over}");
+    }
+
     #[test]
     fn help_fits_one_message_and_names_every_command() {
         let help = help();
