@@ -172,7 +172,12 @@ impl ChatPort for Accepting {
         Ok(Vec::new())
     }
 
-    async fn post_channel(&self, _: u64, _: u64, _: &str) -> Result<(), DeliveryError> {
+    async fn post_channel(
+        &self,
+        _: u64,
+        _: u64,
+        _: socbot::effects::ChannelPost<'_>,
+    ) -> Result<(), DeliveryError> {
         Ok(())
     }
 }

@@ -2,8 +2,8 @@
 
 use std::sync::Mutex;
 
-use crate::effects::{ChatPort, DeliveryError, Effect, Notice};
-use crate::incident::{EventKind, Incident};
+use crate::effects::{Announcement, ChannelPost, ChatPort, DeliveryError, Effect, Notice};
+use crate::incident::{EventKind, Incident, IncidentId};
 
 /// Collects what effects would show; the console prints it after each command.
 #[derive(Debug, Default)]
@@ -44,13 +44,17 @@ impl ChatPort for ConsolePort {
         &self,
         _key: u64,
         _channel: u64,
-        text: &str,
+        post: ChannelPost<'_>,
     ) -> Result<(), DeliveryError> {
+        let text = match post {
+            ChannelPost::Text(text) => text.to_owned(),
+            ChannelPost::Announcement(a) => announcement_text(a),
+        };
         let mut lines = self
             .lines
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        lines.extend(text.replace("**", "").lines().map(|l| format!("[soc] {l}")));
+        lines.extend(text.lines().map(|l| format!("[soc] {l}")));
         Ok(())
     }
 
@@ -108,6 +112,7 @@ fn said(effect: &Effect, inc: &Incident) -> Option<String> {
         | Effect::RefreshAlertCard { .. }
         | Effect::Webhook { .. }
         | Effect::PostChannel { .. }
+        | Effect::Announce { .. }
         | Effect::PageDm { .. } => None,
     }
 }
@@ -147,6 +152,50 @@ fn alert_card(inc: &Incident) -> Option<String> {
         ));
     }
     Some(text)
+}
+
+/// An announcement for a channel, plain (the console prefixes `[soc]`).
+pub fn announcement_text(a: &Announcement) -> String {
+    match a {
+        Announcement::Storm {
+            source,
+            limit,
+            incident,
+        } => format!(
+            "alert storm from {source}: more than {limit} new incidents in a minute; its new alerts now join {} instead of opening their own (repeats still join their incidents)",
+            IncidentId(*incident)
+        ),
+        Announcement::Handoff {
+            on_call,
+            escalated,
+            open,
+        } => {
+            let mut text = String::from("shift hand-off: ");
+            match on_call {
+                Some(v) => {
+                    text.push_str(&format!(
+                        "on call now user {} until {}",
+                        v.primary,
+                        crate::incident::export::utc(v.until)
+                    ));
+                    if let Some(s) = v.secondary {
+                        text.push_str(&format!(", secondary user {s}"));
+                    }
+                }
+                None => text.push_str("nobody is on call"),
+            }
+            for (what, items) in [("escalated", escalated), ("open", open)] {
+                text.push_str(&format!("\n{what} ({}):", items.len()));
+                if items.is_empty() {
+                    text.push_str(" none");
+                }
+                for l in items {
+                    text.push_str(&format!("\n  {} {}", IncidentId(l.incident), l.title));
+                }
+            }
+            text
+        }
+    }
 }
 
 /// A notice, plain (the console prefixes the incident).
@@ -216,5 +265,50 @@ mod tests {
                 inc.id
             )]
         );
+    }
+
+    #[tokio::test]
+    async fn announcements_print_plain_in_the_soc_channel() {
+        use crate::effects::{Listed, OnCallNow};
+        let until = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let handoff = Announcement::Handoff {
+            on_call: Some(OnCallNow {
+                primary: 11,
+                until,
+                secondary: None,
+            }),
+            escalated: vec![Listed {
+                incident: 1,
+                title: "Beacon".into(),
+                thread: Some(99),
+            }],
+            open: Vec::new(),
+        };
+        let port = ConsolePort::default();
+        port.post_channel(1, 5, ChannelPost::Announcement(&handoff))
+            .await
+            .unwrap();
+        assert_eq!(
+            port.take(),
+            vec![
+                "[soc] shift hand-off: on call now user 11 until 2027-01-15 08:00:00 UTC",
+                "[soc] escalated (1):",
+                "[soc]   INC-1 Beacon",
+                "[soc] open (0): none",
+            ]
+        );
+        let storm = Announcement::Storm {
+            source: "flood".into(),
+            limit: 5,
+            incident: 7,
+        };
+        let text = announcement_text(&storm);
+        assert!(
+            text.starts_with("alert storm from flood: more than 5"),
+            "{text}"
+        );
+        for markup in ["**", "<@", "<t:", "<#", "`"] {
+            assert!(!text.contains(markup), "{text}");
+        }
     }
 }

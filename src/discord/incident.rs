@@ -10,7 +10,7 @@ use super::render::{
 
 /// Where the whole text is when a message had to be cut.
 const EXPORT: &str = "`/incident export`";
-use crate::effects::Notice;
+use crate::effects::{Announcement, Listed, Notice};
 use crate::incident::{
     Decision, DecisionKind, Event, Finding, Incident, IncidentId, IncidentStatus, Status, export,
 };
@@ -899,6 +899,60 @@ pub fn notice_text(inc: &Incident, notice: &Notice) -> String {
     }
 }
 
+/// An announcement for a channel, in Discord markdown (mentions and timestamps render; the
+/// message allows no pings).
+pub fn announcement_text(a: &Announcement) -> String {
+    match a {
+        Announcement::Storm {
+            source,
+            limit,
+            incident,
+        } => format!(
+            "🌩️ **Alert storm from {source}**: more than {limit} new incidents in a minute. Its new alerts now join {} instead of opening their own; repeats still join their incidents.",
+            IncidentId(*incident)
+        ),
+        Announcement::Handoff {
+            on_call,
+            escalated,
+            open,
+        } => {
+            let mut text = String::from("🔁 **Shift hand-off.** ");
+            match on_call {
+                Some(v) => text.push_str(&format!(
+                    "On call now: <@{}> until <t:{}:f>{}.",
+                    v.primary,
+                    v.until.timestamp(),
+                    v.secondary
+                        .map(|s| format!(", secondary <@{s}>"))
+                        .unwrap_or_default()
+                )),
+                None => text.push_str("Nobody is on call."),
+            }
+            let list = |items: &[Listed]| {
+                let lines: Vec<String> = items
+                    .iter()
+                    .map(|l| match l.thread {
+                        Some(t) => format!("{} {} <#{t}>", IncidentId(l.incident), l.title),
+                        None => format!("{} {}", IncidentId(l.incident), l.title),
+                    })
+                    .collect();
+                if lines.is_empty() {
+                    "none".to_owned()
+                } else {
+                    lines.join("\n• ")
+                }
+            };
+            text.push_str(&format!(
+                "\n**Escalated ({}):**\n• {}",
+                escalated.len(),
+                list(escalated)
+            ));
+            text.push_str(&format!("\n**Open ({}):**\n• {}", open.len(), list(open)));
+            text
+        }
+    }
+}
+
 /// A notice posted in the incident's thread: an amber embed, cut (pointing at the export) to
 /// fit.
 pub fn notice_message(inc: &Incident, text: &str) -> MessageSpec {
@@ -1107,6 +1161,38 @@ mod tests {
         assert_eq!(
             recorded_text(&escalated),
             format!("🚨 **{id} escalated to Tier 2 by alice**: exfil")
+        );
+    }
+
+    #[test]
+    fn announcements_read_as_they_always_did() {
+        use crate::effects::OnCallNow;
+        let storm = Announcement::Storm {
+            source: "flood".into(),
+            limit: 5,
+            incident: 7,
+        };
+        assert_eq!(
+            announcement_text(&storm),
+            "🌩️ **Alert storm from flood**: more than 5 new incidents in a minute. Its new alerts now join INC-7 instead of opening their own; repeats still join their incidents."
+        );
+        let until = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let handoff = Announcement::Handoff {
+            on_call: Some(OnCallNow {
+                primary: 11,
+                until,
+                secondary: Some(12),
+            }),
+            escalated: vec![Listed {
+                incident: 1,
+                title: "Beacon".into(),
+                thread: Some(99),
+            }],
+            open: Vec::new(),
+        };
+        assert_eq!(
+            announcement_text(&handoff),
+            "🔁 **Shift hand-off.** On call now: <@11> until <t:1800000000:f>, secondary <@12>.\n**Escalated (1):**\n• INC-1 Beacon <#99>\n**Open (0):**\n• none"
         );
     }
 }

@@ -14,7 +14,7 @@ use super::incident::{
 };
 use super::render::{MessageSpec, limits};
 use super::reply;
-use crate::effects::{ChatPort, DeliveryError, Effect};
+use crate::effects::{ChannelPost, ChatPort, DeliveryError, Effect};
 use crate::id::DiscordId;
 use crate::incident::{EventKind, Incident, PageTarget};
 use crate::service::LibraryHandle;
@@ -349,9 +349,18 @@ fn nonce(key: u64, n: usize) -> String {
 
 #[async_trait::async_trait]
 impl ChatPort for DiscordPort {
-    async fn post_channel(&self, key: u64, channel: u64, text: &str) -> Result<(), DeliveryError> {
+    async fn post_channel(
+        &self,
+        key: u64,
+        channel: u64,
+        post: ChannelPost<'_>,
+    ) -> Result<(), DeliveryError> {
+        let text = match post {
+            ChannelPost::Text(text) => text.to_owned(),
+            ChannelPost::Announcement(a) => super::incident::announcement_text(a),
+        };
         let m = MessageSpec {
-            content: Some(crate::service::playbook::clip(text, limits::CONTENT)),
+            content: Some(crate::service::playbook::clip(&text, limits::CONTENT)),
             ..MessageSpec::default()
         };
         self.post(channel, &m, nonce(key, 0)).await.map(|_| ())
@@ -557,7 +566,9 @@ impl ChatPort for DiscordPort {
                 }
                 sent.map(|()| Vec::new())
             }
-            Effect::Webhook { .. } | Effect::PostChannel { .. } => Ok(Vec::new()),
+            Effect::Webhook { .. } | Effect::PostChannel { .. } | Effect::Announce { .. } => {
+                Ok(Vec::new())
+            }
             Effect::CloseThread { .. } => {
                 let thread = Self::place(inc)?;
                 self.post(thread, &closed_message(inc), nonce(key, 0))

@@ -6,7 +6,7 @@
 
 mod notice;
 
-pub use notice::Notice;
+pub use notice::{Announcement, ChannelPost, Listed, Notice, OnCallNow};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -77,11 +77,20 @@ pub enum Effect {
     /// Re-render the alert card with the latest count and last-seen time (queued at most every
     /// 10 s per incident, so a flood of repeats is a few edits).
     RefreshAlertCard { incident: u64 },
-    /// A message in a channel that belongs to no incident (the shift hand-off); `incident` is 0.
+    /// A message in a channel that belongs to no incident, as an older socbot stored it
+    /// (words); `incident` is 0.
     PostChannel {
         incident: u64,
         channel: u64,
         text: String,
+    },
+    /// An announcement in a channel that belongs to no incident's thread (the shift hand-off,
+    /// an alert storm), worded by the chat port; `incident` is the one it is filed under (0 for
+    /// none).
+    Announce {
+        incident: u64,
+        channel: u64,
+        announcement: Announcement,
     },
 }
 
@@ -105,7 +114,8 @@ impl Effect {
             | Self::Page { incident, .. }
             | Self::PageDm { incident, .. }
             | Self::Webhook { incident, .. }
-            | Self::PostChannel { incident, .. } => *incident,
+            | Self::PostChannel { incident, .. }
+            | Self::Announce { incident, .. } => *incident,
         }
     }
 
@@ -175,6 +185,20 @@ impl Effect {
         matches!(self, Self::RefreshQuestions { .. })
     }
 
+    /// The channel and what to post there, for an effect that posts in a channel rather than
+    /// an incident's thread.
+    pub fn channel_post(&self) -> Option<(u64, ChannelPost<'_>)> {
+        match self {
+            Self::PostChannel { channel, text, .. } => Some((*channel, ChannelPost::Text(text))),
+            Self::Announce {
+                channel,
+                announcement,
+                ..
+            } => Some((*channel, ChannelPost::Announcement(announcement))),
+            _ => None,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Self::OpenThread { .. } => "open_thread",
@@ -188,7 +212,7 @@ impl Effect {
             Self::Page { .. } => "page",
             Self::PageDm { .. } => "page_dm",
             Self::Webhook { .. } => "webhook",
-            Self::PostChannel { .. } => "post_channel",
+            Self::PostChannel { .. } | Self::Announce { .. } => "post_channel",
         }
     }
 }
@@ -266,8 +290,13 @@ pub trait ChatPort: Send + Sync + 'static {
         incident: &Incident,
     ) -> Result<Vec<EventKind>, DeliveryError>;
 
-    /// Posts `text` in `channel` (not about one incident), pinging nobody.
-    async fn post_channel(&self, key: u64, channel: u64, text: &str) -> Result<(), DeliveryError>;
+    /// Posts in `channel` (not in an incident's thread), pinging nobody.
+    async fn post_channel(
+        &self,
+        key: u64,
+        channel: u64,
+        post: ChannelPost<'_>,
+    ) -> Result<(), DeliveryError>;
 
     /// True for a port that only shows effects (the console): they stay in the outbox, marked
     /// shown, for the chat to get when the bot runs again. Pager webhooks are still sent.
@@ -599,7 +628,10 @@ impl Outbox {
 
     /// Effects that a mirroring port (the console) only shows: the chat still gets them later.
     fn mirrored(effect: &Effect) -> bool {
-        !matches!(effect, Effect::Webhook { .. } | Effect::PostChannel { .. })
+        !matches!(
+            effect,
+            Effect::Webhook { .. } | Effect::PostChannel { .. } | Effect::Announce { .. }
+        )
     }
 
     /// Delivers every effect that is due, each lane in order, up to `settings.concurrency`
@@ -729,9 +761,9 @@ impl Outbox {
             return Ok(Outcome::Done);
         }
         let mirror = self.port.mirrors_only() && Self::mirrored(&entry.effect);
-        let delivered = if let Effect::PostChannel { channel, text, .. } = &entry.effect {
+        let delivered = if let Some((channel, post)) = entry.effect.channel_post() {
             self.port
-                .post_channel(id, *channel, text)
+                .post_channel(id, channel, post)
                 .await
                 .map(|()| Vec::new())
         } else {

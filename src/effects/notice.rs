@@ -20,3 +20,46 @@ pub enum Notice {
     /// The paging chain ran out with nobody acknowledging: `why`.
     Unacknowledged { why: String },
 }
+
+/// A message for a channel that is about no one incident's thread, as data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Announcement {
+    /// `source` opened more than `limit` new incidents in a minute: its new alerts join
+    /// `incident` instead.
+    Storm {
+        source: String,
+        limit: u32,
+        incident: u64,
+    },
+    /// The shift hand-off: who is on call, and the incidents still open.
+    Handoff {
+        on_call: Option<OnCallNow>,
+        escalated: Vec<Listed>,
+        open: Vec<Listed>,
+    },
+}
+
+/// Who is on call at a hand-off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnCallNow {
+    pub primary: u64,
+    pub until: chrono::DateTime<chrono::Utc>,
+    pub secondary: Option<u64>,
+}
+
+/// An incident named in a hand-off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listed {
+    pub incident: u64,
+    pub title: String,
+    /// Its thread, once it has one.
+    pub thread: Option<u64>,
+}
+
+/// What a chat port posts in a channel: the words an older socbot stored, or an announcement.
+#[derive(Debug, Clone, Copy)]
+pub enum ChannelPost<'a> {
+    Text(&'a str),
+    Announcement(&'a Announcement),
+}

@@ -14,7 +14,7 @@ use super::{Incidents, LibraryHandle};
 use crate::alert::storm::StormWindow;
 use crate::alert::{Alert, AlertStatus, ParseOptions};
 use crate::config::{AlertSource, AlertsConfig};
-use crate::effects::{Effect, Notice, OutboxEntry};
+use crate::effects::{Announcement, Effect, Notice, OutboxEntry};
 use crate::incident::alert::{escalate_for_alert, open_from_alert, received};
 use crate::incident::{
     AlertOutcome, AlertRecord, Event, EventKind, Incident, IncidentId, NO_TECHNIQUE,
@@ -361,13 +361,14 @@ impl AlertIntake {
             Effect::PostAlertCard { incident: id.0 },
         ];
         if channel != 0 {
-            effects.push(Effect::PostChannel {
+            effects.push(Effect::Announce {
                 incident: id.0,
                 channel,
-                text: format!(
-                    "🌩️ **Alert storm from {source}**: more than {} new incidents in a minute. Its new alerts now join {id} instead of opening their own; repeats still join their incidents.",
-                    self.config.max_new_incidents_per_minute
-                ),
+                announcement: Announcement::Storm {
+                    source: source.to_owned(),
+                    limit: self.config.max_new_incidents_per_minute,
+                    incident: id.0,
+                },
             });
         }
         tracing::warn!(incident = %id, source, "alert storm: new alerts join one incident");

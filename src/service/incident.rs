@@ -745,7 +745,7 @@ mod execute_tests {
             &self,
             _key: u64,
             _channel: u64,
-            _text: &str,
+            _post: crate::effects::ChannelPost<'_>,
         ) -> Result<(), crate::effects::DeliveryError> {
             Ok(())
         }

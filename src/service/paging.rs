@@ -10,7 +10,7 @@ use tokio::sync::{Mutex, Notify, watch};
 use tracing::{error, info};
 
 use crate::clock::Clock;
-use crate::effects::{Effect, Notice, Outbox, OutboxEntry};
+use crate::effects::{Announcement, Effect, Listed, Notice, OnCallNow, Outbox, OutboxEntry};
 use crate::id::DiscordId;
 use crate::incident::{ActorRef, Event, EventKind, Incident, IncidentId};
 use crate::oncall::{
@@ -137,47 +137,32 @@ impl Paging {
         self
     }
 
-    /// The hand-off post for `now`: who is on call, and the incidents still open or escalated.
-    fn handoff_text(&self, now: DateTime<Utc>) -> Result<String, StoreError> {
+    /// The hand-off for `now`: who is on call, and the incidents still open or escalated.
+    fn handoff_announcement(&self, now: DateTime<Utc>) -> Result<Announcement, StoreError> {
         let mut open = Vec::new();
         let mut escalated = Vec::new();
         for inc in super::incident::open_incidents(&self.store)? {
-            let line = match inc.thread {
-                Some(t) => format!("{} {} <#{}>", inc.id, inc.title, t.thread_id),
-                None => format!("{} {}", inc.id, inc.title),
+            let listed = Listed {
+                incident: inc.id.0,
+                title: inc.title.clone(),
+                thread: inc.thread.map(|t| t.thread_id),
             };
             match inc.status {
-                crate::incident::Status::Open => open.push(line),
-                crate::incident::Status::Escalated => escalated.push(line),
+                crate::incident::Status::Open => open.push(listed),
+                crate::incident::Status::Escalated => escalated.push(listed),
                 crate::incident::Status::Closed { .. } => {}
             }
         }
-        let mut text = String::from("🔁 **Shift hand-off.** ");
-        match self.view(now)? {
-            Some(v) => text.push_str(&format!(
-                "On call now: <@{}> until <t:{}:f>{}.",
-                v.primary,
-                v.until.timestamp(),
-                v.secondary
-                    .map(|s| format!(", secondary <@{s}>"))
-                    .unwrap_or_default()
-            )),
-            None => text.push_str("Nobody is on call."),
-        }
-        let list = |items: &[String]| {
-            if items.is_empty() {
-                "none".to_owned()
-            } else {
-                items.join("\n• ")
-            }
-        };
-        text.push_str(&format!(
-            "\n**Escalated ({}):**\n• {}",
-            escalated.len(),
-            list(&escalated)
-        ));
-        text.push_str(&format!("\n**Open ({}):**\n• {}", open.len(), list(&open)));
-        Ok(text)
+        let on_call = self.view(now)?.map(|v| OnCallNow {
+            primary: v.primary,
+            until: v.until,
+            secondary: v.secondary,
+        });
+        Ok(Announcement::Handoff {
+            on_call,
+            escalated,
+            open,
+        })
     }
 
     /// Posts the hand-off and arms the next one.
@@ -187,12 +172,12 @@ impl Paging {
         let Some(channel) = self.handoff_channel else {
             return Ok(());
         };
-        let text = self.handoff_text(now)?;
+        let announcement = self.handoff_announcement(now)?;
         let mut batch = Batch::default();
-        batch.effects.push(OutboxEntry::encode(Effect::PostChannel {
+        batch.effects.push(OutboxEntry::encode(Effect::Announce {
             incident: 0,
             channel: channel.get(),
-            text,
+            announcement,
         }));
         match self.rotation.on_call(now) {
             Some(shift) => batch.timers.push((
