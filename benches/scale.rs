@@ -6,7 +6,12 @@
 //! - `commands`: per-command latency of `/incident open`, `answer` and `status` through the
 //!   service, each followed by an outbox pass as `socbot console` does, on stores of 0, 10,000
 //!   and 100,000 incidents, without and with a backlog of 10,000 undelivered effects (an
-//!   outage's worth, backing off). The 100,000 figure against the empty one.
+//!   outage's worth, backing off). The 100,000 figure against the empty one. Status is read
+//!   of the 100 incidents just opened (warm), and of an old incident on a store just opened
+//!   (cold: nothing of it in any cache): every store gets 100 such incidents first (opened,
+//!   answered, closed as the bulk is), then its 0, 10,000 or 100,000 others; they are read in
+//!   a random order after a restart, so the same kind of incident is read the same way at
+//!   every size.
 //! - `outbox`: the outbox's cost per delivered effect (5,000 effects into a port that accepts
 //!   at once) on the same stores.
 //! - `catchup`: 10,000 and 20,000 queued effects (incidents opened while Discord was away)
@@ -44,6 +49,8 @@ const SIZES: [u64; 3] = [0, 10_000, 100_000];
 const BACKLOG: usize = 10_000;
 const COMMANDS: usize = 100;
 const DELIVERIES: usize = 5_000;
+/// Old incidents every store gets before its bulk, for the cold status read.
+const OLD: u64 = 100;
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("socbot-scale-{}-{name}", std::process::id()));
@@ -241,13 +248,15 @@ struct Figures {
     open: Duration,
     answer: Duration,
     status: Duration,
+    cold: Duration,
     per_effect: Duration,
 }
 
 async fn measure(size: u64, backlog: bool, playbook: &Playbook, sections: &[String]) -> Figures {
     let dir = scratch(&format!("{size}-{backlog}"));
-    let store = Store::open(&dir.join("store")).unwrap();
+    let mut store = Store::open(&dir.join("store")).unwrap();
     let started = Instant::now();
+    let old = build(&store, playbook, OLD, false, 0);
     build(&store, playbook, size, false, 0);
     if backlog {
         add_backlog(&store);
@@ -265,6 +274,7 @@ async fn measure(size: u64, backlog: bool, playbook: &Playbook, sections: &[Stri
         open: Duration::ZERO,
         answer: Duration::ZERO,
         status: Duration::ZERO,
+        cold: Duration::ZERO,
         per_effect: Duration::ZERO,
     };
     let mut interaction = 5_000_000_000u64;
@@ -344,13 +354,13 @@ async fn measure(size: u64, backlog: bool, playbook: &Playbook, sections: &[Stri
             );
             port.take();
         }
-        let mut cold = Vec::new();
+        let mut random = Vec::new();
         let mut rng = support::rng::Rng(size ^ 7);
         let all = store.incident_counts().unwrap().0 as u64;
         for _ in 0..COMMANDS {
             interaction += 1;
             let id = 1 + rng.below_u64(all.max(1));
-            cold.push(
+            random.push(
                 timed(
                     &bot.service,
                     IncidentCommand::Status {
@@ -365,7 +375,26 @@ async fn measure(size: u64, backlog: bool, playbook: &Playbook, sections: &[Stri
         figures.open = stats::report(&format!("  {label}: open"), 44, 4, opens).p50;
         figures.answer = stats::report(&format!("  {label}: answer"), 44, 4, answers).p50;
         figures.status = stats::report(&format!("  {label}: status"), 44, 4, statuses).p50;
-        stats::report(&format!("  {label}: status, random"), 44, 4, cold);
+        stats::report(&format!("  {label}: status, random"), 44, 4, random);
+        bot.stop().await;
+        // Old incidents on a store just opened: a restart, then each read once.
+        drop(store);
+        store = Store::open(&dir.join("store")).unwrap();
+        let bot = start(&store, &dir.join("store"), port.clone());
+        let mut order = old.clone();
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.below(i + 1));
+        }
+        let mut cold = Vec::new();
+        for id in order {
+            interaction += 1;
+            let status = IncidentCommand::Status {
+                incident: Some(IncidentId(id)),
+            };
+            cold.push(timed(&bot.service, status, interaction).await);
+            port.take();
+        }
+        figures.cold = stats::report(&format!("  {label}: status, old, cold"), 44, 4, cold).p50;
         bot.stop().await;
     }
     if sections.iter().any(|s| s == "outbox") {
@@ -430,7 +459,7 @@ async fn flat_cost(sections: &[String]) {
             "no backlog"
         };
         println!(
-            "  {what:<19} open {:>8.2?} → {:>8.2?} ({:.2}×)   answer {:>8.2?} → {:>8.2?} ({:.2}×)   status {:>8.2?} → {:>8.2?} ({:.2}×)   per effect {:>7.2?} → {:>7.2?} ({:.2}×)",
+            "  {what:<19} open {:>8.2?} → {:>8.2?} ({:.2}×)   answer {:>8.2?} → {:>8.2?} ({:.2}×)   status {:>8.2?} → {:>8.2?} ({:.2}×)   cold status {:>8.2?} → {:>8.2?} ({:.2}×)   per effect {:>7.2?} → {:>7.2?} ({:.2}×)",
             empty.open,
             big.open,
             ratio(big.open, empty.open),
@@ -440,6 +469,9 @@ async fn flat_cost(sections: &[String]) {
             empty.status,
             big.status,
             ratio(big.status, empty.status),
+            empty.cold,
+            big.cold,
+            ratio(big.cold, empty.cold),
             empty.per_effect,
             big.per_effect,
             ratio(big.per_effect, empty.per_effect),
