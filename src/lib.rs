@@ -10,7 +10,9 @@
 //! - [`incident`]: event-sourced incidents: events, fold, escalation decision, commands, export. Pure.
 //! - [`oncall`]: on-call rotation and overrides, the paging chain, the pager webhook body. Pure.
 //! - [`service`]: the command router `(command, actor) → reply`, shared by every adapter, and
-//!   the command table (`service::commands`) both adapters register, parse and complete from.
+//!   the command table (`service::commands`) both adapters register, parse and complete from;
+//!   one handler per command and one execute path (role, lock, commit, reply); replies are
+//!   data each adapter words.
 //! - [`discord`]: the serenity adapter (gateway, slash commands, rendering within Discord's limits).
 //! - [`console`]: the terminal adapter (`socbot console`).
 //! - [`daemon`]: `socbot run`: start-up, playbook reload, signals, shutdown.
@@ -24,7 +26,8 @@
 //!   `POST /alerts/<source>` (alerts in).
 //! - [`store`]: sled: events, the outbox (by lane and due time), timers, dead letters, the
 //!   open-incident and alert-key indexes, pruned interaction ids; group commit.
-//! - [`effects`]: the outbox worker: lanes delivered concurrently, retries, dead letters.
+//! - [`effects`]: the outbox worker: lanes delivered concurrently, retries, dead letters;
+//!   notices and channel announcements as data, worded by each chat port.
 //! - [`backup`]: consistent backups of the running store, and restoring them.
 //! - [`clock`]: system or manual time (tests advance deadlines without sleeping).
 
