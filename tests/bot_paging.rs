@@ -873,6 +873,79 @@ async fn a_page_that_reached_nobody_is_said_in_the_soc_channel_and_counted() {
 /// Putting someone on call needs the T2 role: an L1 analyst is refused privately, a T2 lead
 /// is not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_between_the_refused_dm_and_the_refused_mention_still_says_reached_nobody() {
+    use support::discord::faults::{FaultKind, Faults};
+    let w = World::new(0).await;
+    let bot = w.start().await;
+    let title = "Refused twice, a restart between";
+    let open = Interaction::subcommand(
+        "incident",
+        "open",
+        json!([opt_str("technique", "T1583.006"), opt_str("title", title)]),
+    )
+    .user(ANALYST)
+    .roles(&[L1_ROLE]);
+    let card = w.fake.interact(open).await;
+    assert_eq!(card["type"], 4, "{card}");
+    let thread = w.wait_thread(title).await;
+    w.fake.lock_thread(thread);
+    w.fake.close_dms(PRIMARY);
+    // The DM is refused at once; the mention, refused by the thread, hangs in the SOC channel.
+    let soc = format!("/channels/{}/messages", w.fake.channel_id());
+    w.fake
+        .set_faults(Faults::always(FaultKind::Hang).only(&[&format!("POST {soc}")]));
+    let answer = Interaction::subcommand(
+        "incident",
+        "answer",
+        json!([opt_int("question", 1), opt_str("finding", "concerning")]),
+    )
+    .user(ANALYST)
+    .roles(&[L1_ROLE])
+    .channel(thread);
+    let r = w.fake.interact(answer).await;
+    assert_eq!(r["type"], 4, "{r}");
+    w.fake
+        .wait_for(
+            |r| r.method == "POST" && r.path.starts_with("/channels/") && r.status == 403,
+            Duration::from_secs(10),
+        )
+        .await;
+    let hung = soc.clone();
+    w.fake
+        .wait_for(
+            move |r| r.path == hung && r.fault == Some(FaultKind::Hang),
+            Duration::from_secs(10),
+        )
+        .await;
+    // Stopped with the DM's refusal recorded and the mention still in flight.
+    bot.stop().await.unwrap();
+
+    // After the restart the SOC channel refuses the mention too: no path is left.
+    w.fake.set_faults(
+        Faults::always(FaultKind::Status403)
+            .only(&[&format!("POST {soc}")])
+            .times(1),
+    );
+    let bot = w.start().await;
+    let notice = w
+        .fake
+        .wait_for(
+            move |r| {
+                r.path == soc
+                    && r.status < 300
+                    && r.json()["content"]
+                        .as_str()
+                        .is_some_and(|c| c.contains("reached nobody") && c.contains("INC-1"))
+            },
+            Duration::from_secs(15),
+        )
+        .await;
+    assert_eq!(allowed(&notice)["users"], json!([]), "said, pinging nobody");
+    bot.stop().await.unwrap();
+    w.fake.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_on_call_override_needs_tier_2() {
     let w = World::new(0).await;
     let bot = w.start().await;

@@ -38,9 +38,6 @@ pub struct DiscordPort {
     link_guild: std::sync::Mutex<Option<u64>>,
     /// Threads the gateway listed at start-up (filled by the handler).
     known_threads: Arc<KnownThreads>,
-    /// The paths of each page step refused for good so far (`PATH_*` bits), for an hour: when
-    /// all are, the page reached nobody.
-    failed_paths: std::sync::Mutex<std::collections::HashMap<PageStep, (u8, std::time::Instant)>>,
 }
 
 /// Nonce → (message id, when posted).
@@ -65,7 +62,6 @@ impl DiscordPort {
             posted: std::sync::Mutex::default(),
             uncertain_threads: std::sync::Mutex::default(),
             link_guild: std::sync::Mutex::default(),
-            failed_paths: std::sync::Mutex::default(),
         }
     }
 
@@ -208,18 +204,6 @@ impl DiscordPort {
     }
 }
 
-/// One step of a paging chain: (incident, level, attempt).
-type PageStep = (u64, &'static str, u32);
-
-fn page_step(inc: &Incident, level: crate::incident::PageLevel, attempt: u32) -> PageStep {
-    (inc.id.0, level.label(), attempt)
-}
-
-/// The ways a page reaches its person in Discord, as bits: the mention (in the thread, else the
-/// SOC channel) and the DM. The pager webhook is a delivery of its own besides these.
-const PATH_CHAT: u8 = 1;
-const PATH_DM: u8 = 2;
-
 impl DiscordPort {
     /// Posts a page in the incident's thread; when the thread refuses it for good (locked,
     /// deleted, permission removed), in the SOC channel instead, saying why it is there.
@@ -269,48 +253,6 @@ impl DiscordPort {
             channel.send_message(&self.http, msg).await
         };
         sent.await.map(|_| ()).map_err(classify)
-    }
-
-    /// Records that `path` of a page step was refused for good. When every path it has (the
-    /// mention, and the DM for a user) was refused, the page reached nobody: said in the SOC
-    /// channel and counted.
-    async fn path_failed(&self, inc: &Incident, step: PageStep, path: u8, dm_too: bool, why: &str) {
-        let all = if dm_too {
-            PATH_CHAT | PATH_DM
-        } else {
-            PATH_CHAT
-        };
-        let failed = {
-            let mut map = self
-                .failed_paths
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            map.retain(|_, (_, at)| at.elapsed() < POSTED_FOR);
-            let entry = map.entry(step).or_insert((0, std::time::Instant::now()));
-            entry.0 |= path;
-            entry.0
-        };
-        if failed & all != all {
-            return;
-        }
-        crate::metrics::page_unreached();
-        tracing::error!(incident = %inc.id, level = step.1, attempt = step.2, %why, "a page reached nobody in Discord");
-        if inc.channel == 0 {
-            return;
-        }
-        let text = format!(
-            "⚠️ **The {} page for {} (attempt {}) reached nobody in Discord**: the thread, this channel and the DM all refused it (last: {why}). Escalate by phone.",
-            step.1, inc.id, step.2
-        );
-        let m = MessageSpec {
-            content: Some(crate::service::playbook::clip(&text, limits::CONTENT)),
-            ..MessageSpec::default()
-        };
-        // One notice per step, also when both paths are retried after a restart.
-        let key = format!("u{}{}{}", inc.id.0, &step.1[..1], step.2);
-        if let Err(e) = self.post(inc.channel, &m, key).await {
-            tracing::error!(incident = %inc.id, error = %e, "cannot say in the SOC channel that a page reached nobody");
-        }
     }
 }
 
@@ -529,14 +471,7 @@ impl ChatPort for DiscordPort {
                 ..
             } => {
                 let m = super::incident::page_message(inc, *level, *target, *attempt, *deadline);
-                let step = page_step(inc, *level, *attempt);
-                let dm_too = matches!(target, PageTarget::User(_));
-                if let Err(e) = self.post_page(inc, &m, key).await {
-                    if let DeliveryError::Permanent(why) = &e {
-                        self.path_failed(inc, step, PATH_CHAT, dm_too, why).await;
-                    }
-                    return Err(e);
-                }
+                self.post_page(inc, &m, key).await?;
                 // Stored by an older socbot, before the DM was an effect of its own.
                 if let (true, PageTarget::User(user)) = (*with_dm, target) {
                     match self
@@ -561,8 +496,6 @@ impl ChatPort for DiscordPort {
                     .await;
                 if let Err(DeliveryError::Permanent(why)) = &sent {
                     tracing::warn!(incident = %inc.id, user, %why, "page DM refused");
-                    let step = page_step(inc, *level, *attempt);
-                    self.path_failed(inc, step, PATH_DM, true, why).await;
                 }
                 sent.map(|()| Vec::new())
             }

@@ -5,6 +5,7 @@
 //! events, so a delivery that is repeated after a crash finds its work done.
 
 mod notice;
+mod unreached;
 
 pub use notice::{Announcement, ChannelPost, Listed, Notice, OnCallNow};
 
@@ -305,6 +306,9 @@ pub trait ChatPort: Send + Sync + 'static {
     }
 }
 
+/// How a dead letter refused for good (a 4xx) begins its reason.
+const REFUSED: &str = "refused: ";
+
 /// Back-off after `attempts` failures: 0.5 s doubling to at most 60 s.
 pub fn backoff(attempts: u32) -> Duration {
     Duration::from_millis(500u64.saturating_mul(1 << attempts.min(7))).min(Duration::from_secs(60))
@@ -506,6 +510,8 @@ pub struct Outbox {
     index: Arc<std::sync::Mutex<Index>>,
     /// One pass at a time (the console drains after each command while the worker runs).
     draining: Arc<tokio::sync::Mutex<()>>,
+    /// Held while a page path becomes a dead letter (see [`unreached`]).
+    pages: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Outbox {
@@ -519,6 +525,7 @@ impl Outbox {
             delivered: watch::channel(0).0,
             index: Arc::default(),
             draining: Arc::new(tokio::sync::Mutex::new(())),
+            pages: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -870,8 +877,9 @@ impl Outbox {
         let now = Utc::now().timestamp_millis();
         let first = *entry.first_failed_ms.get_or_insert(now);
         let too_long = now - first >= self.settings.dead_letter_after.as_millis() as i64;
+        let refused = matches!(error, DeliveryError::Permanent(_));
         let why = match error {
-            DeliveryError::Permanent(why) => Some(format!("refused: {why}")),
+            DeliveryError::Permanent(why) => Some(format!("{REFUSED}{why}")),
             other if too_long => Some(format!(
                 "still failing after {} attempts over {} min: {other}",
                 entry.attempts + 1,
@@ -893,7 +901,35 @@ impl Outbox {
             self.store.update_effect(id, &Store::encode(&entry))?;
             return Ok(Outcome::Retry(entry.not_before_ms));
         };
+        self.bury(id, entry, why, refused).await?;
+        Ok(Outcome::Done)
+    }
+
+    /// Moves effect `id` to the dead letters, noting it on its incident. A page path refused
+    /// for good may leave the page with no path left: then its notice goes out with it.
+    async fn bury(
+        &self,
+        id: u64,
+        entry: OutboxEntry,
+        why: String,
+        refused: bool,
+    ) -> Result<(), StoreError> {
+        let incident_id = entry.effect.incident();
+        let name = entry.effect.name();
         error!(incident = incident_id, effect = name, effect_id = id, %why, "effect moved to the dead letters (`socbot outbox list`)");
+        // Two paths of one page failing at once must see each other's dead letter.
+        let held = if refused && unreached::is_page(&entry.effect) {
+            Some(self.pages.lock().await)
+        } else {
+            None
+        };
+        let notice = match &held {
+            Some(_) => {
+                let last = why.strip_prefix(REFUSED).unwrap_or(&why);
+                unreached::notice(&self.store, &entry.effect, last)?
+            }
+            None => None,
+        };
         let attempts = entry.attempts + 1;
         let lane = entry.effect.lane();
         let coalesce = entry.effect.coalesces();
@@ -918,16 +954,17 @@ impl Outbox {
             coalesce,
             reason: why,
             attempts,
-            at_ms: now,
+            at_ms: Utc::now().timestamp_millis(),
         };
         self.complete(Batch {
             events,
+            effects: notice.into_iter().collect(),
             dead_letters: vec![(id, letter)],
             ..Batch::default()
         })
         .await?;
         crate::metrics::effect_dropped(name);
-        Ok(Outcome::Done)
+        Ok(())
     }
 
     /// Runs until `stop` turns true: drains on every kick and when a retry is due, and forgets

@@ -1,0 +1,108 @@
+//! A page that reached nobody. A page step reaches its person by independent paths: the mention
+//! (in the thread, else the SOC channel) and, for a user, the DM. Each path refused for good
+//! becomes a dead letter; the dead letters are the durable record of which paths of a step
+//! failed, so a restart between the refused mention and the refused DM loses nothing. When the
+//! last path of a step is refused, the page reached nobody: counted on `/metrics`, logged, and
+//! said in the SOC channel by a notice queued with that dead letter, in one transaction.
+
+use super::{Effect, OutboxEntry, REFUSED};
+use crate::incident::{Event, Incident, IncidentId, PageTarget};
+use crate::store::{NewEffect, Store, StoreError};
+
+const CHAT: u8 = 1;
+const DM: u8 = 2;
+
+/// One step of a paging chain: (incident, level, attempt).
+type Step = (u64, &'static str, u32);
+
+/// The step a page effect belongs to, the path it is, and every path its step has.
+fn path_of(effect: &Effect) -> Option<(Step, u8, u8)> {
+    match effect {
+        Effect::Page {
+            incident,
+            level,
+            target,
+            attempt,
+            ..
+        } => {
+            let all = match target {
+                PageTarget::User(_) => CHAT | DM,
+                PageTarget::Role(_) => CHAT,
+            };
+            Some(((*incident, level.label(), *attempt), CHAT, all))
+        }
+        Effect::PageDm {
+            incident,
+            level,
+            attempt,
+            ..
+        } => Some(((*incident, level.label(), *attempt), DM, CHAT | DM)),
+        _ => None,
+    }
+}
+
+/// Whether `effect` is a path of a page.
+pub fn is_page(effect: &Effect) -> bool {
+    path_of(effect).is_some()
+}
+
+/// As `effect`, refused for good (`why`), becomes a dead letter: when every other path of its
+/// step is a refused dead letter already, the page reached nobody, and this is the notice to
+/// queue with the dead letter. The caller holds the outbox's page lock from this read to its
+/// commit, so two paths failing at once cannot both miss each other.
+pub fn notice(store: &Store, effect: &Effect, why: &str) -> Result<Option<NewEffect>, StoreError> {
+    let Some((step, mine, all)) = path_of(effect) else {
+        return Ok(None);
+    };
+    let mut refused = mine;
+    for (_, letter) in store.dead_letters()? {
+        if !letter.reason.starts_with(REFUSED) {
+            continue;
+        }
+        let Ok(entry) = serde_json::from_value::<OutboxEntry>(letter.entry) else {
+            continue;
+        };
+        if let Some((s, path, _)) = path_of(&entry.effect)
+            && s == step
+        {
+            refused |= path;
+        }
+    }
+    if refused & all != all {
+        return Ok(None);
+    }
+    let (incident, level, attempt) = step;
+    crate::metrics::page_unreached();
+    tracing::error!(incident, level, attempt, %why, "a page reached nobody in Discord");
+    let channel = soc_channel(store, incident);
+    if channel == 0 {
+        return Ok(None);
+    }
+    let text = format!(
+        "⚠️ **The {level} page for {} (attempt {attempt}) reached nobody in Discord**: the thread, this channel and the DM all refused it (last: {why}). Escalate by phone.",
+        IncidentId(incident)
+    );
+    // In the lane of posts that belong to no incident: never behind this incident's refusals.
+    Ok(Some(OutboxEntry::encode(Effect::PostChannel {
+        incident: 0,
+        channel,
+        text,
+    })))
+}
+
+/// The SOC channel the incident was opened in (0 when unknown).
+fn soc_channel(store: &Store, incident: u64) -> u64 {
+    let read = store
+        .events::<Event>(incident)
+        .map_err(|e| e.to_string())
+        .and_then(|events| {
+            Incident::from_stored(IncidentId(incident), &events).map_err(|e| e.to_string())
+        });
+    match read {
+        Ok(inc) => inc.channel,
+        Err(e) => {
+            tracing::error!(incident, error = %e, "cannot read the incident to say that its page reached nobody");
+            0
+        }
+    }
+}
