@@ -52,9 +52,12 @@ impl Incidents {
                 hours,
                 reason,
             }) => self.oncall_override(cx, user, hours, reason.as_deref()),
-            Command::Playbook { .. } | Command::Coverage { .. } => Err(UserError(
-                "This is not an incident command (socbot's mistake, logged).".into(),
-            )),
+            other @ (Command::Playbook { .. } | Command::Coverage { .. }) => {
+                tracing::error!(command = other.name(), "not an incident command; not run");
+                Err(UserError(
+                    "This is not an incident command (socbot's mistake, logged).".into(),
+                ))
+            }
         }
     }
 
