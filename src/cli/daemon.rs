@@ -16,7 +16,12 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     let reload = Arc::new(Notify::new());
-    let result = runtime.block_on(daemon::run(config, reload.clone(), daemon::signals(reload)));
+    // Signals are heard from here on, start-up included.
+    let shutdown = {
+        let _in_runtime = runtime.enter();
+        daemon::signals(reload.clone())
+    };
+    let result = runtime.block_on(daemon::run(config, reload, shutdown));
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
         // A configuration problem (no token, a bad id or playbook directory): one line naming

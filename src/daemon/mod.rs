@@ -315,30 +315,39 @@ async fn start_ops(
     Ok(ops)
 }
 
-/// Resolves on SIGTERM or Ctrl-C; notifies `reload` on every SIGHUP meanwhile.
-pub async fn signals(reload: Arc<Notify>) {
+/// Listens for SIGTERM, SIGINT (Ctrl-C) and SIGHUP from this call on, not from the future's
+/// first poll: a signal that arrives while the daemon starts up is heard (instead of the default
+/// action, which ends the process unflushed). Call it inside the runtime. The future resolves on
+/// SIGTERM or SIGINT and notifies `reload` on every SIGHUP meanwhile.
+pub fn signals(reload: Arc<Notify>) -> impl Future<Output = ()> + Send {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut hup)) = (
+        let streams = (
             signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
             signal(SignalKind::hangup()),
-        ) else {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        };
-        loop {
-            tokio::select! {
-                _ = term.recv() => { info!("SIGTERM received"); return; }
-                _ = tokio::signal::ctrl_c() => { info!("Ctrl-C received"); return; }
-                _ = hup.recv() => { info!("SIGHUP received: reloading playbooks"); reload.notify_one(); }
+        );
+        async move {
+            let (Ok(mut term), Ok(mut int), Ok(mut hup)) = streams else {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            };
+            loop {
+                tokio::select! {
+                    _ = term.recv() => { info!("SIGTERM received"); return; }
+                    _ = int.recv() => { info!("Ctrl-C received"); return; }
+                    _ = hup.recv() => { info!("SIGHUP received: reloading playbooks"); reload.notify_one(); }
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
         let _ = reload;
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
