@@ -445,3 +445,79 @@ async fn effects_failing_too_long_become_dead_letters_to_retry_or_drop() {
     drop(store);
     fake.assert_clean();
 }
+
+/// Posts Discord refuses for good (403 Missing Permissions, 404 Unknown Channel) become dead
+/// letters at once, without waiting for `outbox.dead_letter_after`: listed by `socbot outbox
+/// list` beside the running bot, counted on /metrics; the incident's next post and another
+/// incident go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_refused_for_good_become_dead_letters_at_once_and_the_rest_goes_on() {
+    let fake = FakeDiscord::start().await;
+    let dirs = BotDirs::new(&[]);
+    // The default dead_letter_after (an hour): only the refusals can make these dead letters.
+    let (bot, addr) = start(&fake, &dirs, &[]).await;
+    assert_eq!(fake.interact(open("Forbidden")).await["type"], 4);
+    let thread = thread_of(&fake, "Forbidden").await;
+    let questions = format!("/channels/{thread}/messages");
+    fake.wait_for(
+        move |r| {
+            r.path == questions && r.status < 300 && r.json().to_string().contains("ans:1:3:c")
+        },
+        Duration::from_secs(20),
+    )
+    .await;
+    let note = |text: &str| {
+        Interaction::subcommand(
+            "incident",
+            "note",
+            json!([opt_str("incident", "INC-1"), opt_str("text", text)]),
+        )
+        .user(ANALYST)
+        .roles(&[L1_ROLE])
+    };
+    let posts = format!("POST /channels/{thread}/messages");
+    for (kind, n, text) in [
+        (FaultKind::Status403, 1, "refused by permission"),
+        (FaultKind::Status404, 2, "refused as unknown"),
+    ] {
+        fake.set_faults(Faults::always(kind).only(&[&posts]).times(1));
+        assert_eq!(fake.interact(note(text)).await["type"], 4);
+        let mut waited = 0;
+        let list = loop {
+            let (ok, list) = outbox_cli(&dirs, &["list"]);
+            assert!(ok, "{list}");
+            if list.matches("post_notice").count() == n {
+                break list;
+            }
+            waited += 1;
+            assert!(waited < 400, "never {n} dead letter(s):\n{list}");
+            fake.wait_change(Duration::from_millis(100)).await;
+        };
+        assert!(list.contains("INC-1") && list.contains("refused"), "{list}");
+    }
+    let (_, list) = outbox_cli(&dirs, &["list"]);
+    assert!(list.contains("Missing Permissions"), "{list}");
+    assert!(list.contains("Unknown Channel"), "{list}");
+    let text = metrics(&addr);
+    assert_eq!(metric(&text, "socbot_outbox_dead_letters"), 2, "{text}");
+    assert!(
+        metric(&text, "socbot_outbox_dropped_total{effect=\"post_notice\"}") >= 2,
+        "{text}"
+    );
+
+    // The rest goes on: the incident's next post, and another incident from its start.
+    assert_eq!(fake.interact(note("after the refusals")).await["type"], 4);
+    message_in(&fake, thread, "after the refusals").await;
+    assert_eq!(fake.interact(open("Next one")).await["type"], 4);
+    let next = thread_of(&fake, "Next one").await;
+    let questions = format!("/channels/{next}/messages");
+    fake.wait_for(
+        move |r| {
+            r.path == questions && r.status < 300 && r.json().to_string().contains("ans:2:1:c")
+        },
+        Duration::from_secs(20),
+    )
+    .await;
+    bot.stop().await.unwrap();
+    fake.assert_clean();
+}

@@ -19,6 +19,9 @@ pub enum FaultKind {
     /// `403 Forbidden`, Missing Permissions (50013): refused for good, as when the bot's
     /// permission in the channel was removed. Changes no state.
     Status403,
+    /// `404 Not Found`, Unknown Channel (10003): refused for good, as when the channel was
+    /// deleted. Changes no state.
+    Status404,
     /// The connection is held open and never answered (a black-holed route): only the client's
     /// own timeout ends the request. Changes no state.
     Hang,

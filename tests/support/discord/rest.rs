@@ -247,6 +247,13 @@ fn answer(
                 fault,
             );
         }
+        Some(FaultKind::Status404) => {
+            return (
+                404,
+                Some(objects::error(10003, "Unknown Channel", None)),
+                fault,
+            );
+        }
         Some(FaultKind::Status429 { retry_after }) => {
             let body = json!({ "message": "You are being rate limited.", "retry_after": retry_after, "global": false });
             return (429, Some(body), fault);
