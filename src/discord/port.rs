@@ -289,6 +289,199 @@ fn nonce(key: u64, n: usize) -> String {
     format!("e{key}m{n}")
 }
 
+impl DiscordPort {
+    /// Creates the incident's thread in `channel`, or links the one a crash left unrecorded.
+    async fn open_thread(
+        &self,
+        channel: u64,
+        inc: &Incident,
+    ) -> Result<Vec<EventKind>, DeliveryError> {
+        if inc.thread.is_some() {
+            return Ok(Vec::new());
+        }
+        if channel == 0 {
+            return Err(DeliveryError::Permanent(format!(
+                "no channel to open {}'s thread in (it was opened at the console); set discord.soc_channel_id",
+                inc.id
+            )));
+        }
+        // A thread created just before a crash, not yet recorded: link it.
+        match self.known_threads.find(channel, &inc.thread_name()) {
+            Found::Thread(id) => {
+                return Ok(vec![EventKind::ThreadLinked {
+                    channel_id: channel,
+                    thread_id: id,
+                    card_message_id: 0,
+                }]);
+            }
+            Found::NotYet => {
+                return Err(DeliveryError::NotReady(
+                    "waiting for the gateway's list of active threads".into(),
+                ));
+            }
+            Found::Nothing => {}
+        }
+        // The last attempt may have made the thread with its answer lost.
+        let key = inc.id.0;
+        if self.uncertain().contains(&key)
+            && let Some(id) = self.active_thread(channel, &inc.thread_name()).await?
+        {
+            self.uncertain().remove(&key);
+            return Ok(vec![EventKind::ThreadLinked {
+                channel_id: channel,
+                thread_id: id,
+                card_message_id: 0,
+            }]);
+        }
+        let builder = CreateThread::new(inc.thread_name())
+            .kind(ChannelType::PublicThread)
+            .auto_archive_duration(AutoArchiveDuration::OneWeek);
+        let created = ChannelId::new(channel)
+            .create_thread(&self.http, builder)
+            .await
+            .map_err(classify);
+        let thread = match created {
+            Ok(thread) => {
+                self.uncertain().remove(&key);
+                if inc.alerts.is_some() {
+                    let waited = chrono::Utc::now() - inc.opened_at;
+                    crate::metrics::alert_thread_latency(waited.to_std().unwrap_or_default());
+                }
+                thread
+            }
+            Err(e) => {
+                if matches!(e, DeliveryError::Retry(_)) {
+                    self.uncertain().insert(key);
+                }
+                return Err(e);
+            }
+        };
+        Ok(vec![EventKind::ThreadLinked {
+            channel_id: channel,
+            thread_id: thread.id.get(),
+            card_message_id: 0,
+        }])
+    }
+
+    /// Posts the playbook context and the question messages (once: recorded by their ids).
+    async fn post_questions(
+        &self,
+        key: u64,
+        inc: &Incident,
+    ) -> Result<Vec<EventKind>, DeliveryError> {
+        if !inc.question_messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let thread = Self::place(inc)?;
+        let playbook = self.library.current().get(inc.technique).cloned();
+        let opening = opening(inc, playbook.as_deref());
+        let context = opening.context.len();
+        let all = opening.context.iter().chain(&opening.questions);
+        let mut ids = Vec::new();
+        for (i, m) in all.enumerate() {
+            let id = self.post(thread, m, nonce(key, i)).await?;
+            if i >= context {
+                ids.push(id);
+            }
+        }
+        Ok(vec![EventKind::QuestionsPosted { message_ids: ids }])
+    }
+
+    /// Redraws the question messages with the answers as they are.
+    async fn refresh_questions(&self, inc: &Incident) -> Result<Vec<EventKind>, DeliveryError> {
+        if inc.question_messages.is_empty() {
+            return Ok(Vec::new()); // the questions are posted later with the answers in
+        }
+        let thread = Self::place(inc)?;
+        // As at opening: the context embeds share the first question message when they
+        // fit. Picked by position, not by buttons (a closed incident has none).
+        let playbook = self.library.current().get(inc.technique).cloned();
+        let mut questions = opening(inc, playbook.as_deref()).questions;
+        for (part, id) in inc.question_messages.iter().enumerate() {
+            let m = match questions.get_mut(part) {
+                Some(m) => std::mem::take(m),
+                None => question_message(inc, part),
+            };
+            ChannelId::new(thread)
+                .edit_message(&self.http, MessageId::new(*id), reply::edit_message(&m))
+                .await
+                .map_err(classify)?;
+        }
+        Ok(Vec::new())
+    }
+
+    /// A page's mention (in the thread, else the SOC channel) or its DM.
+    async fn page(
+        &self,
+        key: u64,
+        effect: &Effect,
+        inc: &Incident,
+    ) -> Result<Vec<EventKind>, DeliveryError> {
+        match effect {
+            Effect::Page {
+                level,
+                target,
+                attempt,
+                deadline,
+                with_dm,
+                ..
+            } => {
+                let m = super::incident::page_message(inc, *level, *target, *attempt, *deadline);
+                self.post_page(inc, &m, key).await?;
+                // Stored by an older socbot, before the DM was an effect of its own.
+                if let (true, PageTarget::User(user)) = (*with_dm, target) {
+                    match self
+                        .page_dm(key, 1, inc, *level, *user, *attempt, *deadline)
+                        .await
+                    {
+                        Ok(()) | Err(DeliveryError::Permanent(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(Vec::new())
+            }
+            Effect::PageDm {
+                level,
+                user,
+                attempt,
+                deadline,
+                ..
+            } => {
+                let sent = self
+                    .page_dm(key, 0, inc, *level, *user, *attempt, *deadline)
+                    .await;
+                if let Err(DeliveryError::Permanent(why)) = &sent {
+                    tracing::warn!(incident = %inc.id, user, %why, "page DM refused");
+                }
+                sent.map(|()| Vec::new())
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Posts the closure and renames and archives the thread.
+    async fn close_thread(
+        &self,
+        key: u64,
+        inc: &Incident,
+    ) -> Result<Vec<EventKind>, DeliveryError> {
+        let thread = Self::place(inc)?;
+        self.post(thread, &closed_message(inc), nonce(key, 0))
+            .await?;
+        if inc.thread.is_none() {
+            return Ok(Vec::new()); // posted in the channel: nothing to archive
+        }
+        let edit = EditThread::new()
+            .name(closed_thread_name(inc))
+            .archived(true);
+        ChannelId::new(thread)
+            .edit_thread(&self.http, edit)
+            .await
+            .map_err(classify)?;
+        Ok(Vec::new())
+    }
+}
+
 #[async_trait::async_trait]
 impl ChatPort for DiscordPort {
     async fn post_channel(
@@ -315,114 +508,9 @@ impl ChatPort for DiscordPort {
         inc: &Incident,
     ) -> Result<Vec<EventKind>, DeliveryError> {
         match effect {
-            Effect::OpenThread { channel, .. } => {
-                if inc.thread.is_some() {
-                    return Ok(Vec::new());
-                }
-                if *channel == 0 {
-                    return Err(DeliveryError::Permanent(format!(
-                        "no channel to open {}'s thread in (it was opened at the console); set discord.soc_channel_id",
-                        inc.id
-                    )));
-                }
-                // A thread created just before a crash, not yet recorded: link it.
-                match self.known_threads.find(*channel, &inc.thread_name()) {
-                    Found::Thread(id) => {
-                        return Ok(vec![EventKind::ThreadLinked {
-                            channel_id: *channel,
-                            thread_id: id,
-                            card_message_id: 0,
-                        }]);
-                    }
-                    Found::NotYet => {
-                        return Err(DeliveryError::NotReady(
-                            "waiting for the gateway's list of active threads".into(),
-                        ));
-                    }
-                    Found::Nothing => {}
-                }
-                // The last attempt may have made the thread with its answer lost.
-                let key = inc.id.0;
-                if self.uncertain().contains(&key)
-                    && let Some(id) = self.active_thread(*channel, &inc.thread_name()).await?
-                {
-                    self.uncertain().remove(&key);
-                    return Ok(vec![EventKind::ThreadLinked {
-                        channel_id: *channel,
-                        thread_id: id,
-                        card_message_id: 0,
-                    }]);
-                }
-                let builder = CreateThread::new(inc.thread_name())
-                    .kind(ChannelType::PublicThread)
-                    .auto_archive_duration(AutoArchiveDuration::OneWeek);
-                let created = ChannelId::new(*channel)
-                    .create_thread(&self.http, builder)
-                    .await
-                    .map_err(classify);
-                let thread = match created {
-                    Ok(thread) => {
-                        self.uncertain().remove(&key);
-                        if inc.alerts.is_some() {
-                            let waited = chrono::Utc::now() - inc.opened_at;
-                            crate::metrics::alert_thread_latency(
-                                waited.to_std().unwrap_or_default(),
-                            );
-                        }
-                        thread
-                    }
-                    Err(e) => {
-                        if matches!(e, DeliveryError::Retry(_)) {
-                            self.uncertain().insert(key);
-                        }
-                        return Err(e);
-                    }
-                };
-                Ok(vec![EventKind::ThreadLinked {
-                    channel_id: *channel,
-                    thread_id: thread.id.get(),
-                    card_message_id: 0,
-                }])
-            }
-            Effect::PostQuestions { .. } => {
-                if !inc.question_messages.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let thread = Self::place(inc)?;
-                let playbook = self.library.current().get(inc.technique).cloned();
-                let opening = opening(inc, playbook.as_deref());
-                let context = opening.context.len();
-                let all = opening.context.iter().chain(&opening.questions);
-                let mut ids = Vec::new();
-                for (i, m) in all.enumerate() {
-                    let id = self.post(thread, m, nonce(key, i)).await?;
-                    if i >= context {
-                        ids.push(id);
-                    }
-                }
-                Ok(vec![EventKind::QuestionsPosted { message_ids: ids }])
-            }
-            Effect::RefreshQuestions { .. } => {
-                if inc.question_messages.is_empty() {
-                    return Ok(Vec::new()); // the questions are posted later with the answers in
-                }
-                let thread = Self::place(inc)?;
-                // As at opening: the context embeds share the first question message when they
-                // fit. Picked by position, not by buttons (a closed incident has none).
-                let playbook = self.library.current().get(inc.technique).cloned();
-                let mut questions = opening(inc, playbook.as_deref()).questions;
-                for (part, id) in inc.question_messages.iter().enumerate() {
-                    let m = match questions.get_mut(part) {
-                        Some(m) => std::mem::take(m),
-                        None => question_message(inc, part),
-                    };
-                    ChannelId::new(thread)
-                        .edit_message(&self.http, MessageId::new(*id), reply::edit_message(&m))
-                        .await
-                        .map_err(classify)?;
-                }
-                Ok(Vec::new())
-            }
+            Effect::OpenThread { channel, .. } => self.open_thread(*channel, inc).await,
+            Effect::PostQuestions { .. } => self.post_questions(key, inc).await,
+            Effect::RefreshQuestions { .. } => self.refresh_questions(inc).await,
             Effect::PostAlertCard { .. } => {
                 if inc.alerts.as_ref().is_none_or(|l| l.card_message.is_some()) {
                     return Ok(Vec::new());
@@ -462,62 +550,11 @@ impl ChatPort for DiscordPort {
                 self.post(thread, &m, nonce(key, 0)).await?;
                 Ok(Vec::new())
             }
-            Effect::Page {
-                level,
-                target,
-                attempt,
-                deadline,
-                with_dm,
-                ..
-            } => {
-                let m = super::incident::page_message(inc, *level, *target, *attempt, *deadline);
-                self.post_page(inc, &m, key).await?;
-                // Stored by an older socbot, before the DM was an effect of its own.
-                if let (true, PageTarget::User(user)) = (*with_dm, target) {
-                    match self
-                        .page_dm(key, 1, inc, *level, *user, *attempt, *deadline)
-                        .await
-                    {
-                        Ok(()) | Err(DeliveryError::Permanent(_)) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                Ok(Vec::new())
-            }
-            Effect::PageDm {
-                level,
-                user,
-                attempt,
-                deadline,
-                ..
-            } => {
-                let sent = self
-                    .page_dm(key, 0, inc, *level, *user, *attempt, *deadline)
-                    .await;
-                if let Err(DeliveryError::Permanent(why)) = &sent {
-                    tracing::warn!(incident = %inc.id, user, %why, "page DM refused");
-                }
-                sent.map(|()| Vec::new())
-            }
+            Effect::Page { .. } | Effect::PageDm { .. } => self.page(key, effect, inc).await,
             Effect::Webhook { .. } | Effect::PostChannel { .. } | Effect::Announce { .. } => {
                 Ok(Vec::new())
             }
-            Effect::CloseThread { .. } => {
-                let thread = Self::place(inc)?;
-                self.post(thread, &closed_message(inc), nonce(key, 0))
-                    .await?;
-                if inc.thread.is_none() {
-                    return Ok(Vec::new()); // posted in the channel: nothing to archive
-                }
-                let edit = EditThread::new()
-                    .name(closed_thread_name(inc))
-                    .archived(true);
-                ChannelId::new(thread)
-                    .edit_thread(&self.http, edit)
-                    .await
-                    .map_err(classify)?;
-                Ok(Vec::new())
-            }
+            Effect::CloseThread { .. } => self.close_thread(key, inc).await,
         }
     }
 }

@@ -760,12 +760,7 @@ impl Outbox {
                 incident = incident_id,
                 "question refresh superseded by a later one"
             );
-            self.complete(Batch {
-                complete_effects: vec![id],
-                ..Batch::default()
-            })
-            .await?;
-            return Ok(Outcome::Done);
+            return self.done_without_sending(id).await;
         }
         let mirror = self.port.mirrors_only() && Self::mirrored(&entry.effect);
         let delivered = if let Some((channel, post)) = entry.effect.channel_post() {
@@ -802,12 +797,7 @@ impl Outbox {
                     why,
                     "effect withdrawn, not sent"
                 );
-                self.complete(Batch {
-                    complete_effects: vec![id],
-                    ..Batch::default()
-                })
-                .await?;
-                return Ok(Outcome::Done);
+                return self.done_without_sending(id).await;
             }
             self.dispatch(id, &entry.effect, &incident).await
         };
@@ -817,43 +807,59 @@ impl Outbox {
                 self.store.update_effect(id, &Store::encode(&entry))?;
                 Ok(Outcome::Shown)
             }
-            Ok(kinds) => {
-                let now = Utc::now();
-                let events: Vec<(u64, Vec<u8>)> = kinds
-                    .iter()
-                    .map(|k| {
-                        (
-                            incident_id,
-                            Store::encode(&Event::new(now, ActorRef::system(), k.clone())),
-                        )
-                    })
-                    .collect();
-                let threads = kinds
-                    .iter()
-                    .filter_map(|k| match k {
-                        EventKind::ThreadLinked { thread_id, .. } => {
-                            Some((*thread_id, incident_id))
-                        }
-                        _ => None,
-                    })
-                    .collect();
-                self.complete(Batch {
-                    events,
-                    threads,
-                    complete_effects: vec![id],
-                    ..Batch::default()
-                })
-                .await?;
-                crate::metrics::effect_delivered(entry.effect.name());
-                debug!(
-                    incident = incident_id,
-                    effect = entry.effect.name(),
-                    "effect delivered"
-                );
-                Ok(Outcome::Done)
-            }
+            Ok(kinds) => self.delivered(id, &entry.effect, kinds).await,
             Err(e) => self.failed(id, entry, e).await,
         }
+    }
+
+    /// Records a delivery: what it made (a thread, message ids) as the incident's events, the
+    /// effect done.
+    async fn delivered(
+        &self,
+        id: u64,
+        effect: &Effect,
+        kinds: Vec<EventKind>,
+    ) -> Result<Outcome, StoreError> {
+        let incident_id = effect.incident();
+        let now = Utc::now();
+        let threads = kinds
+            .iter()
+            .filter_map(|k| match k {
+                EventKind::ThreadLinked { thread_id, .. } => Some((*thread_id, incident_id)),
+                _ => None,
+            })
+            .collect();
+        let events = kinds
+            .into_iter()
+            .map(|k| {
+                let event = Event::new(now, ActorRef::system(), k);
+                (incident_id, Store::encode(&event))
+            })
+            .collect();
+        self.complete(Batch {
+            events,
+            threads,
+            complete_effects: vec![id],
+            ..Batch::default()
+        })
+        .await?;
+        crate::metrics::effect_delivered(effect.name());
+        debug!(
+            incident = incident_id,
+            effect = effect.name(),
+            "effect delivered"
+        );
+        Ok(Outcome::Done)
+    }
+
+    /// Effect `id` is done without being sent (withdrawn, superseded).
+    async fn done_without_sending(&self, id: u64) -> Result<Outcome, StoreError> {
+        self.complete(Batch {
+            complete_effects: vec![id],
+            ..Batch::default()
+        })
+        .await?;
+        Ok(Outcome::Done)
     }
 
     /// Commits what a delivery did and tells whoever waits for deliveries.
