@@ -17,7 +17,7 @@ use crate::oncall::{
     Oncall, OncallView, Override, PageState, PagingConfig, Rotation, Severity, Step, WebhookAction,
     next_step, webhook_body,
 };
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Batch, NewEffect, Store, StoreError};
 
 /// The timer kind of a paging deadline.
 pub const PAGE_TIMER: u8 = 1;
@@ -321,6 +321,57 @@ impl Paging {
         out
     }
 
+    /// The effects of one step of `inc`'s chain: a page's mention, DM and webhook (independent
+    /// deliveries: one that fails holds back none of the others), or the notice that the chain
+    /// stopped.
+    fn step_effects(&self, inc: &Incident, step: &Step) -> Vec<NewEffect> {
+        let id = inc.id.0;
+        let mut effects = Vec::new();
+        match step {
+            Step::Page {
+                level,
+                target,
+                attempt,
+                deadline,
+            } => {
+                info!(incident = %inc.id, level = level.label(), attempt, "paging");
+                effects.push(OutboxEntry::encode(Effect::Page {
+                    incident: id,
+                    level: *level,
+                    target: *target,
+                    attempt: *attempt,
+                    deadline: *deadline,
+                    with_dm: false,
+                }));
+                if let crate::incident::PageTarget::User(user) = target {
+                    effects.push(OutboxEntry::encode(Effect::PageDm {
+                        incident: id,
+                        level: *level,
+                        user: *user,
+                        attempt: *attempt,
+                        deadline: *deadline,
+                    }));
+                }
+                if let Some(action) = WebhookAction::for_step(step)
+                    && let Some(w) = self.webhook(inc, action)
+                {
+                    effects.push(OutboxEntry::encode(w));
+                }
+            }
+            Step::Stop { why } => {
+                info!(incident = %inc.id, %why, "paging chain stopped");
+                effects.push(OutboxEntry::encode(Effect::Notice {
+                    incident: id,
+                    notice: Notice::Unacknowledged {
+                        why: why.to_string(),
+                    },
+                }));
+            }
+            Step::Wait { .. } | Step::Nothing => {}
+        }
+        effects
+    }
+
     /// Takes the due steps of one incident's chain and sets its next deadline.
     pub async fn advance(&self, id: u64) -> Result<(), StoreError> {
         let _guard = self.lock.lock().await;
@@ -356,50 +407,7 @@ impl Paging {
                 break;
             };
             let event = Event::new(now, ActorRef::system(), kind);
-            match &step {
-                Step::Page {
-                    level,
-                    target,
-                    attempt,
-                    deadline,
-                } => {
-                    info!(incident = %inc.id, level = level.label(), attempt, "paging");
-                    // The thread mention, the DM and the webhook are independent deliveries:
-                    // one that fails holds back none of the others.
-                    batch.effects.push(OutboxEntry::encode(Effect::Page {
-                        incident: id,
-                        level: *level,
-                        target: *target,
-                        attempt: *attempt,
-                        deadline: *deadline,
-                        with_dm: false,
-                    }));
-                    if let crate::incident::PageTarget::User(user) = target {
-                        batch.effects.push(OutboxEntry::encode(Effect::PageDm {
-                            incident: id,
-                            level: *level,
-                            user: *user,
-                            attempt: *attempt,
-                            deadline: *deadline,
-                        }));
-                    }
-                    if let Some(action) = WebhookAction::for_step(&step)
-                        && let Some(w) = self.webhook(&inc, action)
-                    {
-                        batch.effects.push(OutboxEntry::encode(w));
-                    }
-                }
-                Step::Stop { why } => {
-                    info!(incident = %inc.id, %why, "paging chain stopped");
-                    batch.effects.push(OutboxEntry::encode(Effect::Notice {
-                        incident: id,
-                        notice: Notice::Unacknowledged {
-                            why: why.to_string(),
-                        },
-                    }));
-                }
-                Step::Wait { .. } | Step::Nothing => {}
-            }
+            batch.effects.extend(self.step_effects(&inc, &step));
             batch.events.push((id, Store::encode(&event)));
             inc = match inc.with(std::slice::from_ref(&event)) {
                 Ok(i) => i,
