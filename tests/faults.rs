@@ -459,3 +459,46 @@ async fn answers_lost_after_discord_acted_make_nothing_twice() {
     bot.stop().await.unwrap();
     fake.assert_clean();
 }
+
+/// The questions go out with their answer lost, again and again, while the incident is answered
+/// and closed; then Discord answers. The retry sends under each nonce the message the first
+/// attempt sent (Discord keeps the first and answers with it), then brings it up to date: the
+/// closed incident's question message shows the answer and no buttons.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn questions_retried_after_close_send_the_same_message_then_update_it() {
+    let (fake, _dirs, bot) = bot::start_fresh(&[]).await;
+    fake.set_faults(Faults::always(FaultKind::LoseResponse).only(&["POST /channels/*/messages"]));
+    let a = open(&fake, "T1583.006", "Closed before its questions landed", 3).await;
+    press(&fake, &a, 1, "k").await;
+    command(
+        &fake,
+        &a,
+        "close",
+        json!([opt_str("resolution", "benign"), opt_str("summary", "test")]),
+        T2_ROLE,
+    )
+    .await;
+    fake.clear_faults();
+    settle(
+        &fake,
+        "the closed incident's questions without buttons",
+        || {
+            fake.messages_in(a.thread).iter().any(|m| {
+                titles(m).iter().any(|t| t == "Analysis questions")
+                    && m["embeds"].to_string().contains("**Clear** — ")
+                    && custom_ids(m).is_empty()
+            })
+        },
+    )
+    .await;
+    for (nonce, bodies) in posts_by_nonce(&fake, a.thread) {
+        for (other, _) in bodies.iter().skip(1) {
+            assert_eq!(
+                identity(other),
+                identity(&bodies[0].0),
+                "nonce {nonce} reused for another message"
+            );
+        }
+    }
+    bot.stop().await.unwrap();
+}

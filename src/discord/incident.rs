@@ -454,6 +454,16 @@ pub struct Opening {
     pub questions: Vec<MessageSpec>,
 }
 
+/// `inc` as its questions were first posted: nothing answered, not closed. The posts render
+/// from it, so a post retried after answers came in (its first answer lost after Discord
+/// acted) carries the same message under its nonce; an edit then shows the answers.
+pub fn as_opened(inc: &Incident) -> Incident {
+    let mut blank = inc.clone();
+    blank.answers.iter_mut().for_each(|a| *a = None);
+    blank.status = Status::Open;
+    blank
+}
+
 /// The messages that open the thread, as one list (see [`opening`]).
 pub fn opening_messages(inc: &Incident, playbook: Option<&Playbook>) -> Vec<MessageSpec> {
     let Opening {
@@ -496,11 +506,23 @@ pub fn opening(inc: &Incident, playbook: Option<&Playbook>) -> Opening {
     let mut messages: Vec<MessageSpec> = (0..question_parts(inc))
         .map(|p| question_message(inc, p))
         .collect();
-    let first_size: usize = messages[0].embeds.iter().map(EmbedSpec::size).sum();
+    // Decided on the questions unanswered, so the layout never changes as answers come in: a
+    // post retried under its nonce is the same message, and a refresh edits each message into
+    // what it was. Answers that outgrow the room left by the context are cut to fit.
+    let first_size: usize = question_message(&as_opened(inc), 0)
+        .embeds
+        .iter()
+        .map(EmbedSpec::size)
+        .sum();
     let context_size: usize = context.iter().map(EmbedSpec::size).sum();
     if context_size + first_size <= limits::EMBEDS_TOTAL
         && context.len() < limits::EMBEDS_PER_MESSAGE
     {
+        let room = limits::EMBEDS_TOTAL - context_size;
+        for e in &mut messages[0].embeds {
+            let most = room.saturating_sub(e.title.chars().count());
+            e.description = render::fit(&e.description, most, "`/incident status`");
+        }
         context.append(&mut messages[0].embeds);
         messages[0].embeds = context;
         return Opening {

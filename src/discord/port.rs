@@ -9,8 +9,8 @@ use serenity::all::{
 };
 
 use super::incident::{
-    alert_card, closed_message, closed_thread_name, decision_message, notice_message, opening,
-    question_message,
+    alert_card, as_opened, closed_message, closed_thread_name, decision_message, notice_message,
+    opening, question_message,
 };
 use super::render::{MessageSpec, limits};
 use super::reply;
@@ -205,6 +205,30 @@ impl DiscordPort {
 }
 
 impl DiscordPort {
+    /// Edits the question messages `ids` to show `inc` as it is now. As at opening, the context
+    /// embeds share the first question message when they fit. Picked by position, not by
+    /// buttons (a closed incident has none).
+    async fn edit_questions(
+        &self,
+        thread: u64,
+        inc: &Incident,
+        ids: &[u64],
+    ) -> Result<(), DeliveryError> {
+        let playbook = self.library.current().get(inc.technique).cloned();
+        let mut questions = opening(inc, playbook.as_deref()).questions;
+        for (part, id) in ids.iter().enumerate() {
+            let m = match questions.get_mut(part) {
+                Some(m) => std::mem::take(m),
+                None => question_message(inc, part),
+            };
+            ChannelId::new(thread)
+                .edit_message(&self.http, MessageId::new(*id), reply::edit_message(&m))
+                .await
+                .map_err(classify)?;
+        }
+        Ok(())
+    }
+
     /// Posts a page in the incident's thread; when the thread refuses it for good (locked,
     /// deleted, permission removed), in the SOC channel instead, saying why it is there.
     async fn post_page(
@@ -374,7 +398,9 @@ impl DiscordPort {
         }
         let thread = Self::place(inc)?;
         let playbook = self.library.current().get(inc.technique).cloned();
-        let opening = opening(inc, playbook.as_deref());
+        // Posted as opened, whatever came in meanwhile: a retry after a lost answer sends
+        // message `i` under nonce `i` again, never another message.
+        let opening = opening(&as_opened(inc), playbook.as_deref());
         let context = opening.context.len();
         let all = opening.context.iter().chain(&opening.questions);
         let mut ids = Vec::new();
@@ -382,6 +408,16 @@ impl DiscordPort {
             let id = self.post(thread, m, nonce(key, i)).await?;
             if i >= context {
                 ids.push(id);
+            }
+        }
+        // Then shown as they are now (a retry finds the posts in `posted`).
+        if inc.answers.iter().flatten().next().is_some() || inc.is_closed() {
+            match self.edit_questions(thread, inc, &ids).await {
+                Ok(()) => {}
+                Err(DeliveryError::Permanent(why)) => {
+                    tracing::warn!(incident = %inc.id, %why, "the questions just posted were not brought up to date");
+                }
+                Err(e) => return Err(e),
             }
         }
         Ok(vec![EventKind::QuestionsPosted { message_ids: ids }])
@@ -393,20 +429,8 @@ impl DiscordPort {
             return Ok(Vec::new()); // the questions are posted later with the answers in
         }
         let thread = Self::place(inc)?;
-        // As at opening: the context embeds share the first question message when they
-        // fit. Picked by position, not by buttons (a closed incident has none).
-        let playbook = self.library.current().get(inc.technique).cloned();
-        let mut questions = opening(inc, playbook.as_deref()).questions;
-        for (part, id) in inc.question_messages.iter().enumerate() {
-            let m = match questions.get_mut(part) {
-                Some(m) => std::mem::take(m),
-                None => question_message(inc, part),
-            };
-            ChannelId::new(thread)
-                .edit_message(&self.http, MessageId::new(*id), reply::edit_message(&m))
-                .await
-                .map_err(classify)?;
-        }
+        self.edit_questions(thread, inc, &inc.question_messages)
+            .await?;
         Ok(Vec::new())
     }
 
