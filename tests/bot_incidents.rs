@@ -438,6 +438,81 @@ fn every_corpus_playbook_opens_within_four_calls() {
     );
 }
 
+/// The context shares the first question message when it fits the questions unanswered, and
+/// stays there however long the answers grow (they are cut to fit): message `i` of the
+/// opening is the same message at every render, so a post retried under its nonce, and each
+/// refresh by position, shows the message Discord holds.
+#[test]
+fn the_opening_layout_does_not_shift_as_answers_come_in() {
+    let long = "A sign-in from a new country right after the click. ".repeat(60);
+    let src = playbook_with_key_indicators(&long);
+    let p = socbot::playbook::parser::parse(&src, "long.md")
+        .expect("parses")
+        .playbook;
+    let actor = socbot::incident::ActorRef::new(1, "alice");
+    let now = chrono::Utc::now();
+    let id = socbot::incident::IncidentId(1);
+    let mut events = socbot::incident::open(id, &p, "title", None, Default::default(), &actor, now)
+        .expect("opens");
+    let fresh = socbot::incident::Incident::from_stored(id, &events).expect("folds");
+    let before = socbot::discord::incident::opening(&fresh, Some(&p));
+    assert!(
+        before.context.is_empty(),
+        "the context shares the first message"
+    );
+    let note = "n".repeat(socbot::incident::NOTE_MAX);
+    for q in 1..=5 {
+        let inc = socbot::incident::Incident::from_stored(id, &events).expect("folds");
+        let finding = socbot::incident::Finding::Clear;
+        events.extend(
+            socbot::incident::answer(&inc, q, finding, Some(&note), &actor, now).expect("answers"),
+        );
+    }
+    let answered = socbot::incident::Incident::from_stored(id, &events).expect("folds");
+    let after = socbot::discord::incident::opening(&answered, Some(&p));
+    assert_eq!(
+        after.context.len(),
+        before.context.len(),
+        "context messages"
+    );
+    let titles = |m: &socbot::discord::render::MessageSpec| -> Vec<String> {
+        m.embeds.iter().map(|e| e.title.clone()).collect()
+    };
+    assert_eq!(titles(&after.questions[0]), titles(&before.questions[0]));
+    let total: usize = after.questions[0]
+        .embeds
+        .iter()
+        .map(socbot::discord::render::EmbedSpec::size)
+        .sum();
+    assert!(total <= 6000, "{total} characters in one message");
+    let shown: String = after.questions[0]
+        .embeds
+        .iter()
+        .map(|e| e.description.clone())
+        .collect();
+    assert!(shown.contains("**Clear** — alice"), "{shown}");
+}
+
+/// A five-question playbook whose Key Indicators are `indicators`.
+fn playbook_with_key_indicators(indicators: &str) -> String {
+    format!(
+        "# Phishing:_Spearphishing_Link - T1566002\n\n\
+| Column Name | Value |\n\
+|-------------|-------|\n\
+| MITRE Tactic | Initial Access |\n\
+| MITRE TTP | T1566 |\n\
+| MITRE Sub-TTP | T1566.002 |\n\
+| Name | Phishing: Spearphishing Link |\n\
+| Log Sources to Investigate | Mail gateway logs and proxy logs. |\n\
+| Key Indicators | {indicators} |\n\
+| Questions for Analysis | 1. Did the user click?<br>2. Was the domain new?<br>3. Were credentials asked?<br>4. Was there a sign-in?<br>5. From a new country? |\n\
+| Decision for Escalation | Escalate when credentials were entered. |\n\
+| Additional Analysis Steps for L1 | Pull the click record. |\n\
+| T2 Analyst Actions | Reset the password. |\n\
+| Containment and Further Analysis | Block the domain. |\n"
+    )
+}
+
 // ---------------------------------------------------------------------------------------------
 // 2. answering
 
