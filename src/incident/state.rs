@@ -714,6 +714,8 @@ pub(crate) mod tests {
         Event::new(t(min), who, kind)
     }
 
+    // A fixture: one incident's whole history, event after event, read best in one piece.
+    #[allow(clippy::too_many_lines)]
     pub(crate) fn full_history() -> Vec<Event> {
         vec![
             opened(Some("q1 or (q2 and q3)")),

@@ -699,7 +699,6 @@ impl Store {
                 open,
                 interaction_times,
             ) = t;
-            queued.borrow_mut().clear();
             if let Some(id) = batch.interaction {
                 if interactions.get(be(id))?.is_some() {
                     return Ok(Committed::Duplicate);
@@ -711,60 +710,9 @@ impl Store {
             for (inc, json) in &batch.events {
                 append_event(meta, events, *inc, json)?;
             }
-            for (thread, inc) in &batch.threads {
-                threads.insert(&be(*thread), &be(*inc))?;
-            }
-            for (key, inc) in &batch.alert_keys {
-                meta.insert(key.as_slice(), &be(*inc))?;
-            }
-            for json in &batch.unmatched_alerts {
-                let n = read_u64(meta.get(K_NEXT_UNMATCHED)?).max(1);
-                meta.insert(K_NEXT_UNMATCHED, &be(n + 1))?;
-                let mut key = UNMATCHED.to_vec();
-                key.extend_from_slice(&be(n));
-                meta.insert(key, json.clone())?;
-            }
-            for e in &batch.effects {
-                let id = read_u64(meta.get(K_NEXT_EFFECT)?).max(1);
-                meta.insert(K_NEXT_EFFECT, &be(id + 1))?;
-                outbox.insert(&be(id), e.json.clone())?;
-                add(meta, K_OUTBOX_LEN, 1)?;
-                queued.borrow_mut().push(QueuedEffect {
-                    id,
-                    lane: e.lane,
-                    coalesce: e.coalesce,
-                });
-            }
-            for id in &batch.complete_effects {
-                if outbox.remove(&be(*id))?.is_some() {
-                    add(meta, K_OUTBOX_LEN, -1)?;
-                }
-            }
-            for (id, letter) in &batch.dead_letters {
-                if outbox.remove(&be(*id))?.is_some() {
-                    add(meta, K_OUTBOX_LEN, -1)?;
-                }
-                dead.insert(&be(*id), Self::encode(letter))?;
-            }
-            for id in &batch.opened {
-                if open.insert(&be(*id), &[])?.is_none() {
-                    add(meta, K_OPEN, 1)?;
-                }
-            }
-            for id in &batch.closed {
-                if open.remove(&be(*id))?.is_some() {
-                    add(meta, K_OPEN, -1)?;
-                }
-            }
-            for (inc, kind) in &batch.cancel_timers {
-                remove_timer(timers, *inc, *kind)?;
-            }
-            for (due, inc, kind, json) in &batch.timers {
-                remove_timer(timers, *inc, *kind)?;
-                let key = timer_key(*due, *inc, *kind);
-                timers.insert(&key, json.clone())?;
-                timers.insert(timer_index_key(*inc, *kind), &key)?;
-            }
+            write_indexes(meta, threads, open, batch)?;
+            *queued.borrow_mut() = write_outbox(meta, outbox, dead, batch)?;
+            write_timers(timers, batch)?;
             Ok(Committed::Done)
         });
         let committed = result.map_err(|e| match e {
@@ -1200,6 +1148,87 @@ impl Store {
 
 /// One tree in a backup: its name and its (key, value) entries in key order.
 pub type TreeCopy = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>);
+
+/// The thread and alert-key lookups, resolved alerts that matched nothing, and the open index.
+fn write_indexes(
+    meta: &TransactionalTree,
+    threads: &TransactionalTree,
+    open: &TransactionalTree,
+    batch: &Batch,
+) -> TxResult<()> {
+    for (thread, inc) in &batch.threads {
+        threads.insert(&be(*thread), &be(*inc))?;
+    }
+    for (key, inc) in &batch.alert_keys {
+        meta.insert(key.as_slice(), &be(*inc))?;
+    }
+    for json in &batch.unmatched_alerts {
+        let n = read_u64(meta.get(K_NEXT_UNMATCHED)?).max(1);
+        meta.insert(K_NEXT_UNMATCHED, &be(n + 1))?;
+        let mut key = UNMATCHED.to_vec();
+        key.extend_from_slice(&be(n));
+        meta.insert(key, json.clone())?;
+    }
+    for id in &batch.opened {
+        if open.insert(&be(*id), &[])?.is_none() {
+            add(meta, K_OPEN, 1)?;
+        }
+    }
+    for id in &batch.closed {
+        if open.remove(&be(*id))?.is_some() {
+            add(meta, K_OPEN, -1)?;
+        }
+    }
+    Ok(())
+}
+
+/// New effects (numbered here, returned for the worker's index), completed ones and dead
+/// letters, keeping the outbox's count.
+fn write_outbox(
+    meta: &TransactionalTree,
+    outbox: &TransactionalTree,
+    dead: &TransactionalTree,
+    batch: &Batch,
+) -> TxResult<Vec<QueuedEffect>> {
+    let mut queued = Vec::with_capacity(batch.effects.len());
+    for e in &batch.effects {
+        let id = read_u64(meta.get(K_NEXT_EFFECT)?).max(1);
+        meta.insert(K_NEXT_EFFECT, &be(id + 1))?;
+        outbox.insert(&be(id), e.json.clone())?;
+        add(meta, K_OUTBOX_LEN, 1)?;
+        queued.push(QueuedEffect {
+            id,
+            lane: e.lane,
+            coalesce: e.coalesce,
+        });
+    }
+    for id in &batch.complete_effects {
+        if outbox.remove(&be(*id))?.is_some() {
+            add(meta, K_OUTBOX_LEN, -1)?;
+        }
+    }
+    for (id, letter) in &batch.dead_letters {
+        if outbox.remove(&be(*id))?.is_some() {
+            add(meta, K_OUTBOX_LEN, -1)?;
+        }
+        dead.insert(&be(*id), Store::encode(letter))?;
+    }
+    Ok(queued)
+}
+
+/// Timers cancelled, then set (a timer of the same incident and kind is replaced).
+fn write_timers(timers: &TransactionalTree, batch: &Batch) -> TxResult<()> {
+    for (inc, kind) in &batch.cancel_timers {
+        remove_timer(timers, *inc, *kind)?;
+    }
+    for (due, inc, kind, json) in &batch.timers {
+        remove_timer(timers, *inc, *kind)?;
+        let key = timer_key(*due, *inc, *kind);
+        timers.insert(&key, json.clone())?;
+        timers.insert(timer_index_key(*inc, *kind), &key)?;
+    }
+    Ok(())
+}
 
 fn append_event(
     meta: &TransactionalTree,
