@@ -176,6 +176,13 @@ impl World {
 
     /// Opens an incident and escalates it by answering q1 Concerning (the rule `q1 or …`).
     async fn escalated_incident(&self, title: &str) -> u64 {
+        let thread = self.opened_incident(title).await;
+        self.escalate(thread).await;
+        thread
+    }
+
+    /// Opens an incident as the L1 analyst; returns its thread once Discord made it.
+    async fn opened_incident(&self, title: &str) -> u64 {
         let open = Interaction::subcommand(
             "incident",
             "open",
@@ -185,7 +192,11 @@ impl World {
         .roles(&[L1_ROLE]);
         let card = self.fake.interact(open).await;
         assert_eq!(card["type"], 4, "{card}");
-        let thread = self.wait_thread(title).await;
+        self.wait_thread(title).await
+    }
+
+    /// Answers q1 Concerning in `thread` as the L1 analyst, which escalates (`q1 or …`).
+    async fn escalate(&self, thread: u64) {
         let answer = Interaction::subcommand(
             "incident",
             "answer",
@@ -196,7 +207,6 @@ impl World {
         .channel(thread);
         let r = self.fake.interact(answer).await;
         assert_eq!(r["type"], 4, "{r}");
-        thread
     }
 
     async fn wait_thread(&self, title: &str) -> u64 {
@@ -715,27 +725,9 @@ async fn a_locked_thread_still_lets_the_page_reach_its_person() {
     let w = World::new(0).await;
     let bot = w.start().await;
     let title = "Thread locked by a moderator";
-    let open = Interaction::subcommand(
-        "incident",
-        "open",
-        json!([opt_str("technique", "T1583.006"), opt_str("title", title)]),
-    )
-    .user(ANALYST)
-    .roles(&[L1_ROLE]);
-    let card = w.fake.interact(open).await;
-    assert_eq!(card["type"], 4, "{card}");
-    let thread = w.wait_thread(title).await;
+    let thread = w.opened_incident(title).await;
     w.fake.lock_thread(thread);
-    let answer = Interaction::subcommand(
-        "incident",
-        "answer",
-        json!([opt_int("question", 1), opt_str("finding", "concerning")]),
-    )
-    .user(ANALYST)
-    .roles(&[L1_ROLE])
-    .channel(thread);
-    let r = w.fake.interact(answer).await;
-    assert_eq!(r["type"], 4, "{r}");
+    w.escalate(thread).await;
 
     let soc = format!("/channels/{}/messages", w.fake.channel_id());
     let soc_page = |attempt: &'static str| {
@@ -822,16 +814,7 @@ async fn a_page_that_reached_nobody_is_said_in_the_soc_channel_and_counted() {
     let w = World::new(0).await;
     let bot = w.start().await;
     let title = "Nowhere to page";
-    let open = Interaction::subcommand(
-        "incident",
-        "open",
-        json!([opt_str("technique", "T1583.006"), opt_str("title", title)]),
-    )
-    .user(ANALYST)
-    .roles(&[L1_ROLE]);
-    let card = w.fake.interact(open).await;
-    assert_eq!(card["type"], 4, "{card}");
-    let thread = w.wait_thread(title).await;
+    let thread = w.opened_incident(title).await;
     w.fake.lock_thread(thread);
     w.fake.close_dms(PRIMARY);
     let soc = format!("/channels/{}/messages", w.fake.channel_id());
@@ -841,16 +824,7 @@ async fn a_page_that_reached_nobody_is_said_in_the_soc_channel_and_counted() {
             .only(&[&format!("POST {soc}")])
             .times(1),
     );
-    let answer = Interaction::subcommand(
-        "incident",
-        "answer",
-        json!([opt_int("question", 1), opt_str("finding", "concerning")]),
-    )
-    .user(ANALYST)
-    .roles(&[L1_ROLE])
-    .channel(thread);
-    let r = w.fake.interact(answer).await;
-    assert_eq!(r["type"], 4, "{r}");
+    w.escalate(thread).await;
     let notice = w
         .fake
         .wait_for(
@@ -870,40 +844,23 @@ async fn a_page_that_reached_nobody_is_said_in_the_soc_channel_and_counted() {
     w.fake.assert_clean();
 }
 
-/// Putting someone on call needs the T2 role: an L1 analyst is refused privately, a T2 lead
-/// is not.
+/// The DM is refused, then the bot restarts while the thread mention hangs, and after the
+/// restart the mention is refused too: the page reached nobody, and that is still said in the
+/// SOC channel (the refusals are kept as dead letters, not in memory).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_between_the_refused_dm_and_the_refused_mention_still_says_reached_nobody() {
     use support::discord::faults::{FaultKind, Faults};
     let w = World::new(0).await;
     let bot = w.start().await;
     let title = "Refused twice, a restart between";
-    let open = Interaction::subcommand(
-        "incident",
-        "open",
-        json!([opt_str("technique", "T1583.006"), opt_str("title", title)]),
-    )
-    .user(ANALYST)
-    .roles(&[L1_ROLE]);
-    let card = w.fake.interact(open).await;
-    assert_eq!(card["type"], 4, "{card}");
-    let thread = w.wait_thread(title).await;
+    let thread = w.opened_incident(title).await;
     w.fake.lock_thread(thread);
     w.fake.close_dms(PRIMARY);
     // The DM is refused at once; the mention, refused by the thread, hangs in the SOC channel.
     let soc = format!("/channels/{}/messages", w.fake.channel_id());
     w.fake
         .set_faults(Faults::always(FaultKind::Hang).only(&[&format!("POST {soc}")]));
-    let answer = Interaction::subcommand(
-        "incident",
-        "answer",
-        json!([opt_int("question", 1), opt_str("finding", "concerning")]),
-    )
-    .user(ANALYST)
-    .roles(&[L1_ROLE])
-    .channel(thread);
-    let r = w.fake.interact(answer).await;
-    assert_eq!(r["type"], 4, "{r}");
+    w.escalate(thread).await;
     w.fake
         .wait_for(
             |r| r.method == "POST" && r.path.starts_with("/channels/") && r.status == 403,
@@ -945,6 +902,8 @@ async fn a_restart_between_the_refused_dm_and_the_refused_mention_still_says_rea
     w.fake.assert_clean();
 }
 
+/// Putting someone on call needs the T2 role: an L1 analyst is refused privately, a T2 lead
+/// is not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_on_call_override_needs_tier_2() {
     let w = World::new(0).await;
