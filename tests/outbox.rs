@@ -60,6 +60,22 @@ fn concerning(thread: u64) -> Interaction {
     .channel(thread)
 }
 
+/// Opens an incident titled `title` as the L1 analyst and waits until its last question
+/// (q3 of T1583.006) is posted in its thread; returns the thread.
+async fn opened_with_questions(fake: &FakeDiscord, title: &str) -> u64 {
+    assert_eq!(fake.interact(open(title)).await["type"], 4);
+    let thread = thread_of(fake, title).await;
+    let questions = format!("/channels/{thread}/messages");
+    fake.wait_for(
+        move |r| {
+            r.path == questions && r.status < 300 && r.json().to_string().contains("ans:1:3:c")
+        },
+        Duration::from_secs(20),
+    )
+    .await;
+    thread
+}
+
 /// Waits for the thread of the incident titled `title`; returns its id.
 async fn thread_of(fake: &FakeDiscord, title: &str) -> u64 {
     let title = title.to_owned();
@@ -360,17 +376,8 @@ async fn effects_failing_too_long_become_dead_letters_to_retry_or_drop() {
     let fake = FakeDiscord::start().await;
     let dirs = BotDirs::new(&[]);
     let (bot, addr) = start(&fake, &dirs, &[("SOCBOT__OUTBOX__DEAD_LETTER_AFTER", "1")]).await;
-    assert_eq!(fake.interact(open("Refused")).await["type"], 4);
-    let thread = thread_of(&fake, "Refused").await;
     // Its last question (q3 of T1583.006) is posted before the faults begin.
-    let questions = format!("/channels/{thread}/messages");
-    fake.wait_for(
-        move |r| {
-            r.path == questions && r.status < 300 && r.json().to_string().contains("ans:1:3:c")
-        },
-        Duration::from_secs(20),
-    )
-    .await;
+    let thread = opened_with_questions(&fake, "Refused").await;
     // Every post in its thread fails from now on.
     fake.set_faults(
         Faults::always(FaultKind::Status500).only(&[&format!("POST /channels/{thread}/messages")]),
@@ -456,16 +463,7 @@ async fn posts_refused_for_good_become_dead_letters_at_once_and_the_rest_goes_on
     let dirs = BotDirs::new(&[]);
     // The default dead_letter_after (an hour): only the refusals can make these dead letters.
     let (bot, addr) = start(&fake, &dirs, &[]).await;
-    assert_eq!(fake.interact(open("Forbidden")).await["type"], 4);
-    let thread = thread_of(&fake, "Forbidden").await;
-    let questions = format!("/channels/{thread}/messages");
-    fake.wait_for(
-        move |r| {
-            r.path == questions && r.status < 300 && r.json().to_string().contains("ans:1:3:c")
-        },
-        Duration::from_secs(20),
-    )
-    .await;
+    let thread = opened_with_questions(&fake, "Forbidden").await;
     let note = |text: &str| {
         Interaction::subcommand(
             "incident",
