@@ -1,8 +1,9 @@
 //! Every command socbot answers, declared once: its name, description, options (kind, limits,
 //! choices, autocomplete), the role it needs and how its arguments become a [`Command`].
 //! Discord registration and parsing, console parsing, `/help` and console completion all read
-//! this table; a new command is one [`Decl`] here and one handler in the service. Plain data:
-//! the adapters turn it into Discord's builders or console words.
+//! this table, and the execute path takes each command's role from it. A new command is one
+//! [`Decl`] here, the [`Command`] variant its builder makes, and its handler in the service with
+//! one dispatch arm. Plain data: the adapters turn it into Discord's builders or console words.
 
 use super::{Command, IncidentCommand, OncallCommand, UserError};
 use crate::incident::{self, Finding, IncidentId, IncidentStatus, Resolution};
