@@ -247,28 +247,14 @@ impl AlertIntake {
             .playbook_choice(|t| library.get(t).is_some())
             .and_then(|t| library.get(t).cloned());
         let id = IncidentId(self.store().allocate_incident_id()?);
-        let mut events = open_from_alert(
+        let (mut events, mut effects, _) = self.opened(
             id,
             &record,
             playbook.as_deref(),
             AlertOutcome::Opened,
             &record.title,
-            self.incidents.policy(),
             now,
         );
-        let channel = crate::id::DiscordId::raw(self.incidents.soc_channel());
-        if let Some(EventKind::Opened { channel: home, .. }) =
-            events.first_mut().map(|e| &mut e.kind)
-        {
-            *home = channel;
-        }
-        let mut effects = vec![
-            Effect::OpenThread {
-                incident: id.0,
-                channel,
-            },
-            Effect::PostAlertCard { incident: id.0 },
-        ];
         if playbook.is_some() {
             effects.push(Effect::PostQuestions { incident: id.0 });
         }
@@ -318,6 +304,38 @@ impl AlertIntake {
         })
     }
 
+    /// A new incident opened by an alert: its events, homed in the SOC channel, and the effects
+    /// that open its thread and post its alert card; with that channel.
+    fn opened(
+        &self,
+        id: IncidentId,
+        record: &AlertRecord,
+        playbook: Option<&crate::playbook::Playbook>,
+        outcome: AlertOutcome,
+        title: &str,
+        now: DateTime<Utc>,
+    ) -> (Vec<Event>, Vec<Effect>, u64) {
+        let mut events = open_from_alert(
+            id,
+            record,
+            playbook,
+            outcome,
+            title,
+            self.incidents.policy(),
+            now,
+        );
+        let channel = crate::id::DiscordId::raw(self.incidents.soc_channel());
+        super::incident::set_home(&mut events, channel);
+        let effects = vec![
+            Effect::OpenThread {
+                incident: id.0,
+                channel,
+            },
+            Effect::PostAlertCard { incident: id.0 },
+        ];
+        (events, effects, channel)
+    }
+
     /// A new alert while its source storms: it joins the source's storm incident, opened (and
     /// the SOC channel told, once) when there is none.
     fn storm(
@@ -338,28 +356,8 @@ impl AlertIntake {
         }
         let id = IncidentId(self.store().allocate_incident_id()?);
         let title = format!("Alert storm from {source}");
-        let mut events = open_from_alert(
-            id,
-            &record,
-            None,
-            AlertOutcome::Storm,
-            &title,
-            self.incidents.policy(),
-            now,
-        );
-        let channel = crate::id::DiscordId::raw(self.incidents.soc_channel());
-        if let Some(EventKind::Opened { channel: home, .. }) =
-            events.first_mut().map(|e| &mut e.kind)
-        {
-            *home = channel;
-        }
-        let mut effects = vec![
-            Effect::OpenThread {
-                incident: id.0,
-                channel,
-            },
-            Effect::PostAlertCard { incident: id.0 },
-        ];
+        let (events, mut effects, channel) =
+            self.opened(id, &record, None, AlertOutcome::Storm, &title, now);
         if channel != 0 {
             effects.push(Effect::Announce {
                 incident: id.0,

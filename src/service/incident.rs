@@ -181,6 +181,13 @@ pub fn ensure_open_index(store: &Store) -> Result<(), StoreError> {
     store.set_open_index(&open)
 }
 
+/// Makes `channel` the home of a new incident: where its thread is opened.
+pub(crate) fn set_home(events: &mut [Event], channel: u64) {
+    if let Some(EventKind::Opened { channel: home, .. }) = events.first_mut().map(|e| &mut e.kind) {
+        *home = channel;
+    }
+}
+
 /// The incident part of the service.
 #[derive(Clone)]
 pub struct Incidents {

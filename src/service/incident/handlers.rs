@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Change, Cx, IncidentCommand, Incidents, OncallCommand, Step, domain_err, internal};
 use crate::effects::{Effect, Notice};
-use crate::incident::{self as domain, EventKind, Finding, IncidentId, IncidentStatus, Resolution};
+use crate::incident::{self as domain, Finding, IncidentId, IncidentStatus, Resolution};
 use crate::service::{Command, Recorded, Reply, UserError};
 
 type Decided = Result<Step, UserError>;
@@ -84,11 +84,7 @@ impl Incidents {
         let channel = self
             .soc_channel
             .map_or(cx.origin.channel, crate::id::DiscordId::get);
-        if let Some(EventKind::Opened { channel: home, .. }) =
-            events.first_mut().map(|e| &mut e.kind)
-        {
-            *home = channel;
-        }
+        super::set_home(&mut events, channel);
         let effects = vec![
             Effect::OpenThread {
                 incident: id.0,
