@@ -514,9 +514,16 @@ async fn resolved_alerts_are_noted_and_never_close() {
     assert!(String::from_utf8_lossy(&unmatched[0]).contains("Never fired"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn escalate_at_escalates_and_pages_at_once() {
-    const PRIMARY: u64 = 1_400_000_000_000_000_001;
+/// The on-call analyst of the escalating source's bot.
+const PRIMARY: u64 = 1_400_000_000_000_000_001;
+
+/// A bot with the source `crit` (generic, `escalate_at = critical`) and [`PRIMARY`] on call.
+async fn start_escalating() -> (
+    FakeDiscord,
+    BotDirs,
+    support::bot::Bot,
+    std::net::SocketAddr,
+) {
     let fake = FakeDiscord::start().await;
     let dirs = BotDirs::new(&[]);
     let mut env = sources(&[("crit", "generic")]);
@@ -526,6 +533,12 @@ async fn escalate_at_escalates_and_pages_at_once() {
     ));
     env.push(("SOCBOT__ONCALL__ROSTER".into(), PRIMARY.to_string()));
     let (bot, addr) = alerts::start(&fake, &dirs, &env).await;
+    (fake, dirs, bot, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalate_at_escalates_and_pages_at_once() {
+    let (fake, dirs, bot, addr) = start_escalating().await;
 
     let high = json!({"technique": "T1583.006", "title": "High only", "severity": "high", "dedup_key": "h"});
     assert_eq!(send(addr, "crit", &high).await.result(0).1, "opened");
@@ -570,16 +583,7 @@ async fn escalate_at_escalates_and_pages_at_once() {
 /// for its 10 s slot: the card edit never holds up the page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_never_waits_behind_the_cards_next_refresh() {
-    const PRIMARY: u64 = 1_400_000_000_000_000_001;
-    let fake = FakeDiscord::start().await;
-    let dirs = BotDirs::new(&[]);
-    let mut env = sources(&[("crit", "generic")]);
-    env.push((
-        "SOCBOT__ALERTS__SOURCES__CRIT__ESCALATE_AT".into(),
-        "critical".into(),
-    ));
-    env.push(("SOCBOT__ONCALL__ROSTER".into(), PRIMARY.to_string()));
-    let (bot, addr) = alerts::start(&fake, &dirs, &env).await;
+    let (fake, _dirs, bot, addr) = start_escalating().await;
 
     let alert = |severity: &str| json!({"technique": "T1583.006", "title": "Beacon", "severity": severity, "dedup_key": "b"});
     assert_eq!(
