@@ -63,7 +63,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             if args.json {
                 super::emit(format!("{}\n", serde_json::to_string_pretty(&answer)?))?;
             } else {
-                super::emit(answer.text().replace("**", ""))?;
+                super::emit(answer.text(|id, name| format!("• `{id}` {name}\n")))?;
             }
             return Ok(ExitCode::FAILURE);
         }

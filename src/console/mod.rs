@@ -162,29 +162,7 @@ fn recorded(r: &Recorded) -> String {
 
 /// What ATT&CK says of a technique without a playbook, as plain lines.
 pub fn technique(a: &TechniqueAnswer) -> String {
-    let i = &a.info;
-    let list = |l: &[String]| {
-        if l.is_empty() {
-            "none listed".to_owned()
-        } else {
-            l.join(", ")
-        }
-    };
-    let mut out = format!("{} · {} (MITRE ATT&CK v{})\n", i.id, i.name, i.version);
-    if let Some(s) = i.status_line() {
-        out.push_str(&format!("{s}\n"));
-    }
-    out.push_str(&format!("Tactics: {}\n", list(&i.tactics)));
-    out.push_str(&format!("Platforms: {}\n", list(&i.platforms)));
-    out.push_str(&format!("{}\n", i.url));
-    out.push_str("This library has no playbook for it.\n");
-    if !a.closest.is_empty() {
-        out.push_str("Closest playbooks:\n");
-        for (id, name) in &a.closest {
-            out.push_str(&format!("  {id}  {name}\n"));
-        }
-    }
-    out
+    a.text(|id, name| format!("  {id}  {name}\n"))
 }
 
 /// Who is on call, for a terminal (also `socbot oncall`).

@@ -30,11 +30,11 @@ impl TechniqueAnswer {
         }
     }
 
-    /// The answer as markdown lines (`**bold**`, links bare): the console and `socbot show`
-    /// print it with the asterisks removed; Discord renders its own embed.
-    pub fn text(&self) -> String {
+    /// The answer as plain lines for a terminal; `closest` writes one closest playbook's line
+    /// from its id and name (the console and `socbot show` set them differently).
+    pub fn text(&self, closest: impl Fn(&str, &str) -> String) -> String {
         let i = &self.info;
-        let mut out = format!("**{} · {}** (MITRE ATT&CK v{})\n", i.id, i.name, i.version);
+        let mut out = format!("{} · {} (MITRE ATT&CK v{})\n", i.id, i.name, i.version);
         if let Some(s) = i.status_line() {
             out.push_str(&format!("{s}\n"));
         }
@@ -45,7 +45,7 @@ impl TechniqueAnswer {
         if !self.closest.is_empty() {
             out.push_str("Closest playbooks:\n");
             for (id, name) in &self.closest {
-                out.push_str(&format!("• `{id}` {name}\n"));
+                out.push_str(&closest(&id.to_string(), name));
             }
         }
         out
@@ -275,7 +275,10 @@ mod tests {
         assert!(private);
         assert_eq!(a.info.name, "OS Credential Dumping");
         assert_eq!(a.closest[0].0.to_string(), "T1059");
-        assert!(a.text().contains("This library has no playbook for it."));
+        assert!(
+            a.text(|id, name| format!("{id} {name}\n"))
+                .contains("This library has no playbook for it.")
+        );
     }
 
     #[test]
