@@ -613,21 +613,8 @@ async fn memory() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    let mut cmd = support::cli::socbot_command(&[]);
-    cmd.arg("run")
-        .env("SOCBOT__DISCORD__TOKEN", fake.token())
-        .env("SOCBOT__DISCORD__API_BASE", fake.api_base())
-        .env("SOCBOT__DISCORD__GUILD_ID", fake.guild_id().to_string())
-        .env(
-            "SOCBOT__DISCORD__SOC_CHANNEL_ID",
-            fake.channel_id().to_string(),
-        )
-        .env("SOCBOT__STORE__PATH", &dirs.store)
-        .env("SOCBOT__PLAYBOOKS__DIR", &corpus)
-        .env("SOCBOT__PLAYBOOKS__WATCH", "false")
-        .env("SOCBOT__ROLES__L1", L1_ROLE.to_string())
-        .env("SOCBOT__ROLES__T2", bot::T2_ROLE.to_string())
-        .env("SOCBOT__HTTP__LISTEN", listen.to_string())
+    let mut cmd = support::bot::socbot_run(&fake, &dirs.store, &corpus);
+    cmd.env("SOCBOT__HTTP__LISTEN", listen.to_string())
         .env("SOCBOT__LOG__LEVEL", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());

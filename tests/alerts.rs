@@ -676,20 +676,8 @@ async fn an_acknowledged_alert_survives_sigkill_and_its_resend_groups() {
         .port();
     let spawn = |round: usize| {
         let log = std::fs::File::create(dirs.root.join(format!("run-{round}.log"))).unwrap();
-        let mut cmd = support::cli::socbot_command(&[]);
-        cmd.arg("run").current_dir(&dirs.root);
-        cmd.env("SOCBOT__DISCORD__TOKEN", fake.token())
-            .env("SOCBOT__DISCORD__API_BASE", fake.api_base())
-            .env("SOCBOT__DISCORD__GUILD_ID", fake.guild_id().to_string())
-            .env(
-                "SOCBOT__DISCORD__SOC_CHANNEL_ID",
-                fake.channel_id().to_string(),
-            )
-            .env("SOCBOT__STORE__PATH", &dirs.store)
-            .env("SOCBOT__PLAYBOOKS__DIR", &dirs.playbooks)
-            .env("SOCBOT__PLAYBOOKS__WATCH", "false")
-            .env("SOCBOT__ROLES__L1", L1_ROLE.to_string())
-            .env("SOCBOT__ROLES__T2", support::bot::T2_ROLE.to_string())
+        let mut cmd = support::bot::socbot_run(&fake, &dirs.store, &dirs.playbooks);
+        cmd.current_dir(&dirs.root)
             .env("SOCBOT__HTTP__LISTEN", format!("127.0.0.1:{port}"))
             .env("SOCBOT__ALERTS__SOURCES__SIEM__FORMAT", "generic")
             .env("SOCBOT__ALERTS__SOURCES__SIEM__TOKEN", TOKEN)

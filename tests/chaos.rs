@@ -36,22 +36,9 @@ type Paths = (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf);
 
 fn spawn(fake: &FakeDiscord, (root, store, playbooks): &Paths, n: usize) -> Child {
     let log = std::fs::File::create(root.join(format!("run-{n}.log"))).unwrap();
-    support::cli::socbot_command(&[])
-        .arg("run")
+    support::bot::socbot_run(fake, store, playbooks)
         .current_dir(root)
-        .env("SOCBOT__DISCORD__TOKEN", fake.token())
-        .env("SOCBOT__DISCORD__API_BASE", fake.api_base())
-        .env("SOCBOT__DISCORD__GUILD_ID", fake.guild_id().to_string())
-        .env(
-            "SOCBOT__DISCORD__SOC_CHANNEL_ID",
-            fake.channel_id().to_string(),
-        )
         .env("SOCBOT__DISCORD__REQUEST_TIMEOUT_SECS", "1")
-        .env("SOCBOT__STORE__PATH", store)
-        .env("SOCBOT__PLAYBOOKS__DIR", playbooks)
-        .env("SOCBOT__PLAYBOOKS__WATCH", "false")
-        .env("SOCBOT__ROLES__L1", L1_ROLE.to_string())
-        .env("SOCBOT__ROLES__T2", T2_ROLE.to_string())
         .env("SOCBOT__ONCALL__ROSTER", format!("{PRIMARY},{SECONDARY}"))
         .env("SOCBOT__ONCALL__FALLBACK_ROLE", ROLE.to_string())
         .env("SOCBOT__PAGING__ACK_TIMEOUT_SECS", "3")

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use socbot::incident::{Event, EventKind, Finding, Incident, IncidentId};
 use socbot::store::Store;
-use support::bot::{BotDirs, L1_ROLE, T2_ROLE};
+use support::bot::{BotDirs, L1_ROLE};
 use support::discord::FakeDiscord;
 use support::discord::payloads::{Interaction, opt_int, opt_str};
 use support::incidents::{custom_ids, question_message};
@@ -64,20 +64,8 @@ async fn outbox_depth(dirs: &BotDirs) -> Option<usize> {
 
 fn spawn(fake: &FakeDiscord, dirs: &BotDirs, round: usize) -> Child {
     let log = std::fs::File::create(dirs.root.join(format!("round-{round}.log"))).unwrap();
-    let mut cmd = support::cli::socbot_command(&[]);
-    cmd.arg("run").current_dir(&dirs.root);
-    cmd.env("SOCBOT__DISCORD__TOKEN", fake.token())
-        .env("SOCBOT__DISCORD__API_BASE", fake.api_base())
-        .env("SOCBOT__DISCORD__GUILD_ID", fake.guild_id().to_string())
-        .env(
-            "SOCBOT__DISCORD__SOC_CHANNEL_ID",
-            fake.channel_id().to_string(),
-        )
-        .env("SOCBOT__STORE__PATH", &dirs.store)
-        .env("SOCBOT__PLAYBOOKS__DIR", &dirs.playbooks)
-        .env("SOCBOT__PLAYBOOKS__WATCH", "false")
-        .env("SOCBOT__ROLES__L1", L1_ROLE.to_string())
-        .env("SOCBOT__ROLES__T2", T2_ROLE.to_string())
+    let mut cmd = support::bot::socbot_run(fake, &dirs.store, &dirs.playbooks);
+    cmd.current_dir(&dirs.root)
         .env("SOCBOT__LOG__LEVEL", "info")
         .env(
             "SOCBOT__HTTP__LISTEN",

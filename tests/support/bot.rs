@@ -172,3 +172,23 @@ impl Drop for Bot {
         }
     }
 }
+
+/// `socbot run` against the loopback Discord `fake`, on `store` and `playbooks` (not watched),
+/// with the test L1 and T2 roles; the caller adds the rest.
+pub fn socbot_run(fake: &FakeDiscord, store: &Path, playbooks: &Path) -> std::process::Command {
+    let mut cmd = super::cli::socbot_command(&[]);
+    cmd.arg("run")
+        .env("SOCBOT__DISCORD__TOKEN", fake.token())
+        .env("SOCBOT__DISCORD__API_BASE", fake.api_base())
+        .env("SOCBOT__DISCORD__GUILD_ID", fake.guild_id().to_string())
+        .env(
+            "SOCBOT__DISCORD__SOC_CHANNEL_ID",
+            fake.channel_id().to_string(),
+        )
+        .env("SOCBOT__STORE__PATH", store)
+        .env("SOCBOT__PLAYBOOKS__DIR", playbooks)
+        .env("SOCBOT__PLAYBOOKS__WATCH", "false")
+        .env("SOCBOT__ROLES__L1", L1_ROLE.to_string())
+        .env("SOCBOT__ROLES__T2", T2_ROLE.to_string());
+    cmd
+}
