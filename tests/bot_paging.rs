@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use socbot::clock::{Clock, ManualClock};
 use support::bot::{self, Bot, BotDirs, L1_ROLE, T2_ROLE};
 use support::discord::FakeDiscord;
+use support::discord::faults::{FaultKind, Faults};
 use support::discord::payloads::{Interaction, opt_int, opt_str};
 use support::discord::state::RecordedRequest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -179,6 +180,30 @@ impl World {
         let thread = self.opened_incident(title).await;
         self.escalate(thread).await;
         thread
+    }
+
+    /// The SOC channel refuses the next post to it (403) for good.
+    fn refuse_soc_once(&self) {
+        let soc = format!("POST /channels/{}/messages", self.fake.channel_id());
+        self.fake
+            .set_faults(Faults::always(FaultKind::Status403).only(&[&soc]).times(1));
+    }
+
+    /// The notice in the SOC channel that INC-1's page reached nobody.
+    async fn reached_nobody_notice(&self) -> RecordedRequest {
+        let soc = format!("/channels/{}/messages", self.fake.channel_id());
+        self.fake
+            .wait_for(
+                move |r| {
+                    r.path == soc
+                        && r.status < 300
+                        && r.json()["content"]
+                            .as_str()
+                            .is_some_and(|c| c.contains("reached nobody") && c.contains("INC-1"))
+                },
+                Duration::from_secs(15),
+            )
+            .await
     }
 
     /// Opens an incident as the L1 analyst; returns its thread once Discord made it.
@@ -661,7 +686,6 @@ async fn a_changed_hand_off_time_moves_the_next_hand_off_post() {
 /// another incident escalated meanwhile gets its thread, questions and page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_discord_route_holds_up_no_other_incident() {
-    use support::discord::faults::{FaultKind, Faults};
     let w = World::new(0).await;
     let bot = w
         .start_with(&[("SOCBOT__DISCORD__REQUEST_TIMEOUT_SECS", "1".into())])
@@ -802,7 +826,6 @@ async fn a_locked_thread_still_lets_the_page_reach_its_person() {
 /// counted on /metrics.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_that_reached_nobody_is_said_in_the_soc_channel_and_counted() {
-    use support::discord::faults::{FaultKind, Faults};
     let unreached = || {
         let m = socbot::metrics::render(&socbot::metrics::Gauges::default());
         m.lines()
@@ -817,27 +840,10 @@ async fn a_page_that_reached_nobody_is_said_in_the_soc_channel_and_counted() {
     let thread = w.opened_incident(title).await;
     w.fake.lock_thread(thread);
     w.fake.close_dms(PRIMARY);
-    let soc = format!("/channels/{}/messages", w.fake.channel_id());
     // The SOC channel refuses the page once (the notice after it gets through).
-    w.fake.set_faults(
-        Faults::always(FaultKind::Status403)
-            .only(&[&format!("POST {soc}")])
-            .times(1),
-    );
+    w.refuse_soc_once();
     w.escalate(thread).await;
-    let notice = w
-        .fake
-        .wait_for(
-            move |r| {
-                r.path == soc
-                    && r.status < 300
-                    && r.json()["content"]
-                        .as_str()
-                        .is_some_and(|c| c.contains("reached nobody") && c.contains("INC-1"))
-            },
-            Duration::from_secs(10),
-        )
-        .await;
+    let notice = w.reached_nobody_notice().await;
     assert_eq!(allowed(&notice)["users"], json!([]), "said, pinging nobody");
     assert!(unreached() > before, "counted on /metrics");
     bot.stop().await.unwrap();
@@ -849,7 +855,6 @@ async fn a_page_that_reached_nobody_is_said_in_the_soc_channel_and_counted() {
 /// SOC channel (the refusals are kept as dead letters, not in memory).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_between_the_refused_dm_and_the_refused_mention_still_says_reached_nobody() {
-    use support::discord::faults::{FaultKind, Faults};
     let w = World::new(0).await;
     let bot = w.start().await;
     let title = "Refused twice, a restart between";
@@ -878,25 +883,9 @@ async fn a_restart_between_the_refused_dm_and_the_refused_mention_still_says_rea
     bot.stop().await.unwrap();
 
     // After the restart the SOC channel refuses the mention too: no path is left.
-    w.fake.set_faults(
-        Faults::always(FaultKind::Status403)
-            .only(&[&format!("POST {soc}")])
-            .times(1),
-    );
+    w.refuse_soc_once();
     let bot = w.start().await;
-    let notice = w
-        .fake
-        .wait_for(
-            move |r| {
-                r.path == soc
-                    && r.status < 300
-                    && r.json()["content"]
-                        .as_str()
-                        .is_some_and(|c| c.contains("reached nobody") && c.contains("INC-1"))
-            },
-            Duration::from_secs(15),
-        )
-        .await;
+    let notice = w.reached_nobody_notice().await;
     assert_eq!(allowed(&notice)["users"], json!([]), "said, pinging nobody");
     bot.stop().await.unwrap();
     w.fake.assert_clean();
