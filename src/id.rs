@@ -175,6 +175,31 @@ pub fn list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<DiscordId>, D:
         .map_err(serde::de::Error::custom)
 }
 
+/// For `#[serde(with = "crate::id::or_zero")]` on stored fields that held 0 for "nobody" (the
+/// console, socbot itself): `Option<DiscordId>` written as the number it always was, 0 for None,
+/// so records written before and after read the same.
+pub mod or_zero {
+    use super::DiscordId;
+
+    pub fn serialize<S: serde::Serializer>(
+        id: &Option<DiscordId>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(DiscordId::raw(*id))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<DiscordId>, D::Error> {
+        super::optional(d)
+    }
+}
+
+/// The non-zero ids of `ids` (stored lists and Discord's own ids, where 0 never names anyone).
+pub fn known(ids: impl IntoIterator<Item = u64>) -> Vec<DiscordId> {
+    ids.into_iter().filter_map(DiscordId::new).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

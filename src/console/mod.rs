@@ -168,7 +168,7 @@ pub fn technique(a: &TechniqueAnswer) -> String {
 /// Who is on call, for a terminal (also `socbot oncall`).
 pub fn oncall(
     view: Option<&crate::oncall::OncallView>,
-    fallback_role: Option<u64>,
+    fallback_role: Option<crate::id::DiscordId>,
     at: chrono::DateTime<chrono::Utc>,
 ) -> String {
     let mut out = format!("as of {}\n", export::utc(at));
@@ -177,7 +177,12 @@ pub fn oncall(
         Some(v) => {
             let how = match &v.primary_source {
                 crate::oncall::Source::Rotation => "rotation".to_owned(),
-                crate::oncall::Source::Override { by, .. } => format!("override by user {by}"),
+                crate::oncall::Source::Override { by: Some(by), .. } => {
+                    format!("override by user {by}")
+                }
+                crate::oncall::Source::Override { by: None, .. } => {
+                    "override set at the console".to_owned()
+                }
             };
             out.push_str(&format!(
                 "on call:   user {} ({how}) until {}\n",
@@ -392,7 +397,7 @@ mod render_tests {
             ),
             (
                 Recorded::OnCall {
-                    user: 42,
+                    user: crate::id::DiscordId::new(42).unwrap(),
                     until,
                     by: by.clone(),
                 },

@@ -805,7 +805,7 @@ pub fn page_dm(
 /// `/oncall`: who is on call now, until when, and next. Mentions are shown, never pinged.
 pub fn oncall_message(
     view: Option<&crate::oncall::OncallView>,
-    fallback_role: Option<u64>,
+    fallback_role: Option<crate::id::DiscordId>,
     at: chrono::DateTime<chrono::Utc>,
 ) -> MessageSpec {
     let ts = |t: chrono::DateTime<chrono::Utc>| format!("<t:{0}:f> (<t:{0}:R>)", t.timestamp());
@@ -816,7 +816,11 @@ pub fn oncall_message(
             let how = match &v.primary_source {
                 crate::oncall::Source::Rotation => "rotation".to_owned(),
                 crate::oncall::Source::Override { by, reason } => format!(
-                    "override by <@{by}>{}",
+                    "override {}{}",
+                    by.map_or_else(
+                        || "set at the console".to_owned(),
+                        |by| format!("by <@{by}>")
+                    ),
                     reason
                         .as_deref()
                         .map(|r| format!(": {}", escape(r)))

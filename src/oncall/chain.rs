@@ -26,6 +26,7 @@ use serde::Serialize;
 
 use super::config::PagingConfig;
 use super::view::OncallView;
+use crate::id::DiscordId;
 use crate::incident::{EventKind, Incident, Page, PageLevel, PageTarget};
 
 /// What [`next_step`] needs to know about an incident.
@@ -100,7 +101,7 @@ impl Step {
 pub fn next_step(
     state: &PageState<'_>,
     oncall: Option<&OncallView>,
-    fallback_role: Option<u64>,
+    fallback_role: Option<DiscordId>,
     paging: &PagingConfig,
     now: DateTime<Utc>,
 ) -> Step {
@@ -116,8 +117,8 @@ pub fn next_step(
         attempt: 1,
         deadline,
     };
-    let fallback_role = fallback_role.filter(|&r| r != 0);
-    let role = || fallback_role.map(|r| page(PageLevel::Role, PageTarget::Role(r)));
+    // Events keep ids as the numbers they were written with (`PageTarget`).
+    let role = || fallback_role.map(|r| page(PageLevel::Role, PageTarget::Role(r.get())));
     // The next level after the primary: whoever is on call now if that is no longer the person
     // paged (a hand-off or an override mid-chain), else the secondary.
     let secondary = |paged_primary: Option<u64>| {
@@ -126,13 +127,13 @@ pub fn next_step(
                 [Some(v.primary), v.secondary]
                     .into_iter()
                     .flatten()
-                    .find(|&u| Some(u) != paged_primary)
+                    .find(|&u| Some(u.get()) != paged_primary)
             })
-            .map(|s| page(PageLevel::Secondary, PageTarget::User(s)))
+            .map(|s| page(PageLevel::Secondary, PageTarget::User(s.get())))
     };
     let Some(current) = state.page else {
         // Escalated and not paged yet: the first level there is someone for.
-        let primary = oncall.map(|v| v.primary);
+        let primary = oncall.map(|v| v.primary.get());
         return primary
             .map(|p| page(PageLevel::Primary, PageTarget::User(p)))
             .or_else(|| secondary(primary))
@@ -191,9 +192,9 @@ mod tests {
 
     fn view(primary: u64, secondary: Option<u64>) -> OncallView {
         OncallView {
-            primary,
+            primary: DiscordId::new(primary).unwrap(),
             primary_source: Source::Rotation,
-            secondary,
+            secondary: secondary.and_then(DiscordId::new),
             until: at("2030-01-01T00:00:00Z"),
             next: None,
             shift: None,
@@ -243,7 +244,7 @@ mod tests {
             p: &PagingConfig,
             now: DateTime<Utc>,
         ) -> Step {
-            next_step(&self.state(), v, role, p, now)
+            next_step(&self.state(), v, role.and_then(DiscordId::new), p, now)
         }
 
         /// Records the step (as the caller would); returns it.

@@ -103,13 +103,13 @@ impl OncallConfig {
             )
         })?;
         Ok(Rotation::new(
-            self.roster.iter().map(|id| id.get()).collect(),
+            self.roster.clone(),
             self.rotation_days,
             handoff,
             tz,
             start,
             self.secondary,
-            self.fallback_role.map(DiscordId::get),
+            self.fallback_role,
         ))
     }
 }
@@ -462,7 +462,7 @@ mod tests {
         );
         assert_eq!(oncall.secondary, Secondary::User(id(333)));
         let r = oncall.rotation().unwrap();
-        assert_eq!(r.fallback_role(), Some(444));
+        assert_eq!(r.fallback_role(), Some(id(444)));
         assert_eq!(r.timezone(), chrono_tz::Europe::Berlin);
 
         let built = config::Config::builder()

@@ -20,26 +20,27 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::config::Secondary;
+use crate::id::DiscordId;
 
 /// The parsed, checked `[oncall]` configuration (see [`super::OncallConfig::rotation`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rotation {
-    roster: Vec<u64>,
+    roster: Vec<DiscordId>,
     days: u32,
     handoff: NaiveTime,
     tz: Tz,
     start: NaiveDate,
     secondary: Secondary,
-    fallback_role: Option<u64>,
+    fallback_role: Option<DiscordId>,
 }
 
 /// One shift of the rotation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Shift {
     /// Who holds it.
-    pub user: u64,
+    pub user: DiscordId,
     /// Who holds the following shift.
-    pub next_user: u64,
+    pub next_user: DiscordId,
     /// Its hand-offs: on call from `starts` (inclusive) to `ends` (exclusive).
     pub starts: DateTime<Utc>,
     pub ends: DateTime<Utc>,
@@ -51,13 +52,13 @@ pub struct Shift {
 impl Rotation {
     /// Builds a rotation from checked parts; `days` must be at least 1 (it is raised to 1).
     pub fn new(
-        roster: Vec<u64>,
+        roster: Vec<DiscordId>,
         days: u32,
         handoff: NaiveTime,
         tz: Tz,
         start: NaiveDate,
         secondary: Secondary,
-        fallback_role: Option<u64>,
+        fallback_role: Option<DiscordId>,
     ) -> Self {
         Self {
             roster,
@@ -66,11 +67,11 @@ impl Rotation {
             tz,
             start,
             secondary,
-            fallback_role: fallback_role.filter(|&r| r != 0),
+            fallback_role,
         }
     }
 
-    pub fn roster(&self) -> &[u64] {
+    pub fn roster(&self) -> &[DiscordId] {
         &self.roster
     }
 
@@ -80,7 +81,7 @@ impl Rotation {
     }
 
     /// The role mentioned at the end of the chain, if any.
-    pub fn fallback_role(&self) -> Option<u64> {
+    pub fn fallback_role(&self) -> Option<DiscordId> {
         self.fallback_role
     }
 
@@ -139,10 +140,10 @@ impl Rotation {
 
     /// Who the secondary is when `primary` is on call and `shift` is the rotation's current
     /// shift: never the primary itself.
-    pub fn secondary_for(&self, primary: u64, shift: Option<&Shift>) -> Option<u64> {
+    pub fn secondary_for(&self, primary: DiscordId, shift: Option<&Shift>) -> Option<DiscordId> {
         match self.secondary {
             Secondary::None => None,
-            Secondary::User(id) => Some(id.get()).filter(|&id| id != primary),
+            Secondary::User(id) => Some(id).filter(|&id| id != primary),
             Secondary::Next => {
                 let k = shift?.number;
                 let n = i64::try_from(self.roster.len()).ok()?;
@@ -153,7 +154,7 @@ impl Rotation {
         }
     }
 
-    fn member(&self, k: i64) -> u64 {
+    fn member(&self, k: i64) -> DiscordId {
         // The roster is not empty here (checked by the callers).
         let n = i64::try_from(self.roster.len()).unwrap_or(i64::MAX);
         let i = usize::try_from(k.rem_euclid(n)).unwrap_or(0);
@@ -216,6 +217,10 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn id(n: u64) -> DiscordId {
+        DiscordId::new(n).unwrap()
+    }
+
     fn ids(roster: &[u64]) -> Vec<crate::id::DiscordId> {
         roster
             .iter()
@@ -244,24 +249,24 @@ mod tests {
     fn several_handoffs_in_utc() {
         let r = rotation(&[1, 2, 3], 7, "09:00", "UTC", "2026-01-05");
         let s = r.on_call(at("2026-01-05T09:00:00Z")).unwrap();
-        assert_eq!((s.user, s.next_user, s.number), (1, 2, 0));
+        assert_eq!((s.user.get(), s.next_user.get(), s.number), (1, 2, 0));
         assert_eq!(s.starts, at("2026-01-05T09:00:00Z"));
         assert_eq!(s.ends, at("2026-01-12T09:00:00Z"));
         // One second before the hand-off is still the previous shift (1's holds until then).
         let s = r.on_call(at("2026-01-12T08:59:59Z")).unwrap();
         assert_eq!(s.user, 1);
         let s = r.on_call(at("2026-01-12T09:00:00Z")).unwrap();
-        assert_eq!((s.user, s.next_user), (2, 3));
+        assert_eq!((s.user.get(), s.next_user.get()), (2, 3));
         let s = r.on_call(at("2026-01-20T12:00:00Z")).unwrap();
-        assert_eq!((s.user, s.next_user, s.number), (3, 1, 2));
+        assert_eq!((s.user.get(), s.next_user.get(), s.number), (3, 1, 2));
         assert_eq!(s.starts, at("2026-01-19T09:00:00Z"));
         // Wraps around the roster.
         let s = r.on_call(at("2026-01-26T10:00:00Z")).unwrap();
-        assert_eq!((s.user, s.number), (1, 3));
+        assert_eq!((s.user.get(), s.number), (1, 3));
         let users: Vec<u64> = r
             .upcoming(at("2026-01-05T09:00:00Z"), 7)
             .iter()
-            .map(|s| s.user)
+            .map(|s| s.user.get())
             .collect();
         assert_eq!(users, [1, 2, 3, 1, 2, 3, 1]);
         for w in r.upcoming(at("2026-01-01T00:00:00Z"), 20).windows(2) {
@@ -275,11 +280,11 @@ mod tests {
         let r = rotation(&[1, 2, 3], 7, "09:00", "UTC", "2026-01-05");
         // Just before the first hand-off: the previous shift is the last member's.
         let s = r.on_call(at("2026-01-05T08:59:59Z")).unwrap();
-        assert_eq!((s.user, s.next_user, s.number), (3, 1, -1));
+        assert_eq!((s.user.get(), s.next_user.get(), s.number), (3, 1, -1));
         assert_eq!(s.starts, at("2025-12-29T09:00:00Z"));
         assert_eq!(s.ends, at("2026-01-05T09:00:00Z"));
         let s = r.on_call(at("2025-12-24T00:00:00Z")).unwrap();
-        assert_eq!((s.user, s.number), (2, -2));
+        assert_eq!((s.user.get(), s.number), (2, -2));
         // A year back it is still periodic: 52 weeks earlier, 52 mod 3 = 1 member back.
         let s = r.on_call(at("2025-01-06T09:00:00Z")).unwrap();
         assert_eq!(s.number, -52);
@@ -292,9 +297,9 @@ mod tests {
         let r = rotation(&[10, 20], 1, "08:30", "Asia/Kolkata", "2026-02-01");
         // 08:30 IST = 03:00 UTC.
         let s = r.on_call(at("2026-02-01T02:59:00Z")).unwrap();
-        assert_eq!((s.user, s.number), (20, -1));
+        assert_eq!((s.user.get(), s.number), (20, -1));
         let s = r.on_call(at("2026-02-01T03:00:00Z")).unwrap();
-        assert_eq!((s.user, hours(&s)), (10, 24));
+        assert_eq!((s.user.get(), hours(&s)), (10, 24));
         assert_eq!(s.ends, at("2026-02-02T03:00:00Z"));
         // Late evening local on day 0 is still shift 0, although UTC already says the next day.
         assert_eq!(r.on_call(at("2026-02-01T20:00:00Z")).unwrap().number, 0);
@@ -385,12 +390,12 @@ mod tests {
         let r = base.rotation().unwrap();
         let s = r.on_call(at("2026-01-06T00:00:00Z")).unwrap();
         assert_eq!(s.user, 1);
-        assert_eq!(r.secondary_for(1, Some(&s)), Some(2));
+        assert_eq!(r.secondary_for(id(1), Some(&s)), Some(id(2)));
         // An override put 2 on call: the next one who is not the primary.
-        assert_eq!(r.secondary_for(2, Some(&s)), Some(3));
+        assert_eq!(r.secondary_for(id(2), Some(&s)), Some(id(3)));
         // An outsider on call: the scheduled order still applies.
-        assert_eq!(r.secondary_for(99, Some(&s)), Some(2));
-        assert_eq!(r.secondary_for(1, None), None);
+        assert_eq!(r.secondary_for(id(99), Some(&s)), Some(id(2)));
+        assert_eq!(r.secondary_for(id(1), None), None);
 
         let one = OncallConfig {
             roster: ids(&[1]),
@@ -399,9 +404,9 @@ mod tests {
         .rotation()
         .unwrap();
         let s1 = one.on_call(at("2026-01-06T00:00:00Z")).unwrap();
-        assert_eq!(one.secondary_for(1, Some(&s1)), None);
+        assert_eq!(one.secondary_for(id(1), Some(&s1)), None);
         // Overridden: the scheduled one is the secondary.
-        assert_eq!(one.secondary_for(9, Some(&s1)), Some(1));
+        assert_eq!(one.secondary_for(id(9), Some(&s1)), Some(id(1)));
 
         let fixed = OncallConfig {
             secondary: Secondary::User(crate::id::DiscordId::new(42).unwrap()),
@@ -409,8 +414,8 @@ mod tests {
         }
         .rotation()
         .unwrap();
-        assert_eq!(fixed.secondary_for(1, Some(&s)), Some(42));
-        assert_eq!(fixed.secondary_for(42, Some(&s)), None);
+        assert_eq!(fixed.secondary_for(id(1), Some(&s)), Some(id(42)));
+        assert_eq!(fixed.secondary_for(id(42), Some(&s)), None);
 
         let none = OncallConfig {
             secondary: Secondary::None,
@@ -418,7 +423,7 @@ mod tests {
         }
         .rotation()
         .unwrap();
-        assert_eq!(none.secondary_for(1, Some(&s)), None);
+        assert_eq!(none.secondary_for(id(1), Some(&s)), None);
     }
 
     #[test]

@@ -4,18 +4,20 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::rotation::{Rotation, Shift};
+use crate::id::DiscordId;
 
 /// Someone put on call for a while (`/oncall override`), whoever the rotation says. Stored as
 /// is: fields by name; add optional fields only.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Override {
     /// Who is on call.
-    pub user: u64,
+    pub user: DiscordId,
     /// On call from `from` (inclusive) to `until` (exclusive).
     pub from: DateTime<Utc>,
     pub until: DateTime<Utc>,
-    /// Who set it.
-    pub by: u64,
+    /// Who set it (None: at the console; stored as 0 then).
+    #[serde(with = "crate::id::or_zero")]
+    pub by: Option<DiscordId>,
     #[serde(default)]
     pub reason: Option<String>,
 }
@@ -27,8 +29,6 @@ pub enum OverrideError {
     Hours { given: u32, max: u32 },
     #[error("the reason is {len} characters; keep it to {max}")]
     ReasonTooLong { len: usize, max: usize },
-    #[error("pick a user to put on call")]
-    NoUser,
 }
 
 impl Override {
@@ -38,15 +38,12 @@ impl Override {
 
     /// `user` on call from `now` for `hours`, set by `by`. A blank reason is none.
     pub fn for_hours(
-        user: u64,
+        user: DiscordId,
         hours: u32,
-        by: u64,
+        by: Option<DiscordId>,
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Self, OverrideError> {
-        if user == 0 {
-            return Err(OverrideError::NoUser);
-        }
         if hours == 0 || hours > Self::MAX_HOURS {
             return Err(OverrideError::Hours {
                 given: hours,
@@ -90,21 +87,26 @@ impl Override {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Source {
     Rotation,
-    Override { by: u64, reason: Option<String> },
+    Override {
+        /// Who set it (None: at the console; shown as 0 in JSON, as stored).
+        #[serde(serialize_with = "crate::id::or_zero::serialize")]
+        by: Option<DiscordId>,
+        reason: Option<String>,
+    },
 }
 
 /// Who is on call at an instant (`/oncall`, `socbot oncall`, and the paging chain's input).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OncallView {
-    pub primary: u64,
+    pub primary: DiscordId,
     pub primary_source: Source,
     /// Never the primary.
-    pub secondary: Option<u64>,
+    pub secondary: Option<DiscordId>,
     /// When the primary stops being on call (the end of their override or shift, or the start
     /// of an override that takes over, whichever is first).
     pub until: DateTime<Utc>,
     /// Who is on call after `until`, and from when (`until`). None when nobody is.
-    pub next: Option<(u64, DateTime<Utc>)>,
+    pub next: Option<(DiscordId, DateTime<Utc>)>,
     /// The rotation's shift at that instant, overridden or not (None with an empty roster).
     pub shift: Option<Shift>,
 }
@@ -163,7 +165,7 @@ fn primary_at(
     rotation: &Rotation,
     overrides: &[Override],
     at: DateTime<Utc>,
-) -> Option<(u64, Source)> {
+) -> Option<(DiscordId, Source)> {
     if let Some(o) = overrides.iter().rev().find(|o| o.is_active(at)) {
         return Some((
             o.user,
@@ -213,12 +215,16 @@ mod tests {
         .unwrap()
     }
 
+    fn id(n: u64) -> DiscordId {
+        DiscordId::new(n).unwrap()
+    }
+
     fn ov(user: u64, from: &str, until: &str) -> Override {
         Override {
-            user,
+            user: id(user),
             from: at(from),
             until: at(until),
-            by: 1000 + user,
+            by: DiscordId::new(1000 + user),
             reason: None,
         }
     }
@@ -229,9 +235,9 @@ mod tests {
         let v = Oncall::now(&r, &[], at("2026-01-07T12:00:00Z")).unwrap();
         assert_eq!(v.primary, 1);
         assert_eq!(v.primary_source, Source::Rotation);
-        assert_eq!(v.secondary, Some(2));
+        assert_eq!(v.secondary, Some(id(2)));
         assert_eq!(v.until, at("2026-01-12T09:00:00Z"));
-        assert_eq!(v.next, Some((2, at("2026-01-12T09:00:00Z"))));
+        assert_eq!(v.next, Some((id(2), at("2026-01-12T09:00:00Z"))));
         assert_eq!(v.shift.unwrap().number, 0);
     }
 
@@ -244,24 +250,24 @@ mod tests {
         let v = Oncall::now(&r, &overrides, at("2026-01-07T09:00:00Z")).unwrap();
         assert_eq!(v.primary, 1);
         assert_eq!(v.until, o.from);
-        assert_eq!(v.next, Some((7, o.from)));
+        assert_eq!(v.next, Some((id(7), o.from)));
         // During it.
         let v = Oncall::now(&r, &overrides, at("2026-01-07T10:00:00Z")).unwrap();
         assert_eq!(v.primary, 7);
         assert_eq!(
             v.primary_source,
             Source::Override {
-                by: 1007,
+                by: Some(id(1007)),
                 reason: None
             }
         );
         // The scheduled holder and the next one remain the secondary choice.
-        assert_eq!(v.secondary, Some(2));
+        assert_eq!(v.secondary, Some(id(2)));
         assert_eq!(v.until, o.until);
-        assert_eq!(v.next, Some((1, o.until)));
+        assert_eq!(v.next, Some((id(1), o.until)));
         // Its end is exclusive: back to the rotation.
         let v = Oncall::now(&r, &overrides, o.until).unwrap();
-        assert_eq!((v.primary, v.primary_source), (1, Source::Rotation));
+        assert_eq!((v.primary, v.primary_source), (id(1), Source::Rotation));
         assert!(o.is_expired(o.until) && !o.is_active(o.until));
     }
 
@@ -273,12 +279,12 @@ mod tests {
         // 2 is on call by override, then by the rotation from 2026-01-12 09:00: one stretch.
         assert_eq!(v.primary, 2);
         assert_eq!(v.until, at("2026-01-19T09:00:00Z"));
-        assert_eq!(v.next, Some((3, at("2026-01-19T09:00:00Z"))));
+        assert_eq!(v.next, Some((id(3), at("2026-01-19T09:00:00Z"))));
         // The override ending before the shift does: the shift's end.
         let o = ov(9, "2026-01-07T00:00:00Z", "2026-01-20T00:00:00Z");
         let v = Oncall::now(&r, &[o], at("2026-01-08T00:00:00Z")).unwrap();
-        assert_eq!((v.primary, v.until), (9, at("2026-01-20T00:00:00Z")));
-        assert_eq!(v.next, Some((3, at("2026-01-20T00:00:00Z"))));
+        assert_eq!((v.primary, v.until), (id(9), at("2026-01-20T00:00:00Z")));
+        assert_eq!(v.next, Some((id(3), at("2026-01-20T00:00:00Z"))));
     }
 
     #[test]
@@ -288,14 +294,14 @@ mod tests {
         let newer = ov(8, "2026-01-07T06:00:00Z", "2026-01-07T12:00:00Z");
         let list = [older.clone(), newer.clone()];
         let v = Oncall::now(&r, &list, at("2026-01-07T03:00:00Z")).unwrap();
-        assert_eq!((v.primary, v.until), (7, newer.from));
-        assert_eq!(v.next, Some((8, newer.from)));
+        assert_eq!((v.primary, v.until), (id(7), newer.from));
+        assert_eq!(v.next, Some((id(8), newer.from)));
         let v = Oncall::now(&r, &list, at("2026-01-07T07:00:00Z")).unwrap();
-        assert_eq!((v.primary, v.until), (8, newer.until));
+        assert_eq!((v.primary, v.until), (id(8), newer.until));
         // The older one is still active after the newer ends.
-        assert_eq!(v.next, Some((7, newer.until)));
+        assert_eq!(v.next, Some((id(7), newer.until)));
         let v = Oncall::now(&r, &list, at("2026-01-07T13:00:00Z")).unwrap();
-        assert_eq!((v.primary, v.until), (7, older.until));
+        assert_eq!((v.primary, v.until), (id(7), older.until));
         // Created the other way round, the older-created one (8) is hidden while 7's runs.
         let swapped = [newer, older];
         let v = Oncall::now(&r, &swapped, at("2026-01-07T07:00:00Z")).unwrap();
@@ -310,46 +316,46 @@ mod tests {
         let v = Oncall::now(&r, std::slice::from_ref(&o), at("2026-01-07T01:00:00Z")).unwrap();
         assert_eq!(
             (v.primary, v.secondary, v.until, v.next),
-            (5, None, o.until, None)
+            (id(5), None, o.until, None)
         );
         assert_eq!(Oncall::now(&r, &[o], at("2026-01-07T08:00:00Z")), None);
         let fixed = rotation(&[], Secondary::User(crate::id::DiscordId::new(6).unwrap()));
         let o = ov(5, "2026-01-07T00:00:00Z", "2026-01-07T08:00:00Z");
         let v = Oncall::now(&fixed, &[o], at("2026-01-07T01:00:00Z")).unwrap();
-        assert_eq!(v.secondary, Some(6));
+        assert_eq!(v.secondary, Some(id(6)));
     }
 
     #[test]
     fn a_roster_of_one_never_hands_over() {
         let r = rotation(&[4], Secondary::Next);
         let v = Oncall::now(&r, &[], at("2026-01-07T00:00:00Z")).unwrap();
-        assert_eq!((v.primary, v.secondary), (4, None));
+        assert_eq!((v.primary, v.secondary), (id(4), None));
         assert_eq!(v.until, at("2026-01-12T09:00:00Z"));
-        assert_eq!(v.next, Some((4, v.until)));
+        assert_eq!(v.next, Some((id(4), v.until)));
     }
 
     #[test]
     fn override_construction() {
         let now = at("2026-01-07T00:00:00Z");
-        let o = Override::for_hours(5, 8, 1, Some("  covering  "), now).unwrap();
+        let o = Override::for_hours(id(5), 8, Some(id(1)), Some("  covering  "), now).unwrap();
         assert_eq!(o.until, at("2026-01-07T08:00:00Z"));
         assert_eq!(o.reason.as_deref(), Some("covering"));
         assert_eq!(
-            Override::for_hours(5, 8, 1, Some(" "), now).unwrap().reason,
+            Override::for_hours(id(5), 8, Some(id(1)), Some(" "), now)
+                .unwrap()
+                .reason,
             None
         );
         assert!(matches!(
-            Override::for_hours(5, 0, 1, None, now),
+            Override::for_hours(id(5), 0, Some(id(1)), None, now),
             Err(OverrideError::Hours { .. })
         ));
-        assert!(Override::for_hours(5, Override::MAX_HOURS + 1, 1, None, now).is_err());
-        assert_eq!(
-            Override::for_hours(0, 1, 1, None, now),
-            Err(OverrideError::NoUser)
+        assert!(
+            Override::for_hours(id(5), Override::MAX_HOURS + 1, Some(id(1)), None, now).is_err()
         );
         let long = "x".repeat(201);
         assert!(matches!(
-            Override::for_hours(5, 1, 1, Some(&long), now),
+            Override::for_hours(id(5), 1, Some(id(1)), Some(&long), now),
             Err(OverrideError::ReasonTooLong { len: 201, .. })
         ));
         // The stored shape.
@@ -360,5 +366,25 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(back.reason, None);
+    }
+
+    #[test]
+    fn overrides_set_at_the_console_are_stored_as_before() {
+        // Written before ids were typed: the console's override says `"by": 0`.
+        let old = serde_json::json!({
+            "user": 1_100_000_000_000_000_005_u64, "from": "2026-01-07T00:00:00Z",
+            "until": "2026-01-07T08:00:00Z", "by": 0, "reason": "cover"
+        });
+        let o: Override = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!((o.user, o.by), (id(1_100_000_000_000_000_005), None));
+        // And written the same way again, ids as numbers.
+        assert_eq!(serde_json::to_value(&o).unwrap(), old);
+        let by_someone =
+            Override::for_hours(id(5), 1, Some(id(7)), None, at("2026-01-07T00:00:00Z"));
+        let v = serde_json::to_value(by_someone.unwrap()).unwrap();
+        assert_eq!(
+            (&v["user"], &v["by"]),
+            (&serde_json::json!(5), &serde_json::json!(7))
+        );
     }
 }

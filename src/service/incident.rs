@@ -624,7 +624,11 @@ impl Incidents {
                 };
                 let (user, by) = (o.user, o.by);
                 paging.add_override(o).await.map_err(internal)?;
-                tracing::info!(user, by, "on-call override set");
+                tracing::info!(
+                    user = user.get(),
+                    by = DiscordId::raw(by),
+                    "on-call override set"
+                );
                 Ok(reply)
             }
         }

@@ -105,7 +105,7 @@ pub enum Recorded {
     },
     /// `user` is on call until `until` by an override.
     OnCall {
-        user: u64,
+        user: crate::id::DiscordId,
         until: chrono::DateTime<chrono::Utc>,
         by: String,
     },
@@ -179,7 +179,7 @@ pub enum Reply {
     /// Who is on call.
     Oncall {
         view: Option<crate::oncall::OncallView>,
-        fallback_role: Option<u64>,
+        fallback_role: Option<crate::id::DiscordId>,
         at: chrono::DateTime<chrono::Utc>,
     },
     /// A technique without a playbook: what ATT&CK says of it, and the closest playbooks.

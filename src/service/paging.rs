@@ -154,9 +154,10 @@ impl Paging {
             }
         }
         let on_call = self.view(now)?.map(|v| OnCallNow {
-            primary: v.primary,
+            // Stored in the outbox as the numbers they always were.
+            primary: v.primary.get(),
             until: v.until,
-            secondary: v.secondary,
+            secondary: v.secondary.map(DiscordId::get),
         });
         Ok(Announcement::Handoff {
             on_call,

@@ -295,7 +295,10 @@ impl Incidents {
     fn oncall_override(&self, cx: &Cx<'_>, user: u64, hours: u32, reason: Option<&str>) -> Decided {
         self.paging.as_ref().ok_or_else(super::no_paging)?;
         let by = &cx.origin.actor;
-        let o = crate::oncall::Override::for_hours(user, hours, by.id, reason, cx.origin.now)
+        let user = crate::id::DiscordId::new(user)
+            .ok_or_else(|| UserError("pick a user to put on call.".into()))?;
+        let by_id = crate::id::DiscordId::new(by.id);
+        let o = crate::oncall::Override::for_hours(user, hours, by_id, reason, cx.origin.now)
             .map_err(|e| UserError(format!("{e}.")))?;
         let reply = Reply::Recorded(Recorded::OnCall {
             user,
