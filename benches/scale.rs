@@ -229,7 +229,7 @@ impl Running {
 async fn timed(service: &Service, command: IncidentCommand, interaction: u64) -> Duration {
     let origin = Origin {
         actor: Actor::console(),
-        channel: 0,
+        channel: None,
         interaction: Some(interaction),
         now: Utc::now(),
     };

@@ -195,11 +195,6 @@ pub mod or_zero {
     }
 }
 
-/// The non-zero ids of `ids` (stored lists and Discord's own ids, where 0 never names anyone).
-pub fn known(ids: impl IntoIterator<Item = u64>) -> Vec<DiscordId> {
-    ids.into_iter().filter_map(DiscordId::new).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

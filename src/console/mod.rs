@@ -283,7 +283,7 @@ pub async fn execute(
         Ok(Line::Command(cmd)) => {
             let origin = Origin {
                 actor: Actor::console(),
-                channel: 0,
+                channel: None,
                 interaction: None,
                 now: Utc::now(),
             };

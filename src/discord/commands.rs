@@ -80,7 +80,10 @@ fn args(decl: &Decl, given: &[CommandDataOption]) -> Args {
             CommandDataOptionValue::String(s) => Value::Text(s.clone()),
             CommandDataOptionValue::Integer(i) => Value::Int(*i),
             CommandDataOptionValue::Boolean(b) => Value::Bool(*b),
-            CommandDataOptionValue::User(u) => Value::User(u.get()),
+            CommandDataOptionValue::User(u) => match crate::id::DiscordId::new(u.get()) {
+                Some(u) => Value::User(u),
+                None => continue, // Discord's ids are never 0: as if not given
+            },
             _ => continue,
         };
         args.set(o.name, value);

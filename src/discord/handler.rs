@@ -17,6 +17,7 @@ use super::answer::{self, Answer, Defer, First, Followups, text_spec};
 use super::incident::{self as view, Control};
 use super::render::{self, ALL_SECTIONS, MessageSpec, PICKER_PREFIX};
 use super::{commands, reply};
+use crate::id::DiscordId;
 use crate::incident::{Finding, Incident};
 use crate::playbook::SectionKind;
 use crate::service::commands::Parsed;
@@ -75,15 +76,21 @@ impl Seen {
 }
 
 fn actor(user: &serenity::all::User, member: Option<&serenity::all::Member>) -> Actor {
+    // Discord's ids are never 0.
     Actor {
-        id: user.id.get(),
+        id: DiscordId::new(user.id.get()),
         name: member.and_then(|m| m.nick.clone()).unwrap_or_else(|| {
             user.global_name
                 .clone()
                 .unwrap_or_else(|| user.name.clone())
         }),
         roles: member
-            .map(|m| m.roles.iter().map(|r| r.get()).collect())
+            .map(|m| {
+                m.roles
+                    .iter()
+                    .filter_map(|r| DiscordId::new(r.get()))
+                    .collect()
+            })
             .unwrap_or_default(),
     }
 }
@@ -91,7 +98,7 @@ fn actor(user: &serenity::all::User, member: Option<&serenity::all::Member>) -> 
 fn origin(service: &Service, actor: Actor, channel: u64, interaction: u64) -> Origin {
     Origin {
         actor,
-        channel,
+        channel: DiscordId::new(channel),
         interaction: Some(interaction),
         now: service.now(),
     }
@@ -435,7 +442,7 @@ async fn on_component(service: &Service, c: &ComponentInteraction, actor: Actor)
 fn note_form(service: &Service, incident: crate::incident::IncidentId, question: usize) -> Answer {
     let current = service
         .incidents()
-        .and_then(|i| i.load(Some(incident), 0).ok())
+        .and_then(|i| i.load(Some(incident), None).ok())
         .and_then(|(inc, _)| inc.answer(question).map(|a| a.finding))
         .unwrap_or(Finding::Unknown);
     let title = render::clip_title(&format!("{incident} · note on q{question}"), 45);

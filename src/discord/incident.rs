@@ -746,9 +746,11 @@ pub fn page_message(
     deadline: chrono::DateTime<chrono::Utc>,
 ) -> MessageSpec {
     use crate::incident::PageTarget;
+    // Events keep ids as numbers; the chain never pages 0.
+    let one = |id| crate::id::DiscordId::new(id).into_iter().collect();
     let (mention, users, roles) = match target {
-        PageTarget::User(u) => (format!("<@{u}>"), vec![u], vec![]),
-        PageTarget::Role(r) => (format!("<@&{r}>"), vec![], vec![r]),
+        PageTarget::User(u) => (format!("<@{u}>"), one(u), vec![]),
+        PageTarget::Role(r) => (format!("<@&{r}>"), vec![], one(r)),
     };
     let again = if attempt > 1 {
         format!(" (attempt {attempt})")

@@ -164,11 +164,12 @@ impl DiscordPort {
     fn place(inc: &Incident) -> Result<u64, DeliveryError> {
         match (inc.thread, inc.channel) {
             (Some(t), _) => Ok(t.thread_id),
-            (None, 0) => Err(DeliveryError::Permanent(format!(
+            (None, None) => Err(DeliveryError::Permanent(format!(
                 "{} has no thread and no channel; set discord.soc_channel_id",
                 inc.id
             ))),
-            (None, channel) => {
+            (None, Some(channel)) => {
+                let channel = channel.get();
                 tracing::warn!(incident = %inc.id, channel, "no thread for the incident: posting in its channel");
                 Ok(channel)
             }
@@ -238,17 +239,17 @@ impl DiscordPort {
         key: u64,
     ) -> Result<(), DeliveryError> {
         let place = Self::place(inc)?;
-        let why = match self.post(place, m, nonce(key, 0)).await {
-            Ok(_) => return Ok(()),
-            Err(DeliveryError::Permanent(why)) if inc.thread.is_some() && inc.channel != 0 => why,
-            Err(e) => return Err(e),
+        let (why, channel) = match (self.post(place, m, nonce(key, 0)).await, inc.channel) {
+            (Ok(_), _) => return Ok(()),
+            (Err(DeliveryError::Permanent(why)), Some(c)) if inc.thread.is_some() => (why, c),
+            (Err(e), _) => return Err(e),
         };
         tracing::warn!(incident = %inc.id, thread = place, %why, "the thread refused the page: paging in the SOC channel");
         let mut here = m.clone();
         let note = format!("\n(Posted here: the thread <#{place}> refused it: {why}.)");
         let content = here.content.take().unwrap_or_default() + &note;
         here.content = Some(crate::service::playbook::clip(&content, limits::CONTENT));
-        self.post(inc.channel, &here, nonce(key, 2)).await?;
+        self.post(channel.get(), &here, nonce(key, 2)).await?;
         crate::metrics::page_rerouted();
         Ok(())
     }
@@ -265,7 +266,9 @@ impl DiscordPort {
         attempt: u32,
         deadline: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), DeliveryError> {
-        let place = inc.thread.map_or(inc.channel, |t| t.thread_id);
+        let place = inc
+            .thread
+            .map_or(DiscordId::raw(inc.channel), |t| t.thread_id);
         let guild = self.link_guild(place).await;
         let link = format!("https://discord.com/channels/{guild}/{place}");
         let dm = super::incident::page_dm(inc, level, attempt, deadline, &link);
@@ -323,12 +326,13 @@ impl DiscordPort {
         if inc.thread.is_some() {
             return Ok(Vec::new());
         }
-        if channel == 0 {
+        // The outbox keeps the number: 0 when opened at the console with no SOC channel.
+        let Some(channel) = DiscordId::new(channel).map(DiscordId::get) else {
             return Err(DeliveryError::Permanent(format!(
                 "no channel to open {}'s thread in (it was opened at the console); set discord.soc_channel_id",
                 inc.id
             )));
-        }
+        };
         // A thread created just before a crash, not yet recorded: link it.
         match self.known_threads.find(channel, &inc.thread_name()) {
             Found::Thread(id) => {

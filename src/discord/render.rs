@@ -49,8 +49,8 @@ pub struct MessageSpec {
     /// Rows of buttons (at most 5 rows of 5).
     pub buttons: Vec<Vec<ButtonSpec>>,
     /// Exactly who this message may ping (nobody by default).
-    pub ping_users: Vec<u64>,
-    pub ping_roles: Vec<u64>,
+    pub ping_users: Vec<crate::id::DiscordId>,
+    pub ping_roles: Vec<crate::id::DiscordId>,
 }
 
 /// A button whose custom_id says what it means (stateless: works after a restart).

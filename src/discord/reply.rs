@@ -69,8 +69,16 @@ pub fn no_mentions() -> CreateAllowedMentions {
 /// Exactly the users and roles the message means to ping, and nobody else.
 fn mentions(m: &MessageSpec) -> CreateAllowedMentions {
     no_mentions()
-        .users(m.ping_users.iter().map(|u| serenity::all::UserId::new(*u)))
-        .roles(m.ping_roles.iter().map(|r| serenity::all::RoleId::new(*r)))
+        .users(
+            m.ping_users
+                .iter()
+                .map(|u| serenity::all::UserId::new(u.get())),
+        )
+        .roles(
+            m.ping_roles
+                .iter()
+                .map(|r| serenity::all::RoleId::new(r.get())),
+        )
 }
 
 /// Fills one of serenity's message builders (they share no trait) from a spec: embeds,

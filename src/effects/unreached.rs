@@ -74,10 +74,9 @@ pub fn notice(store: &Store, effect: &Effect, why: &str) -> Result<Option<NewEff
     let (incident, level, attempt) = step;
     crate::metrics::page_unreached();
     tracing::error!(incident, level, attempt, %why, "a page reached nobody in Discord");
-    let channel = soc_channel(store, incident);
-    if channel == 0 {
+    let Some(channel) = soc_channel(store, incident) else {
         return Ok(None);
-    }
+    };
     let text = format!(
         "⚠️ **The {level} page for {} (attempt {attempt}) reached nobody in Discord**: the thread, this channel and the DM all refused it (last: {why}). Escalate by phone.",
         IncidentId(incident)
@@ -85,13 +84,13 @@ pub fn notice(store: &Store, effect: &Effect, why: &str) -> Result<Option<NewEff
     // In the lane of posts that belong to no incident: never behind this incident's refusals.
     Ok(Some(OutboxEntry::encode(Effect::PostChannel {
         incident: 0,
-        channel,
+        channel: channel.get(),
         text,
     })))
 }
 
-/// The SOC channel the incident was opened in (0 when unknown).
-fn soc_channel(store: &Store, incident: u64) -> u64 {
+/// The SOC channel the incident was opened in (None when unknown).
+fn soc_channel(store: &Store, incident: u64) -> Option<crate::id::DiscordId> {
     let read = store
         .events::<Event>(incident)
         .map_err(|e| e.to_string())
@@ -102,7 +101,7 @@ fn soc_channel(store: &Store, incident: u64) -> u64 {
         Ok(inc) => inc.channel,
         Err(e) => {
             tracing::error!(incident, error = %e, "cannot read the incident to say that its page reached nobody");
-            0
+            None
         }
     }
 }

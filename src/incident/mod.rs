@@ -247,8 +247,8 @@ impl FromStr for Resolution {
     }
 }
 
-/// Who did something: an opaque user id (a Discord user id in the bot, 0 for socbot itself)
-/// and the name shown at the time.
+/// Who did something: an opaque user id (a Discord user id in the bot; 0 for socbot itself and
+/// the person at the console: stored events keep the number) and the name shown at the time.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ActorRef {
     pub id: u64,

@@ -11,6 +11,7 @@ use super::event::{
     AlertOutcome, AlertRecord, EscalationReason, Event, EventKind, PageLevel, PageTarget,
 };
 use super::{ActorRef, Finding, IncidentId, ParseError, Resolution};
+use crate::id::DiscordId;
 use crate::playbook::{Rule, TechniqueId};
 
 /// The latest answer to one question.
@@ -219,8 +220,9 @@ pub struct Incident {
     pub decision_text: Option<String>,
     /// The default policy snapshotted at open time (used when there is no rule).
     pub policy: DefaultPolicy,
-    /// The chat channel the incident belongs to (0: unknown); see `EventKind::Opened`.
-    pub channel: u64,
+    /// The chat channel the incident belongs to (None: unknown, stored as 0); see
+    /// `EventKind::Opened`.
+    pub channel: Option<DiscordId>,
     pub opened_at: DateTime<Utc>,
     pub opened_by: ActorRef,
     /// The latest answer per question (`answers[0]` is q1's); always `questions.len()` long.
@@ -310,7 +312,7 @@ impl Incident {
             rule,
             decision_text: decision_text.clone(),
             policy: *policy,
-            channel: *channel,
+            channel: DiscordId::new(*channel),
             opened_at: e.at,
             opened_by: e.actor.clone(),
             answers: vec![None; questions.len()],
@@ -802,6 +804,20 @@ pub(crate) mod tests {
                 },
             ),
         ]
+    }
+
+    #[test]
+    fn a_stored_home_channel_of_0_reads_as_none() {
+        // Opened at the console with no SOC channel: stored as 0 (as always), folded into None.
+        let text = serde_json::to_string(&opened(None)).unwrap();
+        assert!(text.contains("\"channel\":0"), "{text}");
+        let back: Event = serde_json::from_str(&text).unwrap();
+        let inc = Incident::from_stored(IncidentId(7), &[back]).unwrap();
+        assert_eq!(inc.channel, None);
+        let homed = text.replace("\"channel\":0", "\"channel\":900");
+        let back: Event = serde_json::from_str(&homed).unwrap();
+        let inc = Incident::from_stored(IncidentId(7), &[back]).unwrap();
+        assert_eq!(inc.channel, DiscordId::new(900));
     }
 
     #[test]

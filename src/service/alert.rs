@@ -247,7 +247,7 @@ impl AlertIntake {
             .playbook_choice(|t| library.get(t).is_some())
             .and_then(|t| library.get(t).cloned());
         let id = IncidentId(self.store().allocate_incident_id()?);
-        let (mut events, mut effects, _) = self.opened(
+        let (mut events, mut effects) = self.opened(
             id,
             &record,
             playbook.as_deref(),
@@ -314,7 +314,7 @@ impl AlertIntake {
         outcome: AlertOutcome,
         title: &str,
         now: DateTime<Utc>,
-    ) -> (Vec<Event>, Vec<Effect>, u64) {
+    ) -> (Vec<Event>, Vec<Effect>) {
         let mut events = open_from_alert(
             id,
             record,
@@ -333,7 +333,7 @@ impl AlertIntake {
             },
             Effect::PostAlertCard { incident: id.0 },
         ];
-        (events, effects, channel)
+        (events, effects)
     }
 
     /// A new alert while its source storms: it joins the source's storm incident, opened (and
@@ -356,12 +356,12 @@ impl AlertIntake {
         }
         let id = IncidentId(self.store().allocate_incident_id()?);
         let title = format!("Alert storm from {source}");
-        let (events, mut effects, channel) =
+        let (events, mut effects) =
             self.opened(id, &record, None, AlertOutcome::Storm, &title, now);
-        if channel != 0 {
+        if let Some(channel) = self.incidents.soc_channel() {
             effects.push(Effect::Announce {
                 incident: id.0,
-                channel,
+                channel: channel.get(),
                 announcement: Announcement::Storm {
                     source: source.to_owned(),
                     limit: self.config.max_new_incidents_per_minute,

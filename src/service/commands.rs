@@ -182,7 +182,7 @@ pub enum Value {
     Text(String),
     Int(i64),
     Bool(bool),
-    User(u64),
+    User(crate::id::DiscordId),
 }
 
 /// The arguments given to a command, by option name.
@@ -214,7 +214,7 @@ impl Args {
     pub fn flag(&self, name: &str) -> bool {
         matches!(self.get(name), Some(Value::Bool(true)))
     }
-    pub fn user(&self, name: &str) -> Option<u64> {
+    pub fn user(&self, name: &str) -> Option<crate::id::DiscordId> {
         match self.get(name) {
             Some(Value::User(u)) => Some(*u),
             _ => None,
@@ -763,7 +763,7 @@ mod tests {
             ),
             (
                 Command::Oncall(OncallCommand::Override {
-                    user: 1,
+                    user: crate::id::DiscordId::new(1).unwrap(),
                     hours: 1,
                     reason: None,
                 }),
@@ -793,7 +793,7 @@ mod tests {
             assert_eq!(role_of(&cmd), role, "{}", cmd.name());
         }
         let over = Command::Oncall(OncallCommand::Override {
-            user: 1,
+            user: crate::id::DiscordId::new(1).unwrap(),
             hours: 1,
             reason: None,
         });

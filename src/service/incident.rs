@@ -94,7 +94,7 @@ pub enum OncallCommand {
     Show { at: Option<DateTime<Utc>> },
     /// Put `user` on call for `hours`.
     Override {
-        user: u64,
+        user: DiscordId,
         hours: u32,
         reason: Option<String>,
     },
@@ -104,8 +104,8 @@ pub enum OncallCommand {
 #[derive(Debug, Clone)]
 pub struct Origin {
     pub actor: Actor,
-    /// The chat channel (a thread id inside an incident thread); 0 at the console.
-    pub channel: u64,
+    /// The chat channel (a thread id inside an incident thread); None at the console.
+    pub channel: Option<DiscordId>,
     /// The interaction id, handled once; None at the console.
     pub interaction: Option<u64>,
     pub now: DateTime<Utc>,
@@ -371,27 +371,27 @@ impl Incidents {
     }
 
     /// Roles that may do what L1 does: `roles.l1` and `roles.t2` (empty: everyone).
-    fn l1_roles(&self) -> Vec<u64> {
+    fn l1_roles(&self) -> Vec<DiscordId> {
         self.roles
             .l1
             .iter()
             .chain(&self.roles.t2)
-            .map(|id| id.get())
+            .copied()
             .collect()
     }
 
     /// Roles that may do what T2 does: `roles.t2`, or the L1 roles when it is empty (so
     /// configuring only L1 does not leave closing and acknowledging open to everyone).
-    fn t2_roles(&self) -> Vec<u64> {
+    fn t2_roles(&self) -> Vec<DiscordId> {
         if self.roles.t2.is_empty() {
             self.l1_roles()
         } else {
-            self.roles.t2.iter().map(|id| id.get()).collect()
+            self.roles.t2.clone()
         }
     }
 
     /// The roles that hold `role` (empty: everyone does).
-    fn holders(&self, role: Role) -> Vec<u64> {
+    fn holders(&self, role: Role) -> Vec<DiscordId> {
         match role {
             Role::Everyone => Vec::new(),
             Role::L1 => self.l1_roles(),
@@ -399,11 +399,11 @@ impl Incidents {
         }
     }
 
-    /// Whether `actor` has `role`. The person at the console (id 0, never a Discord user) has
-    /// the machine and the store in hand already: roles do not apply to them.
+    /// Whether `actor` has `role`. The person at the console (no Discord id) has the machine
+    /// and the store in hand already: roles do not apply to them.
     fn may(&self, role: Role, actor: &Actor) -> bool {
         let roles = self.holders(role);
-        actor.id == 0 || roles.is_empty() || actor.roles.iter().any(|r| roles.contains(r))
+        actor.id.is_none() || roles.is_empty() || actor.roles.iter().any(|r| roles.contains(r))
     }
 
     /// The refusal for someone without `role`, saying which roles would do.
@@ -422,7 +422,9 @@ impl Incidents {
     /// A notice for the incident's thread when the command was not given there (in the SOC
     /// channel, or at the console): whoever follows the thread sees it too.
     fn echo(inc: &Incident, origin: &Origin, notice: Notice) -> Vec<Effect> {
-        let in_thread = inc.thread.is_some_and(|t| t.thread_id == origin.channel);
+        let in_thread = inc
+            .thread
+            .is_some_and(|t| origin.channel.is_some_and(|c| c == t.thread_id));
         if in_thread {
             Vec::new()
         } else {
@@ -437,11 +439,12 @@ impl Incidents {
     pub fn load(
         &self,
         id: Option<IncidentId>,
-        channel: u64,
+        channel: Option<DiscordId>,
     ) -> Result<(Incident, Vec<Event>), UserError> {
+        let thread = |c: DiscordId| self.store.incident_for_thread(c.get());
         let id = match id {
             Some(id) => id,
-            None => match self.store.incident_for_thread(channel).map_err(internal)? {
+            None => match channel.map(thread).transpose().map_err(internal)?.flatten() {
                 Some(n) => IncidentId(n),
                 None => {
                     return Err(UserError(
@@ -594,7 +597,8 @@ impl Incidents {
         }
         let cx = Cx {
             origin,
-            actor: ActorRef::new(origin.actor.id, origin.actor.name.clone()),
+            // Events keep the number they always had: 0 for the console.
+            actor: ActorRef::new(DiscordId::raw(origin.actor.id), origin.actor.name.clone()),
             library,
         };
         // Listing and the rotation read no one incident to decide on: no lock.
@@ -691,7 +695,7 @@ impl Incidents {
         let mut delivered = self.outbox.subscribe();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            if let Ok((inc, _)) = self.load(Some(id), 0)
+            if let Ok((inc, _)) = self.load(Some(id), None)
                 && let Some(t) = inc.thread
             {
                 return Some(t.thread_id);
@@ -775,12 +779,13 @@ mod execute_tests {
 
     fn origin(id: u64, roles: &[u64], interaction: Option<u64>) -> Origin {
         Origin {
+            // 0: the console.
             actor: Actor {
-                id,
+                id: DiscordId::new(id),
                 name: format!("user{id}"),
-                roles: roles.to_vec(),
+                roles: roles.iter().filter_map(|&r| DiscordId::new(r)).collect(),
             },
-            channel: 5,
+            channel: DiscordId::new(5),
             interaction,
             now: Utc::now(),
         }
@@ -867,7 +872,7 @@ mod execute_tests {
             .execute(note("seen before"), &origin(7, &[L1], Some(10)), &lib)
             .await;
         assert!(matches!(again, Ok(Reply::Duplicate)), "{again:?}");
-        let (_, events) = inc.load(Some(IncidentId(1)), 0).unwrap();
+        let (_, events) = inc.load(Some(IncidentId(1)), None).unwrap();
         let notes = events
             .iter()
             .filter(|e| matches!(e.kind, EventKind::NoteAdded { .. }))

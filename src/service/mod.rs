@@ -23,10 +23,11 @@ pub const COVERAGE_DAYS: u32 = 30;
 /// Who issued a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
-    /// Discord user id (0 for the local console user).
-    pub id: u64,
+    /// Discord user id; None for the person at the console (never a Discord user).
+    pub id: Option<crate::id::DiscordId>,
     pub name: String,
-    pub roles: Vec<u64>,
+    /// Their Discord roles.
+    pub roles: Vec<crate::id::DiscordId>,
 }
 
 impl Actor {
@@ -34,7 +35,7 @@ impl Actor {
     pub fn console() -> Self {
         let name = std::env::var("USER").unwrap_or_else(|_| "console".into());
         Self {
-            id: 0,
+            id: None,
             name,
             roles: Vec::new(),
         }
@@ -267,7 +268,7 @@ impl Service {
         let span = tracing::info_span!(
             "command",
             command = command.name(),
-            actor = origin.actor.id,
+            actor = crate::id::DiscordId::raw(origin.actor.id),
             incident = tracing::field::Empty,
             technique = tracing::field::Empty
         );

@@ -81,9 +81,8 @@ impl Incidents {
         open(IncidentId(0))?;
         let id = IncidentId(self.store.allocate_incident_id().map_err(internal)?);
         let mut events = open(id)?;
-        let channel = self
-            .soc_channel
-            .map_or(cx.origin.channel, crate::id::DiscordId::get);
+        // Stored as a number: 0 when opened at the console with no SOC channel configured.
+        let channel = crate::id::DiscordId::raw(self.soc_channel.or(cx.origin.channel));
         super::set_home(&mut events, channel);
         let effects = vec![
             Effect::OpenThread {
@@ -167,7 +166,9 @@ impl Incidents {
             .map_err(domain_err)?;
         // The reply says it where the command was given; the thread gets the notice only when
         // that was elsewhere.
-        let in_thread = inc.thread.is_some_and(|t| t.thread_id == cx.origin.channel);
+        let in_thread = inc
+            .thread
+            .is_some_and(|t| cx.origin.channel.is_some_and(|c| c == t.thread_id));
         let effects: Vec<Effect> = Self::effects_of(inc.id, &events)
             .into_iter()
             .filter(|e| !(in_thread && matches!(e, Effect::Notice { .. })))
@@ -292,13 +293,16 @@ impl Incidents {
     }
 
     /// `/oncall override`: puts `user` on call for `hours`.
-    fn oncall_override(&self, cx: &Cx<'_>, user: u64, hours: u32, reason: Option<&str>) -> Decided {
+    fn oncall_override(
+        &self,
+        cx: &Cx<'_>,
+        user: crate::id::DiscordId,
+        hours: u32,
+        reason: Option<&str>,
+    ) -> Decided {
         self.paging.as_ref().ok_or_else(super::no_paging)?;
         let by = &cx.origin.actor;
-        let user = crate::id::DiscordId::new(user)
-            .ok_or_else(|| UserError("pick a user to put on call.".into()))?;
-        let by_id = crate::id::DiscordId::new(by.id);
-        let o = crate::oncall::Override::for_hours(user, hours, by_id, reason, cx.origin.now)
+        let o = crate::oncall::Override::for_hours(user, hours, by.id, reason, cx.origin.now)
             .map_err(|e| UserError(format!("{e}.")))?;
         let reply = Reply::Recorded(Recorded::OnCall {
             user,
