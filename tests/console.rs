@@ -162,6 +162,40 @@ fn console_mistakes_are_explained_and_the_session_goes_on() {
 }
 
 #[test]
+fn an_override_set_at_the_console_says_so_and_user_0_is_refused() {
+    let tmp = TempDir::new("console", "oncall");
+    let env = [
+        ("SOCBOT__PLAYBOOKS__DIR", bundled()),
+        (
+            "SOCBOT__STORE__PATH",
+            tmp.0.join("store").display().to_string(),
+        ),
+        ("SOCBOT__ONCALL__ROSTER", "111".to_owned()),
+        ("USER", "analyst".to_owned()),
+    ];
+    let session = "/oncall override 222 4 swap\n/oncall\n/oncall override 0\n";
+    let out = socbot(&tmp.0, &["console"], &env, session);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("user 222 is on call until") && stdout.contains("(override by analyst)"),
+        "{stdout}"
+    );
+    // The console is no Discord user: not "user 0".
+    assert!(
+        stdout.contains("on call:   user 222 (override set at the console) until"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("secondary: user 111\n"), "{stdout}");
+    assert!(!stdout.contains("user 0"), "{stdout}");
+    // 0 names nobody: refused where it is typed, saying what to give.
+    assert!(
+        stdout.contains("error: give a Discord user id after"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn run_without_a_token_exits_2_and_says_what_to_do() {
     let tmp = TempDir::new("console", "no-token");
     let env = [

@@ -1223,4 +1223,37 @@ mod tests {
             "🔁 **Shift hand-off.** On call now: <@11> until <t:1800000000:f>, secondary <@12>.\n**Escalated (1):**\n• INC-1 Beacon <#99>\n**Open (0):**\n• none"
         );
     }
+
+    #[test]
+    fn an_override_names_who_set_it_or_says_the_console_did() {
+        let id = |n| crate::id::DiscordId::new(n).unwrap();
+        let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let view = |by| crate::oncall::OncallView {
+            primary: id(5),
+            primary_source: crate::oncall::Source::Override {
+                by,
+                reason: Some("swap".into()),
+            },
+            secondary: Some(id(6)),
+            until: at,
+            next: None,
+            shift: None,
+        };
+        let text = |m: MessageSpec| m.embeds[0].description.clone();
+        let by_someone = text(oncall_message(Some(&view(Some(id(7)))), Some(id(9)), at));
+        assert!(
+            by_someone.starts_with("**On call:** <@5> (override by <@7>: swap) until"),
+            "{by_someone}"
+        );
+        assert!(
+            by_someone.ends_with("\n**Fallback role:** <@&9>"),
+            "{by_someone}"
+        );
+        let at_console = text(oncall_message(Some(&view(None)), None, at));
+        assert!(
+            at_console.starts_with("**On call:** <@5> (override set at the console: swap) until"),
+            "{at_console}"
+        );
+        assert!(!at_console.contains("<@0>"), "{at_console}");
+    }
 }
