@@ -37,7 +37,7 @@ use socbot::incident::{
     self as domain, ActorRef, DefaultPolicy, EventKind, Finding, Incident, IncidentId, Resolution,
 };
 use socbot::playbook::Playbook;
-use socbot::service::{Actor, Command, IncidentCommand, Origin, Service};
+use socbot::service::{Actor, Invocation, Origin, Service};
 use socbot::store::{Batch, NewEffect, Store};
 use support::bot::{self, BotDirs, L1_ROLE};
 use support::discord::FakeDiscord;
@@ -225,8 +225,16 @@ impl Running {
     }
 }
 
+/// A console line's command, as `socbot console` parses it.
+fn line(text: &str) -> Invocation {
+    match socbot::console::parse_line(text) {
+        Ok(socbot::console::Line::Command(c)) => c,
+        other => panic!("{text}: {other:?}"),
+    }
+}
+
 /// One command and the outbox pass after it, as `socbot console` runs them.
-async fn timed(service: &Service, command: IncidentCommand, interaction: u64) -> Duration {
+async fn timed(service: &Service, command: Invocation, interaction: u64) -> Duration {
     let origin = Origin {
         actor: Actor::console(),
         channel: None,
@@ -234,7 +242,7 @@ async fn timed(service: &Service, command: IncidentCommand, interaction: u64) ->
         now: Utc::now(),
     };
     let started = Instant::now();
-    let reply = service.handle(Command::Incident(command), &origin).await;
+    let reply = service.handle(command, &origin).await;
     service.incidents().unwrap().outbox().drain().await.unwrap();
     let took = started.elapsed();
     if let Err(e) = reply {
@@ -286,11 +294,7 @@ async fn measure(size: u64, backlog: bool, playbook: &Playbook, sections: &[Stri
             interaction += 1;
             timed(
                 &bot.service,
-                IncidentCommand::Open {
-                    technique: "T1583.006".into(),
-                    title: format!("warm-up {i}"),
-                    alert: None,
-                },
+                line(&format!("/incident open T1583.006 warm-up {i}")),
                 interaction,
             )
             .await;
@@ -304,11 +308,7 @@ async fn measure(size: u64, backlog: bool, playbook: &Playbook, sections: &[Stri
             opens.push(
                 timed(
                     &bot.service,
-                    IncidentCommand::Open {
-                        technique: "T1583.006".into(),
-                        title: format!("scale {i}"),
-                        alert: None,
-                    },
+                    line(&format!("/incident open T1583.006 scale {i}")),
                     interaction,
                 )
                 .await,
@@ -324,13 +324,7 @@ async fn measure(size: u64, backlog: bool, playbook: &Playbook, sections: &[Stri
             answers.push(
                 timed(
                     &bot.service,
-                    IncidentCommand::Answer {
-                        incident: Some(IncidentId(*id)),
-                        question: 2,
-                        finding,
-                        note: None,
-                        via_button: true,
-                    },
+                    Invocation::answer(IncidentId(*id), 2, finding, None).pressed(true),
                     interaction,
                 )
                 .await,
@@ -345,9 +339,7 @@ async fn measure(size: u64, backlog: bool, playbook: &Playbook, sections: &[Stri
             statuses.push(
                 timed(
                     &bot.service,
-                    IncidentCommand::Status {
-                        incident: Some(IncidentId(*id)),
-                    },
+                    line(&format!("/incident status INC-{id}")),
                     interaction,
                 )
                 .await,
@@ -363,9 +355,7 @@ async fn measure(size: u64, backlog: bool, playbook: &Playbook, sections: &[Stri
             random.push(
                 timed(
                     &bot.service,
-                    IncidentCommand::Status {
-                        incident: Some(IncidentId(id)),
-                    },
+                    line(&format!("/incident status INC-{id}")),
                     interaction,
                 )
                 .await,
@@ -388,9 +378,7 @@ async fn measure(size: u64, backlog: bool, playbook: &Playbook, sections: &[Stri
         let mut cold = Vec::new();
         for id in order {
             interaction += 1;
-            let status = IncidentCommand::Status {
-                incident: Some(IncidentId(id)),
-            };
+            let status = line(&format!("/incident status INC-{id}"));
             cold.push(timed(&bot.service, status, interaction).await);
             port.take();
         }

@@ -3,12 +3,12 @@
 //! (`/playbook technique:T1583.006 section:questions`), both read by the same declaration.
 
 use crate::service::commands::{self as table, Args, Body, Decl, Kind, Opt, Parsed, Value};
-use crate::service::{Command, UserError};
+use crate::service::{Invocation, UserError};
 
 /// A console line parsed into a command, or a console-only action.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Line {
-    Command(Command),
+    Command(Invocation),
     Search(String),
     Help,
     Quit,
@@ -37,7 +37,7 @@ pub fn parse_line(line: &str) -> Result<Line, UserError> {
     }
     let (path, decl, rest) = resolve(&head, rest)?;
     let args = args(&path, decl, rest)?;
-    Ok(match table::build(&path, decl, &args)? {
+    Ok(match table::build(&path, decl, args)? {
         Parsed::Run(c) => Line::Command(c),
         Parsed::Help => Line::Help,
     })
@@ -310,20 +310,31 @@ mod tests {
     use super::*;
     use crate::incident::{Finding, IncidentId};
     use crate::playbook::SectionKind;
-    use crate::service::{IncidentCommand, OncallCommand};
+
+    /// The command a line parses to.
+    fn command(line: &str) -> Invocation {
+        match parse_line(line) {
+            Ok(Line::Command(c)) => c,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
 
     #[test]
     fn both_option_styles_parse() {
-        let want = Line::Command(Command::Playbook {
-            technique: "T1583.006".into(),
-            section: Some(SectionKind::Questions),
-            private: false,
-        });
-        assert_eq!(parse_line("/playbook T1583.006 questions").unwrap(), want);
-        assert_eq!(
-            parse_line("/playbook technique:T1583.006 section:questions").unwrap(),
-            want
-        );
+        for line in [
+            "/playbook T1583.006 questions",
+            "/playbook technique:T1583.006 section:questions",
+        ] {
+            let c = command(line);
+            assert_eq!(c.path(), "playbook");
+            let args = c.args();
+            assert_eq!(args.text("technique").as_deref(), Some("T1583.006"));
+            assert_eq!(
+                args.get::<SectionKind>("section").unwrap(),
+                Some(SectionKind::Questions)
+            );
+            assert!(!args.flag("private"));
+        }
         assert!(
             parse_line("/playbook T1583.006 nonsense")
                 .unwrap_err()
@@ -335,29 +346,26 @@ mod tests {
 
     #[test]
     fn incident_lines_parse() {
-        let Line::Command(Command::Incident(IncidentCommand::Answer {
-            incident,
-            question,
-            finding,
-            note,
-            ..
-        })) = parse_line("/incident answer INC-3 q2 concerning no ticket for it").unwrap()
-        else {
-            panic!("not an answer")
-        };
+        let answer = command("/incident answer INC-3 q2 concerning no ticket for it");
+        assert_eq!(answer.path(), "incident answer");
+        let a = answer.args();
         assert_eq!(
-            (incident, question, finding),
-            (Some(IncidentId(3)), 2, Finding::Concerning)
+            (
+                a.incident().unwrap(),
+                a.int("question"),
+                a.need::<Finding>("finding").unwrap()
+            ),
+            (Some(IncidentId(3)), Some(2), Finding::Concerning)
         );
-        assert_eq!(note.as_deref(), Some("no ticket for it"));
-        let Line::Command(Command::Incident(IncidentCommand::Open { title, alert, .. })) =
-            parse_line("/incident open T1583.006 Burst of new accounts alert:SIEM-42").unwrap()
-        else {
-            panic!("not an open")
-        };
+        assert_eq!(a.text("note").as_deref(), Some("no ticket for it"));
+        let open = command("/incident open T1583.006 Burst of new accounts alert:SIEM-42");
+        assert_eq!(open.path(), "incident open");
         assert_eq!(
-            (title.as_str(), alert.as_deref()),
-            ("Burst of new accounts", Some("SIEM-42"))
+            (open.args().text("title"), open.args().text("alert")),
+            (
+                Some("Burst of new accounts".to_owned()),
+                Some("SIEM-42".to_owned())
+            )
         );
         assert!(parse_line("/incident answer INC-3 two clear").is_err());
     }
@@ -409,9 +417,10 @@ mod tests {
 
     #[test]
     fn keywords_times_and_mistakes_read_from_the_table() {
-        let at = parse_line("/oncall 2026-11-30T10:00:00Z").unwrap();
-        let Line::Command(Command::Oncall(OncallCommand::Show { at: Some(at) })) = at else {
-            panic!("not a show at a time: {at:?}")
+        let show = command("/oncall 2026-11-30T10:00:00Z");
+        assert_eq!(show.name(), "oncall");
+        let Ok(Some(at)) = show.args().get::<chrono::DateTime<chrono::Utc>>("at") else {
+            panic!("not a show at a time: {show:?}")
         };
         assert_eq!(at.to_rfc3339(), "2026-11-30T10:00:00+00:00");
         assert_eq!(

@@ -111,9 +111,9 @@ pub fn parse(cmd: &CommandInteraction) -> Result<Parsed, UserError> {
             return Err(table::pick_subcommand(decl, Some(sub)));
         };
         let path = format!("{} {}", decl.name, sub_decl.name);
-        return table::build(&path, sub_decl, &args(sub_decl, options));
+        return table::build(&path, sub_decl, args(sub_decl, options));
     }
-    table::build(decl.name, decl, &args(decl, &cmd.data.options))
+    table::build(decl.name, decl, args(decl, &cmd.data.options))
 }
 
 /// `/help`: every command with its options, what it does and who may use it (markdown).

@@ -21,7 +21,7 @@ use crate::id::DiscordId;
 use crate::incident::{Finding, Incident};
 use crate::playbook::SectionKind;
 use crate::service::commands::Parsed;
-use crate::service::{Actor, Command, IncidentCommand, Origin, Reply, Service, UserError};
+use crate::service::{Actor, Invocation, Origin, Reply, Service, UserError};
 
 /// How long `/incident open` waits for the thread before answering without its link.
 const THREAD_WAIT: Duration = Duration::from_millis(2000);
@@ -298,10 +298,9 @@ fn defer_for(interaction: &Interaction) -> Option<Defer> {
     match interaction {
         Interaction::Command(c) => {
             let private = match commands::parse(c) {
-                Ok(Parsed::Run(Command::Playbook { private, .. })) => private,
-                Ok(Parsed::Run(Command::Incident(IncidentCommand::List { .. })) | Parsed::Help)
-                | Err(_) => true,
-                Ok(Parsed::Run(_)) => false,
+                // Replies only the asker sees: a private playbook, the list, help, mistakes.
+                Ok(Parsed::Run(run)) => run.args().flag("private") || run.path() == "incident list",
+                Ok(Parsed::Help) | Err(_) => true,
             };
             Some(Defer::Thinking { private })
         }
@@ -335,18 +334,17 @@ async fn on_command(service: &Service, cmd: &CommandInteraction) -> Option<Answe
         Ok(Parsed::Help) => return Some(Answer::private(&commands::help())),
         Err(UserError(text)) => return Some(Answer::private(&text)),
     };
-    let is_playbook = matches!(command, Command::Playbook { .. });
-    run(service, command, &origin, false)
-        .await
-        .map(|mut answer| {
-            answer.reply_to = is_playbook.then_some(cmd.id.get());
-            answer
-        })
+    let is_playbook = command.path() == "playbook";
+    run(service, command, &origin).await.map(|mut answer| {
+        answer.reply_to = is_playbook.then_some(cmd.id.get());
+        answer
+    })
 }
 
-/// Runs a command and lays out its reply (`update`: in place of the message clicked); a
-/// refusal or mistake is a private answer.
-async fn run(service: &Service, command: Command, origin: &Origin, update: bool) -> Option<Answer> {
+/// Runs a command and lays out its reply (in place of the message clicked when it was given
+/// through a control on it); a refusal or mistake is a private answer.
+async fn run(service: &Service, command: Invocation, origin: &Origin) -> Option<Answer> {
+    let update = command.is_pressed();
     match service.handle(command, origin).await {
         Ok(reply) => render_reply(service, reply, update).await,
         Err(UserError(text)) => Some(Answer::private(&text)),
@@ -386,17 +384,11 @@ async fn on_component(service: &Service, c: &ComponentInteraction, actor: Actor)
             .message
             .flags
             .is_some_and(|f| f.contains(MessageFlags::EPHEMERAL));
-        let command = Command::Playbook {
-            technique: technique.to_owned(),
-            section,
-            private,
-        };
-        return run(service, command, &origin, true)
-            .await
-            .map(|mut answer| {
-                answer.reply_to = answered_command(&c.message);
-                answer
-            });
+        let command = Invocation::playbook(technique, section, private).pressed(true);
+        return run(service, command, &origin).await.map(|mut answer| {
+            answer.reply_to = answered_command(&c.message);
+            answer
+        });
     }
     let control = match Control::parse_with_epoch(id) {
         Some((control, epoch)) if epoch != view::store_epoch() => {
@@ -411,20 +403,12 @@ async fn on_component(service: &Service, c: &ComponentInteraction, actor: Actor)
             question,
             finding,
         }) => {
-            let command = IncidentCommand::Answer {
-                incident: Some(incident),
-                question,
-                finding,
-                note: None,
-                via_button: true,
-            };
-            run(service, Command::Incident(command), &origin, true).await
+            let command = Invocation::answer(incident, question, finding, None).pressed(true);
+            run(service, command, &origin).await
         }
         Some(Control::Ack { incident }) => {
-            let command = IncidentCommand::Ack {
-                incident: Some(incident),
-            };
-            run(service, Command::Incident(command), &origin, true).await
+            let command = Invocation::ack(incident).pressed(true);
+            run(service, command, &origin).await
         }
         Some(Control::NoteButton { incident, question }) => {
             Some(note_form(service, incident, question))
@@ -495,20 +479,15 @@ async fn on_modal(service: &Service, m: &ModalInteraction) -> Option<Answer> {
         }
     };
     let via_button = m.message.is_some();
-    let command = IncidentCommand::Answer {
-        incident: Some(incident),
-        question,
-        finding,
-        note: field("note"),
-        via_button,
-    };
+    let command =
+        Invocation::answer(incident, question, finding, field("note")).pressed(via_button);
     let origin = origin(
         service,
         actor(&m.user, m.member.as_ref()),
         m.channel_id.get(),
         m.id.get(),
     );
-    run(service, Command::Incident(command), &origin, via_button).await
+    run(service, command, &origin).await
 }
 
 /// The refusal of a button or form made before the store was restored from a backup.

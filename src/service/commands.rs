@@ -1,11 +1,16 @@
 //! Every command socbot answers, declared once: its name, description, options (kind, limits,
-//! choices, autocomplete), the role it needs and how its arguments become a [`Command`].
+//! choices, autocomplete, how a value is checked), the role it needs and its handler.
 //! Discord registration and parsing, console parsing, `/help` and console completion all read
-//! this table, and the execute path takes each command's role from it. A new command is one
-//! [`Decl`] here, the [`Command`] variant its builder makes, and its handler in the service with
-//! one dispatch arm. Plain data: the adapters turn it into Discord's builders or console words.
+//! this table, and the execute path ([`Service::handle`]) takes each command's role, whether it
+//! runs under the incident lock and its handler from it. A new command is one [`Decl`] here and
+//! its handler (a function of its [`Args`]). Plain data: the adapters turn it into Discord's
+//! builders or console words.
 
-use super::{Command, IncidentCommand, OncallCommand, UserError};
+use std::future::Future;
+use std::pin::Pin;
+
+use super::incident::{Cx, Decided};
+use super::{Incidents, Origin, Reply, Service, UserError};
 use crate::incident::{self, Finding, IncidentId, IncidentStatus, Resolution};
 use crate::oncall::Override;
 use crate::playbook::{MAX_QUESTIONS, SectionKind};
@@ -73,7 +78,13 @@ pub struct Opt {
     /// Giving this option needs this role (more than the command's), and what it does as a
     /// refusal says it ("override the on-call rotation").
     pub role: Option<(Role, &'static str)>,
+    /// Checks a given value when the command is parsed (before any handler runs), saying
+    /// what is wrong: the type the handler reads it as ([`Opt::typed`]).
+    pub check: Option<Check>,
 }
+
+/// Checks a value as its option's type.
+pub type Check = fn(&Value) -> Result<(), UserError>;
 
 const fn opt(name: &'static str, description: &'static str, kind: Kind) -> Opt {
     Opt {
@@ -84,6 +95,7 @@ const fn opt(name: &'static str, description: &'static str, kind: Kind) -> Opt {
         rest: false,
         with: None,
         role: None,
+        check: None,
     }
 }
 
@@ -104,18 +116,48 @@ impl Opt {
         self.role = Some((role, action));
         self
     }
+    /// Its value is read as a `T`: checked as one when the command is parsed.
+    const fn typed<T: FromArg>(mut self) -> Self {
+        self.check = Some(check::<T>);
+        self
+    }
 }
 
-/// Turns a command's arguments into the service's [`Command`].
-pub type Builder = fn(&Args) -> Result<Command, UserError>;
+fn check<T: FromArg>(value: &Value) -> Result<(), UserError> {
+    T::from_arg(value).map(drop)
+}
+
+/// What the execute path hands an incident or on-call handler, and what it gives back: the
+/// handler decides from the store and the pure domain; the execute path commits.
+pub type Decide = fn(&Incidents, &Args, &Cx<'_>) -> Decided;
+
+/// The reply an asynchronous handler is working on.
+pub type Answering<'a> = Pin<Box<dyn Future<Output = Result<Reply, UserError>> + Send + 'a>>;
+
+/// A command's handler, by the kind of work it does. The execute path ([`Service::handle`])
+/// runs them all the same way: the role check (from the declaration), the incident lock when
+/// the kind takes it, the handler, the commit, the reply, the metrics.
+#[derive(Debug, Clone, Copy)]
+pub enum Handler {
+    /// Answers from the playbooks and ATT&CK alone (`/playbook`).
+    Read(fn(&Service, &Args, &Origin) -> Result<Reply, UserError>),
+    /// Works asynchronously (`/coverage`: reads the store, draws off the async threads).
+    Async(for<'a> fn(&'a Service, &'a Args, &'a Origin) -> Answering<'a>),
+    /// Decides on one incident under the incident lock; what it decides is committed.
+    Incident(Decide),
+    /// Reads incidents without taking the lock (`/incident list`).
+    Unlocked(Decide),
+    /// The on-call rotation (no lock; needs `[oncall]`).
+    Oncall(Decide),
+}
 
 /// What a declaration does.
 #[derive(Debug, Clone, Copy)]
 pub enum Body {
-    /// Takes these options; the builder makes the command.
+    /// Takes these options; `run` handles it.
     Run {
         options: &'static [Opt],
-        build: Builder,
+        run: Handler,
     },
     /// Lists the commands (answered by the adapter from this table).
     Help,
@@ -172,8 +214,151 @@ impl Decl {
 /// What a parsed command asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed {
-    Run(Command),
+    Run(Invocation),
     Help,
+}
+
+/// A command to run: its declaration and its arguments (checked against the declaration).
+/// Made by [`build`] from what an adapter parsed, or by a typed constructor for the buttons.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    decl: &'static Decl,
+    path: String,
+    run: Handler,
+    args: Args,
+    pressed: bool,
+}
+
+impl PartialEq for Invocation {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.path, &self.args, self.pressed) == (&other.path, &other.args, other.pressed)
+    }
+}
+
+impl Eq for Invocation {}
+
+impl Invocation {
+    fn new(decl: &'static Decl, path: &str, run: Handler, args: Args) -> Self {
+        Self {
+            decl,
+            path: path.to_owned(),
+            run,
+            args,
+            pressed: false,
+        }
+    }
+
+    /// `decl` (at `path`) with `args` as they are: for the typed constructors, whose values
+    /// are well-formed by their types.
+    fn typed(decl: &'static Decl, path: &str, args: Args) -> Self {
+        let run = match decl.body {
+            Body::Run { run, .. } => run,
+            // The constructors below name runnable declarations only.
+            Body::Help | Body::Group(_) => Handler::Read(not_runnable),
+        };
+        Self::new(decl, path, run, args)
+    }
+
+    /// An answer to a question (`/incident answer`), as its buttons and form give it.
+    pub fn answer(
+        incident: IncidentId,
+        question: usize,
+        finding: Finding,
+        note: Option<String>,
+    ) -> Self {
+        let mut args = Args::default();
+        args.set("question", Value::Int(i64::try_from(question).unwrap_or(0)));
+        args.set("finding", Value::Text(finding.key().to_owned()));
+        if let Some(note) = note {
+            args.set("note", Value::Text(note));
+        }
+        args.set("incident", Value::Text(incident.to_string()));
+        Self::typed(&ANSWER, "incident answer", args)
+    }
+
+    /// `/incident ack`, as the page's button gives it.
+    pub fn ack(incident: IncidentId) -> Self {
+        let mut args = Args::default();
+        args.set("incident", Value::Text(incident.to_string()));
+        Self::typed(&ACK, "incident ack", args)
+    }
+
+    /// `/playbook`, as its section picker gives it.
+    pub fn playbook(technique: &str, section: Option<SectionKind>, private: bool) -> Self {
+        let mut args = Args::default();
+        args.set("technique", Value::Text(technique.to_owned()));
+        if let Some(section) = section {
+            args.set("section", Value::Text(section.key().to_owned()));
+        }
+        args.set("private", Value::Bool(private));
+        Self::typed(&PLAYBOOK, "playbook", args)
+    }
+
+    /// Given through a control on a message (a button, a menu, a button's form): the reply
+    /// redraws that message in place.
+    #[must_use]
+    pub fn pressed(mut self, pressed: bool) -> Self {
+        self.pressed = pressed;
+        self
+    }
+
+    /// Whether it was given through a control on a message.
+    pub fn is_pressed(&self) -> bool {
+        self.pressed
+    }
+
+    pub fn decl(&self) -> &'static Decl {
+        self.decl
+    }
+
+    /// `incident open`: the command and subcommand.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub fn args(&self) -> &Args {
+        &self.args
+    }
+
+    pub fn handler(&self) -> Handler {
+        self.run
+    }
+
+    /// Its name in logs and metrics: the path, and a given option that needs a role of its
+    /// own (`oncall override`).
+    pub fn name(&self) -> String {
+        let mut name = self.path.clone();
+        for o in self.decl.options() {
+            if o.role.is_some() && self.args.has(o.name) {
+                name.push(' ');
+                name.push_str(o.name);
+            }
+        }
+        name
+    }
+
+    /// The role it needs and what it does (as a refusal says it), from its declaration: a
+    /// given option that needs more raises it (`/oncall override`).
+    pub fn needs(&self) -> (Role, &'static str) {
+        self.decl
+            .options()
+            .iter()
+            .filter(|o| self.args.has(o.name))
+            .filter_map(|o| o.role)
+            .fold(
+                (self.decl.role, self.decl.action),
+                |need, (role, action)| {
+                    if role > need.0 { (role, action) } else { need }
+                },
+            )
+    }
+}
+
+fn not_runnable(_: &Service, _: &Args, _: &Origin) -> Result<Reply, UserError> {
+    tracing::error!("a declaration that does not run was invoked");
+    Err(UserError(
+        "This does not run (socbot's mistake, logged).".into(),
+    ))
 }
 
 /// One argument's value, as an adapter read it.
@@ -185,6 +370,97 @@ pub enum Value {
     User(crate::id::DiscordId),
 }
 
+/// What an option's value is read as: checked when the command is parsed ([`Opt::check`]),
+/// read by the handler ([`Args::get`]), with the same answer when it is wrong.
+pub trait FromArg: Sized {
+    fn from_arg(value: &Value) -> Result<Self, UserError>;
+}
+
+/// A value the adapter read as text, parsed by `parse`.
+fn from_text<T, E>(value: &Value, parse: impl Fn(&str) -> Result<T, E>) -> Result<T, UserError>
+where
+    UserError: From<E>,
+{
+    match value {
+        Value::Text(s) => parse(s).map_err(UserError::from),
+        other => Err(UserError(format!("`{other:?}` is not text."))),
+    }
+}
+
+impl From<incident::ParseError> for UserError {
+    fn from(e: incident::ParseError) -> Self {
+        UserError(format!("{e}."))
+    }
+}
+
+impl FromArg for IncidentId {
+    fn from_arg(value: &Value) -> Result<Self, UserError> {
+        from_text(value, IncidentId::parse)
+    }
+}
+
+impl FromArg for Finding {
+    fn from_arg(value: &Value) -> Result<Self, UserError> {
+        from_text(value, Finding::parse)
+    }
+}
+
+impl FromArg for Resolution {
+    fn from_arg(value: &Value) -> Result<Self, UserError> {
+        from_text(value, Resolution::parse)
+    }
+}
+
+impl FromArg for IncidentStatus {
+    fn from_arg(value: &Value) -> Result<Self, UserError> {
+        from_text(value, IncidentStatus::parse)
+    }
+}
+
+impl FromArg for SectionKind {
+    fn from_arg(value: &Value) -> Result<Self, UserError> {
+        from_text(value, |s| {
+            SectionKind::from_user(s).ok_or_else(|| {
+                let keys: Vec<_> = SectionKind::KNOWN.iter().map(|k| k.key()).collect();
+                UserError(format!(
+                    "no section `{s}`; use one of: {}.",
+                    keys.join(", ")
+                ))
+            })
+        })
+    }
+}
+
+/// A time, e.g. 2026-11-23T09:00:00Z.
+impl FromArg for chrono::DateTime<chrono::Utc> {
+    fn from_arg(value: &Value) -> Result<Self, UserError> {
+        from_text(value, |t| {
+            chrono::DateTime::parse_from_rfc3339(t.trim())
+                .map(|at| at.to_utc())
+                .map_err(|_| UserError(format!("`{t}` is not a time like 2026-11-23T09:00:00Z.")))
+        })
+    }
+}
+
+/// How long an on-call override lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hours(pub u32);
+
+impl FromArg for Hours {
+    fn from_arg(value: &Value) -> Result<Self, UserError> {
+        let hours = match value {
+            Value::Int(i) => *i,
+            other => return Err(UserError(format!("`{other:?}` is not a number."))),
+        };
+        u32::try_from(hours).map(Hours).map_err(|_| {
+            UserError(format!(
+                "{hours} hours is not an override length; put 1 to {} hours.",
+                Override::MAX_HOURS
+            ))
+        })
+    }
+}
+
 /// The arguments given to a command, by option name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Args(Vec<(&'static str, Value)>);
@@ -193,46 +469,51 @@ impl Args {
     pub fn set(&mut self, name: &'static str, value: Value) {
         self.0.push((name, value));
     }
-    fn get(&self, name: &str) -> Option<&Value> {
+    fn value(&self, name: &str) -> Option<&Value> {
         self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
     pub fn has(&self, name: &str) -> bool {
-        self.get(name).is_some()
+        self.value(name).is_some()
     }
     pub fn text(&self, name: &str) -> Option<String> {
-        match self.get(name) {
+        match self.value(name) {
             Some(Value::Text(s)) => Some(s.clone()),
             _ => None,
         }
     }
     pub fn int(&self, name: &str) -> Option<i64> {
-        match self.get(name) {
+        match self.value(name) {
             Some(Value::Int(i)) => Some(*i),
             _ => None,
         }
     }
     pub fn flag(&self, name: &str) -> bool {
-        matches!(self.get(name), Some(Value::Bool(true)))
+        matches!(self.value(name), Some(Value::Bool(true)))
     }
     pub fn user(&self, name: &str) -> Option<crate::id::DiscordId> {
-        match self.get(name) {
+        match self.value(name) {
             Some(Value::User(u)) => Some(*u),
             _ => None,
         }
     }
-    fn required(&self, name: &str) -> Result<String, UserError> {
+    /// The text of a required option.
+    pub fn required(&self, name: &str) -> Result<String, UserError> {
         self.text(name)
             .ok_or_else(|| UserError(format!("Give `{name}`.")))
     }
-    fn incident(&self) -> Result<Option<IncidentId>, UserError> {
-        self.text("incident")
-            .map(|s| IncidentId::parse(&s).map_err(bad))
-            .transpose()
+    /// Option `name` read as a `T`, if given.
+    pub fn get<T: FromArg>(&self, name: &str) -> Result<Option<T>, UserError> {
+        self.value(name).map(T::from_arg).transpose()
     }
-}
-
-fn bad(e: incident::ParseError) -> UserError {
-    UserError(format!("{e}."))
+    /// Required option `name` read as a `T`.
+    pub fn need<T: FromArg>(&self, name: &str) -> Result<T, UserError> {
+        self.get(name)?
+            .ok_or_else(|| UserError(format!("Give `{name}`.")))
+    }
+    /// The incident named (None: the thread's).
+    pub fn incident(&self) -> Result<Option<IncidentId>, UserError> {
+        self.get("incident")
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -251,7 +532,8 @@ const INCIDENT: Opt = opt(
     "incident",
     "Incident, e.g. INC-12 (default: this thread's)",
     Kind::Incident,
-);
+)
+.typed::<IncidentId>();
 
 fn sections() -> Vec<(String, String)> {
     SectionKind::KNOWN
@@ -294,10 +576,10 @@ const PLAYBOOK: Decl = Decl {
     body: Body::Run {
         options: &[
             TECHNIQUE,
-            opt("section", "Show only this section", Kind::Choice(sections)),
+            opt("section", "Show only this section", Kind::Choice(sections)).typed::<SectionKind>(),
             opt("private", "Only you see the answer", Kind::Boolean),
         ],
-        build: playbook,
+        run: Handler::Read(super::playbook::command),
     },
 };
 
@@ -315,12 +597,12 @@ const fn text(name: &'static str, description: &'static str, max: usize) -> Opt 
 }
 
 /// A subcommand: its name, description, role and action (as a refusal says it), options
-/// and builder.
+/// and handler.
 const fn sub(
     (name, description): (&'static str, &'static str),
     (role, action): (Role, &'static str),
     options: &'static [Opt],
-    build: Builder,
+    run: Handler,
 ) -> Decl {
     Decl {
         name,
@@ -328,125 +610,141 @@ const fn sub(
         description,
         role,
         action,
-        body: Body::Run { options, build },
+        body: Body::Run { options, run },
     }
 }
 
-const INCIDENT_SUBS: [Decl; 10] = [
-    sub(
-        (
-            "open",
-            "Open an incident with its own thread and the playbook's questions",
-        ),
-        (Role::L1, "open incidents"),
-        &[
-            TECHNIQUE,
-            text("title", "A short title", incident::TITLE_MAX)
-                .required()
-                .rest(),
-            text(
-                "alert",
-                "The alert or ticket that started it",
-                incident::ALERT_MAX,
-            )
+const OPEN: Decl = sub(
+    (
+        "open",
+        "Open an incident with its own thread and the playbook's questions",
+    ),
+    (Role::L1, "open incidents"),
+    &[
+        TECHNIQUE,
+        text("title", "A short title", incident::TITLE_MAX)
+            .required()
             .rest(),
-        ],
-        open,
+        text(
+            "alert",
+            "The alert or ticket that started it",
+            incident::ALERT_MAX,
+        )
+        .rest(),
+    ],
+    Handler::Incident(Incidents::open),
+);
+
+const ANSWER: Decl = sub(
+    (
+        "answer",
+        "Answer an analysis question (or change an answer)",
     ),
-    sub(
-        (
-            "answer",
-            "Answer an analysis question (or change an answer)",
-        ),
-        (Role::L1, "answer questions"),
-        &[
-            opt(
-                "question",
-                "Question number (q1 = 1)",
-                Kind::Integer {
-                    min: 1,
-                    max: MAX_QUESTIONS as i64,
-                },
-            )
-            .required(),
-            opt("finding", "What the answer is", Kind::Choice(findings)).required(),
-            text("note", "What you saw", incident::NOTE_MAX).rest(),
-            INCIDENT,
-        ],
-        answer,
+    (Role::L1, "answer questions"),
+    &[
+        opt(
+            "question",
+            "Question number (q1 = 1)",
+            Kind::Integer {
+                min: 1,
+                max: MAX_QUESTIONS as i64,
+            },
+        )
+        .required(),
+        opt("finding", "What the answer is", Kind::Choice(findings))
+            .required()
+            .typed::<Finding>(),
+        text("note", "What you saw", incident::NOTE_MAX).rest(),
+        INCIDENT,
+    ],
+    Handler::Incident(Incidents::answer),
+);
+
+const NOTE: Decl = sub(
+    ("note", "Add a note to the timeline"),
+    (Role::L1, "add notes"),
+    &[
+        text("text", "The note", incident::NOTE_MAX)
+            .required()
+            .rest(),
+        INCIDENT,
+    ],
+    Handler::Incident(Incidents::note),
+);
+
+const ESCALATE: Decl = sub(
+    ("escalate", "Escalate to Tier 2 by hand"),
+    (Role::L1, "escalate"),
+    &[
+        text("reason", "Why", incident::REASON_MAX)
+            .required()
+            .rest(),
+        INCIDENT,
+    ],
+    Handler::Incident(Incidents::escalate),
+);
+
+const STATUS: Decl = sub(
+    ("status", "Answers, decision and timeline"),
+    (Role::L1, "read incidents"),
+    &[INCIDENT],
+    Handler::Incident(Incidents::status),
+);
+
+const LIST: Decl = sub(
+    ("list", "List incidents"),
+    (Role::L1, "list incidents"),
+    &[opt(
+        "status",
+        "Only incidents with this status",
+        Kind::Choice(statuses),
+    )
+    .typed::<IncidentStatus>()],
+    Handler::Unlocked(Incidents::list_page),
+);
+
+const CLOSE: Decl = sub(
+    ("close", "Close the incident (Tier 2)"),
+    (Role::T2, "close incidents"),
+    &[
+        opt("resolution", "How it ended", Kind::Choice(resolutions))
+            .required()
+            .typed::<Resolution>(),
+        text("summary", "What it was", incident::SUMMARY_MAX).rest(),
+        INCIDENT,
+    ],
+    Handler::Incident(Incidents::close),
+);
+
+const EXPORT: Decl = sub(
+    ("export", "The whole timeline as a markdown file"),
+    (Role::L1, "export incidents"),
+    &[INCIDENT],
+    Handler::Incident(Incidents::export),
+);
+
+const ACK: Decl = sub(
+    (
+        "ack",
+        "Acknowledge the page: stops paging, you own it (Tier 2)",
     ),
-    sub(
-        ("note", "Add a note to the timeline"),
-        (Role::L1, "add notes"),
-        &[
-            text("text", "The note", incident::NOTE_MAX)
-                .required()
-                .rest(),
-            INCIDENT,
-        ],
-        note,
+    (Role::T2, "acknowledge pages"),
+    &[INCIDENT],
+    Handler::Incident(Incidents::ack),
+);
+
+const ATTACH: Decl = sub(
+    (
+        "playbook",
+        "Attach a playbook to an incident that has none and post its questions",
     ),
-    sub(
-        ("escalate", "Escalate to Tier 2 by hand"),
-        (Role::L1, "escalate"),
-        &[
-            text("reason", "Why", incident::REASON_MAX)
-                .required()
-                .rest(),
-            INCIDENT,
-        ],
-        escalate,
-    ),
-    sub(
-        ("status", "Answers, decision and timeline"),
-        (Role::L1, "read incidents"),
-        &[INCIDENT],
-        status,
-    ),
-    sub(
-        ("list", "List incidents"),
-        (Role::L1, "list incidents"),
-        &[opt(
-            "status",
-            "Only incidents with this status",
-            Kind::Choice(statuses),
-        )],
-        list,
-    ),
-    sub(
-        ("close", "Close the incident (Tier 2)"),
-        (Role::T2, "close incidents"),
-        &[
-            opt("resolution", "How it ended", Kind::Choice(resolutions)).required(),
-            text("summary", "What it was", incident::SUMMARY_MAX).rest(),
-            INCIDENT,
-        ],
-        close,
-    ),
-    sub(
-        ("export", "The whole timeline as a markdown file"),
-        (Role::L1, "export incidents"),
-        &[INCIDENT],
-        export,
-    ),
-    sub(
-        (
-            "ack",
-            "Acknowledge the page: stops paging, you own it (Tier 2)",
-        ),
-        (Role::T2, "acknowledge pages"),
-        &[INCIDENT],
-        ack,
-    ),
-    sub(
-        (
-            "playbook",
-            "Attach a playbook to an incident that has none and post its questions",
-        ),
-        (Role::L1, "attach playbooks"),
-        &[TECHNIQUE, INCIDENT],
-        attach,
-    ),
+    (Role::L1, "attach playbooks"),
+    &[TECHNIQUE, INCIDENT],
+    Handler::Incident(Incidents::attach),
+);
+
+const INCIDENT_SUBS: [Decl; 10] = [
+    OPEN, ANSWER, NOTE, ESCALATE, STATUS, LIST, CLOSE, EXPORT, ACK, ATTACH,
 ];
 
 const ONCALL: Decl = Decl {
@@ -471,13 +769,15 @@ const ONCALL: Decl = Decl {
                     max: Override::MAX_HOURS as i64,
                 },
             )
-            .with("override"),
+            .with("override")
+            .typed::<Hours>(),
             text("reason", "Why (shown with the override)", 200)
                 .with("override")
                 .rest(),
-            text("at", "Who is on call at this time (RFC 3339), not now", 40),
+            text("at", "Who is on call at this time (RFC 3339), not now", 40)
+                .typed::<chrono::DateTime<chrono::Utc>>(),
         ],
-        build: oncall,
+        run: Handler::Oncall(Incidents::oncall),
     },
 };
 
@@ -489,7 +789,7 @@ const COVERAGE: Decl = Decl {
     action: "read coverage",
     body: Body::Run {
         options: &[opt("tactic", "Only this ATT&CK tactic", Kind::Choice(tactics)).rest()],
-        build: coverage,
+        run: Handler::Async(Service::coverage_command),
     },
 };
 
@@ -504,130 +804,6 @@ const HELP: Decl = Decl {
 
 /// Every command, in the order Discord and `/help` show them.
 pub static COMMANDS: &[Decl] = &[PLAYBOOK, INCIDENT_CMD, ONCALL, COVERAGE, HELP];
-
-// ---------------------------------------------------------------------------------------------
-// Builders: arguments → Command.
-
-fn playbook(a: &Args) -> Result<Command, UserError> {
-    let section = match a.text("section") {
-        None => None,
-        Some(s) => Some(SectionKind::from_user(&s).ok_or_else(|| {
-            let keys: Vec<_> = SectionKind::KNOWN.iter().map(|k| k.key()).collect();
-            UserError(format!(
-                "no section `{s}`; use one of: {}.",
-                keys.join(", ")
-            ))
-        })?),
-    };
-    Ok(Command::Playbook {
-        technique: a.required("technique")?,
-        section,
-        private: a.flag("private"),
-    })
-}
-
-fn open(a: &Args) -> Result<Command, UserError> {
-    Ok(Command::Incident(IncidentCommand::Open {
-        technique: a.required("technique")?,
-        title: a.required("title")?,
-        alert: a.text("alert"),
-    }))
-}
-
-fn answer(a: &Args) -> Result<Command, UserError> {
-    Ok(Command::Incident(IncidentCommand::Answer {
-        incident: a.incident()?,
-        question: usize::try_from(a.int("question").unwrap_or(0)).unwrap_or(0),
-        finding: Finding::parse(&a.required("finding")?).map_err(bad)?,
-        note: a.text("note"),
-        via_button: false,
-    }))
-}
-
-fn note(a: &Args) -> Result<Command, UserError> {
-    Ok(Command::Incident(IncidentCommand::Note {
-        incident: a.incident()?,
-        text: a.required("text")?,
-    }))
-}
-
-fn escalate(a: &Args) -> Result<Command, UserError> {
-    Ok(Command::Incident(IncidentCommand::Escalate {
-        incident: a.incident()?,
-        reason: a.required("reason")?,
-    }))
-}
-
-fn status(a: &Args) -> Result<Command, UserError> {
-    Ok(Command::Incident(IncidentCommand::Status {
-        incident: a.incident()?,
-    }))
-}
-
-fn list(a: &Args) -> Result<Command, UserError> {
-    let filter = a.text("status").map(|s| IncidentStatus::parse(&s));
-    Ok(Command::Incident(IncidentCommand::List {
-        filter: filter.transpose().map_err(bad)?,
-    }))
-}
-
-fn close(a: &Args) -> Result<Command, UserError> {
-    Ok(Command::Incident(IncidentCommand::Close {
-        incident: a.incident()?,
-        resolution: Resolution::parse(&a.required("resolution")?).map_err(bad)?,
-        summary: a.text("summary"),
-    }))
-}
-
-fn export(a: &Args) -> Result<Command, UserError> {
-    Ok(Command::Incident(IncidentCommand::Export {
-        incident: a.incident()?,
-    }))
-}
-
-fn ack(a: &Args) -> Result<Command, UserError> {
-    Ok(Command::Incident(IncidentCommand::Ack {
-        incident: a.incident()?,
-    }))
-}
-
-fn attach(a: &Args) -> Result<Command, UserError> {
-    Ok(Command::Incident(IncidentCommand::Playbook {
-        incident: a.incident()?,
-        technique: a.required("technique")?,
-    }))
-}
-
-fn oncall(a: &Args) -> Result<Command, UserError> {
-    let Some(user) = a.user("override") else {
-        let at = a.text("at").map(|t| {
-            chrono::DateTime::parse_from_rfc3339(t.trim())
-                .map(|at| at.to_utc())
-                .map_err(|_| UserError(format!("`{t}` is not a time like 2026-11-23T09:00:00Z.")))
-        });
-        return Ok(Command::Oncall(OncallCommand::Show {
-            at: at.transpose()?,
-        }));
-    };
-    let hours = a.int("hours").unwrap_or(DEFAULT_OVERRIDE_HOURS.into());
-    let hours = u32::try_from(hours).map_err(|_| {
-        UserError(format!(
-            "{hours} hours is not an override length; put 1 to {} hours.",
-            Override::MAX_HOURS
-        ))
-    })?;
-    Ok(Command::Oncall(OncallCommand::Override {
-        user,
-        hours,
-        reason: a.text("reason"),
-    }))
-}
-
-fn coverage(a: &Args) -> Result<Command, UserError> {
-    Ok(Command::Coverage {
-        tactic: a.text("tactic"),
-    })
-}
 
 // ---------------------------------------------------------------------------------------------
 // Reading the table.
@@ -668,13 +844,13 @@ pub fn pick_subcommand(group: &Decl, given: Option<&str>) -> UserError {
     })
 }
 
-/// Checks the required options are given, then builds the command (`path` names it in the
-/// answer when one is missing).
-pub fn build(path: &str, decl: &Decl, args: &Args) -> Result<Parsed, UserError> {
+/// Checks the required options are given and every value given reads as its option's type,
+/// then makes the invocation (`path` names it in the answer when an option is missing).
+pub fn build(path: &str, decl: &'static Decl, args: Args) -> Result<Parsed, UserError> {
     match decl.body {
         Body::Help => Ok(Parsed::Help),
         Body::Group(_) => Err(pick_subcommand(decl, None)),
-        Body::Run { options, build } => {
+        Body::Run { options, run } => {
             if let Some(missing) = options.iter().find(|o| o.required && !args.has(o.name)) {
                 return Err(UserError(format!(
                     "Give `{}` ({}): `{}`.",
@@ -683,7 +859,12 @@ pub fn build(path: &str, decl: &Decl, args: &Args) -> Result<Parsed, UserError> 
                     usage(path, decl)
                 )));
             }
-            build(args).map(Parsed::Run)
+            for o in options {
+                if let (Some(check), Some(value)) = (o.check, args.value(o.name)) {
+                    check(value)?;
+                }
+            }
+            Ok(Parsed::Run(Invocation::new(decl, path, run, args)))
         }
     }
 }
@@ -713,93 +894,111 @@ pub fn who(decl: &Decl) -> String {
     out
 }
 
-/// The role a command needs and what it does (as a refusal says it), from its declaration.
-/// An option with a role of its own (`/oncall override`) is named as the command's last word.
-fn needs(cmd: &Command) -> (Role, &'static str) {
-    let name = cmd.name();
-    let table = runnable();
-    if let Some((_, decl)) = table.iter().find(|(path, _)| path == name) {
-        return (decl.role, decl.action);
-    }
-    name.rsplit_once(' ')
-        .and_then(|(path, option)| {
-            let (_, decl) = table.iter().find(|(p, _)| p == path)?;
-            let (role, action) = decl.option(option)?.role?;
-            Some((role.max(decl.role), action))
-        })
-        .unwrap_or((Role::Everyone, "do that"))
-}
-
-/// The role a command needs: the execute path checks it.
-pub fn role_of(cmd: &Command) -> Role {
-    needs(cmd).0
-}
-
-/// What a command does, as a refusal says it ("You need the L1 role … to open incidents").
-pub fn action_of(cmd: &Command) -> &'static str {
-    needs(cmd).1
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The command at `path` with `args` given as `(name, value)`.
+    fn invoke(path: &str, args: &[(&'static str, Value)]) -> Result<Invocation, UserError> {
+        let (path, decl) = runnable().into_iter().find(|(p, _)| p == path).unwrap();
+        let mut given = Args::default();
+        for (name, value) in args {
+            given.set(name, value.clone());
+        }
+        match build(&path, decl, given)? {
+            Parsed::Run(invocation) => Ok(invocation),
+            Parsed::Help => panic!("{path} is help"),
+        }
+    }
+
     #[test]
-    fn every_command_variant_has_the_role_its_declaration_names() {
-        let inc = |c| Command::Incident(c);
+    fn a_command_needs_the_role_its_declaration_names_and_an_option_can_raise_it() {
+        let text = |s: &str| Value::Text(s.into());
         let cases = [
+            ("playbook", vec![("technique", text("T1"))], Role::Everyone),
+            ("coverage", vec![], Role::Everyone),
+            ("oncall", vec![], Role::Everyone),
+            ("incident status", vec![], Role::L1),
+            ("incident list", vec![], Role::L1),
+            ("incident export", vec![], Role::L1),
+            ("incident ack", vec![], Role::T2),
             (
-                Command::Playbook {
-                    technique: "T1".into(),
-                    section: None,
-                    private: false,
-                },
-                Role::Everyone,
-            ),
-            (Command::Coverage { tactic: None }, Role::Everyone),
-            (
-                Command::Oncall(OncallCommand::Show { at: None }),
-                Role::Everyone,
-            ),
-            (
-                Command::Oncall(OncallCommand::Override {
-                    user: crate::id::DiscordId::new(1).unwrap(),
-                    hours: 1,
-                    reason: None,
-                }),
+                "incident close",
+                vec![("resolution", text("benign"))],
                 Role::T2,
             ),
-            (inc(IncidentCommand::Status { incident: None }), Role::L1),
-            (inc(IncidentCommand::List { filter: None }), Role::L1),
-            (inc(IncidentCommand::Export { incident: None }), Role::L1),
-            (inc(IncidentCommand::Ack { incident: None }), Role::T2),
+            ("incident note", vec![("text", text("x"))], Role::L1),
+        ];
+        for (path, args, role) in cases {
+            let invocation = invoke(path, &args).unwrap();
+            assert_eq!(invocation.needs().0, role, "{path}");
+            assert_eq!(invocation.name(), path);
+        }
+        let over = invoke(
+            "oncall",
+            &[(
+                "override",
+                Value::User(crate::id::DiscordId::new(1).unwrap()),
+            )],
+        )
+        .unwrap();
+        assert_eq!(over.needs(), (Role::T2, "override the on-call rotation"));
+        assert_eq!(over.name(), "oncall override");
+        let ack = invoke("incident ack", &[]).unwrap();
+        assert_eq!(ack.needs().1, "acknowledge pages");
+        assert_eq!(Invocation::ack(IncidentId(3)), ack_with("INC-3"));
+    }
+
+    fn ack_with(incident: &str) -> Invocation {
+        invoke(
+            "incident ack",
+            &[("incident", Value::Text(incident.into()))],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn values_are_checked_as_their_options_type_before_any_handler_runs() {
+        let text = |s: &str| Value::Text(s.into());
+        let bad = [
             (
-                inc(IncidentCommand::Close {
-                    incident: None,
-                    resolution: Resolution::Benign,
-                    summary: None,
-                }),
-                Role::T2,
+                "incident ack",
+                vec![("incident", text("twelve"))],
+                "incident id",
             ),
             (
-                inc(IncidentCommand::Note {
-                    incident: None,
-                    text: "x".into(),
-                }),
-                Role::L1,
+                "incident answer",
+                vec![("question", Value::Int(1)), ("finding", text("maybe"))],
+                "use concerning, clear or unknown",
+            ),
+            ("oncall", vec![("at", text("soon"))], "not a time like"),
+            (
+                "oncall",
+                vec![
+                    (
+                        "override",
+                        Value::User(crate::id::DiscordId::new(4).unwrap()),
+                    ),
+                    ("hours", Value::Int(-3)),
+                ],
+                "-3 hours is not an override length",
+            ),
+            (
+                "playbook",
+                vec![("technique", text("T1")), ("section", text("nope"))],
+                "no section `nope`",
             ),
         ];
-        for (cmd, role) in cases {
-            assert_eq!(role_of(&cmd), role, "{}", cmd.name());
+        for (path, args, says) in bad {
+            let e = invoke(path, &args).unwrap_err();
+            assert!(e.0.contains(says), "{path}: {}", e.0);
         }
-        let over = Command::Oncall(OncallCommand::Override {
-            user: crate::id::DiscordId::new(1).unwrap(),
-            hours: 1,
-            reason: None,
-        });
-        assert_eq!(action_of(&over), "override the on-call rotation");
-        let ack = inc(IncidentCommand::Ack { incident: None });
-        assert_eq!(action_of(&ack), "acknowledge pages");
+        let typed = Invocation::answer(IncidentId(2), 3, Finding::Clear, Some("ok".into()));
+        let args = typed.args();
+        assert_eq!(args.incident().unwrap(), Some(IncidentId(2)));
+        assert_eq!(args.need::<Finding>("finding").unwrap(), Finding::Clear);
+        assert_eq!(args.int("question"), Some(3));
+        assert!(!typed.is_pressed() && typed.clone().pressed(true).is_pressed());
     }
 
     #[test]
@@ -836,7 +1035,7 @@ mod tests {
             .unwrap();
         let mut args = Args::default();
         args.set("technique", Value::Text("T1059".into()));
-        let e = build(&path, decl, &args).unwrap_err();
+        let e = build(&path, decl, args).unwrap_err();
         assert!(e.0.contains("Give `title`"), "{}", e.0);
         assert!(
             e.0.contains("/incident open technique title [alert]"),

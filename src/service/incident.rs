@@ -9,96 +9,18 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio::sync::{Mutex, MutexGuard};
 
+use super::commands::{Decide, Handler, Invocation};
 use super::paging::{Paging, PagingChanges};
-use super::{Actor, Command, Reply, Role, UserError};
+use super::{Actor, Reply, Role, UserError};
 use crate::config::RolesConfig;
 use crate::effects::{Effect, Notice, Outbox, OutboxEntry};
 use crate::id::DiscordId;
 use crate::incident::{
-    self as domain, ActorRef, DefaultPolicy, DomainError, Event, EventKind, Finding, Incident,
-    IncidentId, IncidentStatus, Resolution,
+    self as domain, ActorRef, DefaultPolicy, DomainError, Event, EventKind, Incident, IncidentId,
+    IncidentStatus,
 };
 use crate::playbook::Library;
 use crate::store::{Batch, Committed, Store, StoreError, Written};
-
-/// An incident command, as parsed by an adapter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IncidentCommand {
-    Open {
-        technique: String,
-        title: String,
-        alert: Option<String>,
-    },
-    Answer {
-        incident: Option<IncidentId>,
-        question: usize,
-        finding: Finding,
-        note: Option<String>,
-        via_button: bool,
-    },
-    Note {
-        incident: Option<IncidentId>,
-        text: String,
-    },
-    Escalate {
-        incident: Option<IncidentId>,
-        reason: String,
-    },
-    Status {
-        incident: Option<IncidentId>,
-    },
-    List {
-        filter: Option<IncidentStatus>,
-    },
-    Close {
-        incident: Option<IncidentId>,
-        resolution: Resolution,
-        summary: Option<String>,
-    },
-    Export {
-        incident: Option<IncidentId>,
-    },
-    /// Acknowledge the page: stops the paging chain and makes the actor the owner.
-    Ack {
-        incident: Option<IncidentId>,
-    },
-    /// Attach a playbook to an incident that has none (one an alert opened) and post its
-    /// questions.
-    Playbook {
-        incident: Option<IncidentId>,
-        technique: String,
-    },
-}
-
-impl IncidentCommand {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Open { .. } => "incident open",
-            Self::Answer { .. } => "incident answer",
-            Self::Note { .. } => "incident note",
-            Self::Escalate { .. } => "incident escalate",
-            Self::Status { .. } => "incident status",
-            Self::List { .. } => "incident list",
-            Self::Close { .. } => "incident close",
-            Self::Export { .. } => "incident export",
-            Self::Ack { .. } => "incident ack",
-            Self::Playbook { .. } => "incident playbook",
-        }
-    }
-}
-
-/// `/oncall …`
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OncallCommand {
-    /// Who is on call now (or at `at`), and next.
-    Show { at: Option<DateTime<Utc>> },
-    /// Put `user` on call for `hours`.
-    Override {
-        user: DiscordId,
-        hours: u32,
-        reason: Option<String>,
-    },
-}
 
 /// Where and when a command was issued.
 #[derive(Debug, Clone)]
@@ -225,15 +147,20 @@ fn domain_err(e: DomainError) -> UserError {
     UserError(format!("{}.", e.to_string().trim_end_matches('.')))
 }
 
-/// What a handler has to go on.
-pub(super) struct Cx<'a> {
+/// What an incident or on-call handler has to go on (besides its arguments).
+pub struct Cx<'a> {
     pub origin: &'a Origin,
     pub actor: ActorRef,
     pub library: &'a Library,
+    /// Given through a control on a message (a button, its form): see [`Invocation::pressed`].
+    pub pressed: bool,
 }
 
+/// What an incident or on-call handler decided, or the refusal.
+pub type Decided = Result<Step, UserError>;
+
 /// What a handler decided, for the execute path to carry out.
-pub(super) enum Step {
+pub enum Step {
     /// Nothing to write: the reply.
     Reply(Reply),
     /// A change to one incident; replied to once it is on disk.
@@ -243,7 +170,7 @@ pub(super) enum Step {
 }
 
 /// A change to one incident: its new events and the effects they cause.
-pub(super) struct Change {
+pub struct Change {
     pub id: IncidentId,
     /// The incident before; None when this change opens it.
     pub before: Option<Incident>,
@@ -575,43 +502,61 @@ impl Incidents {
         }
     }
 
+    /// Whether `actor` may run `invocation`: the role its declaration (and the options
+    /// given) need, or the refusal naming the roles that would do.
+    pub fn permit(&self, invocation: &Invocation, actor: &Actor) -> Result<(), UserError> {
+        let (role, action) = invocation.needs();
+        if self.may(role, actor) {
+            Ok(())
+        } else {
+            Err(self.refusal(role, action))
+        }
+    }
+
     /// The execute path every incident and on-call command takes: an interaction is handled
     /// once (a repeat is answered with nothing), the role the command needs is checked, then
-    /// under the incident lock its handler loads what it needs and asks the domain, and what it
-    /// decided is committed (the lock let go before waiting for the disk) and replied to only
-    /// once it is on disk.
+    /// (under the incident lock when its handler is [`Handler::Incident`]) its handler loads
+    /// what it needs and asks the domain, and what it decided is committed (the lock let go
+    /// before waiting for the disk) and replied to only once it is on disk.
     pub async fn execute(
         &self,
-        command: Command,
+        invocation: &Invocation,
         origin: &Origin,
         library: &Library,
     ) -> Result<Reply, UserError> {
+        let (decide, locked): (Decide, bool) = match invocation.handler() {
+            Handler::Incident(decide) => (decide, true),
+            // Listing and the rotation read no one incident to decide on: no lock.
+            Handler::Unlocked(decide) | Handler::Oncall(decide) => (decide, false),
+            Handler::Read(_) | Handler::Async(_) => {
+                tracing::error!(
+                    command = invocation.path(),
+                    "not an incident command; not run"
+                );
+                return Err(UserError(
+                    "This is not an incident command (socbot's mistake, logged).".into(),
+                ));
+            }
+        };
         if let Some(i) = origin.interaction
             && self.store.interaction_seen(i).map_err(internal)?
         {
             return Ok(Reply::Duplicate);
         }
-        let role = super::role_of(&command);
-        if !self.may(role, &origin.actor) {
-            return Err(self.refusal(role, super::action_of(&command)));
-        }
+        self.permit(invocation, &origin.actor)?;
         let cx = Cx {
             origin,
             // Events keep the number they always had: 0 for the console.
             actor: ActorRef::new(DiscordId::raw(origin.actor.id), origin.actor.name.clone()),
             library,
+            pressed: invocation.is_pressed(),
         };
-        // Listing and the rotation read no one incident to decide on: no lock.
-        let locked = !matches!(
-            command,
-            Command::Incident(IncidentCommand::List { .. }) | Command::Oncall(_)
-        );
         let commit = if locked {
             Some(self.begin().await)
         } else {
             None
         };
-        match self.decide(command, &cx)? {
+        match decide(self, invocation.args(), &cx)? {
             Step::Reply(reply) => Ok(reply),
             Step::Write(change) => {
                 // Only commands decided under the lock write (`locked` above).
@@ -730,7 +675,8 @@ mod store_problem_tests {
 #[cfg(test)]
 mod execute_tests {
     use super::*;
-    use crate::service::{Command, Recorded};
+    use crate::service::commands::{self, Parsed};
+    use crate::service::{Invocation, Recorded};
 
     const L1: u64 = 11;
     const T2: u64 = 22;
@@ -791,25 +737,37 @@ mod execute_tests {
         }
     }
 
-    fn open() -> Command {
-        Command::Incident(IncidentCommand::Open {
-            technique: "T1583.006".into(),
-            title: "odd domain".into(),
-            alert: None,
-        })
+    /// `path` with `args` given as text, as an adapter parses it.
+    fn command(path: &str, args: &[(&'static str, &str)]) -> Invocation {
+        let (path, decl) = commands::runnable()
+            .into_iter()
+            .find(|(p, _)| p == path)
+            .unwrap();
+        let mut given = commands::Args::default();
+        for (name, value) in args {
+            given.set(name, commands::Value::Text((*value).into()));
+        }
+        let Ok(Parsed::Run(invocation)) = commands::build(&path, decl, given) else {
+            panic!("{path} does not parse")
+        };
+        invocation
     }
 
-    fn note(text: &str) -> Command {
-        Command::Incident(IncidentCommand::Note {
-            incident: Some(IncidentId(1)),
-            text: text.into(),
-        })
+    fn open() -> Invocation {
+        command(
+            "incident open",
+            &[("technique", "T1583.006"), ("title", "odd domain")],
+        )
+    }
+
+    fn note(text: &str) -> Invocation {
+        command("incident note", &[("text", text), ("incident", "INC-1")])
     }
 
     #[tokio::test]
     async fn without_the_role_a_command_is_refused_naming_the_role_and_nothing_is_written() {
         let (inc, lib) = (incidents(), library());
-        let refused = inc.execute(open(), &origin(7, &[], Some(1)), &lib).await;
+        let refused = inc.execute(&open(), &origin(7, &[], Some(1)), &lib).await;
         let Err(UserError(text)) = refused else {
             panic!("{refused:?}")
         };
@@ -821,17 +779,14 @@ mod execute_tests {
         // Refused is not handled: the same interaction may come again once the role is given.
         assert!(!inc.store().interaction_seen(1).unwrap());
 
-        inc.execute(open(), &origin(7, &[L1], Some(2)), &lib)
+        inc.execute(&open(), &origin(7, &[L1], Some(2)), &lib)
             .await
             .unwrap();
-        let close = Command::Incident(IncidentCommand::Close {
-            incident: Some(IncidentId(1)),
-            resolution: Resolution::Benign,
-            summary: None,
-        });
-        let refused = inc
-            .execute(close.clone(), &origin(7, &[L1], Some(3)), &lib)
-            .await;
+        let close = command(
+            "incident close",
+            &[("resolution", "benign"), ("incident", "INC-1")],
+        );
+        let refused = inc.execute(&close, &origin(7, &[L1], Some(3)), &lib).await;
         let Err(UserError(text)) = refused else {
             panic!("{refused:?}")
         };
@@ -839,7 +794,7 @@ mod execute_tests {
             text.contains("T2 role (<@&22>) to close incidents"),
             "{text}"
         );
-        let closed = inc.execute(close, &origin(8, &[T2], Some(4)), &lib).await;
+        let closed = inc.execute(&close, &origin(8, &[T2], Some(4)), &lib).await;
         assert!(
             matches!(closed, Ok(Reply::Recorded(Recorded::Closed { .. }))),
             "{closed:?}"
@@ -849,17 +804,17 @@ mod execute_tests {
     #[tokio::test]
     async fn an_interaction_handled_once_is_answered_with_nothing_the_second_time() {
         let (inc, lib) = (incidents(), library());
-        let first = inc.execute(open(), &origin(7, &[L1], Some(9)), &lib).await;
+        let first = inc.execute(&open(), &origin(7, &[L1], Some(9)), &lib).await;
         assert!(
             matches!(first, Ok(Reply::IncidentOpened { .. })),
             "{first:?}"
         );
-        let again = inc.execute(open(), &origin(7, &[L1], Some(9)), &lib).await;
+        let again = inc.execute(&open(), &origin(7, &[L1], Some(9)), &lib).await;
         assert!(matches!(again, Ok(Reply::Duplicate)), "{again:?}");
         assert_eq!(inc.store().incident_ids().unwrap(), vec![1]);
 
         let noted = inc
-            .execute(note("seen before"), &origin(7, &[L1], Some(10)), &lib)
+            .execute(&note("seen before"), &origin(7, &[L1], Some(10)), &lib)
             .await;
         let Ok(Reply::Recorded(Recorded::Noted { incident, by, text })) = noted else {
             panic!("{noted:?}")
@@ -869,7 +824,7 @@ mod execute_tests {
             (IncidentId(1), "user7", "seen before")
         );
         let again = inc
-            .execute(note("seen before"), &origin(7, &[L1], Some(10)), &lib)
+            .execute(&note("seen before"), &origin(7, &[L1], Some(10)), &lib)
             .await;
         assert!(matches!(again, Ok(Reply::Duplicate)), "{again:?}");
         let (_, events) = inc.load(Some(IncidentId(1)), None).unwrap();
@@ -883,7 +838,7 @@ mod execute_tests {
     #[tokio::test]
     async fn the_console_user_needs_no_role() {
         let (inc, lib) = (incidents(), library());
-        let opened = inc.execute(open(), &origin(0, &[], None), &lib).await;
+        let opened = inc.execute(&open(), &origin(0, &[], None), &lib).await;
         assert!(
             matches!(opened, Ok(Reply::IncidentOpened { .. })),
             "{opened:?}"

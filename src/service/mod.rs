@@ -1,5 +1,7 @@
 //! The command router: `(command, actor, now) → reply`, shared by every adapter (Discord, the
-//! console). Knows nothing of Discord: replies are plain data that each adapter renders.
+//! console). A command is its declaration in the table ([`commands`]) and its arguments (an
+//! [`Invocation`]); [`Service::handle`] is the one execute path they all take. Knows nothing of
+//! Discord: replies are plain data that each adapter renders.
 
 pub mod alert;
 pub mod commands;
@@ -10,8 +12,8 @@ pub mod playbook;
 
 use std::sync::Arc;
 
-pub use commands::{Role, action_of, role_of};
-pub use incident::{IncidentCommand, Incidents, OncallCommand, Origin};
+pub use commands::{Invocation, Role};
+pub use incident::{Incidents, Origin};
 pub use library::LibraryHandle;
 
 use crate::incident::{Event, Incident, IncidentId, IncidentStatus, Resolution};
@@ -38,36 +40,6 @@ impl Actor {
             id: None,
             name,
             roles: Vec::new(),
-        }
-    }
-}
-
-/// A command, parsed from a slash command or a console line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// `/playbook technique:<id> [section:<key>] [private:<bool>]`
-    Playbook {
-        technique: String,
-        section: Option<SectionKind>,
-        private: bool,
-    },
-    /// `/incident …`
-    Incident(IncidentCommand),
-    /// `/oncall …`
-    Oncall(OncallCommand),
-    /// `/coverage [tactic]`: ATT&CK coverage, gaps seen lately, playbook quality, the heatmap.
-    Coverage { tactic: Option<String> },
-}
-
-impl Command {
-    /// The command's name for logs and metrics.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Playbook { .. } => "playbook",
-            Self::Incident(c) => c.name(),
-            Self::Oncall(OncallCommand::Show { .. }) => "oncall",
-            Self::Oncall(OncallCommand::Override { .. }) => "oncall override",
-            Self::Coverage { .. } => "coverage",
         }
     }
 }
@@ -262,86 +234,89 @@ impl Service {
         &self.library
     }
 
-    /// Handles one command. Incident commands are durable before this returns.
-    pub async fn handle(&self, command: Command, origin: &Origin) -> Result<Reply, UserError> {
+    /// Handles one command: the execute path every command takes. Its handler (from its
+    /// declaration) runs once the role it needs is checked; incident and on-call handlers run
+    /// through [`Incidents::execute`] (the interaction handled once, the lock, the commit), so
+    /// what they change is durable before this returns. Each command is logged in a span with
+    /// the incident and technique it concerned, and counted by outcome.
+    pub async fn handle(
+        &self,
+        invocation: Invocation,
+        origin: &Origin,
+    ) -> Result<Reply, UserError> {
         use tracing::Instrument;
+        let name = invocation.name();
         let span = tracing::info_span!(
             "command",
-            command = command.name(),
+            command = name.as_str(),
             actor = crate::id::DiscordId::raw(origin.actor.id),
             incident = tracing::field::Empty,
             technique = tracing::field::Empty
         );
-        let name = command.name();
-        let result = match command {
-            Command::Playbook {
-                technique,
-                section,
-                private,
-            } => playbook::answer(
-                &self.library.current(),
-                &self.catalog,
-                &technique,
-                section,
-                private,
-            )
-            .inspect(|reply| match reply {
-                Reply::Playbook { view, .. } => {
-                    span.record("technique", tracing::field::display(view.playbook.id));
-                }
-                Reply::Technique { answer, .. } => {
-                    span.record("technique", tracing::field::display(answer.info.id));
-                }
-                _ => {}
-            }),
-            Command::Coverage { tactic } => self.coverage(tactic.as_deref(), origin).await,
-            Command::Oncall(_) | Command::Incident(_) => match &self.incidents {
-                None if matches!(command, Command::Oncall(_)) => Err(UserError(
-                    "On-call paging is not enabled in this socbot.".into(),
-                )),
-                None => Err(UserError(
-                    "Incidents are not enabled in this socbot (no store configured).".into(),
-                )),
-                Some(inc) => {
-                    let library = self.library.current();
-                    inc.execute(command, origin, &library)
-                        .instrument(span.clone())
-                        .await
-                }
-            },
-        };
+        let result = self
+            .execute(&invocation, origin)
+            .instrument(span.clone())
+            .await;
         if let Err(e) = &result {
             tracing::info!(parent: &span, refusal = %e.0, "command refused");
         }
-        if let Ok(
-            Reply::IncidentOpened { incident, .. }
-            | Reply::Answered { incident, .. }
-            | Reply::Status { incident, .. }
-            | Reply::Export { incident, .. }
-            | Reply::Acknowledged { incident, .. },
-        ) = &result
-        {
-            span.record("incident", tracing::field::display(incident.id));
-            span.record("technique", tracing::field::display(incident.technique));
-        }
-        if let Ok(Reply::Recorded(r)) = &result
-            && let Some(id) = r.incident()
-        {
-            span.record("incident", tracing::field::display(id));
+        if let Ok(reply) = &result {
+            record(&span, reply);
         }
         let outcome = match &result {
             Ok(Reply::Duplicate) => "duplicate",
             Ok(_) => "ok",
             Err(_) => "refused",
         };
-        crate::metrics::command(name, outcome);
+        crate::metrics::command(&name, outcome);
         result
+    }
+
+    /// Runs `invocation`'s handler by its kind (see [`commands::Handler`]).
+    async fn execute(&self, invocation: &Invocation, origin: &Origin) -> Result<Reply, UserError> {
+        use commands::Handler;
+        let permit = || match &self.incidents {
+            Some(inc) => inc.permit(invocation, &origin.actor),
+            // Without a store no roles are configured: what runs is open to everyone.
+            None => Ok(()),
+        };
+        match invocation.handler() {
+            Handler::Read(read) => {
+                permit()?;
+                read(self, invocation.args(), origin)
+            }
+            Handler::Async(work) => {
+                permit()?;
+                work(self, invocation.args(), origin).await
+            }
+            Handler::Oncall(_) if self.incidents.is_none() => Err(UserError(
+                "On-call paging is not enabled in this socbot.".into(),
+            )),
+            Handler::Incident(_) | Handler::Unlocked(_) | Handler::Oncall(_) => {
+                let Some(inc) = &self.incidents else {
+                    return Err(UserError(
+                        "Incidents are not enabled in this socbot (no store configured).".into(),
+                    ));
+                };
+                let library = self.library.current();
+                inc.execute(invocation, origin, &library).await
+            }
+        }
     }
 
     /// Autocomplete for a technique option: up to 25 `(label, id)` pairs, labels within
     /// `max_label` characters.
     pub fn autocomplete_technique(&self, typed: &str, max_label: usize) -> Vec<(String, String)> {
         playbook::autocomplete(&self.library.current(), &self.catalog, typed, max_label)
+    }
+
+    /// `/coverage [tactic]`: its handler.
+    pub(crate) fn coverage_command<'a>(
+        &'a self,
+        a: &'a commands::Args,
+        origin: &'a Origin,
+    ) -> commands::Answering<'a> {
+        Box::pin(async move { self.coverage(a.text("tactic").as_deref(), origin).await })
     }
 
     /// `/coverage [tactic]`: coverage over the last [`COVERAGE_DAYS`] days and its heatmap.
@@ -394,5 +369,32 @@ impl Service {
             tactic,
             png,
         })
+    }
+}
+
+/// Records in a command's span the incident and technique its reply concerns.
+fn record(span: &tracing::Span, reply: &Reply) {
+    use tracing::field::display;
+    match reply {
+        Reply::Playbook { view, .. } => {
+            span.record("technique", display(view.playbook.id));
+        }
+        Reply::Technique { answer, .. } => {
+            span.record("technique", display(answer.info.id));
+        }
+        Reply::IncidentOpened { incident, .. }
+        | Reply::Answered { incident, .. }
+        | Reply::Status { incident, .. }
+        | Reply::Export { incident, .. }
+        | Reply::Acknowledged { incident, .. } => {
+            span.record("incident", display(incident.id));
+            span.record("technique", display(incident.technique));
+        }
+        Reply::Recorded(r) => {
+            if let Some(id) = r.incident() {
+                span.record("incident", display(id));
+            }
+        }
+        _ => {}
     }
 }

@@ -128,6 +128,21 @@ pub fn answer(
         })
 }
 
+/// `/playbook`: its handler.
+pub(super) fn command(
+    service: &super::Service,
+    a: &super::commands::Args,
+    _: &super::Origin,
+) -> Result<Reply, UserError> {
+    answer(
+        &service.library().current(),
+        service.catalog(),
+        &a.required("technique")?,
+        a.get("section")?,
+        a.flag("private"),
+    )
+}
+
 /// Resolves what the user typed into a view, or a private error with the closest playbooks.
 pub fn view(
     library: &Library,

@@ -1,70 +1,23 @@
-//! One handler per incident and on-call command. Each loads what it needs and asks the pure
-//! domain; it returns what it decided ([`Step`]), and the execute path
+//! The handlers of the incident and on-call commands, each named by its declaration in
+//! [`crate::service::commands`]. Each reads its arguments, loads what it needs and asks the
+//! pure domain; it returns what it decided ([`Step`]), and the execute path
 //! ([`Incidents::execute`]) does the rest: the role check before, the commit and the reply
 //! after.
 
-use chrono::{DateTime, Utc};
-
-use super::{Change, Cx, IncidentCommand, Incidents, OncallCommand, Step, domain_err, internal};
+use super::{Change, Cx, Decided, Incidents, Step, domain_err, internal};
 use crate::effects::{Effect, Notice};
 use crate::incident::{self as domain, Finding, IncidentId, IncidentStatus, Resolution};
-use crate::service::{Command, Recorded, Reply, UserError};
-
-type Decided = Result<Step, UserError>;
+use crate::service::commands::{Args, DEFAULT_OVERRIDE_HOURS, Hours};
+use crate::service::{Recorded, Reply, UserError};
 
 impl Incidents {
-    /// Runs the handler of `command`.
-    pub(super) fn decide(&self, command: Command, cx: &Cx<'_>) -> Decided {
-        use IncidentCommand as I;
-        match command {
-            Command::Incident(c) => match c {
-                I::Open {
-                    technique,
-                    title,
-                    alert,
-                } => self.open(cx, &technique, &title, alert.as_deref()),
-                I::Answer {
-                    incident,
-                    question,
-                    finding,
-                    note,
-                    via_button,
-                } => self.answer(cx, incident, (question, finding), note, via_button),
-                I::Note { incident, text } => self.note(cx, incident, &text),
-                I::Escalate { incident, reason } => self.escalate(cx, incident, &reason),
-                I::Playbook {
-                    incident,
-                    technique,
-                } => self.attach(cx, incident, &technique),
-                I::Status { incident } => self.status(cx, incident),
-                I::List { filter } => self.list_page(filter),
-                I::Close {
-                    incident,
-                    resolution,
-                    summary,
-                } => self.close(cx, incident, resolution, summary.as_deref()),
-                I::Ack { incident } => self.ack(cx, incident),
-                I::Export { incident } => self.export(cx, incident),
-            },
-            Command::Oncall(OncallCommand::Show { at }) => self.oncall_show(cx, at),
-            Command::Oncall(OncallCommand::Override {
-                user,
-                hours,
-                reason,
-            }) => self.oncall_override(cx, user, hours, reason.as_deref()),
-            other @ (Command::Playbook { .. } | Command::Coverage { .. }) => {
-                tracing::error!(command = other.name(), "not an incident command; not run");
-                Err(UserError(
-                    "This is not an incident command (socbot's mistake, logged).".into(),
-                ))
-            }
-        }
-    }
-
     /// `/incident open`: a new incident (its number taken only once the input is accepted),
     /// its thread and questions through the outbox.
-    fn open(&self, cx: &Cx<'_>, technique: &str, title: &str, alert: Option<&str>) -> Decided {
-        let view = crate::service::playbook::view(cx.library, technique, None)?;
+    pub(in crate::service) fn open(&self, a: &Args, cx: &Cx<'_>) -> Decided {
+        let (technique, title) = (a.required("technique")?, a.required("title")?);
+        let alert = a.text("alert");
+        let (title, alert) = (title.as_str(), alert.as_deref());
+        let view = crate::service::playbook::view(cx.library, &technique, None)?;
         let open = |id| {
             domain::open(
                 id,
@@ -102,15 +55,11 @@ impl Incidents {
     }
 
     /// `/incident answer` (and the answer buttons and form).
-    fn answer(
-        &self,
-        cx: &Cx<'_>,
-        incident: Option<IncidentId>,
-        (question, finding): (usize, Finding),
-        note: Option<String>,
-        via_button: bool,
-    ) -> Decided {
-        let (inc, _) = self.load(incident, cx.origin.channel)?;
+    pub(in crate::service) fn answer(&self, a: &Args, cx: &Cx<'_>) -> Decided {
+        let question = usize::try_from(a.int("question").unwrap_or(0)).unwrap_or(0);
+        let finding: Finding = a.need("finding")?;
+        let (note, via_button) = (a.text("note"), cx.pressed);
+        let (inc, _) = self.load(a.incident()?, cx.origin.channel)?;
         let now = cx.origin.now;
         let events = domain::answer(&inc, question, finding, note.as_deref(), &cx.actor, now)
             .map_err(domain_err)?;
@@ -143,9 +92,10 @@ impl Incidents {
     }
 
     /// `/incident note`: a note in the timeline (and in the thread when given elsewhere).
-    fn note(&self, cx: &Cx<'_>, incident: Option<IncidentId>, text: &str) -> Decided {
-        let (inc, _) = self.load(incident, cx.origin.channel)?;
-        let events = domain::add_note(&inc, text, &cx.actor, cx.origin.now).map_err(domain_err)?;
+    pub(in crate::service) fn note(&self, a: &Args, cx: &Cx<'_>) -> Decided {
+        let text = a.required("text")?;
+        let (inc, _) = self.load(a.incident()?, cx.origin.channel)?;
+        let events = domain::add_note(&inc, &text, &cx.actor, cx.origin.now).map_err(domain_err)?;
         let line = Notice::Noted {
             by: cx.actor.name.clone(),
             text: text.trim().to_owned(),
@@ -160,9 +110,10 @@ impl Incidents {
     }
 
     /// `/incident escalate`: escalated by hand, paging Tier 2.
-    fn escalate(&self, cx: &Cx<'_>, incident: Option<IncidentId>, reason: &str) -> Decided {
-        let (inc, _) = self.load(incident, cx.origin.channel)?;
-        let events = domain::escalate_manually(&inc, reason, &cx.actor, cx.origin.now)
+    pub(in crate::service) fn escalate(&self, a: &Args, cx: &Cx<'_>) -> Decided {
+        let reason = a.required("reason")?;
+        let (inc, _) = self.load(a.incident()?, cx.origin.channel)?;
+        let events = domain::escalate_manually(&inc, &reason, &cx.actor, cx.origin.now)
             .map_err(domain_err)?;
         // The reply says it where the command was given; the thread gets the notice only when
         // that was elsewhere.
@@ -182,9 +133,10 @@ impl Incidents {
     }
 
     /// `/incident playbook`: attaches a playbook to an incident an alert opened without one.
-    fn attach(&self, cx: &Cx<'_>, incident: Option<IncidentId>, technique: &str) -> Decided {
-        let (inc, _) = self.load(incident, cx.origin.channel)?;
-        let view = crate::service::playbook::view(cx.library, technique, None)?;
+    pub(in crate::service) fn attach(&self, a: &Args, cx: &Cx<'_>) -> Decided {
+        let technique = a.required("technique")?;
+        let (inc, _) = self.load(a.incident()?, cx.origin.channel)?;
+        let view = crate::service::playbook::view(cx.library, &technique, None)?;
         let events = domain::attach_playbook(&inc, &view.playbook, &cx.actor, cx.origin.now)
             .map_err(domain_err)?;
         let effects = vec![
@@ -203,13 +155,14 @@ impl Incidents {
     }
 
     /// `/incident status`.
-    fn status(&self, cx: &Cx<'_>, incident: Option<IncidentId>) -> Decided {
-        let (incident, events) = self.load(incident, cx.origin.channel)?;
+    pub(in crate::service) fn status(&self, a: &Args, cx: &Cx<'_>) -> Decided {
+        let (incident, events) = self.load(a.incident()?, cx.origin.channel)?;
         Ok(Step::Reply(Reply::Status { incident, events }))
     }
 
     /// `/incident list`: the newest page.
-    fn list_page(&self, filter: Option<IncidentStatus>) -> Decided {
+    pub(in crate::service) fn list_page(&self, a: &Args, _: &Cx<'_>) -> Decided {
+        let filter: Option<IncidentStatus> = a.get("status")?;
         let (incidents, total) = self.list(filter)?;
         Ok(Step::Reply(Reply::List {
             incidents,
@@ -220,16 +173,18 @@ impl Incidents {
 
     /// `/incident close`: the question messages lose their buttons, then the thread is
     /// archived.
-    fn close(
-        &self,
-        cx: &Cx<'_>,
-        incident: Option<IncidentId>,
-        resolution: Resolution,
-        summary: Option<&str>,
-    ) -> Decided {
-        let (inc, _) = self.load(incident, cx.origin.channel)?;
-        let events = domain::close(&inc, resolution, summary, &cx.actor, cx.origin.now)
-            .map_err(domain_err)?;
+    pub(in crate::service) fn close(&self, a: &Args, cx: &Cx<'_>) -> Decided {
+        let resolution: Resolution = a.need("resolution")?;
+        let summary = a.text("summary");
+        let (inc, _) = self.load(a.incident()?, cx.origin.channel)?;
+        let events = domain::close(
+            &inc,
+            resolution,
+            summary.as_deref(),
+            &cx.actor,
+            cx.origin.now,
+        )
+        .map_err(domain_err)?;
         let effects = vec![
             Effect::RefreshQuestions {
                 incident: inc.id.0,
@@ -246,8 +201,8 @@ impl Incidents {
     }
 
     /// `/incident ack` (and the page's button): stops the paging chain; the actor owns it.
-    fn ack(&self, cx: &Cx<'_>, incident: Option<IncidentId>) -> Decided {
-        let (inc, _) = self.load(incident, cx.origin.channel)?;
+    pub(in crate::service) fn ack(&self, a: &Args, cx: &Cx<'_>) -> Decided {
+        let (inc, _) = self.load(a.incident()?, cx.origin.channel)?;
         let events = domain::acknowledge(&inc, &cx.actor, cx.origin.now).map_err(domain_err)?;
         if events.is_empty() {
             let owner = inc.owner.as_ref().map(|o| o.name.clone());
@@ -274,14 +229,25 @@ impl Incidents {
     }
 
     /// `/incident export`: the whole timeline as markdown.
-    fn export(&self, cx: &Cx<'_>, incident: Option<IncidentId>) -> Decided {
-        let (incident, events) = self.load(incident, cx.origin.channel)?;
+    pub(in crate::service) fn export(&self, a: &Args, cx: &Cx<'_>) -> Decided {
+        let (incident, events) = self.load(a.incident()?, cx.origin.channel)?;
         let markdown = domain::export::markdown(&incident, &events);
         Ok(Step::Reply(Reply::Export { incident, markdown }))
     }
 
+    /// `/oncall`: who is on call (or, with `override`, puts someone on call).
+    pub(in crate::service) fn oncall(&self, a: &Args, cx: &Cx<'_>) -> Decided {
+        match a.user("override") {
+            None => self.oncall_show(cx, a.get("at")?),
+            Some(user) => {
+                let Hours(hours) = a.get("hours")?.unwrap_or(Hours(DEFAULT_OVERRIDE_HOURS));
+                self.oncall_override(cx, user, hours, a.text("reason").as_deref())
+            }
+        }
+    }
+
     /// `/oncall`: who is on call now (or at `at`), and next.
-    fn oncall_show(&self, cx: &Cx<'_>, at: Option<DateTime<Utc>>) -> Decided {
+    fn oncall_show(&self, cx: &Cx<'_>, at: Option<chrono::DateTime<chrono::Utc>>) -> Decided {
         let paging = self.paging.as_ref().ok_or_else(super::no_paging)?;
         let at = at.unwrap_or(cx.origin.now);
         let view = paging.view(at).map_err(internal)?;
