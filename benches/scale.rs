@@ -15,8 +15,9 @@
 //! - `outbox`: the outbox's cost per delivered effect (5,000 effects into a port that accepts
 //!   at once) on the same stores.
 //! - `catchup`: 10,000 and 20,000 queued effects (incidents opened while Discord was away)
-//!   drained into the loopback Discord by the real daemon, and how long a new `/incident open`
-//!   made during the 20,000 catch-up waits for its thread.
+//!   drained into the loopback Discord by the real daemon, twice each and interleaved (the
+//!   better run of each size counts), with the cost per effect beside the ratio, and how long a
+//!   new `/incident open` made during a 20,000 catch-up waits for its thread.
 //! - `memory`: `socbot run` (the real binary) on the 656-playbook corpus
 //!   (`../shared/corpus/attack-playbooks`, skipped when absent) and 100,000 incidents: time to
 //!   ready and resident memory.
@@ -510,8 +511,10 @@ async fn catch_up(effects: usize, probe: bool) -> (Duration, Option<Duration>) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     let mut waited = None;
+    let mut trace = Vec::new();
     loop {
         let depth = outbox_depth(addr);
+        trace.push((started.elapsed(), depth.unwrap_or(usize::MAX)));
         if depth == Some(0) {
             break;
         }
@@ -556,20 +559,70 @@ async fn catch_up(effects: usize, probe: bool) -> (Duration, Option<Duration>) {
     }
     let took = started.elapsed();
     bot.stop().await.unwrap();
+    let requests = fake.forget_history();
+    // When each quarter of the backlog was through: the same pace from first to last quarter
+    // is a drain whose cost per effect does not grow as it goes.
+    let at = |left: usize| trace.iter().find(|(_, d)| *d <= left).map(|(t, _)| *t);
+    let quarters: Vec<String> = (1..=4)
+        .map(|i| format!("{:.1?}", at(effects - effects * i / 4).unwrap_or(took)))
+        .collect();
+    println!(
+        "    {effects} effects: {requests} requests to the loopback Discord ({:.1} per effect); quarters through at {}; store {:.0} MB",
+        requests as f64 / effects as f64,
+        quarters.join(", "),
+        dir_size(&dirs.store) as f64 / 1e6,
+    );
     (took, waited)
 }
 
+/// Drains 10,000 and 20,000 queued effects, twice each and interleaved (10k, 20k, 10k, 20k),
+/// so a spell of load on the shared machine does not fall on one size only; each size's
+/// better run counts. Every 20,000 run has a new open during its catch-up: the worse wait is
+/// reported.
 async fn catch_ups() {
     println!("\ncatch-up into the loopback Discord (thread + questions per incident):");
-    let (ten, _) = catch_up(10_000, false).await;
-    println!("  10,000 queued effects drained in {ten:.2?}");
-    let (twenty, waited) = catch_up(20_000, true).await;
-    println!("  20,000 queued effects drained in {twenty:.2?}");
+    let sizes = [10_000usize, 20_000];
+    let mut best = [Duration::MAX; 2];
+    let mut waited = Duration::ZERO;
+    for round in 1..=2 {
+        for (i, &effects) in sizes.iter().enumerate() {
+            let (took, probe) = catch_up(effects, effects == sizes[1]).await;
+            println!(
+                "  run {round}: {effects:>6} queued effects drained in {took:>8.2?} ({:.0} µs per effect)",
+                per_effect_us(took, effects)
+            );
+            best[i] = best[i].min(took);
+            waited = waited.max(probe.unwrap_or_default());
+        }
+    }
+    let [ten, twenty] = best;
     println!(
-        "  20,000 / 10,000: {:.2}× (target ≤ 2.2×); new open's thread after {:.2?} (target ≤ 1 s)",
-        ratio(twenty, ten),
-        waited.unwrap_or_default()
+        "  better of two: 10,000 in {ten:.2?} ({:.0} µs per effect), 20,000 in {twenty:.2?} ({:.0} µs per effect)",
+        per_effect_us(ten, sizes[0]),
+        per_effect_us(twenty, sizes[1])
     );
+    println!(
+        "  20,000 / 10,000: {:.2}× (target ≤ 2.2×); per effect {:.2}×; new open's thread after {waited:.2?} at worst (target ≤ 1 s)",
+        ratio(twenty, ten),
+        ratio(twenty, ten) / 2.0
+    );
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+fn per_effect_us(took: Duration, effects: usize) -> f64 {
+    took.as_secs_f64() * 1e6 / effects as f64
 }
 
 fn rss_kb(pid: u32, field: &str) -> Option<u64> {

@@ -63,8 +63,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             if args.json {
                 super::emit(format!("{}\n", serde_json::to_string_pretty(&answer)?))?;
             } else {
-                // Plain text, as the console shows it: no markdown on a terminal.
-                super::emit(crate::console::technique(&answer))?;
+                super::emit(answer.text(|id, name| format!("• `{id}` {name}\n")))?;
             }
             return Ok(ExitCode::FAILURE);
         }

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod handler;
 pub mod incident;
 pub mod port;
+pub mod posted;
 pub mod render;
 pub mod reply;
 

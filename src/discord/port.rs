@@ -12,6 +12,7 @@ use super::incident::{
     alert_card, as_opened, closed_message, closed_thread_name, decision_message, notice_message,
     opening, question_message,
 };
+use super::posted::Posted;
 use super::render::{MessageSpec, limits};
 use super::reply;
 use crate::effects::{ChannelPost, ChatPort, DeliveryError, Effect};
@@ -29,7 +30,7 @@ pub struct DiscordPort {
     /// Messages this process posted, by nonce, for an hour: an effect retried after a failure
     /// part-way (questions posted, then the second message failed) skips what went out instead
     /// of posting it again and hoping Discord's nonce check catches the repeat.
-    posted: std::sync::Mutex<PostedByNonce>,
+    posted: std::sync::Mutex<Posted>,
     /// Incidents whose thread creation failed without a clear answer (timeout, dropped
     /// connection, 5xx): Discord may have made the thread anyway, so the next attempt looks
     /// for it among the guild's active threads before creating one.
@@ -39,9 +40,6 @@ pub struct DiscordPort {
     /// Threads the gateway listed at start-up (filled by the handler).
     known_threads: Arc<KnownThreads>,
 }
-
-/// Nonce → (message id, when posted).
-type PostedByNonce = std::collections::HashMap<String, (u64, std::time::Instant)>;
 
 /// How long [`DiscordPort`] remembers a posted message by its nonce.
 const POSTED_FOR: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -59,7 +57,7 @@ impl DiscordPort {
             library,
             guild_id,
             dm_channels: std::sync::Mutex::default(),
-            posted: std::sync::Mutex::default(),
+            posted: std::sync::Mutex::new(Posted::new(POSTED_FOR)),
             uncertain_threads: std::sync::Mutex::default(),
             link_guild: std::sync::Mutex::default(),
         }
@@ -136,8 +134,8 @@ impl DiscordPort {
         m: &MessageSpec,
         nonce: String,
     ) -> Result<u64, DeliveryError> {
-        if let Some((id, _)) = self.posted().get(&nonce) {
-            return Ok(*id);
+        if let Some(id) = self.posted().get(&nonce, std::time::Instant::now()) {
+            return Ok(id);
         }
         let msg = reply::create_message(m)
             .nonce(Nonce::String(nonce.clone()))
@@ -146,13 +144,12 @@ impl DiscordPort {
             .send_message(&self.http, msg)
             .await
             .map_err(classify)?;
-        let mut posted = self.posted();
-        posted.retain(|_, (_, at)| at.elapsed() < POSTED_FOR);
-        posted.insert(nonce, (sent.id.get(), std::time::Instant::now()));
+        self.posted()
+            .insert(nonce, sent.id.get(), std::time::Instant::now());
         Ok(sent.id.get())
     }
 
-    fn posted(&self) -> std::sync::MutexGuard<'_, PostedByNonce> {
+    fn posted(&self) -> std::sync::MutexGuard<'_, Posted> {
         self.posted
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -178,7 +175,7 @@ impl DiscordPort {
 
     /// The guild of `channel`, for links (`https://discord.com/channels/<guild>/<channel>`):
     /// the configured one, or asked of Discord once when commands are global.
-    async fn link_guild(&self, channel: DiscordId) -> u64 {
+    async fn link_guild(&self, channel: u64) -> u64 {
         if let Some(g) = self.guild_id {
             return g.get();
         }
@@ -189,7 +186,7 @@ impl DiscordPort {
         if let Some(g) = known {
             return g;
         }
-        let found = ChannelId::new(channel.get())
+        let found = ChannelId::new(channel)
             .to_channel(&self.http)
             .await
             .ok()
@@ -266,19 +263,11 @@ impl DiscordPort {
         attempt: u32,
         deadline: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), DeliveryError> {
-        // The thread, else the channel; an incident opened at the console with no SOC channel
-        // has neither.
         let place = inc
             .thread
-            .and_then(|t| DiscordId::new(t.thread_id))
-            .or(inc.channel);
-        let link = match place {
-            Some(place) => {
-                let guild = self.link_guild(place).await;
-                format!("https://discord.com/channels/{guild}/{place}")
-            }
-            None => "(it has no thread or channel yet)".to_owned(),
-        };
+            .map_or(DiscordId::raw(inc.channel), |t| t.thread_id);
+        let guild = self.link_guild(place).await;
+        let link = format!("https://discord.com/channels/{guild}/{place}");
         let dm = super::incident::page_dm(inc, level, attempt, deadline, &link);
         let sent = async {
             let channel = self.dm_channel(user).await?;

@@ -210,6 +210,19 @@ impl FakeDiscord {
         self.shared.lock().violations.clear();
     }
 
+    /// Forgets the requests, messages and threads so far (a bench that drives tens of thousands
+    /// of requests through one fake per run frees them before the next run: the fake's tasks,
+    /// and so its state, live as long as the runtime). Returns how many requests it forgot.
+    pub fn forget_history(&self) -> usize {
+        let mut state = self.shared.lock();
+        let soc = self.shared.config.channel_id;
+        let seen = std::mem::take(&mut state.requests).len();
+        state.messages.clear();
+        state.nonces = Default::default();
+        state.channels.retain(|id, _| *id == soc);
+        seen
+    }
+
     /// Panics unless a violation contains `needle`; then forgets them all (they were expected).
     #[track_caller]
     pub fn expect_violation(&self, needle: &str) {
