@@ -53,6 +53,40 @@ fn press(n: u64, message: &Value, i: usize) -> Interaction {
         .channel(thread)
 }
 
+type RestCost = (u64, Duration, Duration);
+
+/// Where the CPU went in one phase: this process's CPU time per answer (socbot, the loopback
+/// Discord and this driver share it), how busy that kept the cores, and the loopback Discord's
+/// own REST handling (its spec and limit checks apart): a cost of the test server, not socbot's.
+fn cpu_report(
+    phase: &str,
+    answers: usize,
+    cpu: (Option<Duration>, Option<Duration>),
+    fake: (RestCost, RestCost),
+    wall: Duration,
+    cores: usize,
+) {
+    let (Some(from), Some(to)) = cpu else {
+        println!("  {phase}: no CPU figures here (no /proc/self/stat)");
+        return;
+    };
+    let used = to.saturating_sub(from);
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / answers as f64;
+    let (requests, handling, checks) = (
+        fake.1.0 - fake.0.0,
+        fake.1.1.saturating_sub(fake.0.1),
+        fake.1.2.saturating_sub(fake.0.2),
+    );
+    println!(
+        "  {phase:<16} CPU {:>5.0} µs per answer ({:.0}% of {cores} cores); of it the loopback Discord's REST side {:>4.0} µs ({} requests; spec and limit checks {:.0} µs)",
+        per(used),
+        100.0 * used.as_secs_f64() / (wall.as_secs_f64() * cores as f64),
+        per(handling),
+        requests,
+        per(checks),
+    );
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let (fake, dirs, bot) = bot::start_fresh(&[]).await;
@@ -70,6 +104,7 @@ async fn main() {
 
     // One at a time.
     let (flushes0, synced0) = socbot::metrics::store_group_commit();
+    let (cpu0, fake0) = (support::stats::process_cpu(), fake.rest_cost());
     let started = Instant::now();
     for i in 0..SERIAL {
         let (n, message) = &incidents[i % INCIDENTS];
@@ -80,6 +115,7 @@ async fn main() {
     let serial_rate = SERIAL as f64 / serial.as_secs_f64();
 
     let (flushes1, synced1) = socbot::metrics::store_group_commit();
+    let (cpu1, fake1) = (support::stats::process_cpu(), fake.rest_cost());
 
     // 32 in flight, one per incident, round after round.
     let mut latencies = Vec::new();
@@ -100,6 +136,7 @@ async fn main() {
     }
     let parallel = started.elapsed();
     let (flushes2, synced2) = socbot::metrics::store_group_commit();
+    let (cpu2, fake2) = (support::stats::process_cpu(), fake.rest_cost());
     let answers = ROUNDS * INCIDENTS;
     let parallel_rate = answers as f64 / parallel.as_secs_f64();
     bot.stop().await.expect("the daemon stops cleanly");
@@ -126,6 +163,23 @@ async fn main() {
     println!(
         "  {INCIDENTS} in flight:    {}",
         group(flushes2 - flushes1, synced2 - synced1)
+    );
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    cpu_report(
+        "one at a time",
+        SERIAL,
+        (cpu0, cpu1),
+        (fake0, fake1),
+        serial,
+        cores,
+    );
+    cpu_report(
+        &format!("{INCIDENTS} in flight"),
+        answers,
+        (cpu1, cpu2),
+        (fake1, fake2),
+        parallel,
+        cores,
     );
     support::stats::report(
         "  each answer, dispatch → type 7 (32 in flight)",

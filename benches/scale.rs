@@ -143,6 +143,7 @@ fn add_backlog(store: &Store) {
         batch.effects.push(NewEffect {
             lane: effect.lane(),
             coalesce: false,
+            single: false,
             json: Store::encode(&entry),
         });
     }

@@ -733,6 +733,7 @@ mod tests {
                         kind: 0,
                     },
                     coalesce: false,
+                    single: false,
                     json: b"{}".to_vec(),
                 }],
                 ..Batch::default()

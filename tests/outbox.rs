@@ -172,6 +172,7 @@ async fn unreadable_records_are_set_aside_and_paging_goes_on() {
                     NewEffect {
                         lane,
                         coalesce: false,
+                        single: false,
                         json: br#"{"effect":{"type":"hologram","incident":2}}"#.to_vec(),
                     },
                 ],
@@ -516,6 +517,159 @@ async fn posts_refused_for_good_become_dead_letters_at_once_and_the_rest_goes_on
         Duration::from_secs(20),
     )
     .await;
+    bot.stop().await.unwrap();
+    fake.assert_clean();
+}
+
+/// A press on one of `thread`'s question messages of INC-`n`: question `q`, finding `code` (c, k
+/// or u), by `name`.
+fn press(
+    fake: &FakeDiscord,
+    thread: u64,
+    n: u64,
+    (q, code, name): (usize, &str, &str),
+) -> Interaction {
+    let message = support::incidents::question_message(fake, thread, n, q)
+        .unwrap_or_else(|| panic!("INC-{n} has no message with q{q}'s buttons"));
+    let user = ANALYST + 100 + name.len() as u64 * 7 + q as u64;
+    Interaction::button(&format!("ans:{n}:{q}:{code}"), &message)
+        .user(user)
+        .username(name)
+        .roles(&[L1_ROLE])
+        .channel(thread)
+}
+
+/// Racing presses on one incident (each answered with a type 7 update of its message, which
+/// Discord may apply in either order) are settled by one refresh made after them: a burst of
+/// presses leaves ONE settling refresh waiting in the outbox, not one per press, and that refresh
+/// shows every answer. The outbox's one lane is held by a black-holed post of another incident
+/// meanwhile, so nothing is delivered during the burst whatever the machine's speed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_presses_leaves_one_settling_refresh_that_shows_every_answer() {
+    let fake = FakeDiscord::start().await;
+    let dirs = BotDirs::new(&[]);
+    let (bot, _) = start(
+        &fake,
+        &dirs,
+        &[
+            ("SOCBOT__OUTBOX__CONCURRENCY", "1"),
+            ("SOCBOT__DISCORD__REQUEST_TIMEOUT_SECS", "8"),
+        ],
+    )
+    .await;
+    let thread = opened_with_questions(&fake, "Burst").await;
+    let held = {
+        assert_eq!(fake.interact(open("Held")).await["type"], 4);
+        let held = thread_of(&fake, "Held").await;
+        let questions = format!("/channels/{held}/messages");
+        fake.wait_for(
+            move |r| r.path == questions && r.json().to_string().contains("ans:2:3:c"),
+            Duration::from_secs(20),
+        )
+        .await;
+        // INC-2's next post hangs until the bot's request timeout: the one lane is busy.
+        let posts = format!("POST /channels/{held}/messages");
+        fake.set_faults(Faults::always(FaultKind::Hang).only(&[&posts]));
+        let note = Interaction::subcommand(
+            "incident",
+            "note",
+            json!([opt_str("incident", "INC-2"), opt_str("text", "held up")]),
+        )
+        .user(ANALYST)
+        .roles(&[L1_ROLE]);
+        assert_eq!(fake.interact(note).await["type"], 4);
+        let path = format!("/channels/{held}/messages");
+        fake.wait_for(
+            move |r| r.path == path && r.fault.is_some(),
+            Duration::from_secs(20),
+        )
+        .await;
+        held
+    };
+    let waiting = || {
+        let (ok, list) = outbox_cli(&dirs, &["list"]);
+        assert!(ok, "{list}");
+        let n = list
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<u64>().ok());
+        n.unwrap_or_else(|| panic!("no count of waiting effects:\n{list}"))
+    };
+    let held_up = waiting();
+    let before = fake.requests().len() as u64;
+
+    // Two waves of analysts pressing at once, each press a change; the rule, q1 or (q2 and q3),
+    // stays pending whichever order they land in (so no decision is posted meanwhile).
+    let waves: [&[(usize, &str, &str)]; 2] = [
+        &[(1, "u", "alice"), (2, "c", "bob"), (3, "k", "carol")],
+        &[(2, "u", "dave"), (3, "u", "erin")],
+    ];
+    for wave in waves {
+        let mut sent = Vec::new();
+        for &p in wave {
+            sent.push(fake.send_interaction(press(&fake, thread, 1, p)).await.0);
+        }
+        for id in sent {
+            let update = fake.interaction_response(id).await;
+            assert_eq!(update["type"], 7, "{update}");
+        }
+    }
+    // Five answers on disk, one settling refresh waiting (beside the held post).
+    assert_eq!(
+        waiting(),
+        held_up + 1,
+        "five presses, one settling refresh waiting"
+    );
+
+    // Once the lane is free, the refresh edits the questions with every answer.
+    fake.clear_faults();
+    let edits = format!("/channels/{thread}/messages/*");
+    let edit = fake
+        .wait_for(
+            |r| r.seq > before && r.is("PATCH", &edits) && r.status == 200,
+            Duration::from_secs(30),
+        )
+        .await;
+    let shown = support::incidents::embeds_text(edit.json());
+    for who in ["alice", "dave", "erin"] {
+        assert!(
+            shown.contains(&format!("**Unknown** — {who} at ")),
+            "{who}:\n{shown}"
+        );
+    }
+    message_in(&fake, held, "held up").await;
+    // The questions as Discord holds them show every answer; one edit per message, not per press.
+    let stored: String = fake
+        .messages_in(thread)
+        .iter()
+        .filter(|m| {
+            support::incidents::custom_ids(m)
+                .iter()
+                .any(|c| c.starts_with("ans:1:"))
+        })
+        .map(support::incidents::embeds_text)
+        .collect();
+    for who in ["alice", "dave", "erin"] {
+        assert!(
+            stored.contains(&format!("**Unknown** — {who} at ")),
+            "{who}:\n{stored}"
+        );
+    }
+    let patched = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.seq > before && r.is("PATCH", &edits))
+        .count();
+    let messages = fake
+        .messages_in(thread)
+        .iter()
+        .filter(|m| {
+            support::incidents::custom_ids(m)
+                .iter()
+                .any(|c| c.starts_with("ans:1:"))
+        })
+        .count();
+    assert_eq!(patched, messages, "one settling edit per question message");
     bot.stop().await.unwrap();
     fake.assert_clean();
 }

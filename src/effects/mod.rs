@@ -186,6 +186,12 @@ impl Effect {
         matches!(self, Self::RefreshQuestions { .. })
     }
 
+    /// A settling refresh is queued once per incident until the worker takes it: a burst of
+    /// presses needs one edit made after it, not one per press (see `NewEffect::single`).
+    pub fn single(&self) -> bool {
+        matches!(self, Self::RefreshQuestions { settle: true, .. })
+    }
+
     /// The channel and what to post there, for an effect that posts in a channel rather than
     /// an incident's thread.
     pub fn channel_post(&self) -> Option<(u64, ChannelPost<'_>)> {
@@ -259,6 +265,7 @@ impl OutboxEntry {
         NewEffect {
             lane: entry.effect.lane(),
             coalesce: entry.effect.coalesces(),
+            single: entry.effect.single(),
             json: Store::encode(&entry),
         }
     }
@@ -755,6 +762,10 @@ impl Outbox {
             // Not yet (a back-off from before a restart, or a deliberately later effect).
             return Ok(Outcome::Retry(entry.not_before_ms));
         }
+        if entry.effect.single() {
+            // Taken before the incident is read: a press from now on queues another.
+            self.store.claim_single(job.lane, id)?;
+        }
         if job.superseded {
             debug!(
                 incident = incident_id,
@@ -821,6 +832,13 @@ impl Outbox {
         kinds: Vec<EventKind>,
     ) -> Result<Outcome, StoreError> {
         let incident_id = effect.incident();
+        if kinds.is_empty() && effect.coalesces() {
+            // A refresh made nothing to remember: losing its removal in a crash only sends it
+            // again, which changes nothing. No sync of its own (the next commit's covers it).
+            self.complete_lightly(id)?;
+            crate::metrics::effect_delivered(effect.name());
+            return Ok(Outcome::Done);
+        }
         let now = Utc::now();
         let threads = kinds
             .iter()
@@ -852,14 +870,22 @@ impl Outbox {
         Ok(Outcome::Done)
     }
 
-    /// Effect `id` is done without being sent (withdrawn, superseded).
+    /// Effect `id` is done without being sent (withdrawn, superseded): after a crash that
+    /// lost this, it would be found withdrawn or superseded again, so it waits for no sync.
     async fn done_without_sending(&self, id: u64) -> Result<Outcome, StoreError> {
-        self.complete(Batch {
+        self.complete_lightly(id)?;
+        Ok(Outcome::Done)
+    }
+
+    /// Takes effect `id` out of the outbox without waiting for the disk: only for what is
+    /// harmless to do again (the next flush, at most sled's 500 ms later, makes it durable).
+    fn complete_lightly(&self, id: u64) -> Result<(), StoreError> {
+        let _written = self.store.write(&Batch {
             complete_effects: vec![id],
             ..Batch::default()
-        })
-        .await?;
-        Ok(Outcome::Done)
+        })?;
+        self.delivered.send_modify(|n| *n += 1);
+        Ok(())
     }
 
     /// Commits what a delivery did and tells whoever waits for deliveries.

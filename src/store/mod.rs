@@ -53,6 +53,17 @@ const K_INCIDENTS: &[u8] = b"count/incidents";
 const K_OPEN: &[u8] = b"count/open";
 /// Set once the `open` index and the counts cover every record (older stores are indexed once).
 const K_INDEXED: &[u8] = b"indexed";
+/// `single/ ‖ incident ‖ lane kind` → the id of the lane's waiting single effect (see
+/// [`NewEffect::single`]), until the worker takes it.
+const SINGLE: &[u8] = b"single/";
+
+fn single_key(lane: Lane) -> [u8; 16] {
+    let mut k = [0; 16];
+    k[..7].copy_from_slice(SINGLE);
+    k[7..15].copy_from_slice(&be(lane.incident));
+    k[15] = lane.kind;
+    k
+}
 
 /// Discord never redelivers an interaction after its 15-minute token life: ids handled longer
 /// ago than this are pruned from the seen set.
@@ -101,6 +112,10 @@ pub struct NewEffect {
     /// A later coalescing effect in the same lane makes this one unnecessary (a refresh that
     /// renders the incident as it is when delivered).
     pub coalesce: bool,
+    /// At most one such effect waits in its lane: while one is queued and not yet taken for
+    /// delivery ([`Store::claim_single`]), another is not queued (the waiting one, delivered
+    /// later, does what it would). A burst of presses on one incident queues one refresh.
+    pub single: bool,
     pub json: Vec<u8>,
 }
 
@@ -908,6 +923,17 @@ impl Store {
         Ok(())
     }
 
+    /// The worker takes single effect `id` of `lane` (see [`NewEffect::single`]) for delivery,
+    /// before it reads what to deliver: from now on a new one is queued again. Not flushed: it
+    /// only ever makes a later commit queue one more.
+    pub fn claim_single(&self, lane: Lane, id: u64) -> Result<(), StoreError> {
+        let _writing = self.writing();
+        let _ = self
+            .meta
+            .compare_and_swap(single_key(lane), Some(&be(id)), None::<&[u8]>)?;
+        Ok(())
+    }
+
     /// How many effects wait in the outbox (a kept count: costs nothing).
     pub fn outbox_len(&self) -> usize {
         self.meta
@@ -949,6 +975,7 @@ impl Store {
             effects: vec![NewEffect {
                 lane: letter.lane,
                 coalesce: letter.coalesce,
+                single: false,
                 json: Self::encode(&letter.entry),
             }],
             ..Batch::default()
@@ -1192,10 +1219,19 @@ fn write_outbox(
 ) -> TxResult<Vec<QueuedEffect>> {
     let mut queued = Vec::with_capacity(batch.effects.len());
     for e in &batch.effects {
+        if e.single
+            && let Some(waiting) = meta.get(single_key(e.lane))?
+            && outbox.get(&waiting)?.is_some()
+        {
+            continue; // the one waiting, not yet taken, does it
+        }
         let id = read_u64(meta.get(K_NEXT_EFFECT)?).max(1);
         meta.insert(K_NEXT_EFFECT, &be(id + 1))?;
         outbox.insert(&be(id), e.json.clone())?;
         add(meta, K_OUTBOX_LEN, 1)?;
+        if e.single {
+            meta.insert(&single_key(e.lane), &be(id))?;
+        }
         queued.push(QueuedEffect {
             id,
             lane: e.lane,
@@ -1264,6 +1300,7 @@ mod tests {
         NewEffect {
             lane: Lane { incident, kind: 0 },
             coalesce: false,
+            single: false,
             json,
         }
     }
@@ -1472,6 +1509,54 @@ mod tests {
         assert_eq!(s.prune_interactions(now + 1_000).unwrap(), 2);
         assert!(!s.interaction_seen(5).unwrap());
         assert_eq!(s.interactions_len(), 0);
+    }
+
+    #[test]
+    fn a_single_effect_waits_once_per_lane_until_the_worker_takes_it() {
+        let s = Store::temporary().unwrap();
+        s.watch_effects();
+        let lane = Lane {
+            incident: 4,
+            kind: 3,
+        };
+        let single = |json: &str| Batch {
+            effects: vec![NewEffect {
+                lane,
+                coalesce: true,
+                single: true,
+                json: ev(json),
+            }],
+            ..Batch::default()
+        };
+        for n in 0..5 {
+            s.commit_blocking(single(&format!("press {n}"))).unwrap();
+        }
+        // Another incident's lane has its own.
+        let mut other = single("other");
+        other.effects[0].lane.incident = 5;
+        s.commit_blocking(other).unwrap();
+        let queued = s.take_new_effects();
+        assert_eq!(queued.len(), 2, "{queued:?}");
+        assert_eq!(s.outbox_len(), 2);
+        let first = queued[0].id;
+        assert_eq!(s.effect(first).unwrap(), Some(ev("press 0")));
+
+        // Once taken for delivery, the next press queues another, which waits once in turn.
+        s.claim_single(lane, first).unwrap();
+        s.commit_blocking(single("after")).unwrap();
+        s.commit_blocking(single("after again")).unwrap();
+        let queued = s.take_new_effects();
+        assert_eq!(queued.len(), 1, "{queued:?}");
+        assert_eq!(s.effect(queued[0].id).unwrap(), Some(ev("after")));
+        // A delivered one makes room as well, claimed or not.
+        s.commit_blocking(Batch {
+            complete_effects: vec![first, queued[0].id],
+            ..Batch::default()
+        })
+        .unwrap();
+        s.commit_blocking(single("later")).unwrap();
+        assert_eq!(s.take_new_effects().len(), 1);
+        assert_eq!(s.outbox_len(), 2);
     }
 
     #[tokio::test]

@@ -101,3 +101,14 @@ impl<S: tracing::Subscriber> tracing_subscriber::layer::Layer<S> for Handled {
         }
     }
 }
+
+/// CPU time this process has used so far (user + system, from `/proc/self/stat`, in clock
+/// ticks of 10 ms); None where there is no procfs.
+pub fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}

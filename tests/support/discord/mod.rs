@@ -131,6 +131,13 @@ impl FakeDiscord {
         Self { shared }
     }
 
+    /// What answering REST requests has cost so far: (requests, time handling them, time
+    /// checking bodies against the spec and limits). Wall time inside the synchronous handler,
+    /// which is CPU time unless the thread was preempted.
+    pub fn rest_cost(&self) -> (u64, std::time::Duration, std::time::Duration) {
+        self.shared.cost.read()
+    }
+
     /// Whether request bodies are validated (false when the spec file is missing).
     pub fn validates_bodies(&self) -> bool {
         spec::spec().is_some()

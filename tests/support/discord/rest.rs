@@ -79,6 +79,16 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
 
 /// Records and answers one request; `None` drops the connection (fault injection).
 fn handle(shared: &Shared, raw: RawRequest) -> Option<RawResponse> {
+    let started = std::time::Instant::now();
+    let answered = handle_timed(shared, raw);
+    let cost = &shared.cost;
+    cost.requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    super::state::Cost::add(&cost.handling_ns, started);
+    answered
+}
+
+fn handle_timed(shared: &Shared, raw: RawRequest) -> Option<RawResponse> {
     let mut headers = BTreeMap::new();
     for name in RECORDED_HEADERS {
         if let Some(value) = raw.header(name) {
@@ -211,6 +221,7 @@ fn answer(
     let spec = spec::spec();
     let mut invalid = Vec::new();
     if let Some(body) = &incoming.body {
+        let started = std::time::Instant::now();
         if let Some(op) = spec.and_then(|s| Some((s, s.find(&incoming.method, &incoming.path)?))) {
             invalid.extend(
                 op.0.validate(op.1, body)
@@ -224,6 +235,7 @@ fn answer(
                 .into_iter()
                 .map(|v| format!("[limit] {} {}: {v}", incoming.method, incoming.path)),
         );
+        super::state::Cost::add(&shared.cost.spec_ns, started);
     }
     problems.extend(invalid.iter().cloned());
 

@@ -188,6 +188,35 @@ pub struct Shared {
     pub gateway_addr: SocketAddr,
     state: Mutex<State>,
     notify: Notify,
+    /// Time spent answering REST requests (for the benches: the fake's share of the CPU).
+    pub cost: Cost,
+}
+
+/// What the fake's REST side has cost so far: requests answered, nanoseconds spent handling
+/// them (parsing, checks, routing, recording) and the part checking bodies against Discord's
+/// OpenAPI spec and limits.
+#[derive(Debug, Default)]
+pub struct Cost {
+    pub requests: std::sync::atomic::AtomicU64,
+    pub handling_ns: std::sync::atomic::AtomicU64,
+    pub spec_ns: std::sync::atomic::AtomicU64,
+}
+
+impl Cost {
+    pub fn add(counter: &std::sync::atomic::AtomicU64, since: std::time::Instant) {
+        let ns = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        counter.fetch_add(ns, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// (requests, handling, spec check) so far.
+    pub fn read(&self) -> (u64, std::time::Duration, std::time::Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.requests.load(Relaxed),
+            std::time::Duration::from_nanos(self.handling_ns.load(Relaxed)),
+            std::time::Duration::from_nanos(self.spec_ns.load(Relaxed)),
+        )
+    }
 }
 
 impl Shared {
@@ -198,6 +227,7 @@ impl Shared {
             gateway_addr,
             state: Mutex::new(State::default()),
             notify: Notify::new(),
+            cost: Cost::default(),
         }
     }
 
