@@ -10,8 +10,10 @@
 //! - [`incident`]: event-sourced incidents: events, fold, escalation decision, commands, export. Pure.
 //! - [`oncall`]: on-call rotation and overrides, the paging chain, the pager webhook body. Pure.
 //! - [`service`]: the command router `(command, actor) → reply`, shared by every adapter, and
-//!   the command table (`service::commands`) both adapters register, parse and complete from;
-//!   one handler per command and one execute path (role, lock, commit, reply); replies are
+//!   the command table (`service::commands`) both adapters register, parse and complete from.
+//!   Each command is one declaration there holding its handler, and the handler: a parsed
+//!   command is an `Invocation` (declaration + arguments) that one execute path runs
+//!   (`Service::handle`: interaction once, role, lock, handler, commit, reply); replies are
 //!   data each adapter words.
 //! - [`discord`]: the serenity adapter (gateway, slash commands, rendering within Discord's limits).
 //! - [`console`]: the terminal adapter (`socbot console`).

@@ -213,8 +213,8 @@ fn bad_user(o: &Opt) -> UserError {
     ))
 }
 
-/// One option's words as its value: numbers, yes/no and user ids are read here; the command's
-/// builder reads the rest (incident ids, choices) as it does for Discord.
+/// One option's words as its value: numbers, yes/no and user ids are read here; the table
+/// checks the rest (incident ids, choices, times) when it builds the command, as for Discord.
 fn value(o: &Opt, text: &str) -> Result<Value, UserError> {
     match o.kind {
         // Question numbers are written q2 as often as 2.

@@ -1,6 +1,7 @@
-//! `/incident …`: open, answer, note, escalate, status, list, close, export. Each command folds
-//! the incident from the store, asks the pure domain for new events, decides the effects, and
-//! writes events + effects + interaction id in one flushed transaction before replying.
+//! The incident part of the service and its execute path ([`Incidents::execute`]): the handlers
+//! of `/incident …` and `/oncall` (in `handlers`) fold the incident from the store, ask the pure
+//! domain for new events and decide the effects; the execute path checks the role, holds the
+//! lock and writes events + effects + interaction id in one flushed transaction before replying.
 
 mod handlers;
 
@@ -689,7 +690,7 @@ mod execute_tests {
 
     /// A chat that takes every effect and creates nothing (the service under test only
     /// commits them to the outbox).
-    struct NoChat;
+    pub(super) struct NoChat;
 
     #[async_trait::async_trait]
     impl crate::effects::ChatPort for NoChat {
@@ -842,6 +843,115 @@ mod execute_tests {
         assert!(
             matches!(opened, Ok(Reply::IncidentOpened { .. })),
             "{opened:?}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod every_command_tests {
+    use super::*;
+    use crate::service::commands::{self, Args, Kind, Opt, Parsed, Value};
+    use crate::service::{LibraryHandle, Service};
+
+    fn service() -> Service {
+        let md = "# Web Services - T1583006\n\n| Column Name | Value |\n|---|---|\n| MITRE Tactic | Resource Development |\n| MITRE TTP | T1583.006 |\n| Name | Web Services |\n| Questions for Analysis | Is it ours? Is it new? |\n";
+        let p = crate::playbook::parser::parse(md, "t.md").unwrap().playbook;
+        let library = Library::from_playbooks(vec![p]).0;
+        let store = Store::temporary().unwrap();
+        let outbox = Outbox::new(store.clone(), Arc::new(super::execute_tests::NoChat));
+        let incidents = Incidents::new(
+            store.clone(),
+            outbox.clone(),
+            DefaultPolicy::default(),
+            RolesConfig::default(),
+            None,
+        );
+        let paging = Paging::new(
+            store,
+            outbox,
+            crate::oncall::OncallConfig::default().rotation().unwrap(),
+            crate::oncall::PagingConfig::default(),
+            crate::clock::Clock::System,
+            incidents.lock(),
+        );
+        Service::with_incidents(LibraryHandle::fixed(library), incidents.with_paging(paging))
+    }
+
+    /// A value of `o`'s kind that its check (if any) takes: the last choice, the smallest
+    /// number, the one incident, the one playbook.
+    fn sample(o: &Opt) -> Value {
+        let candidates = match o.kind {
+            Kind::Text { .. } => vec![
+                Value::Text("seen on the proxy".into()),
+                Value::Text("2026-11-30T10:00:00Z".into()),
+            ],
+            Kind::Integer { min, .. } => vec![Value::Int(min)],
+            Kind::Boolean => vec![Value::Bool(true)],
+            Kind::User => vec![Value::User(DiscordId::new(42).unwrap())],
+            Kind::Incident => vec![Value::Text("INC-1".into())],
+            Kind::Technique => vec![Value::Text("T1583.006".into())],
+            Kind::Choice(choices) => choices()
+                .into_iter()
+                .rev()
+                .map(|(_, value)| Value::Text(value))
+                .collect(),
+        };
+        candidates
+            .into_iter()
+            .find(|v| o.check.is_none_or(|check| check(v).is_ok()))
+            .unwrap_or_else(|| panic!("no sample value for `{}`", o.name))
+    }
+
+    /// What the execute path itself refuses (not the command's domain): a missing or mistyped
+    /// option the handler reads, a role, a handler of the wrong kind, a part not enabled.
+    const PATH_REFUSALS: [&str; 7] = [
+        "Give `",
+        "is not text",
+        "is not a number",
+        "You need the",
+        "socbot's mistake",
+        "not enabled",
+        "not configured",
+    ];
+
+    /// Every command the table declares runs through the execute path (`Service::handle`) as
+    /// the console user with every option given, in table order on one incident: its handler
+    /// is reached, reads only what its declaration gives it, and answers (or its domain says
+    /// why not: acknowledging once closed, attaching a playbook to an incident that has one).
+    #[tokio::test]
+    async fn every_declared_command_runs_through_the_execute_path() {
+        let service = service();
+        let mut answered = 0;
+        for (path, decl) in commands::runnable() {
+            let mut args = Args::default();
+            for o in decl.options() {
+                args.set(o.name, sample(o));
+            }
+            let invocation = match commands::build(&path, decl, args) {
+                Ok(Parsed::Run(invocation)) => invocation,
+                // `/help` is answered by each adapter from the table.
+                Ok(Parsed::Help) => continue,
+                Err(e) => panic!("/{path}: the sample values do not parse: {e}"),
+            };
+            let origin = Origin {
+                actor: Actor::console(),
+                channel: None,
+                interaction: None,
+                now: Utc::now(),
+            };
+            match service.handle(invocation, &origin).await {
+                Ok(_) => answered += 1,
+                Err(UserError(e)) => assert!(
+                    !PATH_REFUSALS.iter().any(|p| e.contains(p)),
+                    "/{path} was refused by the execute path, not its domain: {e}"
+                ),
+            }
+        }
+        // All but acknowledging and attaching, which the closed incident refuses.
+        assert_eq!(
+            answered,
+            commands::runnable().len() - 3,
+            "help, ack, playbook"
         );
     }
 }
