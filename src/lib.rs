@@ -22,7 +22,8 @@
 //!   loads, and [`config::validate`]: every rule it is checked against.
 //! - [`id`]: `DiscordId`, a non-zero Discord id (`Option<DiscordId>` where it may be unset). Pure.
 //! - [`cli`]: the `socbot` command line (`show`, `check`, `list`, `search`, …).
-//! - [`render`]: inline markup and the terminal layout of playbooks.
+//! - [`render`]: inline markup (playbook cells, and the two marks in the service's words: what
+//!   to type and roles, rendered by each adapter) and the terminal layout of playbooks.
 //! - [`telemetry`]: tracing set-up.
 //! - [`http`], [`metrics`]: the optional HTTP listener: /healthz, /readyz, /metrics and
 //!   `POST /alerts/<source>` (alerts in).

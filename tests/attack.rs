@@ -680,10 +680,11 @@ fn show_answers_a_technique_without_a_playbook_from_the_catalog_and_exits_1() {
         "Platforms: PRE",
         "https://attack.mitre.org/techniques/T1583/007/",
         "This library has no playbook for it.",
-        "Closest playbooks:\n• `T1583.003` Acquire Infrastructure: Virtual Private Server",
+        "Closest playbooks:\n  T1583.003  Acquire Infrastructure: Virtual Private Server",
     ] {
         assert!(text.contains(want), "{want:?} in:\n{text}");
     }
+    assert!(!text.contains('`'), "no markdown on a terminal:\n{text}");
     let o = socbot(&["show", "T1583.007", "--json"], &env);
     assert_eq!(o.status.code(), Some(1));
     let v: Value = serde_json::from_str(&out(&o)).unwrap();
@@ -812,7 +813,12 @@ fn the_console_answers_coverage_and_techniques_without_a_playbook() {
         text.contains("T1583.007 · Acquire Infrastructure: Serverless (MITRE ATT&CK v18.1)"),
         "{text}"
     );
-    assert!(text.contains("ATT&CK has no tactic `lunch`"), "{text}");
+    // Plain text at the console: the tactic as typed, no code marks.
+    assert!(
+        text.contains("error: ATT&CK has no tactic lunch; pick one of:"),
+        "{text}"
+    );
+    assert!(!text.contains('`'), "{text}");
 }
 
 #[test]

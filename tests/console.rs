@@ -144,17 +144,19 @@ fn console_mistakes_are_explained_and_the_session_goes_on() {
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        stdout.contains("error: There is no playbook for `T9999.999`"),
+        stdout.contains("error: There is no playbook for T9999.999."),
         "{stdout}"
     );
     assert!(
-        stdout.contains("error: no section `nosuchsection`"),
+        stdout.contains("error: no section nosuchsection; use one of:"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("error: unknown command `/frobnicate`"),
+        stdout.contains("error: unknown command /frobnicate; try /help"),
         "{stdout}"
     );
+    // The service's words without Discord's markup: what to type is shown as is.
+    assert!(!stdout.contains('`'), "{stdout}");
     assert!(
         stdout.contains("# T1583.003"),
         "later commands still run: {stdout}"

@@ -63,7 +63,8 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             if args.json {
                 super::emit(format!("{}\n", serde_json::to_string_pretty(&answer)?))?;
             } else {
-                super::emit(answer.text(|id, name| format!("• `{id}` {name}\n")))?;
+                // Plain text, as the console shows it: no markdown on a terminal.
+                super::emit(crate::console::technique(&answer))?;
             }
             return Ok(ExitCode::FAILURE);
         }

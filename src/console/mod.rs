@@ -20,7 +20,7 @@ pub use port::ConsolePort;
 use crate::incident::export;
 use crate::render::terminal;
 use crate::service::playbook::TechniqueAnswer;
-use crate::service::{Actor, Origin, Recorded, Reply, Service, UserError};
+use crate::service::{Actor, Origin, Recorded, Reply, Service};
 
 /// Renders a reply for the terminal.
 pub fn render(reply: &Reply, width: usize) -> String {
@@ -289,10 +289,10 @@ pub async fn execute(
             };
             match service.handle(cmd, &origin).await {
                 Ok(reply) => output.push_str(&render(&reply, width)),
-                Err(UserError(msg)) => output.push_str(&format!("error: {msg}\n")),
+                Err(e) => output.push_str(&format!("error: {}\n", e.plain())),
             }
         }
-        Err(UserError(msg)) => output.push_str(&format!("error: {msg}\n")),
+        Err(e) => output.push_str(&format!("error: {}\n", e.plain())),
     }
     if let (Some(port), Some(incidents)) = (port, service.incidents()) {
         if let Err(e) = incidents.outbox().drain().await {

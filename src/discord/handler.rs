@@ -21,7 +21,7 @@ use crate::id::DiscordId;
 use crate::incident::{Finding, Incident};
 use crate::playbook::SectionKind;
 use crate::service::commands::Parsed;
-use crate::service::{Actor, Invocation, Origin, Reply, Service, UserError};
+use crate::service::{Actor, Invocation, Origin, Reply, Service};
 
 /// How long `/incident open` waits for the thread before answering without its link.
 const THREAD_WAIT: Duration = Duration::from_millis(2000);
@@ -332,7 +332,7 @@ async fn on_command(service: &Service, cmd: &CommandInteraction) -> Option<Answe
     let command = match commands::parse(cmd) {
         Ok(Parsed::Run(c)) => c,
         Ok(Parsed::Help) => return Some(Answer::private(&commands::help())),
-        Err(UserError(text)) => return Some(Answer::private(&text)),
+        Err(e) => return Some(Answer::private(&e.markdown())),
     };
     let is_playbook = command.path() == "playbook";
     run(service, command, &origin).await.map(|mut answer| {
@@ -347,7 +347,7 @@ async fn run(service: &Service, command: Invocation, origin: &Origin) -> Option<
     let update = command.is_pressed();
     match service.handle(command, origin).await {
         Ok(reply) => render_reply(service, reply, update).await,
-        Err(UserError(text)) => Some(Answer::private(&text)),
+        Err(e) => Some(Answer::private(&e.markdown())),
     }
 }
 

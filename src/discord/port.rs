@@ -175,7 +175,7 @@ impl DiscordPort {
 
     /// The guild of `channel`, for links (`https://discord.com/channels/<guild>/<channel>`):
     /// the configured one, or asked of Discord once when commands are global.
-    async fn link_guild(&self, channel: u64) -> u64 {
+    async fn link_guild(&self, channel: DiscordId) -> u64 {
         if let Some(g) = self.guild_id {
             return g.get();
         }
@@ -186,7 +186,7 @@ impl DiscordPort {
         if let Some(g) = known {
             return g;
         }
-        let found = ChannelId::new(channel)
+        let found = ChannelId::new(channel.get())
             .to_channel(&self.http)
             .await
             .ok()
@@ -263,11 +263,19 @@ impl DiscordPort {
         attempt: u32,
         deadline: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), DeliveryError> {
+        // The thread, else the channel; an incident opened at the console with no SOC channel
+        // has neither.
         let place = inc
             .thread
-            .map_or(DiscordId::raw(inc.channel), |t| t.thread_id);
-        let guild = self.link_guild(place).await;
-        let link = format!("https://discord.com/channels/{guild}/{place}");
+            .and_then(|t| DiscordId::new(t.thread_id))
+            .or(inc.channel);
+        let link = match place {
+            Some(place) => {
+                let guild = self.link_guild(place).await;
+                format!("https://discord.com/channels/{guild}/{place}")
+            }
+            None => "(it has no thread or channel yet)".to_owned(),
+        };
         let dm = super::incident::page_dm(inc, level, attempt, deadline, &link);
         let sent = async {
             let channel = self.dm_channel(user).await?;

@@ -769,12 +769,18 @@ mod execute_tests {
     async fn without_the_role_a_command_is_refused_naming_the_role_and_nothing_is_written() {
         let (inc, lib) = (incidents(), library());
         let refused = inc.execute(&open(), &origin(7, &[], Some(1)), &lib).await;
-        let Err(UserError(text)) = refused else {
+        let Err(e) = refused else {
             panic!("{refused:?}")
         };
+        let text = e.markdown();
         assert!(
             text.contains("L1 role (<@&11> or <@&22>) to open incidents"),
             "{text}"
+        );
+        // The roles are data in the words: a terminal shows them without Discord's mentions.
+        assert_eq!(
+            e.plain(),
+            "You need the L1 role (role 11 or role 22) to open incidents; ask a lead to give it to you."
         );
         assert!(inc.store().incident_ids().unwrap().is_empty());
         // Refused is not handled: the same interaction may come again once the role is given.

@@ -172,9 +172,32 @@ pub enum Reply {
 }
 
 /// A mistake the user can fix: shown privately, saying what to do. Never an internal error.
+///
+/// The words are the same for every adapter, with two marks and no other markup: `` `…` ``
+/// around what to type (a command, an option, an id, a configuration key) and `<@&id>` for a
+/// Discord role (see [`crate::render::inline::spans`]). Each adapter renders them: Discord as
+/// code spans and mentions ([`UserError::markdown`]), a terminal as plain text
+/// ([`UserError::plain`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct UserError(pub String);
+
+impl UserError {
+    /// The words as spans: text, what to type, roles.
+    pub fn spans(&self) -> Vec<crate::render::inline::Span<'_>> {
+        crate::render::inline::spans(&self.0)
+    }
+
+    /// For a terminal: no marks; a role by its id.
+    pub fn plain(&self) -> String {
+        crate::render::inline::plain(&self.0)
+    }
+
+    /// For Discord: what to type as code, roles as mentions.
+    pub fn markdown(&self) -> String {
+        crate::render::inline::markdown(&self.0)
+    }
+}
 
 /// The router. Cheap to clone; adapters hold one.
 #[derive(Clone)]
