@@ -44,7 +44,8 @@ pub async fn run(
         .name("console-prompt".into())
         .spawn(move || read_lines(helper, history, lines_tx, done_rx))?;
     while let Some(line) = lines_rx.recv().await {
-        let step = execute(service, port.as_deref(), &line, width).await;
+        // At a terminal (stdin and stdout both are one).
+        let step = execute(service, port.as_deref(), &line, width, true).await;
         print!("{}", step.output);
         let _ = done_tx.send(step.quit);
         if step.quit {

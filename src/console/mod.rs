@@ -261,12 +261,14 @@ pub struct Step {
 }
 
 /// Runs one console line: parses it, runs the command as the console user, delivers the effects
-/// it caused to `port` and returns everything to print.
+/// it caused to `port` and returns everything to print (`bold`: at an interactive terminal, what
+/// a mistake says to type is in bold).
 pub async fn execute(
     service: &Service,
     port: Option<&ConsolePort>,
     line: &str,
     width: usize,
+    bold: bool,
 ) -> Step {
     let mut output = String::new();
     match parse_line(line) {
@@ -289,10 +291,10 @@ pub async fn execute(
             };
             match service.handle(cmd, &origin).await {
                 Ok(reply) => output.push_str(&render(&reply, width)),
-                Err(e) => output.push_str(&format!("error: {}\n", e.plain())),
+                Err(e) => output.push_str(&format!("error: {}\n", e.terminal(bold))),
             }
         }
-        Err(e) => output.push_str(&format!("error: {}\n", e.plain())),
+        Err(e) => output.push_str(&format!("error: {}\n", e.terminal(bold))),
     }
     if let (Some(port), Some(incidents)) = (port, service.incidents()) {
         if let Err(e) = incidents.outbox().drain().await {
@@ -329,7 +331,7 @@ pub async fn run(
     writeln!(output, "{}", greeting(service))?;
     let mut lines = input.lines();
     while let Some(line) = lines.next_line().await? {
-        let step = execute(service, port.as_deref(), &line, width).await;
+        let step = execute(service, port.as_deref(), &line, width, false).await;
         output.write_all(step.output.as_bytes())?;
         output.flush()?;
         if step.quit {

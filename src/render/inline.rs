@@ -87,9 +87,15 @@ fn text<'a>(out: &mut Vec<Span<'a>>, s: &'a str) {
 /// The service's words for a terminal: what to type shown as is, without the marks; a role by
 /// its id (a terminal cannot show Discord's mention).
 pub fn plain(s: &str) -> String {
+    terminal(s, false)
+}
+
+/// [`plain`], with what to type in bold when `bold` (at an interactive terminal).
+pub fn terminal(s: &str, bold: bool) -> String {
     spans(s)
         .into_iter()
         .map(|span| match span {
+            Span::Typed(t) if bold => format!("\x1b[1m{t}\x1b[22m"),
             Span::Text(t) | Span::Typed(t) => t.to_owned(),
             Span::Role(id) => format!("role {id}"),
         })
@@ -146,6 +152,11 @@ mod tests {
             assert_eq!(markdown(s), s);
         }
         assert_eq!(plain("an unclosed ` stays"), "an unclosed ` stays");
+        // At an interactive terminal what to type stands out, in bold.
+        assert_eq!(
+            terminal("Give `incident` to <@&33>.", true),
+            "Give \x1b[1mincident\x1b[22m to role 33."
+        );
         assert_eq!(plain("<@&0> <@&12"), "<@&0> <@&12");
     }
 

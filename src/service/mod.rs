@@ -193,6 +193,11 @@ impl UserError {
         crate::render::inline::plain(&self.0)
     }
 
+    /// [`Self::plain`], with what to type in bold when `bold` (an interactive terminal).
+    pub fn terminal(&self, bold: bool) -> String {
+        crate::render::inline::terminal(&self.0, bold)
+    }
+
     /// For Discord: what to type as code, roles as mentions.
     pub fn markdown(&self) -> String {
         crate::render::inline::markdown(&self.0)
