@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
 use tracing::{debug, error, info, warn};
 
-use crate::incident::{ActorRef, Decision, Event, EventKind, Incident, IncidentId};
+use crate::incident::{ActorRef, Decision, Event, EventKind, Incident};
 use crate::store::{Batch, DeadLetter, Lane, NewEffect, QueuedEffect, Store, StoreError};
 
 /// Something to do in chat for an incident.
@@ -780,14 +780,8 @@ impl Outbox {
                 .await
                 .map(|()| Vec::new())
         } else {
-            let incident = match self
-                .store
-                .events::<Event>(incident_id)
-                .map_err(|e| e.to_string())
-                .and_then(|events| {
-                    Incident::from_stored(IncidentId(incident_id), &events)
-                        .map_err(|e| e.to_string())
-                }) {
+            let read = self.store.incident(incident_id).map_err(|e| e.to_string());
+            let incident = match read.and_then(|i| i.ok_or_else(|| "it has no events".into())) {
                 Ok(i) => i,
                 Err(e) => {
                     // Perhaps a newer socbot's record: kept, retried with back-off, and a dead

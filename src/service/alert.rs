@@ -49,10 +49,6 @@ pub struct AlertIntake {
 struct IntakeState {
     /// New incidents per source in the last minute.
     storms: HashMap<String, StormWindow>,
-    /// Incidents alerts joined lately, folded, with the sequence number of their next event:
-    /// a repeat reads only the events since (a storm of repeats must not refold a growing
-    /// history each time).
-    folded: HashMap<u64, (u64, Incident)>,
     /// When each incident's last card refresh was queued for.
     refresh: HashMap<u64, DateTime<Utc>>,
 }
@@ -136,37 +132,20 @@ impl AlertIntake {
         Ok(planned.into_iter().map(|p| p.accepted).collect())
     }
 
-    /// The open (not closed) incident `key` points to.
+    /// The open (not closed) incident `key` points to. The store keeps it folded: a storm of
+    /// repeats reads only the events since the last, never the growing history.
     fn open_incident(&self, key: &[u8]) -> Result<Option<Incident>, StoreError> {
         let Some(id) = self.store().alert_incident(key)? else {
             return Ok(None);
         };
-        let cached = {
-            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            state.folded.remove(&id)
-        };
-        let (from, base) = cached.map_or((0, None), |(next, inc)| (next, Some(inc)));
-        let (events, next): (Vec<Event>, u64) = self.store().events_from(id, from)?;
-        let folded = match base {
-            Some(mut inc) => {
-                if inc.apply_all(&events).is_ok() {
-                    Some(inc)
-                } else {
-                    let (all, _): (Vec<Event>, u64) = self.store().events_from(id, 0)?;
-                    Incident::from_stored(IncidentId(id), &all).ok()
-                }
+        match self.store().incident(id) {
+            Ok(inc) => Ok(inc.filter(|inc| !inc.is_closed())),
+            Err(StoreError::Unfoldable { why, .. }) => {
+                tracing::error!(incident = id, error = %why, "the incident an alert key points to cannot be read; a new one is opened");
+                Ok(None)
             }
-            None => Incident::from_stored(IncidentId(id), &events).ok(),
-        };
-        let Some(inc) = folded else {
-            return Ok(None);
-        };
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.folded.len() >= 1024 {
-            state.folded.clear();
+            Err(e) => Err(e),
         }
-        state.folded.insert(id, (next, inc.clone()));
-        Ok(Some(inc).filter(|inc| !inc.is_closed()))
     }
 
     fn plan(

@@ -21,6 +21,7 @@ use crate::incident::{
     IncidentStatus,
 };
 use crate::playbook::Library;
+use crate::store::folded::History;
 use crate::store::{Batch, Committed, Store, StoreError, Written};
 
 /// Where and when a command was issued.
@@ -363,12 +364,14 @@ impl Incidents {
         }
     }
 
-    /// Loads an incident by id, or by the thread the command was issued in.
+    /// Loads an incident by id, or by the thread the command was issued in, with its history
+    /// (shared, not copied). The store keeps recently used incidents folded: one with nothing
+    /// new reads nothing from disk, one with a long history reads only its new events.
     pub fn load(
         &self,
         id: Option<IncidentId>,
         channel: Option<DiscordId>,
-    ) -> Result<(Incident, Vec<Event>), UserError> {
+    ) -> Result<(Incident, History), UserError> {
         let thread = |c: DiscordId| self.store.incident_for_thread(c.get());
         let id = match id {
             Some(id) => id,
@@ -381,16 +384,21 @@ impl Incidents {
                 }
             },
         };
-        let events: Vec<Event> = self.store.events(id.0).map_err(internal)?;
-        if events.is_empty() {
-            return Err(UserError(format!(
-                "There is no {id}; `/incident list` shows the incidents."
-            )));
-        }
-        let incident = Incident::from_stored(id, &events).map_err(|e| {
-            tracing::error!(incident = %id, error = %e, "incident history does not fold");
-            UserError(format!("{id} cannot be read (logged for the operator)."))
-        })?;
+        let (incident, events) = match self.store.incident_history(id.0) {
+            Ok(Some(found)) => found,
+            Ok(None) => {
+                return Err(UserError(format!(
+                    "There is no {id}; `/incident list` shows the incidents."
+                )));
+            }
+            Err(StoreError::Unfoldable { why, .. }) => {
+                tracing::error!(incident = %id, error = %why, "incident history does not fold");
+                return Err(UserError(format!(
+                    "{id} cannot be read (logged for the operator)."
+                )));
+            }
+            Err(e) => return Err(internal(e)),
+        };
         let span = tracing::Span::current();
         span.record("incident", tracing::field::display(id));
         span.record("technique", tracing::field::display(incident.technique));
@@ -840,6 +848,97 @@ mod execute_tests {
             .filter(|e| matches!(e.kind, EventKind::NoteAdded { .. }))
             .count();
         assert_eq!(notes, 1, "the repeated note was not recorded twice");
+    }
+
+    /// A chat that makes a thread for every incident (as Discord would).
+    struct ThreadChat;
+
+    #[async_trait::async_trait]
+    impl crate::effects::ChatPort for ThreadChat {
+        async fn deliver(
+            &self,
+            _key: u64,
+            effect: &Effect,
+            _incident: &Incident,
+        ) -> Result<Vec<EventKind>, crate::effects::DeliveryError> {
+            Ok(match effect {
+                Effect::OpenThread { channel, .. } => vec![EventKind::ThreadLinked {
+                    channel_id: *channel,
+                    thread_id: 4_000,
+                    card_message_id: 4_001,
+                }],
+                _ => Vec::new(),
+            })
+        }
+
+        async fn post_channel(
+            &self,
+            _key: u64,
+            _channel: u64,
+            _post: crate::effects::ChannelPost<'_>,
+        ) -> Result<(), crate::effects::DeliveryError> {
+            Ok(())
+        }
+    }
+
+    fn press(n: usize) -> Command {
+        Command::Incident(IncidentCommand::Answer {
+            incident: Some(IncidentId(1)),
+            question: 1,
+            finding: [Finding::Clear, Finding::Unknown][n % 2],
+            note: None,
+            via_button: true,
+        })
+    }
+
+    async fn status(inc: &Incidents, lib: &Library) -> (Incident, History) {
+        let status = Command::Incident(IncidentCommand::Status {
+            incident: Some(IncidentId(1)),
+        });
+        match inc.execute(status, &origin(0, &[], None), lib).await {
+            Ok(Reply::Status { incident, events }) => (incident, events),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn status_sees_the_outbox_workers_thread_and_a_press_on_a_long_history_reads_nothing() {
+        let store = Store::temporary().unwrap();
+        let outbox = Outbox::new(store.clone(), Arc::new(ThreadChat));
+        let roles = RolesConfig::default();
+        let inc = Incidents::new(store.clone(), outbox, DefaultPolicy::default(), roles, None);
+        let (lib, console) = (library(), origin(0, &[], None));
+        inc.execute(open(), &console, &lib).await.unwrap();
+        assert_eq!(status(&inc, &lib).await.0.thread, None);
+        // The worker makes the thread and records it: the next status shows it.
+        inc.outbox().drain().await.unwrap();
+        let thread = status(&inc, &lib).await.0.thread.map(|t| t.thread_id);
+        assert_eq!(thread, Some(4_000));
+
+        for n in 0..500 {
+            inc.execute(press(n), &console, &lib).await.unwrap();
+        }
+        let read = store.events_read();
+        let pressed = inc.execute(press(500), &console, &lib).await;
+        assert!(
+            matches!(pressed, Ok(Reply::Answered { changed: true, .. })),
+            "{pressed:?}"
+        );
+        let (after, history) = status(&inc, &lib).await;
+        assert_eq!(
+            store.events_read(),
+            read,
+            "no event was read from the store"
+        );
+        assert_eq!(after.answer(1).map(|a| a.finding), Some(Finding::Clear));
+        let stored: Vec<Event> = store.events(1).unwrap();
+        assert_eq!(history.len(), stored.len());
+        assert_eq!(
+            after,
+            Incident::from_stored(IncidentId(1), &stored).unwrap()
+        );
+        let (_, again) = status(&inc, &lib).await;
+        assert!(Arc::ptr_eq(&history, &again), "a status copies no history");
     }
 
     #[tokio::test]

@@ -16,7 +16,7 @@ pub use commands::{Invocation, Role};
 pub use incident::{Incidents, Origin};
 pub use library::LibraryHandle;
 
-use crate::incident::{Event, Incident, IncidentId, IncidentStatus, Resolution};
+use crate::incident::{Incident, IncidentId, IncidentStatus, Resolution};
 use crate::playbook::{Playbook, SectionKind, TechniqueId};
 
 /// The days of incidents `/coverage` counts as "seen lately".
@@ -129,7 +129,8 @@ pub enum Reply {
     },
     Status {
         incident: Incident,
-        events: Vec<Event>,
+        /// Its whole history, shared with the store's cache of folded incidents.
+        events: crate::store::folded::History,
     },
     /// The newest incidents (at most a page), and how many match in all.
     List {

@@ -12,7 +12,7 @@ use tracing::{error, info};
 use crate::clock::Clock;
 use crate::effects::{Announcement, Effect, Listed, Notice, OnCallNow, Outbox, OutboxEntry};
 use crate::id::DiscordId;
-use crate::incident::{ActorRef, Event, EventKind, Incident, IncidentId};
+use crate::incident::{ActorRef, Event, EventKind, Incident};
 use crate::oncall::{
     Oncall, OncallView, Override, PageState, PagingConfig, Rotation, Severity, Step, WebhookAction,
     next_step, webhook_body,
@@ -377,8 +377,11 @@ impl Paging {
     pub async fn advance(&self, id: u64) -> Result<(), StoreError> {
         let _guard = self.lock.lock().await;
         let now = self.clock.now();
-        let events: Vec<Event> = self.store.events(id)?;
-        let Ok(mut inc) = Incident::from_stored(IncidentId(id), &events) else {
+        let folded = match self.store.incident(id) {
+            Err(StoreError::Unfoldable { .. }) => None,
+            other => other?,
+        };
+        let Some(mut inc) = folded else {
             error!(
                 incident = id,
                 "paging: unreadable incident; its timer is dropped"

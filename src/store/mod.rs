@@ -23,7 +23,9 @@
 //! [`Store::commit`] returns once it is on disk. Commits that arrive while an earlier one syncs
 //! share the next flush + `fdatasync` (group commit).
 
+pub mod folded;
 pub mod highwater;
+mod versions;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -94,6 +96,12 @@ pub enum StoreError {
     /// may not survive a crash. Never "nothing was changed".
     #[error("store: applied, but not confirmed on disk: {0}")]
     NotDurable(String),
+    /// An incident's events do not fold into an incident (a hand edit, a bug).
+    #[error("store: incident {incident}'s history cannot be read: {why}")]
+    Unfoldable {
+        incident: u64,
+        why: crate::incident::FoldError,
+    },
 }
 
 /// Effects of one lane are delivered in order; different lanes independently. An incident's
@@ -266,6 +274,9 @@ pub struct Store {
     /// The incident numbers given and the epoch, also beside the store (see [`highwater`]).
     /// None for temporary stores.
     high_water: Option<Arc<highwater::HighWater>>,
+    /// Recently used incidents kept folded, and what the store knows of their event counts
+    /// (see [`folded`]); made with the store, so a store opened again (a restore) starts empty.
+    kept: Arc<folded::Kept>,
 }
 
 /// A written transaction, not yet known to be on disk: [`Store::durable`] waits for that.
@@ -423,6 +434,7 @@ impl Store {
             durability: Arc::default(),
             feed: Arc::default(),
             high_water: None,
+            kept: Arc::default(),
         };
         store.count_once()?;
         Ok(store)
@@ -702,6 +714,8 @@ impl Store {
             &self.interaction_times,
         );
         let queued = std::cell::RefCell::new(Vec::new());
+        // (incident, event count after this transaction), for the kept counts.
+        let counts = std::cell::RefCell::new(Vec::new());
         let result = trees.transaction(|t| {
             let (
                 meta,
@@ -722,9 +736,11 @@ impl Store {
                 interactions.insert(&be(id), &now.to_be_bytes())?;
                 interaction_times.insert(&interaction_time_key(now, id), &[])?;
             }
+            let mut counted = Vec::with_capacity(batch.events.len());
             for (inc, json) in &batch.events {
-                append_event(meta, events, *inc, json)?;
+                counted.push((*inc, append_event(meta, events, *inc, json)?));
             }
+            *counts.borrow_mut() = counted;
             write_indexes(meta, threads, open, batch)?;
             *queued.borrow_mut() = write_outbox(meta, outbox, dead, batch)?;
             write_timers(timers, batch)?;
@@ -738,7 +754,15 @@ impl Store {
             TransactionError::Storage(e) => StoreError::Sled(e),
         })?;
         let queued = match committed {
-            Committed::Done => queued.into_inner(),
+            Committed::Done => {
+                // Before the write returns: a read after it never takes a kept fold as current.
+                let counts = counts.into_inner();
+                for &(inc, next) in &counts {
+                    self.kept.versions.raise(inc, next);
+                }
+                self.kept.written(&batch.events, &counts);
+                queued.into_inner()
+            }
             Committed::Duplicate => Vec::new(),
         };
         Ok((committed, queued))
@@ -770,13 +794,16 @@ impl Store {
         self.events
             .scan_prefix(be(incident))
             .values()
-            .map(|v| v.map(|v| v.to_vec()).map_err(StoreError::from))
+            .map(|v| {
+                self.kept.events_read.fetch_add(1, Ordering::Relaxed);
+                v.map(|v| v.to_vec()).map_err(StoreError::from)
+            })
             .collect()
     }
 
     /// The events of one incident from sequence number `from` on (0: all), decoded, and the
     /// sequence number after the last: a caller that keeps an incident folded reads only what
-    /// is new. Events that do not decode are left out (as [`Store::events`] does).
+    /// is new. Events that do not decode are set aside and left out (as [`Store::events`]).
     pub fn events_from<T: DeserializeOwned>(
         &self,
         incident: u64,
@@ -787,6 +814,7 @@ impl Store {
         let end = event_key(incident, u64::MAX);
         for kv in self.events.range(event_key(incident, from)..=end) {
             let (key, value) = kv?;
+            self.kept.events_read.fetch_add(1, Ordering::Relaxed);
             let seq = key
                 .get(8..16)
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
@@ -795,8 +823,11 @@ impl Store {
             match serde_json::from_slice(&value) {
                 Ok(event) => out.push(event),
                 Err(e) => {
-                    tracing::error!(incident, seq, tree = "events", error = %e, "unreadable event skipped");
+                    tracing::error!(incident, seq, tree = "events", error = %e, "unreadable event set aside and skipped");
                     crate::metrics::store_unreadable("events");
+                    if let Err(e) = self.set_aside("events", &key) {
+                        tracing::warn!(incident, seq, error = %e, "cannot set the unreadable event aside");
+                    }
                 }
             }
         }
@@ -808,25 +839,13 @@ impl Store {
     /// counted (`socbot_store_unreadable_total{tree="events"}`), set aside in `unreadable` and
     /// left out; the incident's other events, and every other incident, read on.
     pub fn events<T: DeserializeOwned>(&self, incident: u64) -> Result<Vec<T>, StoreError> {
-        let mut out = Vec::new();
-        for kv in self.events.scan_prefix(be(incident)) {
-            let (key, value) = kv?;
-            match serde_json::from_slice(&value) {
-                Ok(event) => out.push(event),
-                Err(e) => {
-                    let seq = key
-                        .get(8..16)
-                        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                        .map_or(0, u64::from_be_bytes);
-                    tracing::error!(incident, seq, tree = "events", error = %e, "unreadable event set aside and skipped");
-                    crate::metrics::store_unreadable("events");
-                    if let Err(e) = self.set_aside("events", &key) {
-                        tracing::warn!(incident, seq, error = %e, "cannot set the unreadable event aside");
-                    }
-                }
-            }
-        }
-        Ok(out)
+        Ok(self.events_from(incident, 0)?.0)
+    }
+
+    /// How many event records this store has read from sled since it was opened (a kept
+    /// incident with nothing new reads none: see [`folded`]).
+    pub fn events_read(&self) -> u64 {
+        self.kept.events_read.load(Ordering::Relaxed)
     }
 
     /// The ids of every incident, ascending.
@@ -1266,19 +1285,20 @@ fn write_timers(timers: &TransactionalTree, batch: &Batch) -> TxResult<()> {
     Ok(())
 }
 
+/// Appends one event; returns the incident's event count after it.
 fn append_event(
     meta: &TransactionalTree,
     events: &TransactionalTree,
     incident: u64,
     json: &[u8],
-) -> TxResult<()> {
+) -> TxResult<u64> {
     let seq = read_u64(meta.get(seq_key(incident))?);
     if seq == 0 {
         add(meta, K_INCIDENTS, 1)?;
     }
     events.insert(&event_key(incident, seq), json)?;
     meta.insert(seq_key(incident), &be(seq + 1))?;
-    Ok(())
+    Ok(seq + 1)
 }
 
 fn remove_timer(timers: &TransactionalTree, incident: u64, kind: u8) -> TxResult<()> {

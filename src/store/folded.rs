@@ -1,0 +1,477 @@
+//! Recently used incidents kept folded, so reading one costs what is new, not its history.
+//!
+//! An incident is the fold of its events. [`Store::incident`] and [`Store::incident_history`]
+//! keep the fold of the [`CAPACITY`] incidents used last, each with the event count it covers
+//! and its history (shared, never copied per read). A read compares that count with the
+//! store's (kept in memory for every incident written or read lately: see `versions`): equal,
+//! it answers from memory without reading sled; else it reads and folds only the events after
+//! it. Every event is written by [`Store::write`], which raises the count before it returns, so
+//! whatever wrote (a command, alert intake, the outbox worker recording a thread, a paging
+//! timer), the next read sees it. A restore opens a new store, and with it an empty cache.
+//!
+//! Memory: at most [`CAPACITY`] incidents and [`EVENT_BUDGET`] events of history in all (an
+//! event is a few hundred bytes: about 10 MB at the very most); a history longer than
+//! [`HISTORY_CAP`] is not kept (its incident is), the least recently used go first.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::versions::Versions;
+use super::{Store, StoreError, read_u64, seq_key};
+use crate::incident::{Event, Incident, IncidentId};
+
+/// How many incidents are kept folded at most.
+pub const CAPACITY: usize = 1024;
+/// How many events of history the kept incidents hold in all, at most.
+pub const EVENT_BUDGET: usize = 32_768;
+/// A history longer than this is not kept (the folded incident is).
+pub const HISTORY_CAP: usize = 4_096;
+
+/// An incident's events, oldest first, shared by the cache and whoever read them.
+pub type History = Arc<Vec<Event>>;
+
+/// What the store keeps in memory beside sled (one per opened store).
+#[derive(Debug, Default)]
+pub(super) struct Kept {
+    pub(super) versions: Versions,
+    cache: Mutex<Lru>,
+    /// Event records read from sled (see [`Store::events_read`]).
+    pub(super) events_read: AtomicU64,
+}
+
+/// One kept incident: folded from every event before `next`.
+#[derive(Debug)]
+struct Entry {
+    next: u64,
+    used: u64,
+    incident: Incident,
+    history: Option<History>,
+}
+
+impl Entry {
+    fn weight(&self) -> usize {
+        self.history.as_ref().map_or(0, |h| h.len())
+    }
+
+    /// The history with `events` appended, or none once it is longer than [`HISTORY_CAP`].
+    fn extend(history: Option<History>, events: &[Event]) -> Option<History> {
+        let mut history = history?;
+        if history.len() + events.len() > HISTORY_CAP {
+            return None;
+        }
+        Arc::make_mut(&mut history).extend_from_slice(events);
+        Some(history)
+    }
+}
+
+/// Least recently used first out.
+#[derive(Debug, Default)]
+struct Lru {
+    entries: HashMap<u64, Entry>,
+    /// use tick → incident
+    order: BTreeMap<u64, u64>,
+    clock: u64,
+    /// Events held in all the kept histories.
+    events: usize,
+}
+
+impl Lru {
+    fn touch(&mut self, id: u64) {
+        if let Some(e) = self.entries.get_mut(&id) {
+            self.clock += 1;
+            self.order.remove(&e.used);
+            e.used = self.clock;
+            self.order.insert(self.clock, id);
+        }
+    }
+
+    /// The kept incident when it covers `next` events (and has its history, when wanted).
+    fn hit(&mut self, id: u64, next: u64, history: bool) -> Option<(Incident, Option<History>)> {
+        let e = self.entries.get(&id)?;
+        if e.next != next || (history && e.history.is_none()) {
+            return None;
+        }
+        let found = (e.incident.clone(), e.history.clone());
+        self.touch(id);
+        Some(found)
+    }
+
+    fn take(&mut self, id: u64) -> Option<Entry> {
+        let e = self.entries.remove(&id)?;
+        self.order.remove(&e.used);
+        self.events -= e.weight();
+        Some(e)
+    }
+
+    /// Keeps `entry` unless what is kept already covers more.
+    fn put(&mut self, id: u64, entry: Entry) {
+        if self.entries.get(&id).is_some_and(|e| e.next > entry.next) {
+            return;
+        }
+        self.take(id);
+        self.events += entry.weight();
+        self.entries.insert(id, entry);
+        self.touch(id);
+        while self.entries.len() > CAPACITY || self.events > EVENT_BUDGET {
+            let Some((_, oldest)) = self.order.pop_first() else {
+                break;
+            };
+            if let Some(e) = self.entries.remove(&oldest) {
+                self.events -= e.weight();
+            }
+        }
+    }
+}
+
+impl Kept {
+    fn cache(&self) -> MutexGuard<'_, Lru> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// After a write appended `events` (incident, JSON), each with the incident's event count
+    /// after it: every kept incident the write started from is kept current (the next read
+    /// reads nothing), and an incident the write opened is kept. Any other is left as it is
+    /// for the next read to bring up to date (a write that raced another).
+    pub(super) fn written(&self, events: &[(u64, Vec<u8>)], counts: &[(u64, u64)]) {
+        // (incident, count before, count after, its events' JSON), in the write's order.
+        let mut by: Vec<(u64, u64, u64, Vec<&[u8]>)> = Vec::new();
+        for ((inc, json), &(_, after)) in events.iter().zip(counts) {
+            match by.iter_mut().find(|g| g.0 == *inc) {
+                Some(g) => {
+                    g.2 = after;
+                    g.3.push(json);
+                }
+                None => by.push((*inc, after.saturating_sub(1), after, vec![json])),
+            }
+        }
+        let mut cache = self.cache();
+        for (inc, before, after, json) in by {
+            cache.advance(inc, before, after, &json);
+        }
+    }
+}
+
+impl Lru {
+    /// Applies the events an incident's count went from `before` to `after` with, when what is
+    /// kept of it covers exactly `before` (nothing kept: when the incident is new).
+    fn advance(&mut self, id: u64, before: u64, after: u64, json: &[&[u8]]) {
+        let current = self
+            .entries
+            .get(&id)
+            .map_or(before == 0, |e| e.next == before);
+        if !current {
+            return;
+        }
+        let kept = self.take(id);
+        // An event that does not decode is left for a read to set aside.
+        let Some(new) = json
+            .iter()
+            .map(|j| serde_json::from_slice::<Event>(j).ok())
+            .collect::<Option<Vec<Event>>>()
+        else {
+            return;
+        };
+        let entry = match kept {
+            Some(mut e) => {
+                if e.incident.apply_all(&new).is_err() {
+                    return;
+                }
+                e.history = Entry::extend(e.history, &new);
+                e.next = after;
+                e
+            }
+            None => match Incident::from_stored(IncidentId(id), &new) {
+                Ok(incident) => Entry {
+                    next: after,
+                    used: 0,
+                    incident,
+                    history: Some(Arc::new(new)),
+                },
+                Err(_) => return,
+            },
+        };
+        self.put(id, entry);
+    }
+}
+
+impl Store {
+    /// Incident `id`, folded; None when it has no events. From memory when nothing was added
+    /// since it was last read (no read of sled), else folding only the new events.
+    pub fn incident(&self, id: u64) -> Result<Option<Incident>, StoreError> {
+        Ok(self.folded(id, false)?.map(|(inc, _)| inc))
+    }
+
+    /// Incident `id`, folded, and its whole history; None when it has no events. As
+    /// [`Store::incident`], the history shared with the cache, not copied.
+    pub fn incident_history(&self, id: u64) -> Result<Option<(Incident, History)>, StoreError> {
+        Ok(self.folded(id, true)?.map(|(inc, history)| {
+            let history = history.unwrap_or_default();
+            (inc, history)
+        }))
+    }
+
+    /// How many events incident `id` has had appended (its next sequence number): from memory
+    /// when known, else read from sled and remembered. Never more than the store holds, and
+    /// exact once every write to the incident has returned.
+    pub fn event_count(&self, id: u64) -> Result<u64, StoreError> {
+        if let Some(n) = self.kept.versions.get(id) {
+            return Ok(n);
+        }
+        let read = || -> Result<u64, StoreError> { Ok(read_u64(self.meta.get(seq_key(id))?)) };
+        let first = read()?;
+        self.kept.versions.raise(id, first);
+        // A write between the read and the raise may have raised it first and been forgotten
+        // (the counts emptied when full): read again, so what is remembered is never behind.
+        let second = read()?;
+        self.kept.versions.raise(id, second);
+        Ok(second)
+    }
+
+    /// How many incidents are kept folded (tests, benchmarks).
+    pub fn kept_incidents(&self) -> usize {
+        self.kept.cache().entries.len()
+    }
+
+    fn folded(
+        &self,
+        id: u64,
+        history: bool,
+    ) -> Result<Option<(Incident, Option<History>)>, StoreError> {
+        let next = self.event_count(id)?;
+        if next == 0 {
+            return Ok(None);
+        }
+        let base = {
+            let mut cache = self.kept.cache();
+            if let Some(hit) = cache.hit(id, next, history) {
+                return Ok(Some(hit));
+            }
+            // Taken out while it is brought up to date: its history is then not shared, so
+            // the new events are appended in place.
+            cache.take(id)
+        };
+        let (entry, read) = self.refold(id, next, base, history)?;
+        let found = (
+            entry.incident.clone(),
+            read.or_else(|| entry.history.clone()),
+        );
+        self.kept.cache().put(id, entry);
+        Ok(Some(found))
+    }
+
+    /// `base` brought up to date, or the incident folded from its first event when there is
+    /// no base, the base lacks a wanted history, or the new events do not fold onto it. With
+    /// the whole history when it was read but is too long to keep.
+    fn refold(
+        &self,
+        id: u64,
+        known: u64,
+        base: Option<Entry>,
+        history: bool,
+    ) -> Result<(Entry, Option<History>), StoreError> {
+        if let Some(base) = base.filter(|b| !history || b.history.is_some()) {
+            let (new, read): (Vec<Event>, u64) = self.events_from(id, base.next)?;
+            let mut incident = base.incident;
+            let kept = Entry::extend(base.history, &new);
+            if (!history || kept.is_some()) && incident.apply_all(&new).is_ok() {
+                let entry = Entry {
+                    // Read after `known` was: covers at least that.
+                    next: read.max(known),
+                    used: 0,
+                    incident,
+                    history: kept,
+                };
+                return Ok((entry, None));
+            }
+        }
+        let (all, read): (Vec<Event>, u64) = self.events_from(id, 0)?;
+        let incident = Incident::from_stored(IncidentId(id), &all)
+            .map_err(|why| StoreError::Unfoldable { incident: id, why })?;
+        let all = Arc::new(all);
+        let entry = Entry {
+            next: read.max(known),
+            used: 0,
+            incident,
+            history: (all.len() <= HISTORY_CAP).then(|| all.clone()),
+        };
+        Ok((entry, Some(all)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::state::tests::{alice, opened, t};
+    use crate::incident::{EventKind, Finding};
+    use crate::store::Batch;
+
+    /// The incident `opened` makes.
+    const ID: u64 = 7;
+
+    fn answer(min: i64) -> Event {
+        let finding = [Finding::Concerning, Finding::Clear, Finding::Unknown][min as usize % 3];
+        let kind = EventKind::Answered {
+            question: 1,
+            finding,
+            note: None,
+        };
+        Event::new(t(min), alice(), kind)
+    }
+
+    /// An `opened` event for whichever number the store gives.
+    fn opened_any() -> Event {
+        let mut e = opened(None);
+        if let EventKind::Opened { id, .. } = &mut e.kind {
+            *id = IncidentId(0);
+        }
+        e
+    }
+
+    fn append(store: &Store, id: u64, events: &[Event]) {
+        let batch = Batch {
+            events: events.iter().map(|e| (id, Store::encode(e))).collect(),
+            ..Batch::default()
+        };
+        store.commit_blocking(batch).unwrap();
+    }
+
+    /// Incident `id` folded from everything stored, past the cache.
+    fn stored(store: &Store, id: u64) -> (Incident, Vec<Event>) {
+        let events: Vec<Event> = store.events(id).unwrap();
+        (
+            Incident::from_stored(IncidentId(id), &events).unwrap(),
+            events,
+        )
+    }
+
+    /// With 500 events: what a read reads from sled.
+    fn long_incident() -> Store {
+        let store = Store::temporary().unwrap();
+        let mut events = vec![opened(None)];
+        events.extend((1..=500).map(answer));
+        append(&store, ID, &events);
+        store
+    }
+
+    #[test]
+    fn a_kept_incident_with_nothing_new_reads_no_events_and_shares_its_history() {
+        let store = long_incident();
+        let (first, history) = store.incident_history(ID).unwrap().unwrap();
+        let read = store.events_read();
+        let (again, shared) = store.incident_history(ID).unwrap().unwrap();
+        assert_eq!(store.events_read(), read, "nothing was read from sled");
+        assert!(Arc::ptr_eq(&history, &shared), "the history is not copied");
+        assert_eq!((first.clone(), history.len()), (again, 501));
+        assert_eq!((first, history.to_vec()), stored(&store, ID));
+    }
+
+    #[test]
+    fn a_write_from_any_path_is_seen_by_the_next_read() {
+        let store = long_incident();
+        store.incident_history(ID).unwrap();
+        // What the outbox worker records once it made the thread: a plain commit.
+        let linked = Event::new(
+            t(600),
+            crate::incident::ActorRef::system(),
+            EventKind::ThreadLinked {
+                channel_id: 1,
+                thread_id: 2,
+                card_message_id: 3,
+            },
+        );
+        append(&store, ID, &[linked, answer(601)]);
+        let read = store.events_read();
+        let (inc, history) = store.incident_history(ID).unwrap().unwrap();
+        assert_eq!(
+            store.events_read(),
+            read,
+            "the write's own events kept it current"
+        );
+        assert_eq!(inc.thread.map(|t| t.thread_id), Some(2));
+        assert_eq!(history.len(), 503);
+        assert_eq!((inc, history.to_vec()), stored(&store, ID));
+    }
+
+    #[test]
+    fn a_kept_incident_behind_the_store_reads_and_folds_only_the_new_events() {
+        let store = long_incident();
+        store.incident_history(ID).unwrap();
+        // A read bringing it up to date holds it out of the cache while two writes land.
+        let behind = store.kept.cache().take(ID).unwrap();
+        append(&store, ID, &[answer(501), answer(502)]);
+        append(&store, ID, &[answer(503)]);
+        store.kept.cache().put(ID, behind);
+        let read = store.events_read();
+        let (inc, history) = store.incident_history(ID).unwrap().unwrap();
+        assert_eq!(store.events_read() - read, 3, "the three new events only");
+        assert_eq!((inc, history.to_vec()), stored(&store, ID));
+    }
+
+    #[test]
+    fn at_capacity_the_least_used_go_and_every_read_is_still_right() {
+        let store = Store::temporary().unwrap();
+        for id in 1..=CAPACITY as u64 + 10 {
+            append(&store, id, &[opened_any(), answer(1)]);
+        }
+        assert_eq!(store.kept_incidents(), CAPACITY);
+        for id in [11, CAPACITY as u64 + 10, 1, 10] {
+            let read = store.events_read();
+            let (inc, history) = store.incident_history(id).unwrap().unwrap();
+            let evicted = id <= 10;
+            assert_eq!(store.events_read() - read, if evicted { 2 } else { 0 });
+            assert_eq!((inc, history.to_vec()), stored(&store, id), "INC-{id}");
+        }
+        // Long histories: within the event budget, one too long for it not kept at all.
+        let long: Vec<Event> = std::iter::once(opened_any())
+            .chain((1..HISTORY_CAP as i64).map(answer))
+            .collect();
+        for id in 2_000..2_010 {
+            append(&store, id, &long);
+        }
+        let longest = 3_000;
+        append(&store, longest, &long);
+        append(&store, longest, &[answer(9_000), answer(9_001)]);
+        assert!(store.kept.cache().events <= EVENT_BUDGET);
+        for id in (2_000..2_010).chain([longest]) {
+            let (inc, history) = store.incident_history(id).unwrap().unwrap();
+            assert_eq!((inc, history.to_vec()), stored(&store, id), "INC-{id}");
+        }
+        let (_, history) = store.incident_history(longest).unwrap().unwrap();
+        assert_eq!(history.len(), HISTORY_CAP + 2);
+        assert!(store.kept.cache().events <= EVENT_BUDGET);
+    }
+
+    #[test]
+    fn an_incident_without_events_is_none_and_one_that_does_not_fold_says_so() {
+        let store = Store::temporary().unwrap();
+        assert!(store.incident(5).unwrap().is_none());
+        append(&store, 5, &[answer(1)]);
+        let err = store.incident_history(5).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Unfoldable { incident: 5, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_restored_store_reads_the_backup_not_what_was_kept() {
+        let dir = std::env::temp_dir().join(format!("socbot-folded-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("store");
+        let store = Store::open(&path).unwrap();
+        append(&store, ID, &[opened(None), answer(1)]);
+        let snapshot = crate::backup::Snapshot::take(&store).unwrap();
+        append(&store, ID, &[answer(2)]);
+        let changed = store.incident(ID).unwrap().unwrap();
+        assert_eq!(changed.answer_history, 2);
+        drop(store);
+        crate::backup::restore(&snapshot, &path).unwrap();
+        let store = Store::open(&path).unwrap();
+        let restored = store.incident(ID).unwrap().unwrap();
+        assert_eq!(restored.answer_history, 1, "the backup's state");
+        assert_eq!(restored, stored(&store, ID).0);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
