@@ -672,6 +672,46 @@ mod tests {
     use crate::store::Batch;
 
     #[test]
+    fn a_restored_store_reads_the_backup_not_the_incidents_kept_folded_before() {
+        use crate::incident::state::tests::{alice, opened, t};
+        use crate::incident::{Event, EventKind, Finding};
+        let answer = |min: i64| {
+            let kind = EventKind::Answered {
+                question: 1,
+                finding: Finding::Clear,
+                note: None,
+            };
+            (7, Store::encode(&Event::new(t(min), alice(), kind)))
+        };
+        let dir = std::env::temp_dir().join(format!("socbot-kept-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("store");
+        let store = Store::open(&path).unwrap();
+        let first = vec![(7, Store::encode(&opened(None))), answer(1)];
+        store
+            .commit_blocking(Batch {
+                events: first,
+                ..Batch::default()
+            })
+            .unwrap();
+        let snapshot = Snapshot::take(&store).unwrap();
+        store
+            .commit_blocking(Batch {
+                events: vec![answer(2)],
+                ..Batch::default()
+            })
+            .unwrap();
+        assert_eq!(store.incident(7).unwrap().unwrap().answer_history, 2);
+        drop(store);
+        restore(&snapshot, &path).unwrap();
+        let store = Store::open(&path).unwrap();
+        let restored = store.incident(7).unwrap().unwrap();
+        assert_eq!(restored.answer_history, 1, "the backup's incident");
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn snapshots_taken_during_writes_are_each_one_moment() {
         // Every commit writes one event and one thread entry together, so a copy of one
         // moment has as many of each; a copy that straddled a commit would not.

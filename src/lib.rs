@@ -28,7 +28,8 @@
 //! - [`http`], [`metrics`]: the optional HTTP listener: /healthz, /readyz, /metrics and
 //!   `POST /alerts/<source>` (alerts in).
 //! - [`store`]: sled: events, the outbox (by lane and due time), timers, dead letters, the
-//!   open-incident and alert-key indexes, pruned interaction ids; group commit.
+//!   open-incident and alert-key indexes, pruned interaction ids; group commit; the incidents
+//!   used last kept folded (`store::folded`).
 //! - [`effects`]: the outbox worker: lanes delivered concurrently, retries, dead letters;
 //!   notices and channel announcements as data, worded by each chat port.
 //! - [`backup`]: consistent backups of the running store, and restoring them.

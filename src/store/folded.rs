@@ -453,25 +453,4 @@ mod tests {
             "{err}"
         );
     }
-
-    #[test]
-    fn a_restored_store_reads_the_backup_not_what_was_kept() {
-        let dir = std::env::temp_dir().join(format!("socbot-folded-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let path = dir.join("store");
-        let store = Store::open(&path).unwrap();
-        append(&store, ID, &[opened(None), answer(1)]);
-        let snapshot = crate::backup::Snapshot::take(&store).unwrap();
-        append(&store, ID, &[answer(2)]);
-        let changed = store.incident(ID).unwrap().unwrap();
-        assert_eq!(changed.answer_history, 2);
-        drop(store);
-        crate::backup::restore(&snapshot, &path).unwrap();
-        let store = Store::open(&path).unwrap();
-        let restored = store.incident(ID).unwrap().unwrap();
-        assert_eq!(restored.answer_history, 1, "the backup's state");
-        assert_eq!(restored, stored(&store, ID).0);
-        drop(store);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
 }

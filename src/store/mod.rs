@@ -22,6 +22,9 @@
 //! A command's events, effects, timers and interaction id go in one transaction ([`Batch`]), and
 //! [`Store::commit`] returns once it is on disk. Commits that arrive while an earlier one syncs
 //! share the next flush + `fdatasync` (group commit).
+//!
+//! In memory beside sled ([`folded`]): the incidents used last, folded, and the event count of
+//! each incident written or read lately, so reading an incident costs what is new since.
 
 pub mod folded;
 pub mod highwater;
