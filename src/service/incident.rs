@@ -684,6 +684,7 @@ mod store_problem_tests {
 #[cfg(test)]
 mod execute_tests {
     use super::*;
+    use crate::incident::Finding;
     use crate::service::commands::{self, Parsed};
     use crate::service::{Invocation, Recorded};
 
@@ -881,21 +882,14 @@ mod execute_tests {
         }
     }
 
-    fn press(n: usize) -> Command {
-        Command::Incident(IncidentCommand::Answer {
-            incident: Some(IncidentId(1)),
-            question: 1,
-            finding: [Finding::Clear, Finding::Unknown][n % 2],
-            note: None,
-            via_button: true,
-        })
+    fn press(n: usize) -> Invocation {
+        let finding = [Finding::Clear, Finding::Unknown][n % 2];
+        Invocation::answer(IncidentId(1), 1, finding, None).pressed(true)
     }
 
     async fn status(inc: &Incidents, lib: &Library) -> (Incident, History) {
-        let status = Command::Incident(IncidentCommand::Status {
-            incident: Some(IncidentId(1)),
-        });
-        match inc.execute(status, &origin(0, &[], None), lib).await {
+        let status = command("incident status", &[("incident", "INC-1")]);
+        match inc.execute(&status, &origin(0, &[], None), lib).await {
             Ok(Reply::Status { incident, events }) => (incident, events),
             other => panic!("{other:?}"),
         }
@@ -908,7 +902,7 @@ mod execute_tests {
         let roles = RolesConfig::default();
         let inc = Incidents::new(store.clone(), outbox, DefaultPolicy::default(), roles, None);
         let (lib, console) = (library(), origin(0, &[], None));
-        inc.execute(open(), &console, &lib).await.unwrap();
+        inc.execute(&open(), &console, &lib).await.unwrap();
         assert_eq!(status(&inc, &lib).await.0.thread, None);
         // The worker makes the thread and records it: the next status shows it.
         inc.outbox().drain().await.unwrap();
@@ -916,10 +910,10 @@ mod execute_tests {
         assert_eq!(thread, Some(4_000));
 
         for n in 0..500 {
-            inc.execute(press(n), &console, &lib).await.unwrap();
+            inc.execute(&press(n), &console, &lib).await.unwrap();
         }
         let read = store.events_read();
-        let pressed = inc.execute(press(500), &console, &lib).await;
+        let pressed = inc.execute(&press(500), &console, &lib).await;
         assert!(
             matches!(pressed, Ok(Reply::Answered { changed: true, .. })),
             "{pressed:?}"
