@@ -79,7 +79,7 @@ pub struct Opt {
     /// refusal says it ("override the on-call rotation").
     pub role: Option<(Role, &'static str)>,
     /// Checks a given value when the command is parsed (before any handler runs), saying
-    /// what is wrong: the type the handler reads it as ([`Opt::typed`]).
+    /// what is wrong: the type the handler reads it as (set by `Opt::typed`).
     pub check: Option<Check>,
 }
 
