@@ -1165,6 +1165,73 @@ mod tests {
         );
     }
 
+    /// Accepts every post in a channel, counting them.
+    #[derive(Default)]
+    struct Accepting(std::sync::atomic::AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl ChatPort for Accepting {
+        async fn deliver(
+            &self,
+            _: u64,
+            _: &Effect,
+            _: &Incident,
+        ) -> Result<Vec<EventKind>, DeliveryError> {
+            Ok(Vec::new())
+        }
+
+        async fn post_channel(
+            &self,
+            _: u64,
+            _: u64,
+            _: ChannelPost<'_>,
+        ) -> Result<(), DeliveryError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    async fn queue_posts(store: &Store, n: u64) {
+        let effects = (0..n)
+            .map(|i| {
+                OutboxEntry::encode(Effect::PostChannel {
+                    incident: 1 + i % 50,
+                    channel: 10,
+                    text: format!("post {i}"),
+                })
+            })
+            .collect();
+        store
+            .commit(Batch {
+                effects,
+                ..Batch::default()
+            })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_worker_reads_the_whole_outbox_once_never_per_pass_or_effect() {
+        let store = Store::temporary().unwrap();
+        queue_posts(&store, 1_000).await;
+        let port = Arc::new(Accepting::default());
+        let outbox = Outbox::new(store.clone(), port.clone());
+        outbox.drain().await.unwrap();
+        assert_eq!(port.0.load(std::sync::atomic::Ordering::SeqCst), 1_000);
+        assert_eq!(store.outbox_reads(), 1, "the backlog, read once at start");
+        for _ in 0..3 {
+            queue_posts(&store, 500).await;
+            outbox.drain().await.unwrap();
+        }
+        assert_eq!(port.0.load(std::sync::atomic::Ordering::SeqCst), 2_500);
+        assert_eq!(store.outbox_len(), 0);
+        assert_eq!(
+            store.outbox_reads(),
+            1,
+            "new effects come by the store's feed, not by reading the outbox again"
+        );
+    }
+
     #[test]
     fn backoff_doubles_and_is_capped() {
         assert_eq!(backoff(0), Duration::from_millis(500));

@@ -251,6 +251,8 @@ struct Durability {
 struct EffectFeed {
     queue: std::sync::Mutex<Option<Vec<(u64, QueuedEffect)>>>,
     notify: tokio::sync::Notify,
+    /// How many times the whole outbox was read (see [`Store::outbox_reads`]).
+    whole_reads: AtomicU64,
 }
 
 #[derive(Debug, Clone)]
@@ -915,6 +917,7 @@ impl Store {
 
     /// Effects waiting for delivery, oldest first (the worker reads this once, at start).
     pub fn outbox(&self) -> Result<Vec<OutboxRecord>, StoreError> {
+        self.feed.whole_reads.fetch_add(1, Ordering::Relaxed);
         self.outbox
             .iter()
             .map(|kv| {
@@ -925,6 +928,13 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// How many times this process read the whole outbox ([`Store::outbox`]): once at the
+    /// worker's start, never per pass or per effect (the worker's index and the feed of new
+    /// effects stand in for it).
+    pub fn outbox_reads(&self) -> u64 {
+        self.feed.whole_reads.load(Ordering::Relaxed)
     }
 
     /// One outbox entry's JSON, if it is still waiting.
