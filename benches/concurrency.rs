@@ -191,13 +191,22 @@ async fn main() {
         "\n32 in flight / one at a time: {:.1}× (target ≥ 3×)",
         parallel_rate / serial_rate
     );
-    if fake.validates_bodies() {
-        println!(
-            "note: the loopback Discord checked every body against Discord's OpenAPI spec (tens of\n\
-             microseconds for a type 7 body of buttons, see the durability bench); on 2 cores the\n\
-             answers are limited by CPU, not by the disk: commits per flush above show how many\n\
-             share each fdatasync. `FAKE_DISCORD_SPEC=/nonexistent cargo bench --bench concurrency`\n\
-             measures socbot alone"
-        );
-    }
+    let checked = if fake.validates_bodies() {
+        "checks every body against Discord's OpenAPI spec and limits"
+    } else {
+        "checks every body against Discord's limits (no OpenAPI spec found)"
+    };
+    println!(
+        "note: the loopback Discord runs in this process and {checked}; its REST side's\n\
+         share is printed above (wall time inside its handler); its gateway and this driver come\n\
+         on top. The answers are limited by CPU, not by the disk: commits per flush show how many\n\
+         share each fdatasync. Machine load (1 min) at the end: {}",
+        load_average().unwrap_or_else(|| "unknown".into())
+    );
+}
+
+/// The 1-minute load average (other work on this machine takes CPU from the run).
+fn load_average() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next().map(str::to_owned)
 }

@@ -64,20 +64,11 @@ impl FakeDiscord {
 
     /// The body of the accepted callback (`{type, data}`) for interaction `id`, waiting for it.
     pub async fn interaction_response(&self, id: u64) -> Value {
-        let prefix = format!("/interactions/{id}/");
         let what = format!("the callback of interaction {id}");
         self.shared
             .wait_until(&what, self.shared.config.wait_timeout, |state| {
-                state
-                    .requests
-                    .iter()
-                    .find(|r| {
-                        r.method == "POST"
-                            && r.path.starts_with(&prefix)
-                            && r.path.ends_with("/callback")
-                            && r.status == 204
-                    })
-                    .and_then(|r| r.body.clone())
+                let at = *state.callbacks.get(&id)?;
+                state.requests.get(at).and_then(|r| r.body.clone())
             })
             .await
     }

@@ -77,6 +77,15 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
+/// The interaction whose callback `record` is, when the fake accepted it.
+fn accepted_callback(record: &RecordedRequest) -> Option<u64> {
+    let rest = record.path.strip_prefix("/interactions/")?;
+    let (id, _) = rest.split_once('/')?;
+    (record.method == "POST" && record.path.ends_with("/callback") && record.status == 204)
+        .then(|| id.parse().ok())
+        .flatten()
+}
+
 /// Records and answers one request; `None` drops the connection (fault injection).
 fn handle(shared: &Shared, raw: RawRequest) -> Option<RawResponse> {
     let started = std::time::Instant::now();
@@ -134,6 +143,10 @@ fn handle_timed(shared: &Shared, raw: RawRequest) -> Option<RawResponse> {
     {
         let mut state = shared.lock();
         let seq = state.requests.len() as u64 + 1;
+        if let Some(id) = accepted_callback(&record) {
+            let at = state.requests.len();
+            state.callbacks.entry(id).or_insert(at);
+        }
         state.requests.push(RecordedRequest { seq, ..record });
         let numbered = problems.into_iter().map(|p| format!("request #{seq}: {p}"));
         state.violations.extend(numbered);

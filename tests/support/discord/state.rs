@@ -174,6 +174,9 @@ pub struct State {
     /// and those `FakeDiscord::add_member` added.
     pub members: HashMap<u64, Value>,
     pub interactions: HashMap<u64, InteractionRecord>,
+    /// Interaction id → the index in `requests` of its accepted callback: waiting for an
+    /// answer reads one record, not every request so far (benches send thousands).
+    pub callbacks: HashMap<u64, usize>,
     pub global_commands: Vec<Value>,
     pub guild_commands: BTreeMap<u64, Vec<Value>>,
     pub faults: Option<FaultState>,
