@@ -726,6 +726,21 @@ async fn memory() {
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let after = rss_kb(pid, "VmRSS:").unwrap_or(0);
+    // The status of more old incidents than the store keeps folded: its cache full.
+    let kept = socbot::store::folded::CAPACITY + 100;
+    for n in 1..=kept {
+        fake.interact(
+            Interaction::subcommand(
+                "incident",
+                "status",
+                json!([opt_str("incident", &format!("INC-{n}"))]),
+            )
+            .roles(&[L1_ROLE]),
+        )
+        .await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let full = rss_kb(pid, "VmRSS:").unwrap_or(0);
     let peak = rss_kb(pid, "VmHWM:").unwrap_or(0);
     let _ = std::process::Command::new("kill")
         .arg("-TERM")
@@ -734,9 +749,11 @@ async fn memory() {
     let _ = child.wait();
     println!("  ready (/readyz 200) {ready:.2?} after start (target ≤ 1 s)");
     println!(
-        "  RSS at ready {:.1} MB, after 50 opens + 50 status {:.1} MB, peak {:.1} MB (target ≤ 64 MB)",
+        "  RSS at ready {:.1} MB, after 50 opens + 50 status {:.1} MB, after the status of {kept} old incidents (kept folded: {}) {:.1} MB, peak {:.1} MB (target ≤ 64 MB)",
         at_ready as f64 / 1024.0,
         after as f64 / 1024.0,
+        socbot::store::folded::CAPACITY,
+        full as f64 / 1024.0,
         peak as f64 / 1024.0
     );
 }

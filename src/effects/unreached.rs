@@ -6,7 +6,7 @@
 //! said in the SOC channel by a notice queued with that dead letter, in one transaction.
 
 use super::{Effect, OutboxEntry, REFUSED};
-use crate::incident::{Event, Incident, IncidentId, PageTarget};
+use crate::incident::{IncidentId, PageTarget};
 use crate::store::{NewEffect, Store, StoreError};
 
 const CHAT: u8 = 1;
@@ -92,11 +92,9 @@ pub fn notice(store: &Store, effect: &Effect, why: &str) -> Result<Option<NewEff
 /// The SOC channel the incident was opened in (None when unknown).
 fn soc_channel(store: &Store, incident: u64) -> Option<crate::id::DiscordId> {
     let read = store
-        .events::<Event>(incident)
+        .incident(incident)
         .map_err(|e| e.to_string())
-        .and_then(|events| {
-            Incident::from_stored(IncidentId(incident), &events).map_err(|e| e.to_string())
-        });
+        .and_then(|inc| inc.ok_or_else(|| "it has no events".to_owned()));
     match read {
         Ok(inc) => inc.channel,
         Err(e) => {

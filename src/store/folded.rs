@@ -215,17 +215,13 @@ impl Store {
     /// when known, else read from sled and remembered. Never more than the store holds, and
     /// exact once every write to the incident has returned.
     pub fn event_count(&self, id: u64) -> Result<u64, StoreError> {
-        if let Some(n) = self.kept.versions.get(id) {
-            return Ok(n);
-        }
-        let read = || -> Result<u64, StoreError> { Ok(read_u64(self.meta.get(seq_key(id))?)) };
-        let first = read()?;
-        self.kept.versions.raise(id, first);
-        // A write between the read and the raise may have raised it first and been forgotten
-        // (the counts emptied when full): read again, so what is remembered is never behind.
-        let second = read()?;
-        self.kept.versions.raise(id, second);
-        Ok(second)
+        let generation = match self.kept.versions.get(id) {
+            Ok(n) => return Ok(n),
+            Err(generation) => generation,
+        };
+        let n = read_u64(self.meta.get(seq_key(id))?);
+        self.kept.versions.learn(id, n, generation);
+        Ok(n)
     }
 
     /// How many incidents are kept folded (tests, benchmarks).
