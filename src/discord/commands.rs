@@ -10,11 +10,6 @@ use serenity::all::{
 use crate::service::UserError;
 use crate::service::commands::{self as table, Args, Body, Decl, Kind, Opt, Parsed, Value};
 
-/// Longest incident reference accepted (`INC-` and a number).
-const INCIDENT_REF_MAX: u16 = 24;
-/// Longest technique id or name typed.
-const TECHNIQUE_MAX: u16 = 100;
-
 /// Every command, as registered with Discord.
 pub fn all() -> Vec<CreateCommand> {
     table::COMMANDS.iter().map(command).collect()
@@ -45,21 +40,19 @@ fn length(max: usize) -> u16 {
 
 fn option(o: &Opt) -> CreateCommandOption {
     let new = |t| CreateCommandOption::new(t, o.name, o.description).required(o.required);
+    let longest = length(o.kind.max_length().unwrap_or(usize::MAX));
     match o.kind {
-        Kind::Text { max } => new(CommandOptionType::String)
+        Kind::Text { .. } | Kind::Incident => new(CommandOptionType::String)
             .min_length(1)
-            .max_length(length(max)),
+            .max_length(longest),
         Kind::Integer { min, max } => new(CommandOptionType::Integer)
             .min_int_value(u64::try_from(min).unwrap_or(0))
             .max_int_value(u64::try_from(max).unwrap_or(u64::MAX)),
         Kind::Boolean => new(CommandOptionType::Boolean),
         Kind::User => new(CommandOptionType::User),
-        Kind::Incident => new(CommandOptionType::String)
-            .min_length(1)
-            .max_length(INCIDENT_REF_MAX),
         Kind::Technique => new(CommandOptionType::String)
             .set_autocomplete(true)
-            .max_length(TECHNIQUE_MAX),
+            .max_length(longest),
         Kind::Choice(choices) => choices()
             .into_iter()
             .fold(new(CommandOptionType::String), |o, (label, value)| {
@@ -174,6 +167,11 @@ mod tests {
         assert_eq!(title["max_length"], crate::incident::TITLE_MAX);
         let technique = registered("playbook", None, "technique");
         assert_eq!(technique["autocomplete"], true);
+        assert_eq!(technique["max_length"], table::TECHNIQUE_MAX);
+        let reason = registered("oncall", None, "reason");
+        assert_eq!(reason["max_length"], crate::oncall::Override::REASON_MAX);
+        let incident = registered("incident", Some("status"), "incident");
+        assert_eq!(incident["max_length"], table::INCIDENT_REF_MAX);
         let over = registered("oncall", None, "override");
         assert_eq!(over["type"], 6, "a user: {over}");
     }

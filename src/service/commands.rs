@@ -56,10 +56,25 @@ pub enum Kind {
     Choice(fn() -> Vec<(String, String)>),
 }
 
+/// Longest incident reference accepted (`INC-` and a number).
+pub const INCIDENT_REF_MAX: usize = 24;
+/// Longest technique id or name typed.
+pub const TECHNIQUE_MAX: usize = 100;
+
 impl Kind {
     /// Given at the console by its name (`private`, `override 42`), never by position.
     pub const fn is_keyword(self) -> bool {
         matches!(self, Self::Boolean | Self::User)
+    }
+
+    /// The longest text a value of this kind may be (None: not typed as free text).
+    pub const fn max_length(self) -> Option<usize> {
+        match self {
+            Self::Text { max } => Some(max),
+            Self::Incident => Some(INCIDENT_REF_MAX),
+            Self::Technique => Some(TECHNIQUE_MAX),
+            Self::Integer { .. } | Self::Boolean | Self::User | Self::Choice(_) => None,
+        }
     }
 }
 
@@ -771,9 +786,13 @@ const ONCALL: Decl = Decl {
             )
             .with("override")
             .typed::<Hours>(),
-            text("reason", "Why (shown with the override)", 200)
-                .with("override")
-                .rest(),
+            text(
+                "reason",
+                "Why (shown with the override)",
+                Override::REASON_MAX,
+            )
+            .with("override")
+            .rest(),
             text("at", "Who is on call at this time (RFC 3339), not now", 40)
                 .typed::<chrono::DateTime<chrono::Utc>>(),
         ],
@@ -1025,6 +1044,8 @@ mod tests {
         );
         let question = INCIDENT_SUBS[1].option("question").unwrap();
         assert!(matches!(question.kind, Kind::Integer { max, .. } if max == MAX_QUESTIONS as i64));
+        let reason = ONCALL.option("reason").unwrap();
+        assert_eq!(reason.kind.max_length(), Some(Override::REASON_MAX));
     }
 
     #[test]
