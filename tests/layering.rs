@@ -24,6 +24,56 @@ const FORBIDDEN_MODULES: &[&str] = &[
     "telemetry",
 ];
 
+/// A file's lines, with each module a grouped import names (`use crate::{store::Store,
+/// service};`, on one line or over several) written out after it as `crate::store::` and
+/// `crate::service::` (comments left out): the line checks then see grouped imports as they
+/// see single ones.
+fn expand_groups(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    // Inside a `crate::{` group: how deep, and whether the next word starts an item.
+    let mut group: Option<(usize, bool)> = None;
+    for line in text.lines() {
+        let code = line.split("//").next().unwrap_or("");
+        let mut expanded = code.to_owned();
+        let mut word = String::new();
+        let mut rest = code;
+        if group.is_none()
+            && let Some(at) = code.find("crate::{")
+        {
+            group = Some((0, true));
+            rest = &code[at + "crate::{".len()..];
+        }
+        for c in rest.chars() {
+            let Some((depth, item)) = group.as_mut() else {
+                break;
+            };
+            if *item && *depth == 0 && (c.is_alphanumeric() || c == '_') {
+                word.push(c);
+                continue;
+            }
+            if !word.is_empty() {
+                expanded.push_str(&format!(" crate::{}::", std::mem::take(&mut word)));
+                *item = false;
+            }
+            match c {
+                '{' => *depth += 1,
+                '}' if *depth == 0 => group = None,
+                '}' => *depth -= 1,
+                ',' if *depth == 0 => *item = true,
+                _ => {}
+            }
+        }
+        if !word.is_empty() {
+            expanded.push_str(&format!(" crate::{word}::"));
+            if let Some((_, item)) = group.as_mut() {
+                *item = false;
+            }
+        }
+        out.push(expanded);
+    }
+    out
+}
+
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -77,7 +127,7 @@ fn the_core_imports_no_runtime_store_network_or_adapter() {
         }
         for file in files {
             let text = std::fs::read_to_string(&file).expect("read source");
-            for (n, line) in text.lines().enumerate() {
+            for (n, line) in expand_groups(&text).iter().enumerate() {
                 for what in violations(line) {
                     problems.push(format!(
                         "{}:{}: the core names {what}: {}",
@@ -105,6 +155,29 @@ fn the_check_sees_an_import_when_there_is_one() {
     );
     assert!(violations("let sled_like = stored; // sled::Db is elsewhere").is_empty());
     assert!(violations("use crate::playbook::TechniqueId;").is_empty());
+}
+
+#[test]
+fn grouped_imports_are_seen_too() {
+    let one_line = expand_groups("use crate::{playbook::Library, store::Store};");
+    assert_eq!(violations(&one_line[0]), ["`crate::store`"]);
+    assert_eq!(crate_uses(&one_line[0]), ["playbook", "store"]);
+    let several = expand_groups(
+        "use crate::{\n    id::DiscordId,\n    service::{Reply, UserError},\n    discord, // not clock\n};\nuse crate::clock;",
+    );
+    let found: Vec<Vec<String>> = several.iter().map(|l| crate_uses(l)).collect();
+    assert_eq!(
+        found,
+        [
+            vec![],
+            vec!["id".to_owned()],
+            vec!["service".to_owned()],
+            vec!["discord".to_owned()],
+            vec![],
+            vec!["clock".to_owned()],
+        ]
+    );
+    assert_eq!(violations(&several[2]), ["`crate::service`"]);
 }
 
 /// The top-level module a file under `src/` belongs to (`src/service/alert.rs` → `service`).
@@ -148,7 +221,7 @@ fn module_graph(src: &Path) -> Graph {
         let from = top_module(src, &file);
         let text = std::fs::read_to_string(&file).expect("read source");
         let edges = graph.entry(from.clone()).or_default();
-        for (n, line) in text.lines().enumerate() {
+        for (n, line) in expand_groups(&text).iter().enumerate() {
             for to in crate_uses(line) {
                 if to != from {
                     edges.entry(to).or_insert_with(|| {
