@@ -293,10 +293,8 @@ fn check_listeners(c: &Config, f: &mut Lines) {
             "http.listen",
             "off: no /healthz, /readyz or /metrics (container probes need it)",
         ),
-        Some(addr) if addr.port() == 0 => f.warn(
-            "http.listen",
-            "port 0 picks a free port at each start; probes and Prometheus cannot find it",
-        ),
+        // Warned about by the configuration's findings.
+        Some(addr) if addr.port() == 0 => {}
         Some(addr) if addr.ip().is_unspecified() => f.ok(
             "http.listen",
             format!("{addr}: reachable from other hosts; keep the port inside your network"),

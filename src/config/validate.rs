@@ -327,6 +327,12 @@ fn run_warnings(c: &Config, f: &mut Findings) {
             "is plain http: pages and the routing key cross the network unencrypted",
         );
     }
+    if c.http.listen.is_some_and(|a| a.port() == 0) {
+        f.warn(
+            "http.listen",
+            "port 0 picks a free port at each start; probes and Prometheus cannot find it",
+        );
+    }
     if c.http.listen.is_none() && !c.alerts.sources.is_empty() {
         f.warn(
             "alerts.sources",
@@ -380,6 +386,20 @@ mod tests {
         assert!(!plausible(12));
         assert!(!plausible(123_456_789));
         assert!(!plausible(u64::MAX), "from the far future");
+    }
+
+    #[test]
+    fn a_listener_on_port_0_is_warned_about_where_run_and_config_check_see_it() {
+        let mut cfg = Config::load_with_env(None, []).unwrap();
+        let warned = |cfg: &Config| {
+            validate(cfg)
+                .iter()
+                .any(|f| f.key == "http.listen" && !f.is_error() && f.message.contains("port 0"))
+        };
+        cfg.http.listen = Some("127.0.0.1:0".parse().unwrap());
+        assert!(warned(&cfg));
+        cfg.http.listen = Some("127.0.0.1:9184".parse().unwrap());
+        assert!(!warned(&cfg));
     }
 
     #[test]
