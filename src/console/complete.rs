@@ -34,6 +34,19 @@ impl Candidate {
             replacement: text,
         }
     }
+
+    /// A whole word: a space follows it, as in a shell (`/incident ` then the subcommand).
+    /// An option's `name:` is followed by its value instead.
+    fn spaced(mut self) -> Self {
+        if !self.replacement.ends_with(':') {
+            self.replacement.push(' ');
+        }
+        self
+    }
+}
+
+fn spaced(candidates: Vec<Candidate>) -> Vec<Candidate> {
+    candidates.into_iter().map(Candidate::spaced).collect()
 }
 
 /// Where completion gets what changes at run time.
@@ -46,6 +59,12 @@ pub struct Sources<'a> {
 
 /// Completes the word ending at byte `pos` of `line`: where the word starts and the candidates.
 pub fn complete(line: &str, pos: usize, sources: &Sources<'_>) -> (usize, Vec<Candidate>) {
+    let (start, candidates) = words(line, pos, sources);
+    (start, spaced(candidates))
+}
+
+/// [`complete`]'s candidates as the words alone.
+fn words(line: &str, pos: usize, sources: &Sources<'_>) -> (usize, Vec<Candidate>) {
     let pos = floor_char_boundary(line, pos);
     let before = &line[..pos];
     let start = before.rfind(char::is_whitespace).map_or(0, |i| {
@@ -176,7 +195,28 @@ mod tests {
             incidents: &incidents,
         };
         let (start, c) = complete(line, line.len(), &sources);
-        (start, c.into_iter().map(|c| c.replacement).collect())
+        let words = c.iter().map(|c| c.replacement.trim_end().to_owned());
+        (start, words.collect())
+    }
+
+    #[test]
+    fn a_whole_word_completes_with_the_space_after_it_and_a_name_with_its_colon() {
+        let sources = Sources {
+            techniques: &techniques,
+            incidents: &incidents,
+        };
+        let replaced = |line: &str| -> Vec<String> {
+            let (_, c) = complete(line, line.len(), &sources);
+            c.into_iter().map(|c| c.replacement).collect()
+        };
+        assert_eq!(replaced("/inc"), ["/incident "]);
+        assert_eq!(replaced("/incident st"), ["status "]);
+        assert_eq!(replaced("/incident answer INC-3 2 conc"), ["concerning "]);
+        assert_eq!(replaced("/playbook web"), ["T1583.006 "]);
+        assert_eq!(replaced("/oncall ov"), ["override ", "override:"]);
+        assert_eq!(replaced("/playbook T1583.006 sec"), ["section:"]);
+        let (_, shown) = complete("/inc", 4, &sources);
+        assert_eq!(shown[0].display, "/incident");
     }
 
     #[test]
