@@ -165,6 +165,15 @@ pub fn announcement_text(a: &Announcement) -> String {
             "alert storm from {source}: more than {limit} new incidents in a minute; its new alerts now join {} instead of opening their own (repeats still join their incidents)",
             IncidentId(*incident)
         ),
+        Announcement::Unreached {
+            incident,
+            level,
+            attempt,
+            why,
+        } => format!(
+            "the {level} page for {} (attempt {attempt}) reached nobody in Discord: the thread, this channel and the DM all refused it (last: {why}); escalate by phone",
+            IncidentId(*incident)
+        ),
         Announcement::Handoff {
             on_call,
             escalated,
@@ -307,8 +316,20 @@ mod tests {
             text.starts_with("alert storm from flood: more than 5"),
             "{text}"
         );
-        for markup in ["**", "<@", "<t:", "<#", "`"] {
-            assert!(!text.contains(markup), "{text}");
+        let unreached = announcement_text(&Announcement::Unreached {
+            incident: 4,
+            level: "primary".into(),
+            attempt: 2,
+            why: "403 Missing Access".into(),
+        });
+        assert!(
+            unreached.starts_with("the primary page for INC-4 (attempt 2) reached nobody"),
+            "{unreached}"
+        );
+        for text in [text, unreached] {
+            for markup in ["**", "<@", "<t:", "<#", "`", "⚠"] {
+                assert!(!text.contains(markup), "{text}");
+            }
         }
     }
 }

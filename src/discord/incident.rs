@@ -939,6 +939,15 @@ pub fn announcement_text(a: &Announcement) -> String {
             "🌩️ **Alert storm from {source}**: more than {limit} new incidents in a minute. Its new alerts now join {} instead of opening their own; repeats still join their incidents.",
             IncidentId(*incident)
         ),
+        Announcement::Unreached {
+            incident,
+            level,
+            attempt,
+            why,
+        } => format!(
+            "⚠️ **The {level} page for {} (attempt {attempt}) reached nobody in Discord**: the thread, this channel and the DM all refused it (last: {why}). Escalate by phone.",
+            IncidentId(*incident)
+        ),
         Announcement::Handoff {
             on_call,
             escalated,
@@ -1221,6 +1230,16 @@ mod tests {
         assert_eq!(
             announcement_text(&handoff),
             "🔁 **Shift hand-off.** On call now: <@11> until <t:1800000000:f>, secondary <@12>.\n**Escalated (1):**\n• INC-1 Beacon <#99>\n**Open (0):**\n• none"
+        );
+        let unreached = Announcement::Unreached {
+            incident: 4,
+            level: "primary".into(),
+            attempt: 2,
+            why: "403 Missing Access".into(),
+        };
+        assert_eq!(
+            announcement_text(&unreached),
+            "⚠️ **The primary page for INC-4 (attempt 2) reached nobody in Discord**: the thread, this channel and the DM all refused it (last: 403 Missing Access). Escalate by phone."
         );
     }
 

@@ -32,6 +32,15 @@ pub enum Announcement {
         limit: u32,
         incident: u64,
     },
+    /// Every path of a page step (the mention, the DM) was refused for good: the `level`
+    /// page (primary, secondary, role) for `incident`, attempt `attempt`, reached nobody;
+    /// `why` is the last refusal.
+    Unreached {
+        incident: u64,
+        level: String,
+        attempt: u32,
+        why: String,
+    },
     /// The shift hand-off: who is on call, and the incidents still open.
     Handoff {
         on_call: Option<OnCallNow>,

@@ -5,8 +5,8 @@
 //! last path of a step is refused, the page reached nobody: counted on `/metrics`, logged, and
 //! said in the SOC channel by a notice queued with that dead letter, in one transaction.
 
-use super::{Effect, OutboxEntry, REFUSED};
-use crate::incident::{IncidentId, PageTarget};
+use super::{Announcement, Effect, OutboxEntry, REFUSED};
+use crate::incident::PageTarget;
 use crate::store::{NewEffect, Store, StoreError};
 
 const CHAT: u8 = 1;
@@ -77,15 +77,16 @@ pub fn notice(store: &Store, effect: &Effect, why: &str) -> Result<Option<NewEff
     let Some(channel) = soc_channel(store, incident) else {
         return Ok(None);
     };
-    let text = format!(
-        "⚠️ **The {level} page for {} (attempt {attempt}) reached nobody in Discord**: the thread, this channel and the DM all refused it (last: {why}). Escalate by phone.",
-        IncidentId(incident)
-    );
     // In the lane of posts that belong to no incident: never behind this incident's refusals.
-    Ok(Some(OutboxEntry::encode(Effect::PostChannel {
+    Ok(Some(OutboxEntry::encode(Effect::Announce {
         incident: 0,
         channel: channel.get(),
-        text,
+        announcement: Announcement::Unreached {
+            incident,
+            level: level.to_owned(),
+            attempt,
+            why: why.to_owned(),
+        },
     })))
 }
 
