@@ -113,23 +113,24 @@ pub fn escape(text: &str) -> String {
 
 /// Escapes markdown outside code; `at_start`: `part` begins a line. An author's `**` is kept.
 fn escape_markdown(part: &str, at_start: bool, out: &mut String) {
-    let chars: Vec<char> = part.chars().collect();
-    let mut k = 0;
-    while k < chars.len() {
-        let c = chars[k];
-        if c == '*' && chars.get(k + 1) == Some(&'*') {
+    let mut chars = part.chars().peekable();
+    // The character before (None at the start of `part`).
+    let mut prev = None;
+    while let Some(c) = chars.next() {
+        if c == '*' && chars.peek() == Some(&'*') {
+            chars.next();
             out.push_str("**");
-            k += 2;
+            prev = Some('*');
             continue;
         }
-        let line_start = k == 0 && at_start || (k > 0 && chars[k - 1] == '\n');
+        let line_start = prev.map_or(at_start, |p| p == '\n');
         if matches!(c, '\\' | '*' | '_' | '~' | '|' | '`')
             || (line_start && matches!(c, '#' | '>' | '-'))
         {
             out.push('\\');
         }
         out.push(c);
-        k += 1;
+        prev = Some(c);
     }
 }
 
@@ -419,6 +420,11 @@ mod tests {
         );
         assert_eq!(escape("# not a heading"), "\\# not a heading");
         assert_eq!(escape("a ` b"), "a \\` b");
+        // A line's first character is escaped on every line, not only the first; mid-line not.
+        assert_eq!(
+            escape("a - b\n# c\n> d\n- **e** - f"),
+            "a - b\n\\# c\n\\> d\n\\- **e** - f"
+        );
         // After an unpaired backtick the text is still escaped, not left raw as if in code.
         assert_eq!(
             escape("run `x` then `y_z *w*"),

@@ -65,7 +65,7 @@ pub fn callback(
         );
         return Err(Reply::error(400, 50035, "Invalid Form Body", problem));
     }
-    let data = body.get("data").cloned().unwrap_or(Value::Null);
+    let data = body.get("data").unwrap_or(&Value::Null);
     let message_kind = if record.kind == 2 { 20 } else { 0 };
     match kind {
         4 => {
@@ -75,7 +75,7 @@ pub fn callback(
                 messages,
                 record.channel_id,
                 message_kind,
-                &data,
+                data,
                 files,
             )?;
             mark_webhook(cfg, &mut message);
@@ -109,7 +109,7 @@ pub fn callback(
             adopt(record, &message);
         }
         6 | 7 => {
-            let Some(mut message) = record.payload.get("message").cloned() else {
+            let Some(used) = record.payload.get("message") else {
                 return Err(Reply::error(
                     400,
                     50035,
@@ -117,21 +117,20 @@ pub fn callback(
                     "update callback for an interaction without a message",
                 ));
             };
-            let message_id: u64 = message["id"]
+            let message_id: u64 = used["id"]
                 .as_str()
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(0);
-            if let Some(stored) = messages.get(&message_id) {
-                message = stored.clone();
-            }
+            // The message as stored (one copy: an edit that would empty it changes nothing).
+            let mut message = messages.get(&message_id).unwrap_or(used).clone();
             if kind == 7 {
-                objects::apply_edit(&mut message, &data, files, || ids.next());
+                objects::apply_edit(&mut message, data, files, || ids.next());
                 if is_empty(&message) {
                     return Err(empty_message());
                 }
             }
-            messages.insert(message_id, message.clone());
             adopt(record, &message);
+            messages.insert(message_id, message);
         }
         _ => {}
     }

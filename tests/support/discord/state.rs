@@ -254,6 +254,10 @@ impl Shared {
         timeout: Duration,
         mut check: impl FnMut(&mut State) -> Option<T>,
     ) -> T {
+        // Already there: no deadline (a thread) needed.
+        if let Some(found) = check(&mut self.lock()) {
+            return found;
+        }
         let (_cancel, mut expired) = real_time_deadline(timeout);
         loop {
             let notified = self.notify.notified();
