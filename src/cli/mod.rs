@@ -1,4 +1,5 @@
-//! The `socbot` command line. One subcommand per file; `main.rs` only calls [`main`].
+//! The `socbot` command line. A file per subcommand or family of them; `main.rs` only calls
+//! [`main`].
 
 mod alert;
 mod check;
