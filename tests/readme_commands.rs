@@ -2,7 +2,7 @@
 //! with every option (optional ones in brackets) and who may use it, and no row names a command
 //! socbot does not have.
 
-use socbot::service::commands::{runnable, usage, who};
+use socbot::service::commands::{DEFAULT_OVERRIDE_HOURS, runnable, usage, who};
 
 /// `(command with its options, who)` for each code span starting with `/` in the first column
 /// of the table under `## In Discord`.
@@ -44,5 +44,33 @@ fn the_readme_command_table_matches_the_declarations() {
         unknown.is_empty(),
         "in README.md's `In Discord` table but not declared (or with other options or roles): \
          {unknown:#?}"
+    );
+}
+
+/// The row of the README's table whose first column holds `command`.
+fn readme_row(command: &str) -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md is readable");
+    let section = readme
+        .split("\n## In Discord\n")
+        .nth(1)
+        .expect("the section");
+    section
+        .lines()
+        .find(|l| l.starts_with(&format!("| `{command}")))
+        .unwrap_or_else(|| panic!("no row for {command}"))
+        .to_owned()
+}
+
+#[test]
+fn the_readme_states_the_declared_override_limits() {
+    let row = readme_row("/oncall");
+    let said = format!(
+        "default {DEFAULT_OVERRIDE_HOURS}, at most {}",
+        socbot::oncall::Override::MAX_HOURS
+    );
+    assert!(
+        row.contains(&said),
+        "the /oncall row should say `{said}`: {row}"
     );
 }
