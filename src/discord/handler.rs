@@ -299,7 +299,7 @@ fn defer_for(interaction: &Interaction) -> Option<Defer> {
         Interaction::Command(c) => {
             let private = match commands::parse(c) {
                 // Replies only the asker sees: a private playbook, the list, help, mistakes.
-                Ok(Parsed::Run(run)) => run.args().flag("private") || run.path() == "incident list",
+                Ok(Parsed::Run(run)) => run.is_private(),
                 Ok(Parsed::Help) | Err(_) => true,
             };
             Some(Defer::Thinking { private })

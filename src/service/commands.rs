@@ -190,6 +190,9 @@ pub struct Decl {
     pub role: Role,
     /// What it does, as a refusal says it ("You need the L1 role … to open incidents").
     pub action: &'static str,
+    /// Its answer is for the asker alone (in Discord: seen only by them, from the first
+    /// "thinking…" on), whatever its options say.
+    pub private: bool,
     pub body: Body,
 }
 
@@ -320,6 +323,12 @@ impl Invocation {
     /// Whether it was given through a control on a message.
     pub fn is_pressed(&self) -> bool {
         self.pressed
+    }
+
+    /// Whether its answer is for the asker alone: its declaration says so (`/incident list`),
+    /// or it was asked with `private` (`/playbook private:true`).
+    pub fn is_private(&self) -> bool {
+        self.decl.private || self.args.flag("private")
     }
 
     pub fn decl(&self) -> &'static Decl {
@@ -588,6 +597,7 @@ const PLAYBOOK: Decl = Decl {
     description: "Show the triage playbook of a MITRE ATT&CK technique",
     role: Role::Everyone,
     action: "read playbooks",
+    private: false,
     body: Body::Run {
         options: &[
             TECHNIQUE,
@@ -604,6 +614,7 @@ const INCIDENT_CMD: Decl = Decl {
     description: "Run an incident: its thread, analysis questions, decision and closure",
     role: Role::Everyone,
     action: "run incidents",
+    private: false,
     body: Body::Group(&INCIDENT_SUBS),
 };
 
@@ -625,7 +636,16 @@ const fn sub(
         description,
         role,
         action,
+        private: false,
         body: Body::Run { options, run },
+    }
+}
+
+impl Decl {
+    /// Its answer is for the asker alone.
+    const fn private(mut self) -> Self {
+        self.private = true;
+        self
     }
 }
 
@@ -716,7 +736,8 @@ const LIST: Decl = sub(
     )
     .typed::<IncidentStatus>()],
     Handler::Unlocked(Incidents::list_page),
-);
+)
+.private();
 
 const CLOSE: Decl = sub(
     ("close", "Close the incident (Tier 2)"),
@@ -768,6 +789,7 @@ const ONCALL: Decl = Decl {
     description: "Who is on call for Tier 2 now and next; T2 can put someone on call",
     role: Role::Everyone,
     action: "see who is on call",
+    private: false,
     body: Body::Run {
         options: &[
             opt(
@@ -806,6 +828,7 @@ const COVERAGE: Decl = Decl {
     description: "ATT&CK coverage of the playbooks, gaps seen lately, playbooks to fix: with a heatmap",
     role: Role::Everyone,
     action: "read coverage",
+    private: false,
     body: Body::Run {
         options: &[opt("tactic", "Only this ATT&CK tactic", Kind::Choice(tactics)).rest()],
         run: Handler::Async(Service::coverage_command),
@@ -818,6 +841,7 @@ const HELP: Decl = Decl {
     description: "socbot's commands, their options and who may use them",
     role: Role::Everyone,
     action: "read the help",
+    private: true,
     body: Body::Help,
 };
 
@@ -1018,6 +1042,23 @@ mod tests {
         assert_eq!(args.need::<Finding>("finding").unwrap(), Finding::Clear);
         assert_eq!(args.int("question"), Some(3));
         assert!(!typed.is_pressed() && typed.clone().pressed(true).is_pressed());
+    }
+
+    #[test]
+    fn an_answer_is_private_when_the_declaration_or_the_asker_says_so() {
+        let text = |s: &str| Value::Text(s.into());
+        assert!(invoke("incident list", &[]).unwrap().is_private());
+        assert!(!invoke("incident status", &[]).unwrap().is_private());
+        let playbook = |private| {
+            invoke(
+                "playbook",
+                &[("technique", text("T1")), ("private", Value::Bool(private))],
+            )
+            .unwrap()
+        };
+        assert!(playbook(true).is_private());
+        assert!(!playbook(false).is_private());
+        assert!(Invocation::playbook("T1", None, true).is_private());
     }
 
     #[test]
