@@ -245,7 +245,7 @@ fn discord(c: &Config, f: &mut Findings) {
     match d.soc_channel_id {
         None => f.warn(
             "discord.soc_channel_id",
-            "0: incident cards go to the channel where each incident is opened",
+            "not set: incident cards go to the channel where each incident is opened",
         ),
         Some(id) => f.id("discord.soc_channel_id", "channel", id),
     }
@@ -400,6 +400,21 @@ mod tests {
         assert!(warned(&cfg));
         cfg.http.listen = Some("127.0.0.1:9184".parse().unwrap());
         assert!(!warned(&cfg));
+    }
+
+    #[test]
+    fn an_unset_id_is_said_to_be_not_set_never_0() {
+        let cfg = Config::load_with_env(None, []).unwrap();
+        assert_eq!(cfg.discord.soc_channel_id, None);
+        let said: Vec<String> = validate(&cfg)
+            .into_iter()
+            .filter(|f| f.key.starts_with("discord.") && f.key.ends_with("_id"))
+            .map(|f| f.message)
+            .collect();
+        assert_eq!(said.len(), 2, "{said:?}");
+        for message in said {
+            assert!(message.starts_with("not set"), "{message}");
+        }
     }
 
     #[test]
