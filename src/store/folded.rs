@@ -9,9 +9,11 @@
 //! whatever wrote (a command, alert intake, the outbox worker recording a thread, a paging
 //! timer), the next read sees it. A restore opens a new store, and with it an empty cache.
 //!
-//! Memory: at most [`CAPACITY`] incidents and [`EVENT_BUDGET`] events of history in all (an
-//! event is a few hundred bytes: about 10 MB at the very most); a history longer than
-//! [`HISTORY_CAP`] is not kept (its incident is), the least recently used go first.
+//! Memory: at most [`CAPACITY`] incidents and [`EVENT_BUDGET`] events of history in all, the
+//! least recently used going first; a history longer than [`HISTORY_CAP`] is not kept (its
+//! incident is). 1,024 incidents of a few events each (a playbook's questions, an answer, a
+//! closure) hold about 6 MB (`cargo bench --bench scale -- memory`); the history budget, a
+//! few hundred bytes an event, adds about 5 MB at most.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicU64;
@@ -24,7 +26,7 @@ use crate::incident::{Event, Incident, IncidentId};
 /// How many incidents are kept folded at most.
 pub const CAPACITY: usize = 1024;
 /// How many events of history the kept incidents hold in all, at most.
-pub const EVENT_BUDGET: usize = 32_768;
+pub const EVENT_BUDGET: usize = 16_384;
 /// A history longer than this is not kept (the folded incident is).
 pub const HISTORY_CAP: usize = 4_096;
 
