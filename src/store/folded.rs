@@ -20,7 +20,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::versions::Versions;
-use super::{Store, StoreError, read_u64, seq_key};
+use super::{Store, StoreError};
 use crate::incident::{Event, Incident, IncidentId};
 
 /// How many incidents are kept folded at most.
@@ -213,19 +213,6 @@ impl Store {
         }))
     }
 
-    /// How many events incident `id` has had appended (its next sequence number): from memory
-    /// when known, else read from sled and remembered. Never more than the store holds, and
-    /// exact once every write to the incident has returned.
-    pub fn event_count(&self, id: u64) -> Result<u64, StoreError> {
-        let generation = match self.kept.versions.get(id) {
-            Ok(n) => return Ok(n),
-            Err(generation) => generation,
-        };
-        let n = read_u64(self.meta.get(seq_key(id))?);
-        self.kept.versions.learn(id, n, generation);
-        Ok(n)
-    }
-
     /// How many incidents are kept folded (tests, benchmarks).
     pub fn kept_incidents(&self) -> usize {
         self.kept.cache().entries.len()
@@ -236,20 +223,26 @@ impl Store {
         id: u64,
         history: bool,
     ) -> Result<Option<(Incident, Option<History>)>, StoreError> {
-        let next = self.event_count(id)?;
-        if next == 0 {
-            return Ok(None);
-        }
+        // How many events the incident has, from memory. Unknown, the read below tells (and is
+        // remembered unless the counts were emptied meanwhile: see `versions`).
+        let known = self.kept.versions.get(id);
         let base = {
             let mut cache = self.kept.cache();
-            if let Some(hit) = cache.hit(id, next, history) {
+            if let Ok(next) = known
+                && let Some(hit) = cache.hit(id, next, history)
+            {
                 return Ok(Some(hit));
             }
             // Taken out while it is brought up to date: its history is then not shared, so
             // the new events are appended in place.
             cache.take(id)
         };
-        let (entry, read) = self.refold(id, next, base, history)?;
+        let Some((entry, read)) = self.refold(id, known.unwrap_or(0), base, history)? else {
+            return Ok(None);
+        };
+        if let Err(generation) = known {
+            self.kept.versions.learn(id, entry.next, generation);
+        }
         let found = (
             entry.incident.clone(),
             read.or_else(|| entry.history.clone()),
@@ -260,14 +253,14 @@ impl Store {
 
     /// `base` brought up to date, or the incident folded from its first event when there is
     /// no base, the base lacks a wanted history, or the new events do not fold onto it. With
-    /// the whole history when it was read but is too long to keep.
+    /// the whole history when it was read but is too long to keep; None when it has no events.
     fn refold(
         &self,
         id: u64,
         known: u64,
         base: Option<Entry>,
         history: bool,
-    ) -> Result<(Entry, Option<History>), StoreError> {
+    ) -> Result<Option<(Entry, Option<History>)>, StoreError> {
         if let Some(base) = base.filter(|b| !history || b.history.is_some()) {
             let (new, read): (Vec<Event>, u64) = self.events_from(id, base.next)?;
             let mut incident = base.incident;
@@ -280,10 +273,13 @@ impl Store {
                     incident,
                     history: kept,
                 };
-                return Ok((entry, None));
+                return Ok(Some((entry, None)));
             }
         }
         let (all, read): (Vec<Event>, u64) = self.events_from(id, 0)?;
+        if all.is_empty() && read == 0 {
+            return Ok(None);
+        }
         let incident = Incident::from_stored(IncidentId(id), &all)
             .map_err(|why| StoreError::Unfoldable { incident: id, why })?;
         let all = Arc::new(all);
@@ -293,7 +289,7 @@ impl Store {
             incident,
             history: (all.len() <= HISTORY_CAP).then(|| all.clone()),
         };
-        Ok((entry, Some(all)))
+        Ok(Some((entry, Some(all))))
     }
 }
 
