@@ -40,6 +40,9 @@ pub(super) struct Kept {
     cache: Mutex<Lru>,
     /// Event records read from sled (see [`Store::events_read`]).
     pub(super) events_read: AtomicU64,
+    /// Every interaction id in the `interactions` tree (the last 20 minutes' worth): whether
+    /// one was handled is answered from memory.
+    pub(super) interactions: Mutex<std::collections::HashSet<u64>>,
 }
 
 /// One kept incident: folded from every event before `next`.
@@ -129,6 +132,10 @@ impl Lru {
 impl Kept {
     fn cache(&self) -> MutexGuard<'_, Lru> {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn interactions(&self) -> MutexGuard<'_, std::collections::HashSet<u64>> {
+        self.interactions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// After a write appended `events` (incident, JSON), each with the incident's event count

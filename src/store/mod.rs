@@ -11,7 +11,8 @@
 //! - `dead`: `effect id` → JSON [`DeadLetter`]: effects refused for good, or failing too long.
 //! - `timers`: `due ms (i64 BE, offset) ‖ incident ‖ kind` → JSON timer, in due order.
 //! - `interactions`: `interaction id (u64 BE)` → when it was handled: each is handled once;
-//!   `interaction_times` (`ms ‖ id`) orders them for pruning after Discord's 15 minutes.
+//!   `interaction_times` (`ms ‖ id`) orders them for pruning after Discord's 15 minutes. The
+//!   ids are also kept in memory (read at open), so checking one reads nothing from disk.
 //! - `threads`: `thread id (u64 BE)` → incident id: which incident a chat thread belongs to.
 //! - `open`: `incident id` → nothing: the incidents not closed (list and hand-off read it).
 //! - `unreadable`: `tree name ‖ 0 ‖ key` → the record: what could not be decoded, set aside.
@@ -442,6 +443,11 @@ impl Store {
             kept: Arc::default(),
         };
         store.count_once()?;
+        let mut seen = store.kept.interactions();
+        for k in store.interactions.iter().keys() {
+            seen.insert(read_u64(Some(k?)));
+        }
+        drop(seen);
         Ok(store)
     }
 
@@ -583,7 +589,7 @@ impl Store {
 
     /// Whether an interaction was handled already.
     pub fn interaction_seen(&self, id: u64) -> Result<bool, StoreError> {
-        Ok(self.interactions.contains_key(be(id))?)
+        Ok(self.kept.interactions().contains(&id))
     }
 
     /// Forgets interactions handled before `before_ms` (Discord no longer redelivers them).
@@ -596,6 +602,9 @@ impl Store {
             let k = k?;
             self.interactions.remove(&k[8..])?;
             self.interaction_times.remove(&k)?;
+            if let Ok(id) = <[u8; 8]>::try_from(&k[8..]) {
+                self.kept.interactions().remove(&u64::from_be_bytes(id));
+            }
             n += 1;
         }
         Ok(n)
@@ -766,6 +775,9 @@ impl Store {
         let queued = match committed {
             Committed::Done => {
                 // Before the write returns: a read after it never takes a kept fold as current.
+                if let Some(id) = batch.interaction {
+                    self.kept.interactions().insert(id);
+                }
                 let counts = counts.into_inner();
                 for &(inc, next) in &counts {
                     self.kept.versions.raise(inc, next);
@@ -1635,6 +1647,29 @@ mod tests {
         assert_eq!(s.outbox_len(), 2);
         assert_eq!(s.dead_letter_count(), 0);
         assert!(!s.drop_dead_letter(1).await.unwrap());
+    }
+
+    #[test]
+    fn interactions_handled_before_a_restart_are_still_seen_until_pruned() {
+        let dir = std::env::temp_dir().join(format!("socbot-store-{}-i", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        {
+            let s = Store::open(&dir).unwrap();
+            let b = Batch {
+                interaction: Some(77),
+                ..Batch::default()
+            };
+            assert_eq!(s.commit_blocking(b).unwrap(), Committed::Done);
+            assert!(s.interaction_seen(77).unwrap());
+        }
+        let s = Store::open(&dir).unwrap();
+        assert!(s.interaction_seen(77).unwrap(), "seen after the restart");
+        assert!(!s.interaction_seen(78).unwrap());
+        let later = chrono::Utc::now().timestamp_millis() + 1_000;
+        assert_eq!(s.prune_interactions(later).unwrap(), 1);
+        assert!(!s.interaction_seen(77).unwrap(), "pruned");
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
