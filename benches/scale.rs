@@ -658,6 +658,19 @@ fn rss_kb(pid: u32, field: &str) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// `/incident status` of incident `n`, as an L1 analyst asks it.
+async fn status_of(fake: &FakeDiscord, n: u64) {
+    fake.interact(
+        Interaction::subcommand(
+            "incident",
+            "status",
+            json!([opt_str("incident", &format!("INC-{n}"))]),
+        )
+        .roles(&[L1_ROLE]),
+    )
+    .await;
+}
+
 async fn memory() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/attack-playbooks");
     if !corpus.is_dir() {
@@ -716,31 +729,14 @@ async fn memory() {
                 .roles(&[L1_ROLE]),
             )
             .await;
-        let n = card_incident(&card);
-        fake.interact(
-            Interaction::subcommand(
-                "incident",
-                "status",
-                json!([opt_str("incident", &format!("INC-{n}"))]),
-            )
-            .roles(&[L1_ROLE]),
-        )
-        .await;
+        status_of(&fake, card_incident(&card)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let after = rss_kb(pid, "VmRSS:").unwrap_or(0);
     // The status of more old incidents than the store keeps folded: its cache full.
     let kept = socbot::store::folded::CAPACITY + 100;
     for n in 1..=kept {
-        fake.interact(
-            Interaction::subcommand(
-                "incident",
-                "status",
-                json!([opt_str("incident", &format!("INC-{n}"))]),
-            )
-            .roles(&[L1_ROLE]),
-        )
-        .await;
+        status_of(&fake, n as u64).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let full = rss_kb(pid, "VmRSS:").unwrap_or(0);
