@@ -422,6 +422,19 @@ async fn on_component(service: &Service, c: &ComponentInteraction, actor: Actor)
     }
 }
 
+/// The note form's finding field: its label naming every finding ("Finding: concerning, clear
+/// or unknown") and the longest a finding's word is, both from [`Finding::ALL`].
+fn finding_field() -> (String, u16) {
+    let keys: Vec<&str> = Finding::ALL.iter().map(|f| f.key()).collect();
+    let label = match keys.split_last() {
+        Some((last, [])) => format!("Finding: {last}"),
+        Some((last, rest)) => format!("Finding: {} or {last}", rest.join(", ")),
+        None => "Finding".to_owned(),
+    };
+    let longest = keys.iter().map(|k| k.len()).max().unwrap_or(0);
+    (label, u16::try_from(longest).unwrap_or(u16::MAX))
+}
+
 /// The form of a question's Note button, its finding filled in with the current answer.
 fn note_form(service: &Service, incident: crate::incident::IncidentId, question: usize) -> Answer {
     let current = service
@@ -430,14 +443,11 @@ fn note_form(service: &Service, incident: crate::incident::IncidentId, question:
         .and_then(|(inc, _)| inc.answer(question).map(|a| a.finding))
         .unwrap_or(Finding::Unknown);
     let title = render::clip_title(&format!("{incident} · note on q{question}"), 45);
-    let finding = CreateInputText::new(
-        InputTextStyle::Short,
-        "Finding: concerning, clear or unknown",
-        "finding",
-    )
-    .value(current.key())
-    .required(true)
-    .max_length(10);
+    let (label, longest) = finding_field();
+    let finding = CreateInputText::new(InputTextStyle::Short, label, "finding")
+        .value(current.key())
+        .required(true)
+        .max_length(longest);
     let note = CreateInputText::new(InputTextStyle::Paragraph, "Note", "note")
         .required(true)
         .max_length(crate::incident::NOTE_MAX as u16);
@@ -631,4 +641,21 @@ fn with_file(reply: Reply, update: bool) -> Option<Answer> {
         }
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_note_forms_finding_field_names_every_finding_and_fits_the_longest() {
+        let (label, longest) = finding_field();
+        assert_eq!(label, "Finding: concerning, clear or unknown");
+        for f in Finding::ALL {
+            assert!(label.contains(f.key()), "{label} names {}", f.key());
+            assert!(f.key().len() <= usize::from(longest), "{} fits", f.key());
+            assert_eq!(Finding::parse(f.key()), Ok(f), "what the form takes parses");
+        }
+        assert_eq!(longest, 10);
+    }
 }
