@@ -25,6 +25,15 @@ fn socbot(cwd: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
         .expect("the socbot binary runs")
 }
 
+/// `socbot --config <file> config check`, run in `cwd` with `env`.
+fn config_check(cwd: &Path, file: &Path, env: &[(&str, String)]) -> Output {
+    socbot(
+        cwd,
+        &["--config", file.to_str().unwrap(), "config", "check"],
+        env,
+    )
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -84,11 +93,7 @@ fn config_check_passes_a_good_file_and_redacts_secrets() {
             "R0UT1NGK3Y-secret".to_owned(),
         ),
     ];
-    let out = socbot(
-        &tmp.0,
-        &["--config", file.to_str().unwrap(), "config", "check"],
-        &env,
-    );
+    let out = config_check(&tmp.0, &file, &env);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}{}", stderr(&out));
     assert!(text.contains("configuration OK"), "{text}");
@@ -189,11 +194,7 @@ fn config_check_names_the_key_of_each_problem_and_exits_1() {
         }
         text.push_str(&toml);
         std::fs::write(&file, text).unwrap();
-        let out = socbot(
-            &tmp.0,
-            &["--config", file.to_str().unwrap(), "config", "check"],
-            &[],
-        );
+        let out = config_check(&tmp.0, &file, &[]);
         let text = stdout(&out);
         assert_eq!(out.status.code(), Some(1), "{what}: {text}{}", stderr(&out));
         let error = text
@@ -214,11 +215,7 @@ fn config_check_names_the_key_of_each_problem_and_exits_1() {
         "[discord]\ntokn = \"s3cr3t-token-value\"\n\n[vault]\napi_key = \"s3cr3t-api-key\"\n",
     )
     .unwrap();
-    let out = socbot(
-        &tmp.0,
-        &["--config", file.to_str().unwrap(), "config", "check"],
-        &[],
-    );
+    let out = config_check(&tmp.0, &file, &[]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(!text.contains("s3cr3t"), "{text}");
@@ -245,11 +242,7 @@ fn config_check_lists_every_problem_at_once() {
         ),
     )
     .unwrap();
-    let out = socbot(
-        &tmp.0,
-        &["--config", file.to_str().unwrap(), "config", "check"],
-        &[],
-    );
+    let out = config_check(&tmp.0, &file, &[]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     let errors: Vec<&str> = text.lines().filter(|l| l.starts_with("error: ")).collect();

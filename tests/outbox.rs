@@ -65,15 +65,18 @@ fn concerning(thread: u64) -> Interaction {
 async fn opened_with_questions(fake: &FakeDiscord, title: &str) -> u64 {
     assert_eq!(fake.interact(open(title)).await["type"], 4);
     let thread = thread_of(fake, title).await;
-    let questions = format!("/channels/{thread}/messages");
+    questions_posted(fake, thread, "ans:1:3:c").await;
+    thread
+}
+
+/// Waits until a question message carrying the button `custom_id` is posted in `thread`.
+async fn questions_posted(fake: &FakeDiscord, thread: u64, custom_id: &str) {
+    let (questions, custom_id) = (format!("/channels/{thread}/messages"), custom_id.to_owned());
     fake.wait_for(
-        move |r| {
-            r.path == questions && r.status < 300 && r.json().to_string().contains("ans:1:3:c")
-        },
+        move |r| r.path == questions && r.status < 300 && r.json().to_string().contains(&custom_id),
         Duration::from_secs(20),
     )
     .await;
-    thread
 }
 
 /// Waits for the thread of the incident titled `title`; returns its id.
@@ -509,14 +512,7 @@ async fn posts_refused_for_good_become_dead_letters_at_once_and_the_rest_goes_on
     message_in(&fake, thread, "after the refusals").await;
     assert_eq!(fake.interact(open("Next one")).await["type"], 4);
     let next = thread_of(&fake, "Next one").await;
-    let questions = format!("/channels/{next}/messages");
-    fake.wait_for(
-        move |r| {
-            r.path == questions && r.status < 300 && r.json().to_string().contains("ans:2:1:c")
-        },
-        Duration::from_secs(20),
-    )
-    .await;
+    questions_posted(&fake, next, "ans:2:1:c").await;
     bot.stop().await.unwrap();
     fake.assert_clean();
 }
