@@ -176,7 +176,7 @@ impl Lru {
         // An event that does not decode is left for a read to set aside.
         let Some(new) = json
             .iter()
-            .map(|j| serde_json::from_slice::<Event>(j).ok())
+            .map(|j| Event::from_json(j).ok())
             .collect::<Option<Vec<Event>>>()
         else {
             return;
@@ -269,7 +269,7 @@ impl Store {
         history: bool,
     ) -> Result<Option<(Entry, Option<History>)>, StoreError> {
         if let Some(base) = base.filter(|b| !history || b.history.is_some()) {
-            let (new, read): (Vec<Event>, u64) = self.events_from(id, base.next)?;
+            let (new, read) = self.incident_events_from(id, base.next)?;
             let mut incident = base.incident;
             let kept = Entry::extend(base.history, &new);
             if (!history || kept.is_some()) && incident.apply_all(&new).is_ok() {
@@ -283,7 +283,7 @@ impl Store {
                 return Ok(Some((entry, None)));
             }
         }
-        let (all, read): (Vec<Event>, u64) = self.events_from(id, 0)?;
+        let (all, read) = self.incident_events_from(id, 0)?;
         if all.is_empty() && read == 0 {
             return Ok(None);
         }

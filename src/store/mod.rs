@@ -831,6 +831,16 @@ impl Store {
         incident: u64,
         from: u64,
     ) -> Result<(Vec<T>, u64), StoreError> {
+        self.events_with(incident, from, |json| serde_json::from_slice(json))
+    }
+
+    /// As [`Store::events_from`], each event decoded by `decode`.
+    fn events_with<T>(
+        &self,
+        incident: u64,
+        from: u64,
+        decode: impl Fn(&[u8]) -> serde_json::Result<T>,
+    ) -> Result<(Vec<T>, u64), StoreError> {
         let mut out = Vec::new();
         let mut next = from;
         let end = event_key(incident, u64::MAX);
@@ -842,7 +852,7 @@ impl Store {
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
                 .map_or(next, u64::from_be_bytes);
             next = next.max(seq + 1);
-            match serde_json::from_slice(&value) {
+            match decode(&value) {
                 Ok(event) => out.push(event),
                 Err(e) => {
                     tracing::error!(incident, seq, tree = "events", error = %e, "unreadable event set aside and skipped");
@@ -854,6 +864,16 @@ impl Store {
             }
         }
         Ok((out, next))
+    }
+
+    /// As [`Store::events_from`] for incident events, decoded by [`crate::incident::Event::from_json`] (one
+    /// pass for a known kind: what reading an incident that is not kept mostly costs).
+    pub(crate) fn incident_events_from(
+        &self,
+        incident: u64,
+        from: u64,
+    ) -> Result<(Vec<crate::incident::Event>, u64), StoreError> {
+        self.events_with(incident, from, crate::incident::Event::from_json)
     }
 
     /// Every event of one incident, decoded. An event that does not decode (a bug, a hand
