@@ -258,6 +258,9 @@ struct Figures {
     open: Duration,
     answer: Duration,
     status: Duration,
+    again: Duration,
+    random: Duration,
+    missed: usize,
     cold: Duration,
     per_effect: Duration,
 }
@@ -284,6 +287,9 @@ async fn measure(size: u64, backlog: bool, playbook: &Playbook, sections: &[Stri
         open: Duration::ZERO,
         answer: Duration::ZERO,
         status: Duration::ZERO,
+        again: Duration::ZERO,
+        random: Duration::ZERO,
+        missed: 0,
         cold: Duration::ZERO,
         per_effect: Duration::ZERO,
     };
@@ -336,6 +342,7 @@ async fn measure(size: u64, backlog: bool, playbook: &Playbook, sections: &[Stri
         // Status of the incidents just worked on (what analysts ask about), and of a random
         // one of all (a cold read from disk on a big store).
         let mut statuses = Vec::new();
+        let reads = store.events_read();
         for id in &opened {
             interaction += 1;
             statuses.push(
@@ -348,12 +355,25 @@ async fn measure(size: u64, backlog: bool, playbook: &Playbook, sections: &[Stri
             );
             port.take();
         }
+        let status_reads = store.events_read() - reads;
+        // The same incidents again: what the lookups cost with the incident's data fresh in
+        // the CPU's caches (the first read comes after 99 other incidents' answers).
+        let mut again = Vec::new();
+        for id in &opened {
+            interaction += 1;
+            let status = line(&format!("/incident status INC-{id}"));
+            again.push(timed(&bot.service, status, interaction).await);
+            port.take();
+        }
         let mut random = Vec::new();
         let mut rng = support::rng::Rng(size ^ 7);
         let all = store.incident_counts().unwrap().0 as u64;
+        // Reads that read events from sled: the incident was not kept folded.
+        let mut missed = 0;
         for _ in 0..COMMANDS {
             interaction += 1;
             let id = 1 + rng.below_u64(all.max(1));
+            let reads = store.events_read();
             random.push(
                 timed(
                     &bot.service,
@@ -362,12 +382,18 @@ async fn measure(size: u64, backlog: bool, playbook: &Playbook, sections: &[Stri
                 )
                 .await,
             );
+            missed += usize::from(store.events_read() > reads);
             port.take();
         }
         figures.open = stats::report(&format!("  {label}: open"), 44, 4, opens).p50;
         figures.answer = stats::report(&format!("  {label}: answer"), 44, 4, answers).p50;
         figures.status = stats::report(&format!("  {label}: status"), 44, 4, statuses).p50;
-        stats::report(&format!("  {label}: status, random"), 44, 4, random);
+        figures.again = stats::report(&format!("  {label}: status, again"), 44, 4, again).p50;
+        figures.random = stats::report(&format!("  {label}: status, random"), 44, 4, random).p50;
+        figures.missed = missed;
+        println!(
+            "  {label}: status of the incidents just worked on read {status_reads} events from sled; {missed} of {COMMANDS} random ones were not kept (read from sled)"
+        );
         bot.stop().await;
         // Old incidents on a store just opened: a restart, then each read once.
         drop(store);
@@ -465,6 +491,48 @@ async fn flat_cost(sections: &[String]) {
             empty.per_effect,
             big.per_effect,
             ratio(big.per_effect, empty.per_effect),
+        );
+    }
+    if sections.iter().any(|s| s == "commands") {
+        old_status(&rows);
+    }
+}
+
+/// The status reads side by side, and which comparison of an old incident's is fair.
+fn old_status(rows: &[(u64, bool, Figures)]) {
+    println!("\nstatus, p50, 0 → 100,000 incidents:");
+    for backlog in [false, true] {
+        let of = |size| {
+            rows.iter()
+                .find(|r| r.0 == size && r.1 == backlog)
+                .unwrap()
+                .2
+        };
+        let (empty, big) = (of(0), of(100_000));
+        let what = if backlog {
+            "with a 10k backlog"
+        } else {
+            "no backlog"
+        };
+        let pair =
+            |a: Duration, b: Duration| format!("{a:>8.2?} → {b:>8.2?} ({:.2}×)", ratio(b, a));
+        println!("  {what}:");
+        println!(
+            "    just worked on, first read {}; read again {}",
+            pair(empty.status, big.status),
+            pair(empty.again, big.again)
+        );
+        println!(
+            "    old, cold (a store just opened; read from sled at every size: the fair comparison) {}",
+            pair(empty.cold, big.cold)
+        );
+        println!(
+            "    random, warm {} (not a like-for-like pair: not kept and read from sled {} → {} of {COMMANDS}; memory keeps {} incidents at any size); a read from sled on a warm 100,000 store against one at 0 (cold): {:.2}×",
+            pair(empty.random, big.random),
+            empty.missed,
+            big.missed,
+            socbot::store::folded::CAPACITY,
+            ratio(big.random, empty.cold)
         );
     }
 }
