@@ -411,6 +411,16 @@ async fn measure(size: u64, backlog: bool, playbook: &Playbook, sections: &[Stri
             port.take();
         }
         figures.cold = stats::report(&format!("  {label}: status, old, cold"), 44, 4, cold).p50;
+        // Then incidents of the whole store, each once, before its cache fills.
+        let mut spread = Vec::new();
+        for _ in 0..COMMANDS {
+            interaction += 1;
+            let id = 1 + rng.below_u64(all.max(1));
+            let status = line(&format!("/incident status INC-{id}"));
+            spread.push(timed(&bot.service, status, interaction).await);
+            port.take();
+        }
+        stats::report(&format!("  {label}: status, random, cold"), 44, 4, spread);
         bot.stop().await;
     }
     if sections.iter().any(|s| s == "outbox") {
