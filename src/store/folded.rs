@@ -9,13 +9,18 @@
 //! whatever wrote (a command, alert intake, the outbox worker recording a thread, a paging
 //! timer), the next read sees it. A restore opens a new store, and with it an empty cache.
 //!
+//! What is kept: an incident a write opens or brings up to date, and one read whole from sled
+//! for the second time among the last [`CAPACITY`] such reads. A first read answers without
+//! keeping (no eviction, no copy): a run of one-off reads of old incidents (their status, a
+//! report) leaves the incidents being worked on kept.
+//!
 //! Memory: at most [`CAPACITY`] incidents and [`EVENT_BUDGET`] events of history in all, the
 //! least recently used going first; a history longer than [`HISTORY_CAP`] is not kept (its
 //! incident is). 1,024 incidents of a few events each (a playbook's questions, an answer, a
 //! closure) hold about 6 MB (`cargo bench --bench scale -- memory`); the history budget, a
 //! few hundred bytes an event, adds about 5 MB at most.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -79,9 +84,31 @@ struct Lru {
     clock: u64,
     /// Events held in all the kept histories.
     events: usize,
+    /// Incidents read whole from sled once lately and not kept (at most [`CAPACITY`], oldest
+    /// first out): read again, they are kept (see [`Lru::admit`]).
+    once: HashSet<u64>,
+    once_order: VecDeque<u64>,
 }
 
 impl Lru {
+    /// Whether incident `id`, just read whole from sled, is to be kept: when it was read so
+    /// lately already. A first read is remembered instead, so a run of one-off reads (the
+    /// status of old incidents, a report) does not push out the incidents being worked on,
+    /// nor costs an eviction and a copy each.
+    fn admit(&mut self, id: u64) -> bool {
+        if self.once.remove(&id) {
+            return true;
+        }
+        if self.once_order.len() >= CAPACITY
+            && let Some(oldest) = self.once_order.pop_front()
+        {
+            self.once.remove(&oldest);
+        }
+        self.once.insert(id);
+        self.once_order.push_back(id);
+        false
+    }
+
     fn touch(&mut self, id: u64) {
         if let Some(e) = self.entries.get_mut(&id) {
             self.clock += 1;
@@ -244,17 +271,23 @@ impl Store {
             // the new events are appended in place.
             cache.take(id)
         };
+        let was_kept = base.is_some();
         let Some((entry, read)) = self.refold(id, known.unwrap_or(0), base, history)? else {
             return Ok(None);
         };
         if let Err(generation) = known {
             self.kept.versions.learn(id, entry.next, generation);
         }
+        let mut cache = self.kept.cache();
+        if !was_kept && !cache.admit(id) {
+            drop(cache);
+            return Ok(Some((entry.incident, read.or(entry.history))));
+        }
         let found = (
             entry.incident.clone(),
             read.or_else(|| entry.history.clone()),
         );
-        self.kept.cache().put(id, entry);
+        cache.put(id, entry);
         Ok(Some(found))
     }
 
@@ -441,6 +474,48 @@ mod tests {
         let (_, history) = store.incident_history(longest).unwrap().unwrap();
         assert_eq!(history.len(), HISTORY_CAP + 2);
         assert!(store.kept.cache().events <= EVENT_BUDGET);
+    }
+
+    #[test]
+    fn one_off_reads_of_old_incidents_leave_the_worked_on_ones_kept_a_second_read_keeps() {
+        let store = Store::temporary().unwrap();
+        let old = 1..=2 * CAPACITY as u64;
+        for id in old.clone() {
+            append(&store, id, &[opened_any(), answer(1)]);
+        }
+        // A restart: nothing kept. Then work on a few incidents, and read every old one once.
+        let store = Store::from_db(store.db.clone(), "(again)").unwrap();
+        let worked: Vec<u64> = (1..=10).collect();
+        for &id in &worked {
+            store.incident_history(id).unwrap();
+            store.incident_history(id).unwrap();
+        }
+        assert_eq!(store.kept_incidents(), worked.len(), "read twice: kept");
+        for id in old.clone() {
+            let (inc, history) = store.incident_history(id).unwrap().unwrap();
+            assert_eq!((inc, history.to_vec()), stored(&store, id), "INC-{id}");
+        }
+        assert_eq!(
+            store.kept_incidents(),
+            worked.len(),
+            "one-off reads keep nothing"
+        );
+        let read = store.events_read();
+        for &id in &worked {
+            store.incident_history(id).unwrap();
+        }
+        assert_eq!(
+            store.events_read(),
+            read,
+            "the worked-on incidents are still kept"
+        );
+        // The last old incident read, read again, is kept from now on.
+        let last = 2 * CAPACITY as u64;
+        store.incident_history(last).unwrap();
+        let read = store.events_read();
+        let (inc, _) = store.incident_history(last).unwrap().unwrap();
+        assert_eq!(store.events_read(), read);
+        assert_eq!(inc, stored(&store, last).0);
     }
 
     #[test]
