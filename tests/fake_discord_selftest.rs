@@ -158,10 +158,20 @@ async fn spec_violations_and_unexpected_routes_are_reported() {
             json!({ "type": 2, "style": 9, "label": "q1 Clear", "custom_id": "ans:1:1:k" });
         let row = json!({ "type": 1, "components": [button] });
         let update = json!({ "type": 7, "data": { "components": [row] } });
+        // Its tag right (a button), a property past the tag wrong: tags are tried first, the
+        // rest is still checked.
+        let label = "x".repeat(81);
+        let long_label = json!({ "type": 2, "style": 1, "label": label, "custom_id": "ans:1:1:k" });
+        let row = json!({ "type": 1, "components": [long_label] });
+        let long_update = json!({ "type": 7, "data": { "components": [row] } });
         let cases = [
             (
                 update,
                 "/data/components/0/components/0/style: expected 1 but got 9",
+            ),
+            (
+                long_update,
+                "/data/components/0/components/0/label: string of 81 chars is longer than maxLength 80",
             ),
             (
                 autocomplete,

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use super::schema::{Refs, Validator};
+use super::schema::{Compiler, Id, Schemas};
 
 /// Environment variable that points at another copy of `openapi.json`.
 pub const SPEC_ENV: &str = "FAKE_DISCORD_SPEC";
@@ -16,14 +16,15 @@ pub struct Operation {
     pub method: String,
     pub template: String,
     segments: Vec<String>,
-    body_schema: Option<&'static Value>,
+    /// The JSON request body's schema, compiled.
+    body_schema: Option<Id>,
 }
 
-/// The parsed spec with its operations indexed and its `$ref`s resolved. Loaded once per
-/// process and kept for its life (so the schemas are borrowed, never copied, per request).
+/// The parsed spec with its operations indexed and their body schemas compiled (`$ref`s
+/// resolved, keywords read). Loaded once per process and kept for its life (so the schemas
+/// are borrowed, never copied, per request).
 pub struct Spec {
-    doc: &'static Value,
-    refs: Refs<'static>,
+    schemas: Schemas<'static>,
     operations: Vec<Operation>,
 }
 
@@ -68,6 +69,7 @@ fn load() -> Option<Spec> {
             return None;
         }
     };
+    let mut compiler = Compiler::new(doc);
     let mut operations = Vec::new();
     for (template, item) in doc
         .get("paths")
@@ -79,7 +81,9 @@ fn load() -> Option<Spec> {
             if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
                 continue;
             }
-            let body_schema = op.pointer("/requestBody/content/application~1json/schema");
+            let body_schema = op
+                .pointer("/requestBody/content/application~1json/schema")
+                .map(|schema| compiler.compile(schema));
             operations.push(Operation {
                 method: method.to_ascii_uppercase(),
                 template: template.clone(),
@@ -93,8 +97,7 @@ fn load() -> Option<Spec> {
         }
     }
     Some(Spec {
-        doc,
-        refs: Refs::collect(doc),
+        schemas: compiler.finish(),
         operations,
     })
 }
@@ -146,14 +149,11 @@ impl Spec {
         } else {
             body
         };
-        Validator {
-            root: self.doc,
-            refs: Some(&self.refs),
-        }
-        .validate(schema, body)
-        .into_iter()
-        .map(|e| format!("{} {}: {e}", op.method, op.template))
-        .collect()
+        self.schemas
+            .validate(schema, body)
+            .into_iter()
+            .map(|e| format!("{} {}: {e}", op.method, op.template))
+            .collect()
     }
 }
 
