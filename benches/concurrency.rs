@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use support::bot::{self, L1_ROLE};
 use support::discord::FakeDiscord;
 use support::discord::payloads::{Interaction, opt_str};
+use support::discord::state::CostSnapshot;
 use support::incidents::{card_incident, custom_ids};
 
 const INCIDENTS: usize = 32;
@@ -53,38 +54,99 @@ fn press(n: u64, message: &Value, i: usize) -> Interaction {
         .channel(thread)
 }
 
-type RestCost = (u64, Duration, Duration);
+/// A point of the run: the process's CPU time, each thread's, and the loopback Discord's own.
+struct Mark {
+    process: Option<Duration>,
+    threads: Vec<(u32, String, Duration)>,
+    fake: CostSnapshot,
+}
 
-/// Where the CPU went in one phase: this process's CPU time per answer (socbot, the loopback
-/// Discord and this driver share it), how busy that kept the cores, and the loopback Discord's
-/// own REST handling (its spec and limit checks apart): a cost of the test server, not socbot's.
-fn cpu_report(
-    phase: &str,
-    answers: usize,
-    cpu: (Option<Duration>, Option<Duration>),
-    fake: (RestCost, RestCost),
-    wall: Duration,
-    cores: usize,
-) {
-    let (Some(from), Some(to)) = cpu else {
+fn mark(fake: &FakeDiscord) -> Mark {
+    Mark {
+        process: support::stats::process_cpu(),
+        threads: support::stats::thread_cpu(),
+        fake: fake.cost(),
+    }
+}
+
+/// CPU per answer between two marks, by thread name (the driver is the main thread), busiest
+/// first: (name, threads, CPU).
+fn by_thread(from: &Mark, to: &Mark) -> Vec<(String, usize, Duration)> {
+    let main = std::process::id();
+    let mut groups: Vec<(String, usize, Duration)> = Vec::new();
+    for (tid, name, cpu) in &to.threads {
+        let before = from.threads.iter().find(|(t, ..)| t == tid);
+        let used = cpu.saturating_sub(before.map_or(Duration::ZERO, |(.., c)| *c));
+        let name = if *tid == main {
+            format!("{name} (driver)")
+        } else {
+            name.clone()
+        };
+        match groups.iter_mut().find(|(n, ..)| *n == name) {
+            Some(group) => {
+                group.1 += 1;
+                group.2 += used;
+            }
+            None => groups.push((name, 1, used)),
+        }
+    }
+    groups.sort_by(|a, b| b.2.cmp(&a.2));
+    groups
+}
+
+/// Where the CPU went in one phase: this process's CPU time per answer and how busy that kept
+/// the cores; split into socbot's, the loopback Discord's (its REST handling, spec and limit
+/// checks included, and its gateway frames: wall time inside its own synchronous work) and
+/// this driver's (the main thread); then by thread name.
+fn cpu_report(phase: &str, answers: usize, (from, to): (&Mark, &Mark), wall: Duration) {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let (Some(start), Some(end)) = (from.process, to.process) else {
         println!("  {phase}: no CPU figures here (no /proc/self/stat)");
         return;
     };
-    let used = to.saturating_sub(from);
+    let used = end.saturating_sub(start);
     let per = |d: Duration| d.as_secs_f64() * 1e6 / answers as f64;
-    let (requests, handling, checks) = (
-        fake.1.0 - fake.0.0,
-        fake.1.1.saturating_sub(fake.0.1),
-        fake.1.2.saturating_sub(fake.0.2),
-    );
+    let fake = to.fake.since(from.fake);
+    let threads = by_thread(from, to);
+    let of = |suffix: &str| {
+        threads
+            .iter()
+            .filter(|(n, ..)| n.ends_with(suffix))
+            .map(|(.., cpu)| *cpu)
+            .sum::<Duration>()
+    };
+    let (driver, deadlines) = (of("(driver)"), of("fake-deadlines"));
+    // The fake's work on the runtime's threads (the driver's thread builds the frames it sends).
+    let fake_runtime = fake.rest + fake.sending + deadlines;
+    let socbot = used.saturating_sub(driver + fake_runtime);
     println!(
-        "  {phase:<16} CPU {:>5.0} µs per answer ({:.0}% of {cores} cores); of it the loopback Discord's REST side {:>4.0} µs ({} requests; spec and limit checks {:.0} µs)",
+        "  {phase:<16} CPU {:>5.0} µs per answer ({:.0}% of {cores} cores): socbot ≈ {:.0} µs, loopback Discord {:.0} µs (REST {:.0} µs for {} requests, spec and limit checks {:.0} µs of it; {} gateway frames built {:.0} µs, sent {:.0} µs), driver thread {:.0} µs (frames built included)",
         per(used),
         100.0 * used.as_secs_f64() / (wall.as_secs_f64() * cores as f64),
-        per(handling),
-        requests,
-        per(checks),
+        per(socbot),
+        per(fake_runtime + fake.gateway),
+        per(fake.rest),
+        fake.requests,
+        per(fake.checks),
+        fake.frames,
+        per(fake.gateway),
+        per(fake.sending),
+        per(driver),
     );
+    let shown: Vec<String> = threads
+        .iter()
+        .filter(|(.., cpu)| !cpu.is_zero())
+        .take(6)
+        .map(|(name, n, cpu)| {
+            let count = if *n > 1 {
+                format!(" ×{n}")
+            } else {
+                String::new()
+            };
+            format!("{name}{count} {:.0} µs", per(*cpu))
+        })
+        .collect();
+    println!("      by thread: {}", shown.join(" · "));
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -104,7 +166,7 @@ async fn main() {
 
     // One at a time.
     let (flushes0, synced0) = socbot::metrics::store_group_commit();
-    let (cpu0, fake0) = (support::stats::process_cpu(), fake.rest_cost());
+    let mark0 = mark(&fake);
     let started = Instant::now();
     for i in 0..SERIAL {
         let (n, message) = &incidents[i % INCIDENTS];
@@ -115,7 +177,7 @@ async fn main() {
     let serial_rate = SERIAL as f64 / serial.as_secs_f64();
 
     let (flushes1, synced1) = socbot::metrics::store_group_commit();
-    let (cpu1, fake1) = (support::stats::process_cpu(), fake.rest_cost());
+    let mark1 = mark(&fake);
 
     // 32 in flight, one per incident, round after round.
     let mut latencies = Vec::new();
@@ -136,7 +198,7 @@ async fn main() {
     }
     let parallel = started.elapsed();
     let (flushes2, synced2) = socbot::metrics::store_group_commit();
-    let (cpu2, fake2) = (support::stats::process_cpu(), fake.rest_cost());
+    let mark2 = mark(&fake);
     let answers = ROUNDS * INCIDENTS;
     let parallel_rate = answers as f64 / parallel.as_secs_f64();
     bot.stop().await.expect("the daemon stops cleanly");
@@ -164,23 +226,9 @@ async fn main() {
         "  {INCIDENTS} in flight:    {}",
         group(flushes2 - flushes1, synced2 - synced1)
     );
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    cpu_report(
-        "one at a time",
-        SERIAL,
-        (cpu0, cpu1),
-        (fake0, fake1),
-        serial,
-        cores,
-    );
-    cpu_report(
-        &format!("{INCIDENTS} in flight"),
-        answers,
-        (cpu1, cpu2),
-        (fake1, fake2),
-        parallel,
-        cores,
-    );
+    cpu_report("one at a time", SERIAL, (&mark0, &mark1), serial);
+    let phase = format!("{INCIDENTS} in flight");
+    cpu_report(&phase, answers, (&mark1, &mark2), parallel);
     support::stats::report(
         "  each answer, dispatch → type 7 (32 in flight)",
         48,
@@ -197,10 +245,11 @@ async fn main() {
         "checks every body against Discord's limits (no OpenAPI spec found)"
     };
     println!(
-        "note: the loopback Discord runs in this process and {checked}; its REST side's\n\
-         share is printed above (wall time inside its handler); its gateway and this driver come\n\
-         on top. The answers are limited by CPU, not by the disk: commits per flush show how many\n\
-         share each fdatasync. Machine load (1 min) at the end: {}",
+        "note: the loopback Discord runs in this process and {checked}; its share above is\n\
+         wall time inside its own work (REST handling, gateway frames), the driver's the main\n\
+         thread's CPU and socbot's the rest (per-thread CPU is counted in 10 ms ticks). The\n\
+         answers are limited by CPU, not by the disk: commits per flush show how many share\n\
+         each fdatasync. Machine load (1 min) at the end: {}",
         load_average().unwrap_or_else(|| "unknown".into())
     );
 }

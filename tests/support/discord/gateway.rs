@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::objects;
-use super::state::{Shared, State};
+use super::state::{Cost, Shared, State};
 
 /// What the bot sent in an IDENTIFY.
 #[derive(Clone, Debug)]
@@ -28,17 +28,28 @@ pub struct IdentifyInfo {
     pub raw: Value,
 }
 
-/// Something for a connection's writer to do.
+/// Something for a connection's writer to do: a frame is JSON text, written once.
 #[derive(Debug)]
 enum Outgoing {
-    Frame(Value),
+    Frame(String),
     Close(u16),
+}
+
+/// A dispatch frame as Discord sends it (`op` 0), serialized straight from the event's data:
+/// neither the data nor the frame is copied into another `Value` on the way.
+#[derive(serde::Serialize)]
+struct DispatchFrame<'a> {
+    d: &'a Value,
+    op: u8,
+    s: u64,
+    t: &'a str,
 }
 
 #[derive(Debug)]
 struct Session {
     seq: u64,
-    events: Vec<Value>,
+    /// The frames sent, with their sequence numbers (a RESUME replays those it missed).
+    events: Vec<(u64, String)>,
     /// The live connection carrying this session: its id and writer.
     conn: Option<(u64, mpsc::UnboundedSender<Outgoing>)>,
     invalid: bool,
@@ -66,9 +77,9 @@ impl GatewayState {
     }
 
     /// Sends a dispatch on the active session; returns its sequence number.
-    pub fn dispatch(&mut self, event: &str, d: Value) -> Option<u64> {
+    pub fn dispatch(&mut self, cost: &Cost, event: &str, d: &Value) -> Option<u64> {
         let session = self.sessions.get_mut(self.active.as_ref()?)?;
-        Some(push(session, event, d))
+        Some(push(session, cost, event, d))
     }
 
     /// Closes the active connection with `code` (4000: the bot resumes), or with an invalid
@@ -88,19 +99,29 @@ impl GatewayState {
             let _ = conn.send(Outgoing::Close(4000));
         } else {
             session.invalid = true;
-            let _ = conn.send(Outgoing::Frame(json!({ "op": 9, "d": false })));
+            let _ = conn.send(Outgoing::Frame(json!({ "op": 9, "d": false }).to_string()));
         }
         true
     }
 }
 
-fn push(session: &mut Session, event: &str, d: Value) -> u64 {
+fn push(session: &mut Session, cost: &Cost, event: &str, d: &Value) -> u64 {
+    let started = std::time::Instant::now();
     session.seq += 1;
-    let frame = json!({ "op": 0, "s": session.seq, "t": event, "d": d });
+    let frame = DispatchFrame {
+        d,
+        op: 0,
+        s: session.seq,
+        t: event,
+    };
+    let text = serde_json::to_string(&frame).expect("a JSON value serializes");
     if let Some((_, conn)) = &session.conn {
-        let _ = conn.send(Outgoing::Frame(frame.clone()));
+        let _ = conn.send(Outgoing::Frame(text.clone()));
     }
-    session.events.push(frame);
+    session.events.push((session.seq, text));
+    cost.frames
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Cost::add(&cost.gateway_ns, started);
     session.seq
 }
 
@@ -137,7 +158,10 @@ async fn connection(tcp: TcpStream, shared: Arc<Shared>) {
             },
             outgoing = rx.recv() => match outgoing {
                 Some(Outgoing::Frame(frame)) => {
-                    if sink.send(Message::Text(frame.to_string())).await.is_err() {
+                    let started = std::time::Instant::now();
+                    let sent = sink.send(Message::Text(frame)).await;
+                    Cost::add(&shared.cost.sending_ns, started);
+                    if sent.is_err() {
                         break;
                     }
                 }
@@ -169,10 +193,10 @@ fn on_frame(shared: &Shared, conn_id: u64, tx: &mpsc::UnboundedSender<Outgoing>,
     match frame.get("op").and_then(Value::as_u64) {
         Some(1) => {
             state.gateway.heartbeats += 1;
-            let _ = tx.send(Outgoing::Frame(json!({ "op": 11 })));
+            let _ = tx.send(Outgoing::Frame(json!({ "op": 11 }).to_string()));
         }
         Some(2) => identify(shared, &mut state, conn_id, tx, d),
-        Some(6) => resume(&mut state, conn_id, tx, &d),
+        Some(6) => resume(&mut state, &shared.cost, (conn_id, tx), &d),
         _ => {}
     }
     drop(state);
@@ -216,7 +240,7 @@ fn identify(
         "application": { "id": cfg.application_id.to_string(), "flags": 0 },
         "private_channels": [], "relationships": [], "presences": [],
     });
-    push(&mut session, "READY", ready);
+    push(&mut session, &shared.cost, "READY", &ready);
     if cfg.guild_create_on_ready && intents & 1 == 1 {
         let channels: Vec<Value> = state
             .channels
@@ -232,8 +256,9 @@ fn identify(
             .collect();
         push(
             &mut session,
+            &shared.cost,
             "GUILD_CREATE",
-            objects::guild_create(cfg, channels, threads),
+            &objects::guild_create(cfg, channels, threads),
         );
     }
     let gateway = &mut state.gateway;
@@ -241,7 +266,12 @@ fn identify(
     gateway.active = Some(session_id);
 }
 
-fn resume(state: &mut State, conn_id: u64, tx: &mpsc::UnboundedSender<Outgoing>, d: &Value) {
+fn resume(
+    state: &mut State,
+    cost: &Cost,
+    (conn_id, tx): (u64, &mpsc::UnboundedSender<Outgoing>),
+    d: &Value,
+) {
     let gateway = &mut state.gateway;
     let session_id = d
         .get("session_id")
@@ -250,18 +280,14 @@ fn resume(state: &mut State, conn_id: u64, tx: &mpsc::UnboundedSender<Outgoing>,
         .to_owned();
     let after = d.get("seq").and_then(Value::as_u64).unwrap_or(0);
     let Some(session) = gateway.sessions.get_mut(&session_id).filter(|s| !s.invalid) else {
-        let _ = tx.send(Outgoing::Frame(json!({ "op": 9, "d": false })));
+        let _ = tx.send(Outgoing::Frame(json!({ "op": 9, "d": false }).to_string()));
         return;
     };
     session.conn = Some((conn_id, tx.clone()));
-    for frame in session
-        .events
-        .iter()
-        .filter(|f| f["s"].as_u64().is_some_and(|s| s > after))
-    {
+    for (_, frame) in session.events.iter().filter(|(s, _)| *s > after) {
         let _ = tx.send(Outgoing::Frame(frame.clone()));
     }
-    push(session, "RESUMED", json!({}));
+    push(session, cost, "RESUMED", &json!({}));
     gateway.resumes += 1;
     gateway.active = Some(session_id);
 }

@@ -40,9 +40,12 @@ pub struct RawResponse {
 
 /// A connection: read requests, answer each with `handle`, until the peer closes, asks to
 /// close, or `handle` returns `None` (the connection is then dropped without an answer).
+/// `wrote` is told when each answer's writing started, once it is written (the benches count
+/// the fake's time).
 pub async fn serve_connection(
     stream: TcpStream,
     mut handle: impl FnMut(RawRequest) -> Option<RawResponse>,
+    wrote: impl Fn(std::time::Instant),
 ) {
     let mut stream = BufReader::new(stream);
     while let Ok(Some(request)) = read_request(&mut stream).await {
@@ -56,7 +59,10 @@ pub async fn serve_connection(
             while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
             return;
         }
-        if write_response(stream.get_mut(), &response).await.is_err() || close {
+        let started = std::time::Instant::now();
+        let written = write_response(stream.get_mut(), &response).await;
+        wrote(started);
+        if written.is_err() || close {
             return;
         }
     }
@@ -146,19 +152,18 @@ async fn read_chunked(stream: &mut BufReader<TcpStream>) -> std::io::Result<Vec<
 }
 
 async fn write_response(stream: &mut TcpStream, response: &RawResponse) -> std::io::Result<()> {
-    let mut out = format!(
-        "HTTP/1.1 {} {}\r\n",
-        response.status,
-        reason(response.status)
-    );
+    use std::io::Write as _;
+    // The head and the body in one buffer, one write.
+    let mut bytes = Vec::with_capacity(160 + response.body.len());
+    let status = response.status;
+    write!(bytes, "HTTP/1.1 {status} {}\r\n", reason(status))?;
     for (name, value) in &response.headers {
-        out.push_str(&format!("{name}: {value}\r\n"));
+        write!(bytes, "{name}: {value}\r\n")?;
     }
     if response.status != 204 {
-        out.push_str(&format!("content-length: {}\r\n", response.body.len()));
+        write!(bytes, "content-length: {}\r\n", response.body.len())?;
     }
-    out.push_str("\r\n");
-    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(b"\r\n");
     bytes.extend_from_slice(&response.body);
     stream.write_all(&bytes).await?;
     stream.flush().await

@@ -131,10 +131,10 @@ impl FakeDiscord {
         Self { shared }
     }
 
-    /// What answering REST requests has cost so far: (requests, time handling them, time
-    /// checking bodies against the spec and limits). Wall time inside the synchronous handler,
-    /// which is CPU time unless the thread was preempted.
-    pub fn rest_cost(&self) -> (u64, std::time::Duration, std::time::Duration) {
+    /// What the fake has cost so far (REST requests, their spec and limit checks, gateway
+    /// frames): wall time inside its own synchronous work, which is CPU time unless the thread
+    /// was preempted. For the benches, which run it in the bot's process.
+    pub fn cost(&self) -> state::CostSnapshot {
         self.shared.cost.read()
     }
 
@@ -228,23 +228,13 @@ impl FakeDiscord {
 
     /// Dispatches `event` with `d` on the bot's session (waiting for one); returns its `s`.
     pub async fn dispatch(&self, event: &str, d: Value) -> u64 {
-        self.dispatch_with(event, d, |_| {}).await
-    }
-
-    async fn dispatch_with(
-        &self,
-        event: &str,
-        d: Value,
-        mut before: impl FnMut(&mut State),
-    ) -> u64 {
         let what = format!("a connected gateway session to dispatch {event}");
         self.shared
             .wait_until(&what, self.shared.config.wait_timeout, |state| {
                 if !state.gateway.connected() {
                     return None;
                 }
-                before(state);
-                state.gateway.dispatch(event, d.clone())
+                state.gateway.dispatch(&self.shared.cost, event, &d)
             })
             .await
     }
@@ -258,8 +248,12 @@ impl FakeDiscord {
     }
 
     /// Dispatches INTERACTION_CREATE built from `interaction`; returns its `(id, token)`.
+    /// The payload is built once and kept in the interaction's record; the frame is written
+    /// from it (no copy of the payload, which carries a whole message for a button).
     pub async fn send_interaction(&self, interaction: Interaction) -> (u64, String) {
-        let cfg = self.shared.config.clone();
+        let cfg = &self.shared.config;
+        let kind = interaction.kind();
+        let user = interaction.acting_user(cfg);
         let (id, token, payload) = {
             let mut state = self.shared.lock();
             let id = state.ids.next();
@@ -274,42 +268,49 @@ impl FakeDiscord {
                 .find(|c| c["name"] == name);
             let command_id = registered.and_then(|c| c["id"].as_str()?.parse().ok());
             let command_id = command_id.unwrap_or_else(|| state.ids.next());
-            let payload = interaction.build(id, &token, command_id, &cfg, &channel);
+            let payload = interaction.build(id, &token, command_id, cfg, &channel);
             (id, token, payload)
         };
-        let record = InteractionRecord {
+        let mut member = (objects::snowflake_of(&payload["guild_id"]) == Some(cfg.guild_id))
+            .then(|| payload["member"].clone())
+            .filter(|m| !m.is_null());
+        if let Some(m) = member.as_mut().and_then(Value::as_object_mut) {
+            m.remove("permissions");
+        }
+        let mut record = Some(InteractionRecord {
             id,
             token: token.clone(),
-            kind: interaction.kind(),
+            kind,
             channel_id: payload["channel_id"]
                 .as_str()
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(0),
-            payload: payload.clone(),
+            payload,
             sent_at: Instant::now(),
             acked: None,
             original: None,
             webhook_messages: Vec::new(),
-        };
-        let member = (objects::snowflake_of(&payload["guild_id"]) == Some(cfg.guild_id))
-            .then(|| payload["member"].clone())
-            .filter(|m| !m.is_null());
-        let user = interaction.acting_user(&cfg);
-        self.dispatch_with("INTERACTION_CREATE", payload, |state| {
-            let record = InteractionRecord {
-                sent_at: Instant::now(),
-                ..record.clone()
-            };
-            state.interactions.insert(id, record);
-            if let Some(member) = &member {
-                let mut member = member.clone();
-                if let Some(m) = member.as_object_mut() {
-                    m.remove("permissions");
+        });
+        let what = "a connected gateway session to dispatch INTERACTION_CREATE";
+        self.shared
+            .wait_until(what, cfg.wait_timeout, |state| {
+                if !state.gateway.connected() {
+                    return None;
                 }
-                state.members.insert(user, member);
-            }
-        })
-        .await;
+                let mut record = record.take()?;
+                record.sent_at = Instant::now();
+                let seq = state.gateway.dispatch(
+                    &self.shared.cost,
+                    "INTERACTION_CREATE",
+                    &record.payload,
+                );
+                state.interactions.insert(id, record);
+                if let Some(member) = member.take() {
+                    state.members.insert(user, member);
+                }
+                seq
+            })
+            .await;
         (id, token)
     }
 

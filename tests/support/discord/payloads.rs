@@ -195,9 +195,10 @@ impl Interaction {
         self.channel_id
     }
 
-    /// The full payload; `channel` is the channel object it happens in.
+    /// The full payload; `channel` is the channel object it happens in. Consumes the builder
+    /// (its data and message move into the payload, uncopied).
     pub fn build(
-        &self,
+        self,
         id: u64,
         token: &str,
         command_id: u64,
@@ -206,7 +207,7 @@ impl Interaction {
     ) -> Value {
         let user_id = self.acting_user(cfg);
         let user = objects::user(user_id, self.username.as_deref(), false);
-        let mut data = self.data.clone();
+        let mut data = self.data;
         if matches!(self.kind, 2 | 4) {
             data["id"] = json!(command_id.to_string());
         }
@@ -244,8 +245,8 @@ impl Interaction {
                 payload["authorizing_integration_owners"] = json!({ "0": guild_id.to_string() });
             }
         }
-        if let Some(message) = &self.message {
-            payload["message"] = message.clone();
+        if let Some(message) = self.message {
+            payload["message"] = message;
         }
         payload
     }

@@ -71,9 +71,15 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     while let Ok((tcp, _)) = listener.accept().await {
         let _ = tcp.set_nodelay(true);
         let shared = Arc::clone(&shared);
-        tokio::spawn(http1::serve_connection(tcp, move |req| {
-            handle(&shared, req)
-        }));
+        let written = Arc::clone(&shared);
+        let record_write = move |started: std::time::Instant| {
+            super::state::Cost::add(&written.cost.handling_ns, started);
+        };
+        tokio::spawn(http1::serve_connection(
+            tcp,
+            move |req| handle(&shared, req),
+            record_write,
+        ));
     }
 }
 
@@ -117,7 +123,7 @@ fn handle_timed(shared: &Shared, raw: RawRequest) -> Option<RawResponse> {
         }
     };
     let mut incoming = ApiRequest {
-        method: raw.method.clone(),
+        method: raw.method,
         path,
         query: query.to_owned(),
         headers,
@@ -127,6 +133,10 @@ fn handle_timed(shared: &Shared, raw: RawRequest) -> Option<RawResponse> {
     parse_body(&mut incoming, &raw.body, &mut problems);
 
     let (status, response, fault) = answer(shared, &incoming, &mut problems);
+    // Written out now, so the answer moves into the record instead of being copied.
+    let body = response
+        .as_ref()
+        .map(|value| value.to_string().into_bytes());
     let record = RecordedRequest {
         seq: 0,
         method: incoming.method,
@@ -136,7 +146,7 @@ fn handle_timed(shared: &Shared, raw: RawRequest) -> Option<RawResponse> {
         body: incoming.body,
         files: incoming.files,
         status,
-        response: response.clone(),
+        response,
         fault: fault.clone(),
         violations: problems.clone(),
     };
@@ -167,13 +177,10 @@ fn handle_timed(shared: &Shared, raw: RawRequest) -> Option<RawResponse> {
         }
         _ => {}
     }
-    let body = match response {
-        Some(value) => {
-            headers.push(("content-type", "application/json".to_owned()));
-            value.to_string().into_bytes()
-        }
-        None => Vec::new(),
-    };
+    if body.is_some() {
+        headers.push(("content-type", "application/json".to_owned()));
+    }
+    let body = body.unwrap_or_default();
     Some(RawResponse {
         status,
         headers,

@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -195,30 +197,65 @@ pub struct Shared {
     pub cost: Cost,
 }
 
-/// What the fake's REST side has cost so far: requests answered, nanoseconds spent handling
-/// them (parsing, checks, routing, recording) and the part checking bodies against Discord's
-/// OpenAPI spec and limits.
+/// What the fake has cost so far, in wall time inside its own synchronous work (CPU time
+/// unless the thread was preempted): REST requests answered and the time handling them
+/// (parsing, checks, routing, recording, writing the answer), the part checking bodies against
+/// Discord's OpenAPI spec and limits, and gateway frames: built (serialized, on the thread that
+/// dispatches) and sent (written to the websocket by the connection's task).
 #[derive(Debug, Default)]
 pub struct Cost {
-    pub requests: std::sync::atomic::AtomicU64,
-    pub handling_ns: std::sync::atomic::AtomicU64,
-    pub spec_ns: std::sync::atomic::AtomicU64,
+    pub requests: AtomicU64,
+    pub handling_ns: AtomicU64,
+    pub spec_ns: AtomicU64,
+    pub frames: AtomicU64,
+    pub gateway_ns: AtomicU64,
+    pub sending_ns: AtomicU64,
+}
+
+/// [`Cost`] read at one moment; `since` gives what was spent between two readings.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CostSnapshot {
+    pub requests: u64,
+    /// REST handling, spec and limit checks included.
+    pub rest: Duration,
+    /// Of `rest`: the spec and limit checks of request bodies.
+    pub checks: Duration,
+    pub frames: u64,
+    /// Gateway frames built: dispatch frames serialized (on the dispatching thread).
+    pub gateway: Duration,
+    /// Gateway frames written to the websocket (on the runtime's threads).
+    pub sending: Duration,
+}
+
+impl CostSnapshot {
+    pub fn since(self, earlier: Self) -> Self {
+        Self {
+            requests: self.requests - earlier.requests,
+            rest: self.rest.saturating_sub(earlier.rest),
+            checks: self.checks.saturating_sub(earlier.checks),
+            frames: self.frames - earlier.frames,
+            gateway: self.gateway.saturating_sub(earlier.gateway),
+            sending: self.sending.saturating_sub(earlier.sending),
+        }
+    }
 }
 
 impl Cost {
-    pub fn add(counter: &std::sync::atomic::AtomicU64, since: std::time::Instant) {
+    pub fn add(counter: &AtomicU64, since: Instant) {
         let ns = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        counter.fetch_add(ns, std::sync::atomic::Ordering::Relaxed);
+        counter.fetch_add(ns, Relaxed);
     }
 
-    /// (requests, handling, spec check) so far.
-    pub fn read(&self) -> (u64, std::time::Duration, std::time::Duration) {
-        use std::sync::atomic::Ordering::Relaxed;
-        (
-            self.requests.load(Relaxed),
-            std::time::Duration::from_nanos(self.handling_ns.load(Relaxed)),
-            std::time::Duration::from_nanos(self.spec_ns.load(Relaxed)),
-        )
+    pub fn read(&self) -> CostSnapshot {
+        let ns = |counter: &AtomicU64| Duration::from_nanos(counter.load(Relaxed));
+        CostSnapshot {
+            requests: self.requests.load(Relaxed),
+            rest: ns(&self.handling_ns),
+            checks: ns(&self.spec_ns),
+            frames: self.frames.load(Relaxed),
+            gateway: ns(&self.gateway_ns),
+            sending: ns(&self.sending_ns),
+        }
     }
 }
 
@@ -246,8 +283,8 @@ impl Shared {
     }
 
     /// Waits until `check` returns `Some`, re-checking on every change; panics after `timeout`
-    /// of real time naming `what` and listing the requests seen so far. The deadline runs on a
-    /// thread, so it holds when a test pauses tokio's clock.
+    /// of real time naming `what` and listing the requests seen so far. The deadline is kept
+    /// by a thread in real time, so it holds when a test pauses tokio's clock.
     pub async fn wait_until<T>(
         &self,
         what: &str,
@@ -258,7 +295,7 @@ impl Shared {
         if let Some(found) = check(&mut self.lock()) {
             return found;
         }
-        let (_cancel, mut expired) = real_time_deadline(timeout);
+        let mut expired = real_time_deadline(timeout);
         loop {
             let notified = self.notify.notified();
             tokio::pin!(notified);
@@ -285,20 +322,108 @@ impl Shared {
     }
 }
 
-/// A oneshot that fires after `timeout` of wall-clock time, unless the returned sender is dropped
-/// first (which also ends the timer thread at once).
-fn real_time_deadline(
-    timeout: Duration,
-) -> (
-    std::sync::mpsc::Sender<()>,
-    tokio::sync::oneshot::Receiver<()>,
-) {
-    let (cancel, cancelled) = std::sync::mpsc::channel::<()>();
+/// A oneshot that fires after `timeout` of wall-clock time, unless the receiver is dropped
+/// first. One thread of the process keeps every wait's deadline (see [`Deadlines`]): a wait
+/// costs a heap entry, not a thread of its own.
+fn real_time_deadline(timeout: Duration) -> tokio::sync::oneshot::Receiver<()> {
     let (fire, fired) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(timeout) {
-            let _ = fire.send(());
+    Deadlines::get().add(Instant::now() + timeout, fire);
+    fired
+}
+
+/// A deadline in the queue: when, and whom to tell.
+struct Deadline {
+    at: Instant,
+    fire: tokio::sync::oneshot::Sender<()>,
+}
+
+impl PartialEq for Deadline {
+    fn eq(&self, other: &Self) -> bool {
+        self.at == other.at
+    }
+}
+
+impl Eq for Deadline {}
+
+impl PartialOrd for Deadline {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Deadline {
+    /// Reversed: the heap's top is the earliest deadline.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.at.cmp(&self.at)
+    }
+}
+
+/// The deadlines of every wait in the process, fired by one thread in real time (so they
+/// hold when a test pauses tokio's clock). It sleeps until the earliest one and is woken only
+/// when a new deadline is earlier than every queued one.
+struct Deadlines {
+    queue: Mutex<std::collections::BinaryHeap<Deadline>>,
+    earlier: std::sync::Condvar,
+}
+
+impl Deadlines {
+    fn get() -> &'static Self {
+        static DEADLINES: std::sync::OnceLock<&'static Deadlines> = std::sync::OnceLock::new();
+        DEADLINES.get_or_init(|| {
+            let deadlines: &'static Self = Box::leak(Box::new(Self {
+                queue: Mutex::new(std::collections::BinaryHeap::new()),
+                earlier: std::sync::Condvar::new(),
+            }));
+            std::thread::Builder::new()
+                .name("fake-deadlines".into())
+                .spawn(|| deadlines.run())
+                .expect("fake-discord: start the deadline thread");
+            deadlines
+        })
+    }
+
+    fn add(&self, at: Instant, fire: tokio::sync::oneshot::Sender<()>) {
+        let mut queue = self.lock();
+        // Waits that ended first (their receiver dropped) leave the top as they come to it.
+        while queue.peek().is_some_and(|d| d.fire.is_closed()) {
+            queue.pop();
         }
-    });
-    (cancel, fired)
+        let first = queue.peek().is_none_or(|d| at < d.at);
+        queue.push(Deadline { at, fire });
+        drop(queue);
+        if first {
+            self.earlier.notify_one();
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, std::collections::BinaryHeap<Deadline>> {
+        self.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn run(&self) {
+        let mut queue = self.lock();
+        loop {
+            let now = Instant::now();
+            queue = match queue.peek().map(|d| d.at) {
+                None => self
+                    .earlier
+                    .wait(queue)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+                Some(at) if at <= now => {
+                    if let Some(due) = queue.pop() {
+                        let _ = due.fire.send(());
+                    }
+                    queue
+                }
+                Some(at) => {
+                    self.earlier
+                        .wait_timeout(queue, at - now)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0
+                }
+            };
+        }
+    }
 }
