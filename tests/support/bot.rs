@@ -102,7 +102,14 @@ pub fn config(fake: &FakeDiscord, dirs: &BotDirs, extra: &[(&str, String)]) -> C
 /// A fresh fake Discord, a directory with the bundled playbooks plus `extra` files, and the
 /// bot started on them. Keep the `BotDirs` alive: dropping it deletes the directory.
 pub async fn start_fresh(extra: &[(&str, &str)]) -> (FakeDiscord, BotDirs, Bot) {
-    let fake = FakeDiscord::start().await;
+    start_fresh_on(FakeDiscord::start().await, extra).await
+}
+
+/// As [`start_fresh`], against `fake` (e.g. one started apart, on a thread of its own).
+pub async fn start_fresh_on(
+    fake: FakeDiscord,
+    extra: &[(&str, &str)],
+) -> (FakeDiscord, BotDirs, Bot) {
     let dirs = BotDirs::new(extra);
     let bot = Bot::start(&fake, &dirs).await;
     (fake, dirs, bot)

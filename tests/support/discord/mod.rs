@@ -131,6 +131,29 @@ impl FakeDiscord {
         Self { shared }
     }
 
+    /// Starts with `config` on a thread of its own (`fake-discord`, with a single-thread
+    /// runtime) instead of the caller's runtime: its CPU time is then told apart from the
+    /// bot's by thread (`/proc/self/task`), as the concurrency bench does. Waits and
+    /// inspection work as with [`FakeDiscord::start_with`].
+    pub async fn start_apart(config: FakeConfig) -> Self {
+        let (started, fake) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("fake-discord".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("fake-discord: a runtime of its own");
+                runtime.block_on(async move {
+                    let _ = started.send(Self::start_with(config).await);
+                    // Serve until the process ends.
+                    std::future::pending::<()>().await;
+                });
+            })
+            .expect("fake-discord: start its thread");
+        fake.await.expect("fake-discord: started on its thread")
+    }
+
     /// What the fake has cost so far (REST requests, their spec and limit checks, gateway
     /// frames): wall time inside its own synchronous work, which is CPU time unless the thread
     /// was preempted. For the benches, which run it in the bot's process.
