@@ -102,6 +102,16 @@ async fn protocol_errors_discord_rejects_are_reported() {
     let err = http.create_followup_message(&token, &follow, vec![]).await;
     assert_eq!(status_of(&err.expect_err("unknown webhook")), Some(404));
     fake.expect_violation("is not the application id");
+
+    // A type 7 update that would leave the message empty: refused (50006), the message kept.
+    let answer = fake.original_response(id).expect("the answer to ping");
+    fake.send_interaction(Interaction::button("blank", &answer))
+        .await;
+    expect_report(&mut reports, "component blank [] false").await;
+    fake.expect_violation("a message without content, embeds, components or files");
+    let kept = fake.original_response(id).expect("still there");
+    assert_eq!(kept["content"], answer["content"]);
+    assert_eq!(kept["edited_timestamp"], answer["edited_timestamp"]);
 }
 
 #[tokio::test]

@@ -121,21 +121,37 @@ pub fn callback(
                 .as_str()
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(0);
-            // The message as stored (one copy: an edit that would empty it changes nothing).
-            let mut message = messages.get(&message_id).unwrap_or(used).clone();
-            if kind == 7 {
+            if kind == 6 || fills(data) {
+                // Nothing to refuse: edited where it is stored, without a copy.
+                let message = messages.entry(message_id).or_insert_with(|| used.clone());
+                if kind == 7 {
+                    objects::apply_edit(message, data, files, || ids.next());
+                }
+                adopt(record, message);
+            } else {
+                // An edit that may empty the message: made on a copy, kept only if it does not.
+                let mut message = messages.get(&message_id).unwrap_or(used).clone();
                 objects::apply_edit(&mut message, data, files, || ids.next());
                 if is_empty(&message) {
                     return Err(empty_message());
                 }
+                adopt(record, &message);
+                messages.insert(message_id, message);
             }
-            adopt(record, &message);
-            messages.insert(message_id, message);
         }
         _ => {}
     }
     record.acked = Some(kind as u8);
     Ok(Reply::empty())
+}
+
+/// Whether an edit body leaves the message non-empty whatever it was: it sets content, embeds
+/// or components to something that is not blank (see `is_empty`).
+fn fills(edit: &Value) -> bool {
+    ["content", "embeds", "components"].iter().any(|key| {
+        edit.get(key)
+            .is_some_and(|v| !(v.is_null() || v == "" || v.as_array().is_some_and(Vec::is_empty)))
+    })
 }
 
 /// What Discord puts on a message an interaction created: `interaction_metadata`, which is

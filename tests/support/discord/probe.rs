@@ -105,7 +105,15 @@ impl EventHandler for Probe {
                     ComponentInteractionDataKind::StringSelect { values } => values.clone(),
                     _ => Vec::new(),
                 };
-                let update = CreateInteractionResponseMessage::new().content("acknowledged");
+                // `blank` asks for an update that would leave nothing in the message.
+                let update = if press.data.custom_id == "blank" {
+                    CreateInteractionResponseMessage::new()
+                        .content("")
+                        .embeds(Vec::new())
+                        .components(Vec::new())
+                } else {
+                    CreateInteractionResponseMessage::new().content("acknowledged")
+                };
                 let answered = press
                     .create_response(&ctx.http, CreateInteractionResponse::UpdateMessage(update))
                     .await;
