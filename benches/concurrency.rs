@@ -90,7 +90,7 @@ fn by_thread(from: &Mark, to: &Mark) -> Vec<(String, usize, Duration)> {
             None => groups.push((name, 1, used)),
         }
     }
-    groups.sort_by(|a, b| b.2.cmp(&a.2));
+    groups.sort_by_key(|g| std::cmp::Reverse(g.2));
     groups
 }
 
