@@ -514,12 +514,8 @@ fn question_message(service: &Service, inc: &Incident, question: usize) -> Messa
         // Only the first question message can carry the playbook context.
         return view::question_message(inc, part);
     }
-    let playbook = service.library().current().get(inc.technique).cloned();
-    view::opening(inc, playbook.as_deref())
-        .questions
-        .into_iter()
-        .next()
-        .unwrap_or_default()
+    let library = service.library().current();
+    view::first_question_message(inc, library.get(inc.technique))
 }
 
 /// Turns a service reply into Discord responses. `update`: answer a component by editing its

@@ -338,8 +338,13 @@ fn alert_tail(
 }
 
 fn answer_line(inc: &Incident, q: usize) -> String {
+    line_of(inc, q, inc.answer(q))
+}
+
+/// Question `q`'s line with `answer` (None: unanswered).
+fn line_of(inc: &Incident, q: usize, answer: Option<&crate::incident::Answer>) -> String {
     let text = escape(&inc.questions[q - 1]);
-    let state = match inc.answer(q) {
+    let state = match answer {
         None => "▫️ *unanswered*".to_owned(),
         Some(a) => {
             let icon = match a.finding {
@@ -365,18 +370,29 @@ fn answer_line(inc: &Incident, q: usize) -> String {
 
 /// The embed listing questions `range` with their answers.
 fn questions_embed(inc: &Incident, part: usize, parts: usize) -> EmbedSpec {
+    let color = match inc.evaluate_kind() {
+        DecisionKind::Escalate => RED,
+        DecisionKind::RecommendClose => GREEN,
+        DecisionKind::Pending => GREY,
+    };
+    EmbedSpec {
+        color,
+        ..questions_text(inc, part, parts, true)
+    }
+}
+
+/// The title and text of question message `part`'s embed: with the answers, or (`answered`
+/// false) as first posted, every question unanswered.
+fn questions_text(inc: &Incident, part: usize, parts: usize, answered: bool) -> EmbedSpec {
     let first = part * QUESTIONS_PER_MESSAGE + 1;
     let last = (first + QUESTIONS_PER_MESSAGE - 1).min(inc.questions.len());
-    let body: Vec<String> = (first..=last).map(|q| answer_line(inc, q)).collect();
+    let body: Vec<String> = (first..=last)
+        .map(|q| line_of(inc, q, inc.answer(q).filter(|_| answered)))
+        .collect();
     let title = if parts == 1 {
         "Analysis questions".to_owned()
     } else {
         format!("Analysis questions ({}/{parts})", part + 1)
-    };
-    let color = match inc.evaluate().kind() {
-        DecisionKind::Escalate => RED,
-        DecisionKind::RecommendClose => GREEN,
-        DecisionKind::Pending => GREY,
     };
     let description = render::fit(
         &body.join("\n"),
@@ -386,7 +402,6 @@ fn questions_embed(inc: &Incident, part: usize, parts: usize) -> EmbedSpec {
     EmbedSpec {
         title,
         description,
-        color,
         ..EmbedSpec::default()
     }
 }
@@ -474,57 +489,123 @@ pub fn opening_messages(inc: &Incident, playbook: Option<&Playbook>) -> Vec<Mess
     context
 }
 
-/// The messages that open the thread: the playbook context (key indicators, log sources, L1
-/// steps) on the first question message when it fits, else on messages of their own.
-pub fn opening(inc: &Incident, playbook: Option<&Playbook>) -> Opening {
+/// The playbook context a thread opens with (key indicators, log sources, L1 steps), as embeds.
+fn context(p: &Playbook) -> Vec<EmbedSpec> {
     let mut context = Vec::new();
-    if let Some(p) = playbook {
-        for kind in [
-            SectionKind::KeyIndicators,
-            SectionKind::LogSources,
-            SectionKind::L1Steps,
-        ] {
-            if let Some(s) = p.section(kind) {
-                let pieces = chunk(&section_text(s), limits::EMBED_DESCRIPTION);
-                let n = pieces.len();
-                for (i, description) in pieces.into_iter().enumerate() {
-                    let title = if n == 1 {
-                        s.title.clone()
-                    } else {
-                        format!("{} ({}/{n})", s.title, i + 1)
-                    };
-                    context.push(EmbedSpec {
-                        title,
-                        description,
-                        color: GREY,
-                        ..EmbedSpec::default()
-                    });
-                }
+    for kind in [
+        SectionKind::KeyIndicators,
+        SectionKind::LogSources,
+        SectionKind::L1Steps,
+    ] {
+        if let Some(s) = p.section(kind) {
+            let pieces = chunk(&section_text(s), limits::EMBED_DESCRIPTION);
+            let n = pieces.len();
+            for (i, description) in pieces.into_iter().enumerate() {
+                let title = if n == 1 {
+                    s.title.clone()
+                } else {
+                    format!("{} ({}/{n})", s.title, i + 1)
+                };
+                context.push(EmbedSpec {
+                    title,
+                    description,
+                    color: GREY,
+                    ..EmbedSpec::default()
+                });
             }
         }
     }
+    context
+}
+
+/// The context embeds of each technique's playbook, made once per playbook as loaded: a
+/// reload loads new playbooks (new allocations), whose context is made anew when first used.
+/// The `Weak` keeps its playbook's allocation, so no other playbook can have its address.
+type ContextCache = std::collections::HashMap<
+    crate::playbook::TechniqueId,
+    (std::sync::Weak<Playbook>, std::sync::Arc<[EmbedSpec]>),
+>;
+
+static CONTEXTS: std::sync::LazyLock<std::sync::Mutex<ContextCache>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// [`context`] of `playbook`, made once per playbook as loaded (a button press redraws the
+/// first question message, context included, without laying out the playbook again).
+fn context_of(playbook: &std::sync::Arc<Playbook>) -> std::sync::Arc<[EmbedSpec]> {
+    let lock = || {
+        CONTEXTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    if let Some((kept, embeds)) = lock().get(&playbook.id)
+        && std::ptr::eq(kept.as_ptr(), std::sync::Arc::as_ptr(playbook))
+    {
+        return embeds.clone();
+    }
+    let embeds: std::sync::Arc<[EmbedSpec]> = context(playbook).into();
+    let kept = (std::sync::Arc::downgrade(playbook), embeds.clone());
+    lock().insert(playbook.id, kept);
+    embeds
+}
+
+/// Whether the context shares the first question message, and then the room it leaves for the
+/// question embeds. Decided on the questions unanswered, so the layout never changes as answers
+/// come in: a post retried under its nonce is the same message, and a refresh edits each
+/// message into what it was.
+fn shared_room(inc: &Incident, context: &[EmbedSpec]) -> Option<usize> {
+    let first_size = questions_text(inc, 0, question_parts(inc), false).size();
+    let context_size: usize = context.iter().map(EmbedSpec::size).sum();
+    (context_size + first_size <= limits::EMBEDS_TOTAL
+        && context.len() < limits::EMBEDS_PER_MESSAGE)
+        .then(|| limits::EMBEDS_TOTAL - context_size)
+}
+
+/// Puts the context on top of the first question message, its question embeds cut to `room`
+/// (answers that outgrow the room left by the context).
+fn share(first: &mut MessageSpec, context: &[EmbedSpec], room: usize) {
+    for e in &mut first.embeds {
+        let most = room.saturating_sub(e.title.chars().count());
+        e.description = render::fit(&e.description, most, "`/incident status`");
+    }
+    let questions = std::mem::take(&mut first.embeds);
+    first.embeds = context.iter().cloned().chain(questions).collect();
+}
+
+/// The messages that open the thread: the playbook context (key indicators, log sources, L1
+/// steps) on the first question message when it fits, else on messages of their own.
+pub fn opening(inc: &Incident, playbook: Option<&Playbook>) -> Opening {
+    opening_with(inc, &playbook.map(context).unwrap_or_default())
+}
+
+/// [`opening`], with the playbook's context made once per playbook as loaded.
+pub fn opening_of(inc: &Incident, playbook: Option<&std::sync::Arc<Playbook>>) -> Opening {
+    match playbook {
+        Some(p) => opening_with(inc, &context_of(p)),
+        None => opening_with(inc, &[]),
+    }
+}
+
+/// The first question message as [`opening`] lays it out, alone (a press on one of its buttons
+/// redraws only it), the playbook's context made once per playbook as loaded.
+pub fn first_question_message(
+    inc: &Incident,
+    playbook: Option<&std::sync::Arc<Playbook>>,
+) -> MessageSpec {
+    let mut first = question_message(inc, 0);
+    let context = playbook.map(context_of);
+    let context = context.as_deref().unwrap_or_default();
+    if let Some(room) = shared_room(inc, context) {
+        share(&mut first, context, room);
+    }
+    first
+}
+
+fn opening_with(inc: &Incident, context: &[EmbedSpec]) -> Opening {
     let mut messages: Vec<MessageSpec> = (0..question_parts(inc))
         .map(|p| question_message(inc, p))
         .collect();
-    // Decided on the questions unanswered, so the layout never changes as answers come in: a
-    // post retried under its nonce is the same message, and a refresh edits each message into
-    // what it was. Answers that outgrow the room left by the context are cut to fit.
-    let first_size: usize = question_message(&as_opened(inc), 0)
-        .embeds
-        .iter()
-        .map(EmbedSpec::size)
-        .sum();
-    let context_size: usize = context.iter().map(EmbedSpec::size).sum();
-    if context_size + first_size <= limits::EMBEDS_TOTAL
-        && context.len() < limits::EMBEDS_PER_MESSAGE
-    {
-        let room = limits::EMBEDS_TOTAL - context_size;
-        for e in &mut messages[0].embeds {
-            let most = room.saturating_sub(e.title.chars().count());
-            e.description = render::fit(&e.description, most, "`/incident status`");
-        }
-        context.append(&mut messages[0].embeds);
-        messages[0].embeds = context;
+    if let Some(room) = shared_room(inc, context) {
+        share(&mut messages[0], context, room);
         return Opening {
             context: Vec::new(),
             questions: messages,
@@ -534,7 +615,7 @@ pub fn opening(inc: &Incident, playbook: Option<&Playbook>) -> Opening {
     let mut prefix: Vec<MessageSpec> = Vec::new();
     let mut cur = MessageSpec::default();
     let mut size = 0;
-    for e in context {
+    for e in context.iter().cloned() {
         if !cur.embeds.is_empty()
             && (size + e.size() > limits::EMBEDS_TOTAL
                 || cur.embeds.len() == limits::EMBEDS_PER_MESSAGE)
@@ -1274,5 +1355,86 @@ mod tests {
             "{at_console}"
         );
         assert!(!at_console.contains("<@0>"), "{at_console}");
+    }
+
+    /// A playbook with `questions` questions (`q1 or q2`) and `indicators` as its key indicators.
+    fn playbook(indicators: &str, questions: usize) -> std::sync::Arc<Playbook> {
+        let asked: Vec<String> = (1..=questions)
+            .map(|q| format!("{q}. Was step {q} seen?"))
+            .collect();
+        let src = format!(
+            "# Acquire Infrastructure: VPS - T1583003\n\n\
+             | Column Name | Value |\n|---|---|\n\
+             | MITRE Tactic | Resource Development |\n| MITRE TTP | T1583 |\n\
+             | MITRE Sub-TTP | T1583.003 |\n| Name | Acquire Infrastructure: VPS |\n\
+             | Log Sources to Investigate | Proxy logs. |\n| Key Indicators | {indicators} |\n\
+             | Questions for Analysis | {} |\n| Escalation Rule | q1 or q2 |\n\
+             | Additional Analysis Steps for L1 | Check the host. |\n",
+            asked.join("<br>")
+        );
+        let parsed = crate::playbook::parser::parse(&src, "vps.md").expect("parses");
+        std::sync::Arc::new(parsed.playbook)
+    }
+
+    fn answered(p: &Playbook, answers: usize) -> Incident {
+        let actor = crate::incident::ActorRef::new(1, "alice");
+        let now = chrono::Utc::now();
+        let id = IncidentId(4);
+        let mut events =
+            crate::incident::open(id, p, "t", None, Default::default(), &actor, now).unwrap();
+        for q in 1..=answers {
+            let inc = Incident::from_stored(id, &events).unwrap();
+            let note = "why ".repeat(200);
+            let f = if q == 2 {
+                Finding::Concerning
+            } else {
+                Finding::Clear
+            };
+            events.extend(crate::incident::answer(&inc, q, f, Some(&note), &actor, now).unwrap());
+        }
+        Incident::from_stored(id, &events).unwrap()
+    }
+
+    /// A press redraws the first question message alone, from the context kept per playbook:
+    /// the same message the whole opening lays out, context shared or not, answered or not;
+    /// a reload (another playbook for the technique) shows the new context.
+    #[test]
+    fn the_first_question_message_alone_is_the_openings_first() {
+        for (indicators, questions) in [("A new VPS.", 3), ("A new VPS. ".repeat(600).as_str(), 10)]
+        {
+            let p = playbook(indicators, questions);
+            for answers in [0, 1, 3] {
+                let inc = answered(&p, answers);
+                let whole = opening(&inc, Some(&p));
+                assert_eq!(
+                    whole.context.is_empty(),
+                    questions == 3,
+                    "shared when it fits"
+                );
+                for _ in 0..2 {
+                    let first = first_question_message(&inc, Some(&p));
+                    assert_eq!(first, whole.questions[0], "{answers} answers");
+                }
+                assert_eq!(opening_of(&inc, Some(&p)).questions, whole.questions);
+                assert_eq!(opening_of(&inc, Some(&p)).context, whole.context);
+            }
+        }
+        let shown = |p: &std::sync::Arc<Playbook>| {
+            let first = first_question_message(&answered(p, 1), Some(p));
+            first.embeds[0].description.clone()
+        };
+        let (old, new) = (playbook("Old sign.", 3), playbook("New sign.", 3));
+        assert!(shown(&old).contains("Old sign"));
+        assert!(
+            shown(&new).contains("New sign"),
+            "the reloaded playbook's context"
+        );
+        let inc = answered(&new, 2);
+        assert_eq!(
+            first_question_message(&inc, None),
+            question_message(&inc, 0)
+        );
+        assert_eq!(inc.evaluate_kind(), DecisionKind::Escalate);
+        assert_eq!(question_message(&inc, 0).embeds[0].color, RED);
     }
 }

@@ -10,7 +10,7 @@ use serenity::all::{
 
 use super::incident::{
     alert_card, as_opened, closed_message, closed_thread_name, decision_message, notice_message,
-    opening, question_message,
+    opening_of, question_message,
 };
 use super::posted::Posted;
 use super::render::{MessageSpec, limits};
@@ -212,8 +212,8 @@ impl DiscordPort {
         inc: &Incident,
         ids: &[u64],
     ) -> Result<(), DeliveryError> {
-        let playbook = self.library.current().get(inc.technique).cloned();
-        let mut questions = opening(inc, playbook.as_deref()).questions;
+        let library = self.library.current();
+        let mut questions = opening_of(inc, library.get(inc.technique)).questions;
         for (part, id) in ids.iter().enumerate() {
             let m = match questions.get_mut(part) {
                 Some(m) => std::mem::take(m),
@@ -409,7 +409,7 @@ impl DiscordPort {
         let playbook = self.library.current().get(inc.technique).cloned();
         // Posted as opened, whatever came in meanwhile: a retry after a lost answer sends
         // message `i` under nonce `i` again, never another message.
-        let opening = opening(&as_opened(inc), playbook.as_deref());
+        let opening = opening_of(&as_opened(inc), playbook.as_ref());
         let context = opening.context.len();
         let all = opening.context.iter().chain(&opening.questions);
         let mut ids = Vec::new();

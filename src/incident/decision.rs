@@ -314,6 +314,44 @@ pub fn decide(
     }
 }
 
+/// The kind of decision [`decide`] gives for the same input, without wording its reasons: what
+/// colours a question message, asked on every button press. Always `decide(…).kind()`.
+pub fn decide_kind(
+    questions: usize,
+    rule: Option<&Rule>,
+    policy: DefaultPolicy,
+    answers: &[Option<Answer>],
+) -> DecisionKind {
+    let answer = |q: usize| -> Option<&Answer> {
+        if q == 0 || q > questions {
+            return None;
+        }
+        answers.get(q - 1).and_then(Option::as_ref)
+    };
+    let value = |q: usize| answer(q).and_then(|a| a.finding.truth());
+    let settled = match rule {
+        Some(rule) => rule.eval(&value),
+        None if questions == 0 => None,
+        None => {
+            let need = policy.needed(questions);
+            let concerning = (1..=questions).filter(|&q| value(q) == Some(true)).count();
+            let open = (1..=questions).filter(|&q| value(q).is_none()).count();
+            if concerning >= need {
+                Some(true)
+            } else if concerning + open < need {
+                Some(false)
+            } else {
+                None
+            }
+        }
+    };
+    match settled {
+        Some(true) => DecisionKind::Escalate,
+        Some(false) => DecisionKind::RecommendClose,
+        None => DecisionKind::Pending,
+    }
+}
+
 fn by_rule<'a>(
     questions: usize,
     rule: &Rule,
@@ -778,5 +816,49 @@ mod tests {
         assert_eq!(serde_json::from_value::<Decision>(v).unwrap(), d);
         let v = serde_json::to_value(Decision::RecommendClose { reasons: vec![] }).unwrap();
         assert_eq!(v["kind"], "recommend_close");
+    }
+
+    /// The kind alone (what colours a question message on every press) is always the kind of
+    /// the whole decision: every answer combination of up to four questions, by rule and by
+    /// each policy.
+    #[test]
+    fn the_kind_alone_is_the_kind_of_the_whole_decision() {
+        let findings = [
+            None,
+            Some(Finding::Concerning),
+            Some(Finding::Clear),
+            Some(Finding::Unknown),
+        ];
+        let rules = [
+            None,
+            Some(rule("q1 or (q2 and q3)")),
+            Some(rule("not q1")),
+            Some(rule("q5")),
+        ];
+        let policies = [
+            DefaultPolicy::AnyConcerning,
+            DefaultPolicy::AllConcerning,
+            DefaultPolicy::AtLeast { concerning: 2 },
+        ];
+        let mut checked = 0;
+        for questions in 0..=4usize {
+            for combo in 0..4usize.pow(questions as u32) {
+                let answers: Vec<Option<Answer>> = (0..questions)
+                    .map(|i| findings[combo / 4usize.pow(i as u32) % 4].and_then(a))
+                    .collect();
+                for r in &rules {
+                    for policy in policies {
+                        let whole = decide(questions, r.as_ref(), policy, &answers).kind();
+                        let kind = decide_kind(questions, r.as_ref(), policy, &answers);
+                        assert_eq!(
+                            kind, whole,
+                            "{questions} questions {answers:?} {r:?} {policy:?}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, (1 + 4 + 16 + 64 + 256) * 4 * 3);
     }
 }

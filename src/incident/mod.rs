@@ -29,7 +29,9 @@ pub use command::{
     ALERT_MAX, DomainError, NOTE_MAX, REASON_MAX, SUMMARY_MAX, TITLE_MAX, acknowledge, add_note,
     answer, attach_playbook, close, escalate_manually, link_thread, open,
 };
-pub use decision::{Decision, DecisionKind, DefaultPolicy, decide, kind_changed, rule_text};
+pub use decision::{
+    Decision, DecisionKind, DefaultPolicy, decide, decide_kind, kind_changed, rule_text,
+};
 pub use event::{
     AlertOutcome, AlertRecord, EscalationReason, Event, EventKind, PageLevel, PageTarget,
 };

@@ -6,7 +6,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::decision::{Decision, DecisionKind, DefaultPolicy, decide};
+use super::decision::{Decision, DecisionKind, DefaultPolicy, decide, decide_kind};
 use super::event::{
     AlertOutcome, AlertRecord, EscalationReason, Event, EventKind, PageLevel, PageTarget,
 };
@@ -590,6 +590,16 @@ impl Incident {
     /// shows). The same function the commands use to record `DecisionChanged`.
     pub fn evaluate(&self) -> Decision {
         decide(
+            self.questions.len(),
+            self.rule.as_ref(),
+            self.policy,
+            &self.answers,
+        )
+    }
+
+    /// The kind of [`Self::evaluate`]'s decision, without wording its reasons.
+    pub fn evaluate_kind(&self) -> DecisionKind {
+        decide_kind(
             self.questions.len(),
             self.rule.as_ref(),
             self.policy,
