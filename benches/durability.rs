@@ -4,8 +4,8 @@
 //! - Answer → acknowledgement: the real daemon against the loopback Discord (`tests/support`);
 //!   from dispatching a button press (INTERACTION_CREATE) to the fake having accepted the bot's
 //!   type 7 update. In between the bot folds the incident, writes the answer event and the
-//!   interaction id in one sled transaction and flushes it (sled's flush, then `fdatasync`),
-//!   then renders the question message and calls back.
+//!   interaction id in one sled transaction and makes it durable (one `write` + `fdatasync` of
+//!   the store's redo log), then renders the question message and calls back.
 //! - After each press, on the same disk: the same write to a store of our own
 //!   (`Store::commit`), and a bare `write` + `sync_all` (and `sync_data`) of as many bytes, so
 //!   all three see the same disk weather. Ratios to the bare write + fsync at p50 and p99.
@@ -238,7 +238,7 @@ async fn main() {
     );
     report("  bot side (event in handler → 204)", handled);
     let status = report("  /incident status, same loop, no write", reads);
-    let commit = report("  store commit alone (event + id, flushed)", commits);
+    let commit = report("  store commit alone (event + id, durable)", commits);
     let disk = report(&format!("  bare write + sync_all of {size} bytes"), bare);
     let disk_data = report(
         &format!("  bare write + sync_data of {size} bytes"),

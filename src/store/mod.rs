@@ -21,8 +21,9 @@
 //!   `unmatched/<n>` → resolved alerts that matched no incident.
 //!
 //! A command's events, effects, timers and interaction id go in one transaction ([`Batch`]), and
-//! [`Store::commit`] returns once it is on disk. Commits that arrive while an earlier one syncs
-//! share the next flush + `fdatasync` (group commit).
+//! [`Store::commit`] returns once it is on disk: every write goes through the redo log ([`wal`]),
+//! and a commit is durable once its record is synced there. Commits that arrive while an earlier
+//! one syncs share the next `write` + `fdatasync` of the log (group commit).
 //!
 //! In memory beside sled ([`folded`]): the incidents used last, folded, and the event count of
 //! each incident written or read lately, so reading an incident costs what is new since.
@@ -30,6 +31,7 @@
 pub mod folded;
 pub mod highwater;
 mod versions;
+pub mod wal;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -37,8 +39,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
-use sled::{Transactional, Tree};
+use sled::Tree;
+use sled::transaction::TransactionError;
+use wal::{Rec, TxResult};
 
 /// The layout version this build writes. A store from a newer build is refused.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -269,10 +272,15 @@ pub struct Store {
     threads: Tree,
     open: Tree,
     unreadable: Tree,
-    /// sled's log file, for an `fdatasync` after each flush: on Linux sled 0.34 flushes with
-    /// `sync_file_range`, which neither flushes the disk's write cache nor the file's size, so
-    /// a power cut could lose a flushed commit. None for temporary stores.
-    log: Option<Arc<std::fs::File>>,
+    /// Every tree, in [`wal::TREES`] order: what each write's transaction spans.
+    all: Arc<Vec<Tree>>,
+    /// The redo log every write goes through (see [`wal`]): a commit is durable once its
+    /// record is synced there.
+    journal: Arc<wal::Journal>,
+    /// sled's own file, for an `fdatasync` after sled's flush at a checkpoint: on Linux sled
+    /// 0.34 flushes with `sync_file_range`, which neither flushes the disk's write cache nor
+    /// the file's size. None for temporary stores.
+    db_file: Option<Arc<std::fs::File>>,
     /// Every write holds it shared; a backup's copy holds it alone, so the copy is one moment.
     writes: Arc<std::sync::RwLock<()>>,
     durability: Arc<Durability>,
@@ -353,13 +361,21 @@ fn interaction_time_key(ms: i64, id: u64) -> [u8; 16] {
     k
 }
 
-fn add(meta: &TransactionalTree, key: &[u8], delta: i64) -> TxResult<()> {
+fn add(meta: &Rec<'_>, key: &[u8], delta: i64) -> TxResult<()> {
     let n = read_u64(meta.get(key)?) as i64 + delta;
-    meta.insert(key, &be(n.max(0) as u64))?;
+    meta.insert(key, be(n.max(0) as u64))?;
     Ok(())
 }
 
-type TxResult<T> = Result<T, ConflictableTransactionError<()>>;
+fn tx_error(e: TransactionError<()>) -> StoreError {
+    match e {
+        TransactionError::Abort(()) => StoreError::Corrupt {
+            tree: "transaction",
+            message: "aborted".into(),
+        },
+        TransactionError::Storage(e) => StoreError::Sled(e),
+    }
+}
 
 impl Store {
     /// Opens (creating when missing) the store at `path`, checking its schema version.
@@ -392,8 +408,7 @@ impl Store {
                 path: shown.clone(),
                 source,
             })?;
-        let mut store = Self::from_db(db, &shown)?;
-        store.log = std::fs::File::open(path.join("db")).ok().map(Arc::new);
+        let mut store = Self::from_db(db, &shown, Some(path))?;
         let high_water = highwater::HighWater::beside(path);
         // A store from before the mark, or one the mark fell behind: catch up now when the
         // directory can be written (a read-only copy is read only; the next number tries again).
@@ -407,11 +422,17 @@ impl Store {
     /// A store in a temporary directory that disappears when dropped (tests, benchmarks).
     pub fn temporary() -> Result<Self, StoreError> {
         let db = sled::Config::new().temporary(true).open()?;
-        Self::from_db(db, "(temporary)")
+        Self::from_db(db, "(temporary)", None)
     }
 
-    fn from_db(db: sled::Db, path: &str) -> Result<Self, StoreError> {
-        let meta = db.open_tree("meta")?;
+    /// The store over `db`; with `dir` (the store's directory) its log is replayed first and
+    /// a checkpoint starts a new one (see [`wal`]).
+    fn from_db(db: sled::Db, path: &str, dir: Option<&Path>) -> Result<Self, StoreError> {
+        let all = wal::TREES
+            .iter()
+            .map(|name| db.open_tree(name))
+            .collect::<Result<Vec<_>, _>>()?;
+        let meta = all[wal::META].clone();
         let found = read_u64(meta.get(K_SCHEMA)?);
         if found > SCHEMA_VERSION {
             return Err(StoreError::TooNew {
@@ -419,23 +440,40 @@ impl Store {
                 found,
             });
         }
+        let (journal, db_file) = match dir {
+            Some(dir) => {
+                let journal = wal::Journal::open(dir, &all)?;
+                let db_file = std::fs::File::open(dir.join("db")).ok();
+                journal.checkpoint(&db, db_file.as_ref())?;
+                let journal = Arc::new(journal);
+                wal::Journal::sync_lazily(&journal);
+                (journal, db_file.map(Arc::new))
+            }
+            None => (
+                Arc::new(wal::Journal::memory(read_u64(meta.get(wal::K_APPLIED)?))),
+                None,
+            ),
+        };
         if found < SCHEMA_VERSION {
             meta.insert(K_SCHEMA, &be(SCHEMA_VERSION))?;
-            db.flush()?;
+            wal::flush_db(&db, db_file.as_deref())?;
         }
+        let tree = |i: usize| all[i].clone();
         let store = Self {
             meta,
-            events: db.open_tree("events")?,
-            outbox: db.open_tree("outbox")?,
-            dead: db.open_tree("dead")?,
-            timers: db.open_tree("timers")?,
-            interactions: db.open_tree("interactions")?,
-            interaction_times: db.open_tree("interaction_times")?,
-            threads: db.open_tree("threads")?,
-            open: db.open_tree("open")?,
-            unreadable: db.open_tree("unreadable")?,
+            events: tree(wal::EVENTS),
+            outbox: tree(wal::OUTBOX),
+            dead: tree(wal::DEAD),
+            timers: tree(wal::TIMERS),
+            interactions: tree(wal::INTERACTIONS),
+            interaction_times: tree(wal::INTERACTION_TIMES),
+            threads: tree(wal::THREADS),
+            open: tree(wal::OPEN),
+            unreadable: tree(wal::UNREADABLE),
+            all: Arc::new(all),
+            journal,
+            db_file,
             db,
-            log: None,
             writes: Arc::default(),
             durability: Arc::default(),
             feed: Arc::default(),
@@ -475,7 +513,8 @@ impl Store {
         } else {
             self.meta.insert(K_INDEXED, &be(0))?;
         }
-        self.db.flush()?;
+        // Not through the log: at open, before any write that is, and on disk before any is.
+        wal::flush_db(&self.db, self.db_file.as_deref())?;
         Ok(())
     }
 
@@ -486,33 +525,84 @@ impl Store {
     }
 
     /// Builds the open index from `open` (the ids of every incident not closed).
+    ///
+    /// Written beside the log, not through it (a record of the whole index would be as big as
+    /// the index): every other write waits meanwhile, and checkpoints before and after put it
+    /// in sled, on disk, with no log record left to replay over it.
     pub fn set_open_index(&self, open: &[u64]) -> Result<(), StoreError> {
-        let _writing = self.writing();
-        self.open.clear()?;
-        for id in open {
-            self.open.insert(be(*id), &[])?;
-        }
-        self.meta.insert(K_OPEN, &be(open.len() as u64))?;
-        self.meta.insert(K_INDEXED, &be(1))?;
-        self.db.flush()?;
-        Ok(())
-    }
-
-    /// Flushes what sled holds in memory and makes it durable on the disk itself (see `log`):
-    /// both in one blocking task, so a flush costs one hand-off between threads, not one for
-    /// sled's flush and another for the sync.
-    async fn flush_and_sync(&self) -> Result<(), StoreError> {
-        let (db, log) = (self.db.clone(), self.log.clone());
-        let flushed = tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
-            db.flush()?;
-            if let Some(log) = log {
-                log.sync_data().map_err(sled::Error::from)?;
+        self.beside_the_log(|| {
+            self.open.clear()?;
+            for id in open {
+                self.open.insert(be(*id), &[])?;
             }
+            self.meta.insert(K_OPEN, &be(open.len() as u64))?;
+            self.meta.insert(K_INDEXED, &be(1))?;
             Ok(())
         })
-        .await;
-        flushed
-            .unwrap_or_else(|e| Err(sled::Error::Io(std::io::Error::other(e.to_string())).into()))
+    }
+
+    /// Runs `write`, which writes to sled directly, with every other write waiting, between
+    /// two checkpoints: no log record is left to replay over what it wrote, and it is on disk
+    /// before anything written after it.
+    fn beside_the_log<R>(
+        &self,
+        write: impl FnOnce() -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let _alone = self.writes.write().unwrap_or_else(|e| e.into_inner());
+        self.checkpoint_blocking()?;
+        let out = write()?;
+        self.checkpoint_blocking()?;
+        Ok(out)
+    }
+
+    /// Makes every write so far durable (one `write` + `fdatasync` of the log) in one blocking
+    /// task. Returns the sequence number it covers.
+    async fn sync_journal(&self) -> Result<u64, StoreError> {
+        let store = self.clone();
+        let synced = tokio::task::spawn_blocking(move || store.sync_blocking()).await;
+        synced.unwrap_or_else(|e| Err(sled::Error::Io(std::io::Error::other(e.to_string())).into()))
+    }
+
+    /// As [`Store::sync_journal`], here and now.
+    fn sync_blocking(&self) -> Result<u64, StoreError> {
+        self.journal.sync(&self.db, self.db_file.as_deref())
+    }
+
+    /// A checkpoint (see [`wal`]): sled flushed and synced, the log started afresh. Returns
+    /// the sequence number durable after it.
+    fn checkpoint_blocking(&self) -> Result<u64, StoreError> {
+        let seq = self.journal.checkpoint(&self.db, self.db_file.as_deref())?;
+        self.durability.synced.fetch_max(seq, Ordering::SeqCst);
+        Ok(seq)
+    }
+
+    /// When the log has grown (see [`wal::CHECKPOINT_BYTES`]), a checkpoint in the background.
+    fn checkpoint_if_due(&self) {
+        if !self.journal.wants_checkpoint() {
+            return;
+        }
+        let store = self.clone();
+        let run = move || {
+            if let Err(e) = store.checkpoint_blocking() {
+                tracing::warn!(error = %e, "store checkpoint failed; the log goes on growing until one succeeds");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn_blocking(run)),
+            Err(_) => run(),
+        }
+    }
+
+    /// Runs `f` as one transaction over every tree, its changes recorded in the log (see
+    /// [`wal`]). Returns what `f` returned and the ticket to wait for with
+    /// [`Store::sync_to`] (0: nothing was changed).
+    fn logged<R>(&self, f: impl Fn(&wal::Tx<'_>) -> TxResult<R>) -> Result<(R, u64), StoreError> {
+        let _writing = self.writing();
+        let (out, seq) = self.journal.apply(&self.all, f).map_err(tx_error)?;
+        if seq > 0 {
+            self.durability.written.fetch_max(seq, Ordering::SeqCst);
+        }
+        Ok((out, seq))
     }
 
     /// The schema version recorded in the store.
@@ -523,12 +613,13 @@ impl Store {
     /// Takes the next incident number. Numbers are never given twice: the counter is durable
     /// before any incident that uses it is (a crash may leave a gap, never a reuse).
     pub fn allocate_incident_id(&self) -> Result<u64, StoreError> {
-        let _writing = self.writing();
-        let next = self.meta.update_and_fetch(K_NEXT_INCIDENT, |old| {
-            let n = read_u64(old.map(sled::IVec::from)).max(1);
-            Some(be(n + 1).to_vec())
+        // Logged before any record of an incident that uses it: durable before that is.
+        let (n, _) = self.logged(|tx| {
+            let meta = tx.tree(wal::META);
+            let n = read_u64(meta.get(K_NEXT_INCIDENT)?).max(1);
+            meta.insert(K_NEXT_INCIDENT, be(n + 1))?;
+            Ok(n)
         })?;
-        let n = read_u64(next) - 1;
         // Beside the store too, before the number is used: a restore that finds the store
         // gone still continues above it.
         if let Some(hw) = &self.high_water {
@@ -551,11 +642,14 @@ impl Store {
     /// (the numbers the replaced store gave after the backup are never given again), and the
     /// epoch becomes `epoch`. On disk when this returns.
     pub fn mark_restored(&self, next: u64, epoch: u64) -> Result<(), StoreError> {
-        let _writing = self.writing();
-        let current = read_u64(self.meta.get(K_NEXT_INCIDENT)?).max(1);
-        self.meta.insert(K_NEXT_INCIDENT, &be(current.max(next)))?;
-        self.meta.insert(K_EPOCH, &be(epoch))?;
-        self.meta.flush()?;
+        // Beside the log: a restored store holds the backup's trees, its log's position
+        // included, and nothing else written since.
+        let current = self.beside_the_log(|| {
+            let current = read_u64(self.meta.get(K_NEXT_INCIDENT)?).max(1);
+            self.meta.insert(K_NEXT_INCIDENT, &be(current.max(next)))?;
+            self.meta.insert(K_EPOCH, &be(epoch))?;
+            Ok(current)
+        })?;
         if let Some(hw) = &self.high_water {
             hw.raise(current.max(next), epoch)
                 .map_err(sled::Error::Io)?;
@@ -578,12 +672,9 @@ impl Store {
 
     /// Replaces the JSON document under `key`, durably.
     pub async fn save_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError> {
-        let ticket = {
-            let _writing = self.writing();
-            self.meta
-                .insert(format!("doc/{key}"), Self::encode(value))?;
-            self.durability.written.fetch_add(1, Ordering::SeqCst) + 1
-        };
+        let json = Self::encode(value);
+        let (_, ticket) =
+            self.logged(|tx| tx.tree(wal::META).insert(format!("doc/{key}"), &json))?;
         self.sync_to(ticket).await
     }
 
@@ -594,20 +685,35 @@ impl Store {
 
     /// Forgets interactions handled before `before_ms` (Discord no longer redelivers them).
     /// Returns how many were forgotten.
+    /// Not synced: losing it in a crash only means pruning them again.
     pub fn prune_interactions(&self, before_ms: i64) -> Result<usize, StoreError> {
-        let _writing = self.writing();
         let end = interaction_time_key(before_ms, 0);
-        let mut n = 0;
-        for k in self.interaction_times.range(..end).keys() {
-            let k = k?;
-            self.interactions.remove(&k[8..])?;
-            self.interaction_times.remove(&k)?;
-            if let Ok(id) = <[u8; 8]>::try_from(&k[8..]) {
-                self.kept.interactions().remove(&u64::from_be_bytes(id));
-            }
-            n += 1;
+        let old = self
+            .interaction_times
+            .range(..end)
+            .keys()
+            .collect::<Result<Vec<_>, _>>()?;
+        if old.is_empty() {
+            return Ok(0);
         }
-        Ok(n)
+        let (pruned, _) = self.logged(|tx| {
+            let (interactions, times) =
+                (tx.tree(wal::INTERACTIONS), tx.tree(wal::INTERACTION_TIMES));
+            let mut pruned = Vec::with_capacity(old.len());
+            for k in &old {
+                times.remove(k)?;
+                if let Some(id) = k.get(8..16) {
+                    interactions.remove(id)?;
+                    pruned.push(read_u64(Some(id.into())));
+                }
+            }
+            Ok(pruned)
+        })?;
+        let mut seen = self.kept.interactions();
+        for id in &pruned {
+            seen.remove(id);
+        }
+        Ok(pruned.len())
     }
 
     /// How many interaction ids are remembered.
@@ -645,12 +751,7 @@ impl Store {
     /// Applies `batch` in one transaction without waiting for the disk: later reads see it at
     /// once. Say nothing about it to anyone before [`Store::durable`] returns.
     pub fn write(&self, batch: &Batch) -> Result<Written, StoreError> {
-        let (committed, queued) = self.apply(batch)?;
-        let ticket = if committed == Committed::Done {
-            self.durability.written.fetch_add(1, Ordering::SeqCst) + 1
-        } else {
-            0
-        };
+        let (committed, queued, ticket) = self.apply(batch)?;
         if !queued.is_empty() {
             let mut feed = self.feed.queue.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(q) = feed.as_mut() {
@@ -660,8 +761,8 @@ impl Store {
         Ok(Written { ticket, committed })
     }
 
-    /// Waits until `written` is on disk: one flush + `fdatasync` covers every transaction
-    /// written before it started, so concurrent commits share it.
+    /// Waits until `written` is on disk: one `write` + `fdatasync` of the log covers every
+    /// transaction written before it started, so concurrent commits share it.
     pub async fn durable(&self, written: Written) -> Result<(), StoreError> {
         self.sync_to(written.ticket).await
     }
@@ -682,13 +783,19 @@ impl Store {
         if d.synced.load(Ordering::SeqCst) >= ticket {
             return Ok(());
         }
-        let target = d.written.load(Ordering::SeqCst);
-        self.flush_and_sync().await?;
+        let target = self.sync_journal().await?;
+        self.synced(target);
+        self.checkpoint_if_due();
+        Ok(())
+    }
+
+    /// Everything up to `target` is on disk.
+    fn synced(&self, target: u64) {
+        let d = &self.durability;
         d.flushes.fetch_add(1, Ordering::Relaxed);
         let before = d.synced.fetch_max(target, Ordering::SeqCst);
         crate::metrics::store_flushed(target.saturating_sub(before));
         self.feed.notify.notify_one();
-        Ok(())
     }
 
     /// How many flush + sync rounds ran in this process (commits / flushes = the group size).
@@ -699,17 +806,12 @@ impl Store {
     /// As [`Store::commit`], flushing synchronously (for code outside a runtime).
     pub fn commit_blocking(&self, batch: Batch) -> Result<Committed, StoreError> {
         let written = self.write(&batch)?;
-        if written.committed != Committed::Duplicate {
-            self.db.flush()?;
-            if let Some(log) = &self.log {
-                log.sync_data().map_err(sled::Error::from)?;
-            }
-            let before = self
-                .durability
-                .synced
-                .fetch_max(written.ticket, Ordering::SeqCst);
-            crate::metrics::store_flushed(written.ticket.saturating_sub(before));
-            self.feed.notify.notify_one();
+        if written.ticket > self.durability.synced.load(Ordering::SeqCst) {
+            let target = self
+                .sync_blocking()
+                .map_err(|e| StoreError::NotDurable(e.to_string()))?;
+            self.synced(target);
+            self.checkpoint_if_due();
         }
         Ok(written.committed)
     }
@@ -719,58 +821,34 @@ impl Store {
         self.writes.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn apply(&self, batch: &Batch) -> Result<(Committed, Vec<QueuedEffect>), StoreError> {
-        let _writing = self.writing();
-        let trees = (
-            &self.meta,
-            &self.events,
-            &self.outbox,
-            &self.timers,
-            &self.interactions,
-            &self.threads,
-            &self.dead,
-            &self.open,
-            &self.interaction_times,
-        );
+    /// Applies `batch` (see [`Store::write`]); returns what happened, the effects queued and
+    /// the ticket to wait for.
+    fn apply(&self, batch: &Batch) -> Result<(Committed, Vec<QueuedEffect>, u64), StoreError> {
         let queued = std::cell::RefCell::new(Vec::new());
         // (incident, event count after this transaction), for the kept counts.
         let counts = std::cell::RefCell::new(Vec::new());
-        let result = trees.transaction(|t| {
-            let (
-                meta,
-                events,
-                outbox,
-                timers,
-                interactions,
-                threads,
-                dead,
-                open,
-                interaction_times,
-            ) = t;
+        let (committed, ticket) = self.logged(|tx| {
+            let meta = tx.tree(wal::META);
             if let Some(id) = batch.interaction {
+                let interactions = tx.tree(wal::INTERACTIONS);
                 if interactions.get(be(id))?.is_some() {
                     return Ok(Committed::Duplicate);
                 }
                 let now = chrono::Utc::now().timestamp_millis();
-                interactions.insert(&be(id), &now.to_be_bytes())?;
-                interaction_times.insert(&interaction_time_key(now, id), &[])?;
+                interactions.insert(be(id), now.to_be_bytes())?;
+                tx.tree(wal::INTERACTION_TIMES)
+                    .insert(interaction_time_key(now, id), [])?;
             }
+            let events = tx.tree(wal::EVENTS);
             let mut counted = Vec::with_capacity(batch.events.len());
             for (inc, json) in &batch.events {
-                counted.push((*inc, append_event(meta, events, *inc, json)?));
+                counted.push((*inc, append_event(&meta, &events, *inc, json)?));
             }
             *counts.borrow_mut() = counted;
-            write_indexes(meta, threads, open, batch)?;
-            *queued.borrow_mut() = write_outbox(meta, outbox, dead, batch)?;
-            write_timers(timers, batch)?;
+            write_indexes(tx, batch)?;
+            *queued.borrow_mut() = write_outbox(tx, batch)?;
+            write_timers(&tx.tree(wal::TIMERS), batch)?;
             Ok(Committed::Done)
-        });
-        let committed = result.map_err(|e| match e {
-            TransactionError::Abort(()) => StoreError::Corrupt {
-                tree: "transaction",
-                message: "aborted".into(),
-            },
-            TransactionError::Storage(e) => StoreError::Sled(e),
         })?;
         let queued = match committed {
             Committed::Done => {
@@ -787,7 +865,7 @@ impl Store {
             }
             Committed::Duplicate => Vec::new(),
         };
-        Ok((committed, queued))
+        Ok((committed, queued, ticket))
     }
 
     /// From now on every effect queued is also handed to the caller (the outbox worker's
@@ -982,13 +1060,14 @@ impl Store {
     /// Replaces an outbox entry's JSON (its progress or retry state). Not flushed: losing it
     /// in a crash only means an earlier retry.
     pub fn update_effect(&self, id: u64, json: &[u8]) -> Result<(), StoreError> {
-        let _writing = self.writing();
-        // Only while it waits: a completed entry must not come back.
-        if let Some(old) = self.outbox.get(be(id))? {
-            let _ = self
-                .outbox
-                .compare_and_swap(be(id), Some(old), Some(json))?;
-        }
+        self.logged(|tx| {
+            let outbox = tx.tree(wal::OUTBOX);
+            // Only while it waits: a completed entry must not come back.
+            if outbox.get(be(id))?.is_some() {
+                outbox.insert(be(id), json)?;
+            }
+            Ok(())
+        })?;
         Ok(())
     }
 
@@ -996,10 +1075,13 @@ impl Store {
     /// before it reads what to deliver: from now on a new one is queued again. Not flushed: it
     /// only ever makes a later commit queue one more.
     pub fn claim_single(&self, lane: Lane, id: u64) -> Result<(), StoreError> {
-        let _writing = self.writing();
-        let _ = self
-            .meta
-            .compare_and_swap(single_key(lane), Some(&be(id)), None::<&[u8]>)?;
+        self.logged(|tx| {
+            let meta = tx.tree(wal::META);
+            if meta.get(single_key(lane))?.is_some_and(|v| v == be(id)) {
+                meta.remove(single_key(lane))?;
+            }
+            Ok(())
+        })?;
         Ok(())
     }
 
@@ -1049,55 +1131,52 @@ impl Store {
             }],
             ..Batch::default()
         };
-        let _writing = self.writing();
-        // Removed in the same moment it is queued again: checked, so two retries queue it once.
-        if self
-            .dead
-            .compare_and_swap(be(id), Some(raw), None::<&[u8]>)?
-            .is_err()
-        {
+        // Removed before it is queued again: checked, so two retries queue it once.
+        let (removed, _) = self.logged(|tx| {
+            let dead = tx.tree(wal::DEAD);
+            if dead.get(be(id))?.is_some_and(|v| v == raw) {
+                dead.remove(be(id))?;
+                return Ok(true);
+            }
+            Ok(false)
+        })?;
+        if !removed {
             return Ok(None);
         }
-        drop(_writing);
         self.commit(batch).await?;
         Ok(Some(read_u64(self.meta.get(K_NEXT_EFFECT)?) - 1))
     }
 
     /// Deletes dead letter `id` for good. False when there is none.
     pub async fn drop_dead_letter(&self, id: u64) -> Result<bool, StoreError> {
-        let ticket = {
-            let _writing = self.writing();
-            if self.dead.remove(be(id))?.is_none() {
-                return Ok(false);
-            }
-            self.durability.written.fetch_add(1, Ordering::SeqCst) + 1
-        };
+        let (removed, ticket) =
+            self.logged(|tx| Ok(tx.tree(wal::DEAD).remove(be(id))?.is_some()))?;
         self.sync_to(ticket).await?;
-        Ok(true)
+        Ok(removed)
     }
 
     /// Moves a record that cannot be decoded out of `tree` into `unreadable` (kept for the
     /// operator and in backups, never read again by the worker that tripped on it).
     pub fn set_aside(&self, tree: &'static str, key: &[u8]) -> Result<(), StoreError> {
         let source = match tree {
-            "outbox" => &self.outbox,
-            "timers" => &self.timers,
-            "events" => &self.events,
-            "dead" => &self.dead,
-            _ => &self.meta,
+            "outbox" => wal::OUTBOX,
+            "timers" => wal::TIMERS,
+            "events" => wal::EVENTS,
+            "dead" => wal::DEAD,
+            _ => wal::META,
         };
-        let _writing = self.writing();
-        if let Some(v) = source.remove(key)? {
-            let mut k = tree.as_bytes().to_vec();
-            k.push(0);
-            k.extend_from_slice(key);
-            self.unreadable.insert(k, v)?;
-            if tree == "outbox" {
-                self.meta.update_and_fetch(K_OUTBOX_LEN, |old| {
-                    Some(be(read_u64(old.map(sled::IVec::from)).saturating_sub(1)).to_vec())
-                })?;
+        let mut aside = tree.as_bytes().to_vec();
+        aside.push(0);
+        aside.extend_from_slice(key);
+        self.logged(|tx| {
+            if let Some(v) = tx.tree(source).remove(key)? {
+                tx.tree(wal::UNREADABLE).insert(&aside, v)?;
+                if tree == "outbox" {
+                    add(&tx.tree(wal::META), K_OUTBOX_LEN, -1)?;
+                }
             }
-        }
+            Ok(())
+        })?;
         Ok(())
     }
 
@@ -1179,9 +1258,15 @@ impl Store {
         serde_json::to_vec(value).expect("serialising plain data cannot fail")
     }
 
-    /// Flushes everything written so far.
+    /// Flushes everything written so far into sled, on disk, and starts the log afresh (a
+    /// checkpoint: at a clean shutdown, the next start replays nothing).
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.checkpoint_blocking())
+            .await
+            .map_err(|e| {
+                StoreError::Sled(sled::Error::Io(std::io::Error::other(e.to_string())))
+            })??;
         Ok(())
     }
 }
@@ -1194,6 +1279,9 @@ impl Store {
     /// copy is one moment's state: no command is ever half in it.
     pub fn export_trees(&self) -> Result<(Vec<TreeCopy>, u32), StoreError> {
         let _alone = self.writes.write().unwrap_or_else(|e| e.into_inner());
+        // What is copied is on disk too: nothing in a backup can be lost by a crash after it.
+        let seq = self.sync_blocking()?;
+        self.durability.synced.fetch_max(seq, Ordering::SeqCst);
         let mut trees = Vec::new();
         for name in self.db.tree_names() {
             let tree = self.db.open_tree(&name)?;
@@ -1246,33 +1334,33 @@ impl Store {
 pub type TreeCopy = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>);
 
 /// The thread and alert-key lookups, resolved alerts that matched nothing, and the open index.
-fn write_indexes(
-    meta: &TransactionalTree,
-    threads: &TransactionalTree,
-    open: &TransactionalTree,
-    batch: &Batch,
-) -> TxResult<()> {
+fn write_indexes(tx: &wal::Tx<'_>, batch: &Batch) -> TxResult<()> {
+    let (meta, threads, open) = (
+        tx.tree(wal::META),
+        tx.tree(wal::THREADS),
+        tx.tree(wal::OPEN),
+    );
     for (thread, inc) in &batch.threads {
-        threads.insert(&be(*thread), &be(*inc))?;
+        threads.insert(be(*thread), be(*inc))?;
     }
     for (key, inc) in &batch.alert_keys {
-        meta.insert(key.as_slice(), &be(*inc))?;
+        meta.insert(key.as_slice(), be(*inc))?;
     }
     for json in &batch.unmatched_alerts {
         let n = read_u64(meta.get(K_NEXT_UNMATCHED)?).max(1);
-        meta.insert(K_NEXT_UNMATCHED, &be(n + 1))?;
+        meta.insert(K_NEXT_UNMATCHED, be(n + 1))?;
         let mut key = UNMATCHED.to_vec();
         key.extend_from_slice(&be(n));
         meta.insert(key, json.clone())?;
     }
     for id in &batch.opened {
-        if open.insert(&be(*id), &[])?.is_none() {
-            add(meta, K_OPEN, 1)?;
+        if open.insert(be(*id), [])?.is_none() {
+            add(&meta, K_OPEN, 1)?;
         }
     }
     for id in &batch.closed {
-        if open.remove(&be(*id))?.is_some() {
-            add(meta, K_OPEN, -1)?;
+        if open.remove(be(*id))?.is_some() {
+            add(&meta, K_OPEN, -1)?;
         }
     }
     Ok(())
@@ -1280,12 +1368,8 @@ fn write_indexes(
 
 /// New effects (numbered here, returned for the worker's index), completed ones and dead
 /// letters, keeping the outbox's count.
-fn write_outbox(
-    meta: &TransactionalTree,
-    outbox: &TransactionalTree,
-    dead: &TransactionalTree,
-    batch: &Batch,
-) -> TxResult<Vec<QueuedEffect>> {
+fn write_outbox(tx: &wal::Tx<'_>, batch: &Batch) -> TxResult<Vec<QueuedEffect>> {
+    let (meta, outbox, dead) = (tx.tree(wal::META), tx.tree(wal::OUTBOX), tx.tree(wal::DEAD));
     let mut queued = Vec::with_capacity(batch.effects.len());
     for e in &batch.effects {
         if e.single
@@ -1295,11 +1379,11 @@ fn write_outbox(
             continue; // the one waiting, not yet taken, does it
         }
         let id = read_u64(meta.get(K_NEXT_EFFECT)?).max(1);
-        meta.insert(K_NEXT_EFFECT, &be(id + 1))?;
-        outbox.insert(&be(id), e.json.clone())?;
-        add(meta, K_OUTBOX_LEN, 1)?;
+        meta.insert(K_NEXT_EFFECT, be(id + 1))?;
+        outbox.insert(be(id), e.json.clone())?;
+        add(&meta, K_OUTBOX_LEN, 1)?;
         if e.single {
-            meta.insert(&single_key(e.lane), &be(id))?;
+            meta.insert(single_key(e.lane), be(id))?;
         }
         queued.push(QueuedEffect {
             id,
@@ -1308,50 +1392,45 @@ fn write_outbox(
         });
     }
     for id in &batch.complete_effects {
-        if outbox.remove(&be(*id))?.is_some() {
-            add(meta, K_OUTBOX_LEN, -1)?;
+        if outbox.remove(be(*id))?.is_some() {
+            add(&meta, K_OUTBOX_LEN, -1)?;
         }
     }
     for (id, letter) in &batch.dead_letters {
-        if outbox.remove(&be(*id))?.is_some() {
-            add(meta, K_OUTBOX_LEN, -1)?;
+        if outbox.remove(be(*id))?.is_some() {
+            add(&meta, K_OUTBOX_LEN, -1)?;
         }
-        dead.insert(&be(*id), Store::encode(letter))?;
+        dead.insert(be(*id), Store::encode(letter))?;
     }
     Ok(queued)
 }
 
 /// Timers cancelled, then set (a timer of the same incident and kind is replaced).
-fn write_timers(timers: &TransactionalTree, batch: &Batch) -> TxResult<()> {
+fn write_timers(timers: &Rec<'_>, batch: &Batch) -> TxResult<()> {
     for (inc, kind) in &batch.cancel_timers {
         remove_timer(timers, *inc, *kind)?;
     }
     for (due, inc, kind, json) in &batch.timers {
         remove_timer(timers, *inc, *kind)?;
         let key = timer_key(*due, *inc, *kind);
-        timers.insert(&key, json.clone())?;
-        timers.insert(timer_index_key(*inc, *kind), &key)?;
+        timers.insert(key, json.clone())?;
+        timers.insert(timer_index_key(*inc, *kind), key)?;
     }
     Ok(())
 }
 
 /// Appends one event; returns the incident's event count after it.
-fn append_event(
-    meta: &TransactionalTree,
-    events: &TransactionalTree,
-    incident: u64,
-    json: &[u8],
-) -> TxResult<u64> {
+fn append_event(meta: &Rec<'_>, events: &Rec<'_>, incident: u64, json: &[u8]) -> TxResult<u64> {
     let seq = read_u64(meta.get(seq_key(incident))?);
     if seq == 0 {
         add(meta, K_INCIDENTS, 1)?;
     }
-    events.insert(&event_key(incident, seq), json)?;
-    meta.insert(seq_key(incident), &be(seq + 1))?;
+    events.insert(event_key(incident, seq), json)?;
+    meta.insert(seq_key(incident), be(seq + 1))?;
     Ok(seq + 1)
 }
 
-fn remove_timer(timers: &TransactionalTree, incident: u64, kind: u8) -> TxResult<()> {
+fn remove_timer(timers: &Rec<'_>, incident: u64, kind: u8) -> TxResult<()> {
     if let Some(key) = timers.remove(timer_index_key(incident, kind))? {
         timers.remove(key)?;
     }

@@ -1,0 +1,793 @@
+//! The store's redo log: a commit is durable after one `write` + `fdatasync` of this log, not
+//! after sled's flush (a `sync_file_range` of its own) and an `fdatasync` of sled's file.
+//!
+//! Every write to sled goes through [`Journal::apply`]: one sled transaction over every tree,
+//! whose key-level changes (tree, key, value or removal) are recorded as they are made and,
+//! under the same lock, appended as one record to the pending buffer, so records are in the
+//! order sled applied them. The transaction also sets `wal/applied` in `meta` to the record's
+//! sequence number: sled, after a crash, holds a prefix of what was applied, and says how far
+//! it got. [`Journal::sync`] writes the pending records to `<store>/wal/<n>.log` and syncs it:
+//! one sync covers every record that arrived before it (group commit).
+//!
+//! On open, [`replay`] applies the records after sled's `wal/applied`, in order, each in one
+//! transaction: sled is then at the last durable record exactly. A record that is torn (short,
+//! or its CRC does not match) or leaves a gap ends the replay. When sled got further than the
+//! log (its own flusher ran after the last sync), sled's state is the newer one and nothing is
+//! replayed.
+//!
+//! [`Journal::checkpoint`] (in the background when the log file grows, at open and at a clean
+//! shutdown) moves on to a new log file, flushes sled and syncs its file, then deletes the older
+//! log files: the log stays small.
+//!
+//! Record: `body length (u32 LE) ‖ CRC-32 of body (u32 LE) ‖ body`; body: `seq (u64 LE)` then
+//! changes, each `tree (u8) ‖ 1: set, 0: remove (u8) ‖ key length (u32 LE) ‖ key` and for a set
+//! `value length (u32 LE) ‖ value`.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::{IVec, Transactional, Tree};
+
+use super::StoreError;
+
+/// The trees every record names by index, in this order.
+pub(super) const TREES: [&str; 10] = [
+    "meta",
+    "events",
+    "outbox",
+    "dead",
+    "timers",
+    "interactions",
+    "interaction_times",
+    "threads",
+    "open",
+    "unreadable",
+];
+pub(super) const META: usize = 0;
+pub(super) const EVENTS: usize = 1;
+pub(super) const OUTBOX: usize = 2;
+pub(super) const DEAD: usize = 3;
+pub(super) const TIMERS: usize = 4;
+pub(super) const INTERACTIONS: usize = 5;
+pub(super) const INTERACTION_TIMES: usize = 6;
+pub(super) const THREADS: usize = 7;
+pub(super) const OPEN: usize = 8;
+pub(super) const UNREADABLE: usize = 9;
+
+/// In `meta`: the sequence number of the last record sled applied.
+pub(super) const K_APPLIED: &[u8] = b"wal/applied";
+
+/// A write nobody waits for (an effect completed "lightly", a retry's state) is synced at most
+/// this long after it is applied, by a background thread: what sled's own flusher did every
+/// 500 ms before the log.
+pub const LAZY_SYNC_MS: u64 = 20;
+
+/// A log file this big is checkpointed (in the background) after the sync that grew it.
+pub const CHECKPOINT_BYTES: u64 = 4 * 1024 * 1024;
+
+pub(super) type TxResult<T> = Result<T, ConflictableTransactionError<()>>;
+
+/// One tree inside a transaction: every change is recorded for the log.
+pub(super) struct Rec<'a> {
+    tree: &'a TransactionalTree,
+    id: u8,
+    ops: &'a RefCell<Vec<u8>>,
+}
+
+impl Rec<'_> {
+    pub fn get(&self, key: impl AsRef<[u8]>) -> TxResult<Option<IVec>> {
+        Ok(self.tree.get(key.as_ref())?)
+    }
+
+    pub fn insert(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> TxResult<Option<IVec>> {
+        let (key, value) = (key.as_ref(), value.as_ref());
+        let mut ops = self.ops.borrow_mut();
+        ops.extend_from_slice(&[self.id, 1]);
+        put(&mut ops, key);
+        put(&mut ops, value);
+        Ok(self.tree.insert(key, value)?)
+    }
+
+    pub fn remove(&self, key: impl AsRef<[u8]>) -> TxResult<Option<IVec>> {
+        let key = key.as_ref();
+        let mut ops = self.ops.borrow_mut();
+        ops.extend_from_slice(&[self.id, 0]);
+        put(&mut ops, key);
+        Ok(self.tree.remove(key)?)
+    }
+}
+
+fn put(buf: &mut Vec<u8>, bytes: &[u8]) {
+    buf.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    buf.extend_from_slice(bytes);
+}
+
+/// Every tree of one transaction, recording.
+pub(super) struct Tx<'a> {
+    trees: &'a [TransactionalTree],
+    ops: &'a RefCell<Vec<u8>>,
+}
+
+impl Tx<'_> {
+    /// Tree `id` (one of the constants above).
+    pub fn tree(&self, id: usize) -> Rec<'_> {
+        Rec {
+            tree: &self.trees[id],
+            id: id as u8,
+            ops: self.ops,
+        }
+    }
+}
+
+/// The open log file.
+#[derive(Debug)]
+struct LogFile {
+    number: u64,
+    file: Arc<File>,
+    len: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// The last record's sequence number (applied in sled, perhaps not yet written).
+    seq: u64,
+    /// Records applied and not yet written to the log file.
+    pending: Vec<u8>,
+    /// None for a store without a directory (temporary): sled's flush makes it durable.
+    file: Option<LogFile>,
+    /// Records were dropped after a failed write: only a checkpoint makes anything durable.
+    broken: bool,
+}
+
+/// The redo log of one store (see the module).
+#[derive(Debug)]
+pub(super) struct Journal {
+    dir: Option<PathBuf>,
+    state: Mutex<State>,
+    /// One writer of the log file at a time, in order (held across write + sync).
+    io: Mutex<()>,
+    /// A background checkpoint is running.
+    checkpointing: std::sync::atomic::AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn io_err(e: std::io::Error) -> StoreError {
+    StoreError::Sled(sled::Error::Io(e))
+}
+
+/// sled's flush, then an `fdatasync` of its file (sled 0.34 flushes with `sync_file_range`,
+/// which flushes neither the disk's write cache nor the file's size).
+pub(super) fn flush_db(db: &sled::Db, db_file: Option<&File>) -> Result<(), StoreError> {
+    db.flush()?;
+    if let Some(f) = db_file {
+        f.sync_data().map_err(io_err)?;
+    }
+    Ok(())
+}
+
+impl Journal {
+    /// A journal without a file (temporary stores): durability is sled's flush.
+    pub fn memory(seq: u64) -> Self {
+        Self::new(None, seq)
+    }
+
+    fn new(dir: Option<PathBuf>, seq: u64) -> Self {
+        Self {
+            dir,
+            state: Mutex::new(State {
+                seq,
+                ..State::default()
+            }),
+            io: Mutex::new(()),
+            checkpointing: false.into(),
+        }
+    }
+
+    /// The journal of the store at `store` (its log in `<store>/wal`), after replaying the log
+    /// into `trees` (all of [`TREES`], in order). Call [`Journal::checkpoint`] next: it opens
+    /// the first new log file and removes the replayed ones.
+    pub fn open(store: &Path, trees: &[Tree]) -> Result<Self, StoreError> {
+        let dir = store.join("wal");
+        std::fs::create_dir_all(&dir).map_err(io_err)?;
+        let seq = replay(&dir, trees)?;
+        Ok(Self::new(Some(dir), seq))
+    }
+
+    /// Runs `f` in one sled transaction over `trees` and appends the changes it made as one
+    /// record. Returns what `f` returned and the record's sequence number (0: nothing changed,
+    /// nothing to wait for).
+    pub fn apply<R>(
+        &self,
+        trees: &[Tree],
+        f: impl Fn(&Tx<'_>) -> TxResult<R>,
+    ) -> Result<(R, u64), sled::transaction::TransactionError<()>> {
+        let mut state = lock(&self.state);
+        let seq = state.seq + 1;
+        let ops = RefCell::new(Vec::new());
+        let out = trees.transaction(|t| {
+            ops.borrow_mut().clear();
+            let out = f(&Tx {
+                trees: t,
+                ops: &ops,
+            })?;
+            if !ops.borrow().is_empty() {
+                t[META].insert(K_APPLIED, &seq.to_be_bytes())?;
+            }
+            Ok(out)
+        })?;
+        let ops = ops.into_inner();
+        if ops.is_empty() {
+            return Ok((out, 0));
+        }
+        state.seq = seq;
+        if state.file.is_some() {
+            let body_len = 8 + ops.len();
+            let mut body = Vec::with_capacity(body_len);
+            body.extend_from_slice(&seq.to_le_bytes());
+            body.extend_from_slice(&ops);
+            let pending = &mut state.pending;
+            pending.extend_from_slice(&(body_len as u32).to_le_bytes());
+            pending.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+            pending.extend_from_slice(&body);
+        }
+        Ok((out, seq))
+    }
+
+    /// The last record's sequence number.
+    pub fn seq(&self) -> u64 {
+        lock(&self.state).seq
+    }
+
+    /// Makes every record applied so far durable: one `write` + `fdatasync` of the log (or,
+    /// without a log file or after a failed write, a checkpoint). Returns the sequence number
+    /// it covers. Blocking.
+    pub fn sync(&self, db: &sled::Db, db_file: Option<&File>) -> Result<u64, StoreError> {
+        let io = lock(&self.io);
+        match self.write_pending() {
+            Ok(Some(seq)) => Ok(seq),
+            Ok(None) => self.hard_checkpoint(io, db, db_file),
+            Err(e) => {
+                tracing::warn!(error = %e, "the store's log could not be written; flushing the store instead");
+                self.hard_checkpoint(io, db, db_file)
+            }
+        }
+    }
+
+    /// Starts the thread that syncs what nobody waits for (see [`LAZY_SYNC_MS`]); it ends once
+    /// the journal is dropped.
+    pub fn sync_lazily(journal: &Arc<Self>) {
+        let weak = Arc::downgrade(journal);
+        let spawned = std::thread::Builder::new()
+            .name("socbot-store-log".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(std::time::Duration::from_millis(LAZY_SYNC_MS));
+                    let Some(journal) = weak.upgrade() else {
+                        return;
+                    };
+                    if lock(&journal.state).pending.is_empty() {
+                        continue;
+                    }
+                    let _io = lock(&journal.io);
+                    if let Err(e) = journal.write_pending() {
+                        // The next commit's sync sees the log broken and checkpoints.
+                        tracing::warn!(error = %e, "the store's log could not be written");
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "no thread to sync the store's log lazily; commits still sync it");
+        }
+    }
+
+    /// Under `io`: writes the pending records to the log file and syncs it. None when there is
+    /// no log file to write (or it is broken).
+    fn write_pending(&self) -> std::io::Result<Option<u64>> {
+        let (seq, bytes, file) = {
+            let mut state = lock(&self.state);
+            let Some(log) = state.file.as_ref().filter(|_| !state.broken) else {
+                return Ok(None);
+            };
+            let file = Arc::clone(&log.file);
+            (state.seq, std::mem::take(&mut state.pending), file)
+        };
+        if bytes.is_empty() {
+            return Ok(Some(seq));
+        }
+        // Only the holder of `io` writes the file; `state` is not held across the I/O, so
+        // commits go on being applied meanwhile.
+        let written = (&*file).write_all(&bytes).and_then(|()| file.sync_data());
+        let mut state = lock(&self.state);
+        if let Err(e) = written {
+            state.broken = true;
+            return Err(e);
+        }
+        if let Some(log) = state.file.as_mut() {
+            log.len += bytes.len() as u64;
+        }
+        Ok(Some(seq))
+    }
+
+    /// Whether the log file has grown past [`CHECKPOINT_BYTES`] and no checkpoint runs: the
+    /// caller starts one (and it clears this).
+    pub fn wants_checkpoint(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        let big = lock(&self.state)
+            .file
+            .as_ref()
+            .is_some_and(|f| f.len >= CHECKPOINT_BYTES);
+        big && !self.checkpointing.swap(true, Ordering::SeqCst)
+    }
+
+    /// Moves on to a new log file, flushes sled and syncs its file, then deletes the older
+    /// log files. Returns the sequence number durable at the end. Blocking.
+    pub fn checkpoint(&self, db: &sled::Db, db_file: Option<&File>) -> Result<u64, StoreError> {
+        let result = self.checkpoint_inner(db, db_file);
+        self.checkpointing
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        result
+    }
+
+    fn checkpoint_inner(&self, db: &sled::Db, db_file: Option<&File>) -> Result<u64, StoreError> {
+        let io = lock(&self.io);
+        let Some(dir) = &self.dir else {
+            return self.hard_checkpoint(io, db, db_file);
+        };
+        // Everything applied so far goes to the old file and is synced there; what arrives
+        // later goes to the new one.
+        let fresh = {
+            let state = lock(&self.state);
+            state.file.is_none() && !state.broken
+        };
+        let seq = match self.write_pending() {
+            Ok(Some(seq)) => seq,
+            // At open: no log file yet, nothing pending.
+            Ok(None) if fresh => self.seq(),
+            _ => return self.hard_checkpoint(io, db, db_file),
+        };
+        let number = self.rotate(dir)?;
+        drop(io);
+        flush_db(db, db_file)?;
+        remove_before(dir, number);
+        Ok(seq)
+    }
+
+    /// Under `io`, when the log cannot be trusted: what is pending is dropped (sled's flush
+    /// covers it), a new log file is started, sled is flushed, old files are deleted. Writers
+    /// wait meanwhile, so nothing after it is reported durable before it is.
+    fn hard_checkpoint(
+        &self,
+        io: MutexGuard<'_, ()>,
+        db: &sled::Db,
+        db_file: Option<&File>,
+    ) -> Result<u64, StoreError> {
+        let seq = {
+            let mut state = lock(&self.state);
+            state.pending.clear();
+            state.seq
+        };
+        let number = match &self.dir {
+            Some(dir) => Some(self.rotate(dir)?),
+            None => None,
+        };
+        flush_db(db, db_file)?;
+        lock(&self.state).broken = false;
+        drop(io);
+        if let (Some(dir), Some(number)) = (&self.dir, number) {
+            remove_before(dir, number);
+        }
+        Ok(seq)
+    }
+
+    /// Under `io`: creates the next log file, syncs the directory and makes it current.
+    /// Returns its number.
+    fn rotate(&self, dir: &Path) -> Result<u64, StoreError> {
+        let number = {
+            let state = lock(&self.state);
+            match &state.file {
+                Some(f) => f.number + 1,
+                None => log_files(dir).last().map_or(1, |(n, _)| n + 1),
+            }
+        };
+        let file = std::fs::OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(dir.join(format!("{number}.log")))
+            .map_err(io_err)?;
+        File::open(dir).and_then(|d| d.sync_all()).map_err(io_err)?;
+        let mut state = lock(&self.state);
+        state.file = Some(LogFile {
+            number,
+            file: Arc::new(file),
+            len: 0,
+        });
+        Ok(number)
+    }
+}
+
+/// The log files in `dir`, by number.
+fn log_files(dir: &Path) -> Vec<(u64, PathBuf)> {
+    let mut files: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name();
+            let n = name.to_str()?.strip_suffix(".log")?.parse().ok()?;
+            Some((n, e.path()))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Deletes the log files numbered below `number` (their records are in sled, on disk).
+fn remove_before(dir: &Path, number: u64) {
+    for (n, path) in log_files(dir) {
+        if n < number
+            && let Err(e) = std::fs::remove_file(&path)
+        {
+            tracing::warn!(file = %path.display(), error = %e, "a checkpointed log file could not be deleted");
+        }
+    }
+}
+
+/// One decoded record: its sequence number and changes.
+struct Record<'a> {
+    seq: u64,
+    ops: &'a [u8],
+}
+
+/// The next record of `bytes` at `at`: Ok(None) at a clean end, Err at a torn one.
+fn next_record(bytes: &[u8], at: usize) -> Result<Option<(Record<'_>, usize)>, String> {
+    let rest = &bytes[at..];
+    if rest.is_empty() {
+        return Ok(None);
+    }
+    if rest.len() < 8 {
+        return Err(format!("{} bytes at the end", rest.len()));
+    }
+    let len = u32::from_le_bytes(rest[..4].try_into().unwrap_or_default()) as usize;
+    let crc = u32::from_le_bytes(rest[4..8].try_into().unwrap_or_default());
+    let Some(body) = rest.get(8..8 + len).filter(|_| len >= 8) else {
+        return Err(format!("a record of {len} bytes, {} there", rest.len() - 8));
+    };
+    if crc32fast::hash(body) != crc {
+        return Err("a record whose checksum does not match".into());
+    }
+    let seq = u64::from_le_bytes(body[..8].try_into().unwrap_or_default());
+    Ok(Some((
+        Record {
+            seq,
+            ops: &body[8..],
+        },
+        at + 8 + len,
+    )))
+}
+
+/// A record's changes: (tree, key, Some(value) | None for a removal).
+type Change<'a> = (usize, &'a [u8], Option<&'a [u8]>);
+
+fn changes(mut ops: &[u8]) -> Option<Vec<Change<'_>>> {
+    fn take<'a>(ops: &mut &'a [u8]) -> Option<&'a [u8]> {
+        let len = u32::from_le_bytes(ops.get(..4)?.try_into().ok()?) as usize;
+        let bytes = ops.get(4..4 + len)?;
+        *ops = &ops[4 + len..];
+        Some(bytes)
+    }
+    let mut out = Vec::new();
+    while !ops.is_empty() {
+        let (tree, set) = (*ops.first()? as usize, *ops.get(1)? == 1);
+        if tree >= TREES.len() {
+            return None;
+        }
+        ops = &ops[2..];
+        let key = take(&mut ops)?;
+        let value = if set { Some(take(&mut ops)?) } else { None };
+        out.push((tree, key, value));
+    }
+    Some(out)
+}
+
+/// Applies the log in `dir` to `trees` (see the module). Returns the last sequence number
+/// sled now holds.
+pub(super) fn replay(dir: &Path, trees: &[Tree]) -> Result<u64, StoreError> {
+    let applied = super::read_u64(trees[META].get(K_APPLIED)?);
+    let mut at = applied;
+    let mut replayed = 0u64;
+    'files: for (number, path) in log_files(dir) {
+        let bytes = std::fs::read(&path).map_err(io_err)?;
+        let mut offset = 0;
+        loop {
+            let record = match next_record(&bytes, offset) {
+                Ok(Some((record, next))) => {
+                    offset = next;
+                    record
+                }
+                Ok(None) => break,
+                Err(why) => {
+                    tracing::warn!(file = %path.display(), offset, why, "the store's log ends in a torn record (a crash while it was written): replay stops there; nothing after it was acknowledged");
+                    break 'files;
+                }
+            };
+            if record.seq <= at {
+                continue;
+            }
+            if record.seq != at + 1 {
+                tracing::warn!(
+                    file = number,
+                    expected = at + 1,
+                    found = record.seq,
+                    "the store's log has a gap: replay stops there"
+                );
+                break 'files;
+            }
+            apply_record(trees, &record)?;
+            at = record.seq;
+            replayed += 1;
+        }
+    }
+    if replayed > 0 {
+        tracing::info!(
+            records = replayed,
+            from = applied + 1,
+            to = at,
+            "the store's log was replayed"
+        );
+    }
+    Ok(at)
+}
+
+fn apply_record(trees: &[Tree], record: &Record<'_>) -> Result<(), StoreError> {
+    let Some(changes) = changes(record.ops) else {
+        return Err(StoreError::Corrupt {
+            tree: "wal",
+            message: format!("record {} does not decode", record.seq),
+        });
+    };
+    trees
+        .transaction(|t| {
+            for (tree, key, value) in &changes {
+                match value {
+                    Some(v) => t[*tree].insert(*key, *v)?,
+                    None => t[*tree].remove(*key)?,
+                };
+            }
+            t[META].insert(K_APPLIED, &record.seq.to_be_bytes())?;
+            Ok::<_, ConflictableTransactionError<()>>(())
+        })
+        .map_err(|e| match e {
+            sled::transaction::TransactionError::Abort(()) => StoreError::Corrupt {
+                tree: "wal",
+                message: "replay aborted".into(),
+            },
+            sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Batch, Committed, Lane, NewEffect, Store};
+    use std::path::{Path, PathBuf};
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("socbot-wal-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// Copies the files of a store directory (sled's and the log), as a crash leaves them.
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy_dir(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+
+    fn log_bytes(store: &Path) -> Vec<(u64, PathBuf)> {
+        super::log_files(&store.join("wal"))
+    }
+
+    /// An answer as a command writes it: its event, an effect, a timer, the interaction id.
+    fn answer(incident: u64, n: u64) -> Batch {
+        Batch {
+            interaction: Some(1_000 + n),
+            events: vec![(incident, Store::encode(&serde_json::json!({ "answer": n })))],
+            effects: vec![NewEffect {
+                lane: Lane { incident, kind: 0 },
+                coalesce: true,
+                single: false,
+                json: Store::encode(&serde_json::json!({ "refresh": n })),
+            }],
+            timers: vec![(n as i64 * 1_000, incident, 1, b"{}".to_vec())],
+            opened: vec![incident],
+            ..Batch::default()
+        }
+    }
+
+    /// Each incident's events, the outbox's count, the timers, the outbox ids, and whether
+    /// interaction 1003 was handled.
+    type Seen = (Vec<Vec<Vec<u8>>>, usize, usize, Vec<u64>, bool);
+
+    fn what_a_user_sees(s: &Store) -> Seen {
+        let events = s
+            .incident_ids()
+            .unwrap()
+            .into_iter()
+            .map(|id| s.events_raw(id).unwrap())
+            .collect();
+        let timers = s.timers().unwrap().len();
+        let ids = s.outbox().unwrap().iter().map(|e| e.id).collect();
+        (
+            events,
+            s.outbox_len(),
+            timers,
+            ids,
+            s.interaction_seen(1_003).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_store_that_lost_sleds_unflushed_state_is_brought_back_by_the_log() {
+        let (live, crashed) = (dir("live"), dir("crashed"));
+        let s = Store::open(&live).unwrap();
+        let id = s.allocate_incident_id().unwrap();
+        assert_eq!(s.commit_blocking(answer(id, 1)).unwrap(), Committed::Done);
+        s.checkpoint_blocking().unwrap();
+        // sled's files as they are on disk now: what a crash leaves when sled flushes no more.
+        copy_dir(&live, &crashed);
+        std::fs::remove_dir_all(crashed.join("wal")).unwrap();
+        let second = s.allocate_incident_id().unwrap();
+        for n in 2..=4 {
+            s.commit_blocking(answer(if n == 3 { second } else { id }, n))
+                .unwrap();
+        }
+        s.update_effect(2, b"{\"progress\":1}").unwrap();
+        s.commit_blocking(Batch {
+            complete_effects: vec![1],
+            closed: vec![second],
+            ..Batch::default()
+        })
+        .unwrap();
+        let expected = what_a_user_sees(&s);
+        let checksum = s.checksum().unwrap();
+        // ...and the log as synced.
+        copy_dir(&live.join("wal"), &crashed.join("wal"));
+        drop(s);
+
+        let s = Store::open(&crashed).unwrap();
+        assert_eq!(what_a_user_sees(&s), expected);
+        assert_eq!(s.effect(2).unwrap(), Some(b"{\"progress\":1}".to_vec()));
+        assert_eq!(s.open_incident_ids().unwrap(), vec![id]);
+        assert_eq!(s.checksum().unwrap(), checksum, "every tree as it was");
+        assert_eq!(
+            s.allocate_incident_id().unwrap(),
+            second + 1,
+            "no number twice"
+        );
+        assert_eq!(
+            s.commit_blocking(answer(id, 3)).unwrap(),
+            Committed::Duplicate
+        );
+        drop(s);
+        let _ = std::fs::remove_dir_all(&live);
+        let _ = std::fs::remove_dir_all(&crashed);
+    }
+
+    #[test]
+    fn a_torn_record_ends_the_replay_and_what_came_before_it_stays() {
+        let (live, crashed) = (dir("torn"), dir("torn-copy"));
+        let s = Store::open(&live).unwrap();
+        s.checkpoint_blocking().unwrap();
+        copy_dir(&live, &crashed);
+        s.commit_blocking(answer(7, 1)).unwrap();
+        let expected = what_a_user_sees(&s);
+        let (_, log) = log_bytes(&live).pop().unwrap();
+        let whole = std::fs::metadata(&log).unwrap().len();
+        s.commit_blocking(answer(7, 2)).unwrap();
+        let mut bytes = std::fs::read(&log).unwrap();
+        // The second record half written, as a crash during its write leaves it.
+        let torn = whole as usize + (bytes.len() - whole as usize) / 2;
+        bytes.truncate(torn);
+        drop(s);
+        std::fs::write(crashed.join("wal").join(log.file_name().unwrap()), &bytes).unwrap();
+
+        let s = Store::open(&crashed).unwrap();
+        assert_eq!(what_a_user_sees(&s), expected);
+        assert_eq!(s.events_raw(7).unwrap().len(), 1);
+        assert_eq!(s.outbox_len(), 1);
+        drop(s);
+        let _ = std::fs::remove_dir_all(&crashed);
+        let _ = std::fs::remove_dir_all(&live);
+    }
+
+    #[test]
+    fn sled_ahead_of_the_log_is_kept_as_it_is() {
+        // sled's own flusher may write a transaction whose record was not synced yet: sled's
+        // state is then newer than the log, and is what the store opens with.
+        let (live, crashed) = (dir("ahead"), dir("ahead-copy"));
+        let s = Store::open(&live).unwrap();
+        s.commit_blocking(answer(3, 1)).unwrap();
+        let (_, log) = log_bytes(&live).pop().unwrap();
+        let synced = std::fs::read(&log).unwrap();
+        let _ = s.write(&answer(3, 2)).unwrap();
+        s.db.flush().unwrap();
+        let expected = what_a_user_sees(&s);
+        copy_dir(&live, &crashed);
+        drop(s);
+        std::fs::write(crashed.join("wal").join(log.file_name().unwrap()), &synced).unwrap();
+        let s = Store::open(&crashed).unwrap();
+        assert_eq!(what_a_user_sees(&s), expected);
+        assert_eq!(s.events_raw(3).unwrap().len(), 2);
+        drop(s);
+        let _ = std::fs::remove_dir_all(&live);
+        let _ = std::fs::remove_dir_all(&crashed);
+    }
+
+    #[test]
+    fn a_checkpoint_starts_a_new_log_and_deletes_the_old() {
+        let d = dir("checkpoint");
+        let s = Store::open(&d).unwrap();
+        let first = log_bytes(&d);
+        assert_eq!(first.len(), 1, "{first:?}");
+        // Commits big enough to pass the checkpoint size.
+        let big = vec![b'x'; 1024 * 1024];
+        let commits = (super::CHECKPOINT_BYTES / big.len() as u64) + 2;
+        for n in 0..commits {
+            s.commit_blocking(Batch {
+                events: vec![(
+                    1,
+                    Store::encode(
+                        &serde_json::json!({ "n": n, "b": String::from_utf8_lossy(&big) }),
+                    ),
+                )],
+                ..Batch::default()
+            })
+            .unwrap();
+        }
+        let now = log_bytes(&d);
+        assert_eq!(now.len(), 1, "old files deleted: {now:?}");
+        assert!(now[0].0 > first[0].0, "a new file: {now:?}");
+        let size = std::fs::metadata(&now[0].1).unwrap().len();
+        assert!(size < super::CHECKPOINT_BYTES, "{size}");
+        drop(s);
+        let s = Store::open(&d).unwrap();
+        assert_eq!(s.events_raw(1).unwrap().len() as u64, commits);
+        drop(s);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[tokio::test]
+    async fn commits_written_before_a_sync_share_it() {
+        let d = dir("group");
+        let s = Store::open(&d).unwrap();
+        let written: Vec<_> = (0..32)
+            .map(|n| s.write(&answer(n + 1, n)).unwrap())
+            .collect();
+        let before = s.flushes();
+        let waits = written.into_iter().map(|w| {
+            let s = s.clone();
+            tokio::spawn(async move { s.durable(w).await })
+        });
+        for w in waits.collect::<Vec<_>>() {
+            w.await.unwrap().unwrap();
+        }
+        assert_eq!(s.flushes() - before, 1, "one write + fdatasync for the 32");
+        drop(s);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
