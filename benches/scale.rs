@@ -11,7 +11,12 @@
 //!   (cold: nothing of it in any cache): every store gets 100 such incidents first (opened,
 //!   answered, closed as the bulk is), then its 0, 10,000 or 100,000 others; they are read in
 //!   a random order after a restart, so the same kind of incident is read the same way at
-//!   every size.
+//!   every size. Also: the incidents just worked on read again (the same lookups with their
+//!   data fresh in the CPU's caches), 100 random incidents of the warm store (how many were
+//!   not kept and read from sled) and 100 random ones after the restart. The summary says
+//!   which old-incident comparison is like for like: cold against cold (read from sled at
+//!   every size); warm random is a read from memory at 0 and one from sled at 100,000 (the
+//!   store keeps 1,024 incidents folded at any size, so its memory stays bounded).
 //! - `outbox`: the outbox's cost per delivered effect (5,000 effects into a port that accepts
 //!   at once) on the same stores.
 //! - `catchup`: 10,000 and 20,000 queued effects (incidents opened while Discord was away)
