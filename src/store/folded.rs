@@ -484,7 +484,7 @@ mod tests {
             append(&store, id, &[opened_any(), answer(1)]);
         }
         // A restart: nothing kept. Then work on a few incidents, and read every old one once.
-        let store = Store::from_db(store.db.clone(), "(again)").unwrap();
+        let store = Store::from_db(store.db.clone(), "(again)", None).unwrap();
         let worked: Vec<u64> = (1..=10).collect();
         for &id in &worked {
             store.incident_history(id).unwrap();
