@@ -158,6 +158,9 @@ struct Node<'a> {
     max_properties: Option<f64>,
     /// `properties`, sorted by name (looked up by binary search).
     properties: Option<Vec<(&'a str, Id)>>,
+    /// Of `properties`, those that discriminate (see [`Node::discriminates`]): the tags a
+    /// quiet check reads first.
+    tags: Vec<(&'a str, Id)>,
     additional: Additional,
     min_length: Option<f64>,
     max_length: Option<f64>,
@@ -189,6 +192,7 @@ impl Node<'_> {
             min_properties: None,
             max_properties: None,
             properties: None,
+            tags: Vec::new(),
             additional: Additional::Any,
             min_length: None,
             max_length: None,
@@ -246,7 +250,21 @@ impl<'a> Compiler<'a> {
     }
 
     /// The compiled schemas, ready to check instances.
-    pub fn finish(self) -> Schemas<'a> {
+    pub fn finish(mut self) -> Schemas<'a> {
+        // Tags are known once every node is (a property's node may have been compiled after
+        // the object that names it, through a cycle of `$ref`s).
+        let tags: Vec<Vec<(&str, Id)>> = self
+            .nodes
+            .iter()
+            .map(|node| {
+                let properties = node.properties.iter().flatten();
+                let tagged = properties.filter(|(_, id)| self.nodes[*id].discriminates());
+                tagged.copied().collect()
+            })
+            .collect();
+        for (node, tags) in self.nodes.iter_mut().zip(tags) {
+            node.tags = tags;
+        }
         Schemas { nodes: self.nodes }
     }
 
@@ -554,31 +572,27 @@ impl Schemas<'_> {
         if let Some(max) = s.max_properties.filter(|m| count > *m) {
             out.report(at, false, || format!("more than maxProperties {max}"));
         }
-        let property = |name: &str| {
-            let properties = s.properties.as_deref()?;
-            let found = properties.binary_search_by(|(p, _)| (*p).cmp(name)).ok()?;
-            Some(properties[found].1)
-        };
-        // Quiet (a union's alternative on trial): a tag's `const`/`enum` first, so a wrong
-        // alternative fails on its tag before its other properties are walked. Loud: in order,
-        // for the same errors in the same order.
+        // Quiet (a union's alternative on trial): the tags (`const`/`enum` properties) first,
+        // so a wrong alternative fails on its tag before its other properties are walked.
+        // Loud: in order, for the same errors in the same order.
         let tags_first = out.quiet();
         if tags_first {
-            for (name, value) in map {
-                if let Some(sub) = property(name).filter(|&sub| self.nodes[sub].discriminates()) {
-                    if out.done() {
-                        return;
-                    }
+            for &(name, sub) in &s.tags {
+                if out.done() {
+                    return;
+                }
+                if let Some((name, value)) = map.get_key_value(name) {
                     self.check(sub, value, &At::Key(at, name), out, depth + 1);
                 }
             }
         }
+        let mut properties = Properties::new(s.properties.as_deref().unwrap_or_default());
         for (name, value) in map {
             if out.done() {
                 return;
             }
             let path = At::Key(at, name);
-            match property(name) {
+            match properties.find(name) {
                 Some(sub) if tags_first && self.nodes[sub].discriminates() => {}
                 Some(sub) => self.check(sub, value, &path, out, depth + 1),
                 None => match s.additional {
@@ -590,6 +604,38 @@ impl Schemas<'_> {
                 },
             }
         }
+    }
+}
+
+/// Finds an instance's properties among a schema's (both sorted by name): a cursor that walks
+/// forward as the names come in order (serde_json's map is sorted), a binary search when one
+/// does not.
+struct Properties<'n, 'a> {
+    sorted: &'n [(&'a str, Id)],
+    at: usize,
+    last: Option<&'n str>,
+}
+
+impl<'n, 'a> Properties<'n, 'a> {
+    fn new(sorted: &'n [(&'a str, Id)]) -> Self {
+        Self {
+            sorted,
+            at: 0,
+            last: None,
+        }
+    }
+
+    fn find(&mut self, name: &'n str) -> Option<Id> {
+        if self.last.is_some_and(|last| name < last) {
+            self.at = self.sorted.partition_point(|(p, _)| *p < name);
+        } else {
+            while self.sorted.get(self.at).is_some_and(|(p, _)| *p < name) {
+                self.at += 1;
+            }
+        }
+        self.last = Some(name);
+        let (p, id) = self.sorted.get(self.at)?;
+        (*p == name).then_some(*id)
     }
 }
 
