@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::decision::{DefaultPolicy, kind_changed, rule_text};
+use super::decision::{DefaultPolicy, rule_text};
 use super::event::{EscalationReason, Event, EventKind};
 use super::state::Incident;
 use super::{ActorRef, Finding, IncidentId, Resolution};
@@ -218,9 +218,11 @@ pub fn answer(
     let mut next = inc.clone();
     next.apply(&answered)
         .expect("the question number was checked above");
-    let decision = next.evaluate();
     let mut events = vec![answered];
-    if kind_changed(inc.decision.as_ref(), &decision) {
+    // The kind alone says whether the decision changes (`kind_changed`); its reasons are worded
+    // only then, to be recorded and posted, not on every press.
+    if next.evaluate_kind() != inc.decision_kind() {
+        let decision = next.evaluate();
         let escalate = matches!(decision, super::Decision::Escalate { .. }) && !inc.is_escalated();
         let reasons = decision.reasons().to_vec();
         events.push(Event::new(
