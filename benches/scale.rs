@@ -477,18 +477,7 @@ async fn flat_cost(sections: &[String]) {
     }
     println!("\nflat cost, p50 (target: 100,000 within 1.5× of 0):");
     for backlog in [false, true] {
-        let of = |size| {
-            rows.iter()
-                .find(|r| r.0 == size && r.1 == backlog)
-                .map(|r| r.2)
-                .unwrap()
-        };
-        let (empty, big) = (of(0), of(100_000));
-        let what = if backlog {
-            "with a 10k backlog"
-        } else {
-            "no backlog"
-        };
+        let (empty, big, what) = empty_and_big(&rows, backlog);
         println!(
             "  {what:<19} open {:>8.2?} → {:>8.2?} ({:.2}×)   answer {:>8.2?} → {:>8.2?} ({:.2}×)   status {:>8.2?} → {:>8.2?} ({:.2}×)   cold status {:>8.2?} → {:>8.2?} ({:.2}×)   per effect {:>7.2?} → {:>7.2?} ({:.2}×)",
             empty.open,
@@ -513,22 +502,28 @@ async fn flat_cost(sections: &[String]) {
     }
 }
 
+/// The empty store's figures and the 100,000 one's, with or without a backlog, and how the
+/// summary names that.
+fn empty_and_big(rows: &[(u64, bool, Figures)], backlog: bool) -> (Figures, Figures, &'static str) {
+    let of = |size| {
+        rows.iter()
+            .find(|r| r.0 == size && r.1 == backlog)
+            .map(|r| r.2)
+            .expect("every size was measured")
+    };
+    let what = if backlog {
+        "with a 10k backlog"
+    } else {
+        "no backlog"
+    };
+    (of(0), of(100_000), what)
+}
+
 /// The status reads side by side, and which comparison of an old incident's is fair.
 fn old_status(rows: &[(u64, bool, Figures)]) {
     println!("\nstatus, p50, 0 → 100,000 incidents:");
     for backlog in [false, true] {
-        let of = |size| {
-            rows.iter()
-                .find(|r| r.0 == size && r.1 == backlog)
-                .unwrap()
-                .2
-        };
-        let (empty, big) = (of(0), of(100_000));
-        let what = if backlog {
-            "with a 10k backlog"
-        } else {
-            "no backlog"
-        };
+        let (empty, big, what) = empty_and_big(rows, backlog);
         let pair =
             |a: Duration, b: Duration| format!("{a:>8.2?} → {b:>8.2?} ({:.2}×)", ratio(b, a));
         println!("  {what}:");
