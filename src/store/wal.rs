@@ -27,7 +27,7 @@ use std::cell::RefCell;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::{IVec, Transactional, Tree};
@@ -152,6 +152,48 @@ pub(super) struct Journal {
     io: Mutex<()>,
     /// A background checkpoint is running.
     checkpointing: std::sync::atomic::AtomicBool,
+    /// Wakes the thread that syncs what nobody waits for (see [`Journal::sync_lazily`]).
+    lazy: Arc<Lazy>,
+}
+
+/// The lazy syncer's bell: rung when records start to wait in the buffer, closed when the
+/// journal is dropped. The thread sleeps on it, so an idle store costs no wake-ups.
+#[derive(Debug, Default)]
+struct Lazy {
+    /// (rung and not yet answered, closed)
+    state: Mutex<(bool, bool)>,
+    bell: Condvar,
+}
+
+impl Lazy {
+    fn ring(&self) {
+        lock(&self.state).0 = true;
+        self.bell.notify_one();
+    }
+
+    fn close(&self) {
+        lock(&self.state).1 = true;
+        self.bell.notify_one();
+    }
+
+    /// Waits for a ring: true when rung, false once closed.
+    fn wait(&self) -> bool {
+        let mut state = lock(&self.state);
+        while !state.0 && !state.1 {
+            state = self
+                .bell
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        state.0 = false;
+        !state.1
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        self.lazy.close();
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -187,6 +229,7 @@ impl Journal {
             }),
             io: Mutex::new(()),
             checkpointing: false.into(),
+            lazy: Arc::default(),
         }
     }
 
@@ -233,6 +276,9 @@ impl Journal {
             body.extend_from_slice(&seq.to_le_bytes());
             body.extend_from_slice(&ops);
             let pending = &mut state.pending;
+            if pending.is_empty() {
+                self.lazy.ring();
+            }
             pending.extend_from_slice(&(body_len as u32).to_le_bytes());
             pending.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
             pending.extend_from_slice(&body);
@@ -260,14 +306,16 @@ impl Journal {
         }
     }
 
-    /// Starts the thread that syncs what nobody waits for (see [`LAZY_SYNC_MS`]); it ends once
-    /// the journal is dropped.
+    /// Starts the thread that syncs what nobody waits for (see [`LAZY_SYNC_MS`]): it sleeps
+    /// until records wait in the buffer, and ends once the journal is dropped.
     pub fn sync_lazily(journal: &Arc<Self>) {
         let weak = Arc::downgrade(journal);
+        let lazy = Arc::clone(&journal.lazy);
         let spawned = std::thread::Builder::new()
             .name("socbot-store-log".into())
             .spawn(move || {
-                loop {
+                // Asleep until records wait; then a short pause gathers what follows them.
+                while lazy.wait() {
                     std::thread::sleep(std::time::Duration::from_millis(LAZY_SYNC_MS));
                     let Some(journal) = weak.upgrade() else {
                         return;
