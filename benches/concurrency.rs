@@ -197,9 +197,12 @@ async fn main() {
             sent.push((id, Instant::now()));
         }
         for (id, at) in sent {
-            let update = fake.interaction_response(id).await;
+            let kind = fake.interaction_callback_type(id).await;
             latencies.push(at.elapsed());
-            assert_eq!(update["type"], 7, "{update}");
+            assert_eq!(
+                kind, 7,
+                "interaction {id} was answered with callback type {kind}"
+            );
         }
     }
     let parallel = started.elapsed();

@@ -48,8 +48,9 @@ struct DispatchFrame<'a> {
 #[derive(Debug)]
 struct Session {
     seq: u64,
-    /// The frames sent, with their sequence numbers (a RESUME replays those it missed).
-    events: Vec<(u64, String)>,
+    /// The frames sent, with their sequence numbers (a RESUME replays those it missed);
+    /// shared with the interaction records that keep their INTERACTION_CREATE frame.
+    events: Vec<(u64, Arc<str>)>,
     /// The live connection carrying this session: its id and writer.
     conn: Option<(u64, mpsc::UnboundedSender<Outgoing>)>,
     invalid: bool,
@@ -78,8 +79,18 @@ impl GatewayState {
 
     /// Sends a dispatch on the active session; returns its sequence number.
     pub fn dispatch(&mut self, cost: &Cost, event: &str, d: &Value) -> Option<u64> {
+        self.dispatch_kept(cost, event, d).map(|(seq, _)| seq)
+    }
+
+    /// As [`GatewayState::dispatch`], also returning the frame as sent (shared, not copied).
+    pub fn dispatch_kept(
+        &mut self,
+        cost: &Cost,
+        event: &str,
+        d: &Value,
+    ) -> Option<(u64, Arc<str>)> {
         let session = self.sessions.get_mut(self.active.as_ref()?)?;
-        Some(push(session, cost, event, d))
+        Some(push_kept(session, cost, event, d))
     }
 
     /// Closes the active connection with `code` (4000: the bot resumes), or with an invalid
@@ -106,6 +117,11 @@ impl GatewayState {
 }
 
 fn push(session: &mut Session, cost: &Cost, event: &str, d: &Value) -> u64 {
+    push_kept(session, cost, event, d).0
+}
+
+/// Sends a dispatch frame and keeps it for a RESUME; returns its sequence number and the frame.
+fn push_kept(session: &mut Session, cost: &Cost, event: &str, d: &Value) -> (u64, Arc<str>) {
     let started = std::time::Instant::now();
     session.seq += 1;
     let frame = DispatchFrame {
@@ -115,14 +131,15 @@ fn push(session: &mut Session, cost: &Cost, event: &str, d: &Value) -> u64 {
         t: event,
     };
     let text = serde_json::to_string(&frame).expect("a JSON value serializes");
+    let kept: Arc<str> = Arc::from(text.as_str());
     if let Some((_, conn)) = &session.conn {
-        let _ = conn.send(Outgoing::Frame(text.clone()));
+        let _ = conn.send(Outgoing::Frame(text));
     }
-    session.events.push((session.seq, text));
+    session.events.push((session.seq, Arc::clone(&kept)));
     cost.frames
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Cost::add(&cost.gateway_ns, started);
-    session.seq
+    (session.seq, kept)
 }
 
 /// Accepts gateway connections until the runtime ends.
@@ -285,7 +302,7 @@ fn resume(
     };
     session.conn = Some((conn_id, tx.clone()));
     for (_, frame) in session.events.iter().filter(|(s, _)| *s > after) {
-        let _ = tx.send(Outgoing::Frame(frame.clone()));
+        let _ = tx.send(Outgoing::Frame(frame.to_string()));
     }
     push(session, cost, "RESUMED", &json!({}));
     gateway.resumes += 1;

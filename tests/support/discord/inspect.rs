@@ -73,6 +73,19 @@ impl FakeDiscord {
             .await
     }
 
+    /// The callback type (`4`, `5`, `7`, …) of the accepted callback for interaction `id`,
+    /// waiting for it: [`FakeDiscord::interaction_response`] without copying its body.
+    pub async fn interaction_callback_type(&self, id: u64) -> u64 {
+        let what = format!("the callback of interaction {id}");
+        self.shared
+            .wait_until(&what, self.shared.config.wait_timeout, |state| {
+                let at = *state.callbacks.get(&id)?;
+                let body = state.requests.get(at)?.body.as_ref()?;
+                Some(body["type"].as_u64().unwrap_or(0))
+            })
+            .await
+    }
+
     /// The first stored message (now or later) that satisfies `predicate`, as it is then; panics
     /// after the configured timeout. Stored messages change with every create, edit or delete.
     pub async fn wait_for_message(&self, mut predicate: impl FnMut(&Value) -> bool) -> Value {

@@ -271,8 +271,9 @@ impl FakeDiscord {
     }
 
     /// Dispatches INTERACTION_CREATE built from `interaction`; returns its `(id, token)`.
-    /// The payload is built once and kept in the interaction's record; the frame is written
-    /// from it (no copy of the payload, which carries a whole message for a button).
+    /// The payload is built once and the frame written from it; the interaction's record keeps
+    /// that frame (shared with the session's replay log) and the payload without the whole
+    /// message a button carries, so that message is not kept twice per interaction.
     pub async fn send_interaction(&self, interaction: Interaction) -> (u64, String) {
         let cfg = &self.shared.config;
         let kind = interaction.kind();
@@ -300,38 +301,47 @@ impl FakeDiscord {
         if let Some(m) = member.as_mut().and_then(Value::as_object_mut) {
             m.remove("permissions");
         }
-        let mut record = Some(InteractionRecord {
-            id,
-            token: token.clone(),
-            kind,
-            channel_id: payload["channel_id"]
-                .as_str()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0),
-            payload,
-            sent_at: Instant::now(),
-            acked: None,
-            original: None,
-            webhook_messages: Vec::new(),
-        });
+        let channel_id = payload["channel_id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let mut payload = Some(payload);
         let what = "a connected gateway session to dispatch INTERACTION_CREATE";
         self.shared
             .wait_until(what, cfg.wait_timeout, |state| {
                 if !state.gateway.connected() {
                     return None;
                 }
-                let mut record = record.take()?;
-                record.sent_at = Instant::now();
-                let seq = state.gateway.dispatch(
+                let mut payload = payload.take()?;
+                let sent_at = Instant::now();
+                let (seq, frame) = state.gateway.dispatch_kept(
                     &self.shared.cost,
                     "INTERACTION_CREATE",
-                    &record.payload,
-                );
+                    &payload,
+                )?;
+                // The message a component carries is kept in the frame only.
+                let message = payload
+                    .as_object_mut()
+                    .and_then(|p| p.remove("message"))
+                    .map(|m| objects::snowflake_of(&m["id"]).unwrap_or(0));
+                let record = InteractionRecord {
+                    id,
+                    token: token.clone(),
+                    kind,
+                    channel_id,
+                    payload,
+                    message,
+                    frame,
+                    sent_at,
+                    acked: None,
+                    original: None,
+                    webhook_messages: Vec::new(),
+                };
                 state.interactions.insert(id, record);
                 if let Some(member) = member.take() {
                     state.members.insert(user, member);
                 }
-                seq
+                Some(seq)
             })
             .await;
         (id, token)
@@ -343,6 +353,7 @@ impl FakeDiscord {
         self.interaction_response(id).await
     }
 
+    /// The partial channel object the interaction carries (the channel is made when unknown).
     fn interaction_channel(&self, state: &mut State, interaction: &Interaction) -> Value {
         let cfg = &self.shared.config;
         if interaction.is_dm() && interaction.channel_id().is_none() {
@@ -351,19 +362,18 @@ impl FakeDiscord {
                 .dm_channels
                 .entry(user)
                 .or_insert_with(|| state.ids.next());
-            return state
+            let channel = state
                 .channels
                 .entry(id)
-                .or_insert_with(|| objects::dm_channel(id, objects::user(user, None, false)))
-                .clone();
+                .or_insert_with(|| objects::dm_channel(id, objects::user(user, None, false)));
+            return payloads::partial_channel(channel);
         }
         let id = interaction.channel_id().unwrap_or(cfg.channel_id);
-        let name = format!("channel-{id}");
-        state
+        let channel = state
             .channels
             .entry(id)
-            .or_insert_with(|| objects::text_channel(id, cfg.guild_id, &name))
-            .clone()
+            .or_insert_with(|| objects::text_channel(id, cfg.guild_id, &format!("channel-{id}")));
+        payloads::partial_channel(channel)
     }
 
     /// Dispatches an interaction sent before once more, same id and token (a duplicate delivery).
@@ -373,7 +383,7 @@ impl FakeDiscord {
             .lock()
             .interactions
             .get(&id)
-            .map(|r| r.payload.clone());
+            .map(InteractionRecord::sent_payload);
         let payload =
             payload.unwrap_or_else(|| panic!("fake-discord: interaction {id} was never sent"));
         self.dispatch("INTERACTION_CREATE", payload).await

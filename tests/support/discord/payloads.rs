@@ -20,6 +20,18 @@ pub fn opt_bool(name: &str, value: bool) -> Value {
     json!({ "name": name, "type": 5, "value": value })
 }
 
+/// The partial channel an interaction carries: id, type, and name, guild, parent and thread
+/// metadata when the channel has them.
+pub fn partial_channel(channel: &Value) -> Value {
+    let mut partial = json!({ "id": channel["id"], "type": channel["type"] });
+    for key in ["name", "guild_id", "parent_id", "thread_metadata"] {
+        if let Some(value) = channel.get(key).filter(|v| !v.is_null()) {
+            partial[key] = value.clone();
+        }
+    }
+    partial
+}
+
 /// Where the interaction happens.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 enum Place {
@@ -211,12 +223,7 @@ impl Interaction {
         if matches!(self.kind, 2 | 4) {
             data["id"] = json!(command_id.to_string());
         }
-        let mut partial_channel = json!({ "id": channel["id"], "type": channel["type"] });
-        for key in ["name", "guild_id", "parent_id", "thread_metadata"] {
-            if let Some(value) = channel.get(key).filter(|v| !v.is_null()) {
-                partial_channel[key] = value.clone();
-            }
-        }
+        let partial_channel = partial_channel(channel);
         let mut payload = json!({
             "id": id.to_string(), "application_id": cfg.application_id.to_string(), "type": self.kind,
             "data": data, "channel_id": channel["id"], "channel": partial_channel, "token": token,

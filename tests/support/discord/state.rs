@@ -131,7 +131,13 @@ pub struct InteractionRecord {
     pub token: String,
     pub kind: u8,
     pub channel_id: u64,
+    /// The payload as dispatched, without the message a component interaction carries (a
+    /// whole message: kept once, in `frame`, not as a second tree per interaction).
     pub payload: Value,
+    /// The id of the message the interaction was used on, when it carries one.
+    pub message: Option<u64>,
+    /// The INTERACTION_CREATE frame as sent (shared with the gateway session's replay log).
+    pub frame: std::sync::Arc<str>,
     pub sent_at: Instant,
     /// Callback type of the accepted response.
     pub acked: Option<u8>,
@@ -139,6 +145,15 @@ pub struct InteractionRecord {
     pub original: Option<u64>,
     /// Message ids created through this token (original and follow-ups).
     pub webhook_messages: Vec<u64>,
+}
+
+impl InteractionRecord {
+    /// The whole payload as dispatched, message included (read back from the frame sent).
+    pub fn sent_payload(&self) -> Value {
+        let mut frame: Value =
+            serde_json::from_str(&self.frame).expect("fake-discord: a frame it wrote is JSON");
+        frame["d"].take()
+    }
 }
 
 /// Increasing snowflakes whose timestamps are the creation time.
