@@ -119,7 +119,11 @@ impl AlertIntake {
         let mut commit = self.incidents.begin().await;
         for alert in alerts {
             let mut p = self.plan(source, &config, alert, now)?;
-            commit.write(&p.batch, p.before.take(), std::mem::take(&mut p.events))?;
+            commit.write(
+                &p.batch,
+                p.before.take().map(Arc::new),
+                std::mem::take(&mut p.events),
+            )?;
             planned.push(p);
         }
         commit.durable().await?;

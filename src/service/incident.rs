@@ -21,7 +21,7 @@ use crate::incident::{
     IncidentStatus,
 };
 use crate::playbook::Library;
-use crate::store::folded::History;
+use crate::store::folded::{History, Shared};
 use crate::store::{Batch, Committed, Store, StoreError, Written};
 
 /// Where and when a command was issued.
@@ -174,8 +174,8 @@ pub enum Step {
 /// A change to one incident: its new events and the effects they cause.
 pub struct Change {
     pub id: IncidentId,
-    /// The incident before; None when this change opens it.
-    pub before: Option<Incident>,
+    /// The incident before (as loaded: shared, not copied); None when this change opens it.
+    pub before: Option<Shared>,
     pub events: Vec<Event>,
     pub effects: Vec<Effect>,
     /// The reply, from the incident as the change leaves it.
@@ -193,7 +193,7 @@ pub(crate) struct Commit<'a> {
     /// A transaction set paging deadlines.
     arm: bool,
     /// (incident before, new events) of each transaction written, for the metrics.
-    counted: Vec<(Option<Incident>, Vec<Event>)>,
+    counted: Vec<(Option<Shared>, Vec<Event>)>,
 }
 
 impl Commit<'_> {
@@ -201,7 +201,7 @@ impl Commit<'_> {
     pub(crate) fn write(
         &mut self,
         batch: &Batch,
-        before: Option<Incident>,
+        before: Option<Shared>,
         events: Vec<Event>,
     ) -> Result<bool, StoreError> {
         let written = self.incidents.store.write(batch)?;
@@ -229,7 +229,7 @@ impl Commit<'_> {
         };
         incidents.store.durable(written).await?;
         for (before, events) in &counted {
-            crate::metrics::incident_events(before.as_ref(), events);
+            crate::metrics::incident_events(before.as_deref(), events);
         }
         incidents.outbox.kick();
         if arm && let Some(p) = &incidents.paging {
@@ -371,7 +371,7 @@ impl Incidents {
         &self,
         id: Option<IncidentId>,
         channel: Option<DiscordId>,
-    ) -> Result<(Incident, History), UserError> {
+    ) -> Result<(Shared, History), UserError> {
         let thread = |c: DiscordId| self.store.incident_for_thread(c.get());
         let id = match id {
             Some(id) => id,
@@ -887,7 +887,7 @@ mod execute_tests {
         Invocation::answer(IncidentId(1), 1, finding, None).pressed(true)
     }
 
-    async fn status(inc: &Incidents, lib: &Library) -> (Incident, History) {
+    async fn status(inc: &Incidents, lib: &Library) -> (Shared, History) {
         let status = command("incident status", &[("incident", "INC-1")]);
         match inc.execute(&status, &origin(0, &[], None), lib).await {
             Ok(Reply::Status { incident, events }) => (incident, events),
@@ -928,11 +928,12 @@ mod execute_tests {
         let stored: Vec<Event> = store.events(1).unwrap();
         assert_eq!(history.len(), stored.len());
         assert_eq!(
-            after,
+            *after,
             Incident::from_stored(IncidentId(1), &stored).unwrap()
         );
-        let (_, again) = status(&inc, &lib).await;
+        let (same, again) = status(&inc, &lib).await;
         assert!(Arc::ptr_eq(&history, &again), "a status copies no history");
+        assert!(Arc::ptr_eq(&after, &same), "nor the incident");
     }
 
     #[tokio::test]

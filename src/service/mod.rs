@@ -128,7 +128,8 @@ pub enum Reply {
         changed: bool,
     },
     Status {
-        incident: Incident,
+        /// The incident, shared with the store's cache of folded incidents (not copied).
+        incident: crate::store::folded::Shared,
         /// Its whole history, shared with the store's cache of folded incidents.
         events: crate::store::folded::History,
     },
@@ -413,9 +414,12 @@ fn record(span: &tracing::Span, reply: &Reply) {
         }
         Reply::IncidentOpened { incident, .. }
         | Reply::Answered { incident, .. }
-        | Reply::Status { incident, .. }
         | Reply::Export { incident, .. }
         | Reply::Acknowledged { incident, .. } => {
+            span.record("incident", display(incident.id));
+            span.record("technique", display(incident.technique));
+        }
+        Reply::Status { incident, .. } => {
             span.record("incident", display(incident.id));
             span.record("technique", display(incident.technique));
         }

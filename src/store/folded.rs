@@ -38,6 +38,9 @@ pub const HISTORY_CAP: usize = 4_096;
 /// An incident's events, oldest first, shared by the cache and whoever read them.
 pub type History = Arc<Vec<Event>>;
 
+/// A folded incident, shared by the cache and whoever read it (a read copies nothing).
+pub type Shared = Arc<Incident>;
+
 /// What the store keeps in memory beside sled (one per opened store).
 #[derive(Debug, Default)]
 pub(super) struct Kept {
@@ -55,7 +58,7 @@ pub(super) struct Kept {
 struct Entry {
     next: u64,
     used: u64,
-    incident: Incident,
+    incident: Shared,
     history: Option<History>,
 }
 
@@ -119,7 +122,7 @@ impl Lru {
     }
 
     /// The kept incident when it covers `next` events (and has its history, when wanted).
-    fn hit(&mut self, id: u64, next: u64, history: bool) -> Option<(Incident, Option<History>)> {
+    fn hit(&mut self, id: u64, next: u64, history: bool) -> Option<(Shared, Option<History>)> {
         let e = self.entries.get(&id)?;
         if e.next != next || (history && e.history.is_none()) {
             return None;
@@ -210,7 +213,7 @@ impl Lru {
         };
         let entry = match kept {
             Some(mut e) => {
-                if e.incident.apply_all(&new).is_err() {
+                if Arc::make_mut(&mut e.incident).apply_all(&new).is_err() {
                     return;
                 }
                 e.history = Entry::extend(e.history, &new);
@@ -221,7 +224,7 @@ impl Lru {
                 Ok(incident) => Entry {
                     next: after,
                     used: 0,
-                    incident,
+                    incident: Arc::new(incident),
                     history: Some(Arc::new(new)),
                 },
                 Err(_) => return,
@@ -235,12 +238,16 @@ impl Store {
     /// Incident `id`, folded; None when it has no events. From memory when nothing was added
     /// since it was last read (no read of sled), else folding only the new events.
     pub fn incident(&self, id: u64) -> Result<Option<Incident>, StoreError> {
-        Ok(self.folded(id, false)?.map(|(inc, _)| inc))
+        Ok(self
+            .folded(id, false)?
+            .map(|(inc, _)| Arc::unwrap_or_clone(inc)))
     }
 
     /// Incident `id`, folded, and its whole history; None when it has no events. As
-    /// [`Store::incident`], the history shared with the cache, not copied.
-    pub fn incident_history(&self, id: u64) -> Result<Option<(Incident, History)>, StoreError> {
+    /// [`Store::incident`], the incident and its history shared with the cache, not copied:
+    /// a read of a kept incident touches neither (what a status of an incident worked on a
+    /// while ago costs is then the lookups, not the first touch of its data).
+    pub fn incident_history(&self, id: u64) -> Result<Option<(Shared, History)>, StoreError> {
         Ok(self.folded(id, true)?.map(|(inc, history)| {
             let history = history.unwrap_or_default();
             (inc, history)
@@ -256,7 +263,7 @@ impl Store {
         &self,
         id: u64,
         history: bool,
-    ) -> Result<Option<(Incident, Option<History>)>, StoreError> {
+    ) -> Result<Option<(Shared, Option<History>)>, StoreError> {
         // How many events the incident has, from memory. Unknown, the read below tells (and is
         // remembered unless the counts were emptied meanwhile: see `versions`).
         let known = self.kept.versions.get(id);
@@ -305,7 +312,8 @@ impl Store {
             let (new, read) = self.incident_events_from(id, base.next)?;
             let mut incident = base.incident;
             let kept = Entry::extend(base.history, &new);
-            if (!history || kept.is_some()) && incident.apply_all(&new).is_ok() {
+            if (!history || kept.is_some()) && Arc::make_mut(&mut incident).apply_all(&new).is_ok()
+            {
                 let entry = Entry {
                     // Read after `known` was: covers at least that.
                     next: read.max(known),
@@ -326,7 +334,7 @@ impl Store {
         let entry = Entry {
             next: read.max(known),
             used: 0,
-            incident,
+            incident: Arc::new(incident),
             history: (all.len() <= HISTORY_CAP).then(|| all.clone()),
         };
         Ok(Some((entry, Some(all))))
@@ -371,10 +379,10 @@ mod tests {
     }
 
     /// Incident `id` folded from everything stored, past the cache.
-    fn stored(store: &Store, id: u64) -> (Incident, Vec<Event>) {
+    fn stored(store: &Store, id: u64) -> (Shared, Vec<Event>) {
         let events: Vec<Event> = store.events(id).unwrap();
         (
-            Incident::from_stored(IncidentId(id), &events).unwrap(),
+            Arc::new(Incident::from_stored(IncidentId(id), &events).unwrap()),
             events,
         )
     }
@@ -389,13 +397,14 @@ mod tests {
     }
 
     #[test]
-    fn a_kept_incident_with_nothing_new_reads_no_events_and_shares_its_history() {
+    fn a_kept_incident_with_nothing_new_reads_no_events_and_shares_it_and_its_history() {
         let store = long_incident();
         let (first, history) = store.incident_history(ID).unwrap().unwrap();
         let read = store.events_read();
         let (again, shared) = store.incident_history(ID).unwrap().unwrap();
         assert_eq!(store.events_read(), read, "nothing was read from sled");
         assert!(Arc::ptr_eq(&history, &shared), "the history is not copied");
+        assert!(Arc::ptr_eq(&first, &again), "nor is the incident");
         assert_eq!((first.clone(), history.len()), (again, 501));
         assert_eq!((first, history.to_vec()), stored(&store, ID));
     }
@@ -403,7 +412,8 @@ mod tests {
     #[test]
     fn a_write_from_any_path_is_seen_by_the_next_read() {
         let store = long_incident();
-        store.incident_history(ID).unwrap();
+        // A reader still holds what it read (a status being rendered) while the write lands.
+        let (held, _) = store.incident_history(ID).unwrap().unwrap();
         // What the outbox worker records once it made the thread: a plain commit.
         let linked = Event::new(
             t(600),
@@ -423,6 +433,10 @@ mod tests {
             "the write's own events kept it current"
         );
         assert_eq!(inc.thread.map(|t| t.thread_id), Some(2));
+        assert_eq!(
+            held.thread, None,
+            "what a reader holds is not changed under it"
+        );
         assert_eq!(history.len(), 503);
         assert_eq!((inc, history.to_vec()), stored(&store, ID));
     }

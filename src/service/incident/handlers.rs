@@ -207,7 +207,7 @@ impl Incidents {
         if events.is_empty() {
             let owner = inc.owner.as_ref().map(|o| o.name.clone());
             return Ok(Step::Reply(Reply::Acknowledged {
-                incident: inc,
+                incident: std::sync::Arc::unwrap_or_clone(inc),
                 owner,
                 changed: false,
             }));
@@ -232,6 +232,7 @@ impl Incidents {
     pub(in crate::service) fn export(&self, a: &Args, cx: &Cx<'_>) -> Decided {
         let (incident, events) = self.load(a.incident()?, cx.origin.channel)?;
         let markdown = domain::export::markdown(&incident, &events);
+        let incident = std::sync::Arc::unwrap_or_clone(incident);
         Ok(Step::Reply(Reply::Export { incident, markdown }))
     }
 
@@ -280,7 +281,7 @@ impl Incidents {
 
     /// A change whose reply is what it recorded.
     fn recorded(
-        inc: crate::incident::Incident,
+        inc: crate::store::folded::Shared,
         events: Vec<crate::incident::Event>,
         effects: Vec<Effect>,
         recorded: Recorded,
