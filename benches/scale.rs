@@ -53,7 +53,10 @@ use support::stats;
 
 const SIZES: [u64; 3] = [0, 10_000, 100_000];
 const BACKLOG: usize = 10_000;
+/// Commands of each kind per round.
 const COMMANDS: usize = 100;
+/// Rounds of the `commands` section per store, the sizes in turn (see [`measure_all`]).
+const ROUNDS: usize = 3;
 const DELIVERIES: usize = 5_000;
 /// Old incidents every store gets before its bulk, for the cold status read.
 const OLD: u64 = 100;
@@ -258,7 +261,7 @@ async fn timed(service: &Service, command: Invocation, interaction: u64) -> Dura
     took
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Figures {
     open: Duration,
     answer: Duration,
@@ -270,9 +273,47 @@ struct Figures {
     per_effect: Duration,
 }
 
-async fn measure(size: u64, backlog: bool, playbook: &Playbook, sections: &[String]) -> Figures {
+/// One store of the comparison, built and settled.
+struct Built {
+    label: String,
+    dir: PathBuf,
+    store: Store,
+    /// The [`OLD`] incidents it got first (read cold after each restart).
+    old: Vec<u64>,
+    interaction: u64,
+    rng: support::rng::Rng,
+}
+
+/// Every sample of one store's rounds, pooled; and each round's p50 (how stable they are).
+#[derive(Default)]
+struct Samples {
+    opens: Vec<Duration>,
+    answers: Vec<Duration>,
+    statuses: Vec<Duration>,
+    again: Vec<Duration>,
+    random: Vec<Duration>,
+    cold: Vec<Duration>,
+    spread: Vec<Duration>,
+    /// Events read from sled by the status of the incidents just worked on.
+    status_reads: u64,
+    missed: usize,
+    /// (open, answer, status, cold status) p50 of each round.
+    rounds: Vec<[Duration; 4]>,
+}
+
+/// The store closed and opened again, as a daemon restart does (sled's background threads
+/// finish first: [`Store::open`] waits for them to let the store go).
+fn restart(store: Store, dir: &Path) -> Store {
+    drop(store);
+    Store::open(&dir.join("store")).unwrap()
+}
+
+/// A store of `size` incidents (and a backlog), then settled as a restarted daemon finds it:
+/// the log checkpointed into sled and sled flushed to disk, so no background checkpoint of the
+/// build (nor sled's flusher writing what the build left dirty) lands in a timed section.
+async fn build_settled(size: u64, backlog: bool, playbook: &Playbook) -> Built {
     let dir = scratch(&format!("{size}-{backlog}"));
-    let mut store = Store::open(&dir.join("store")).unwrap();
+    let store = Store::open(&dir.join("store")).unwrap();
     let started = Instant::now();
     let old = build(&store, playbook, OLD, false, 0);
     build(&store, playbook, size, false, 0);
@@ -280,158 +321,137 @@ async fn measure(size: u64, backlog: bool, playbook: &Playbook, sections: &[Stri
         add_backlog(&store);
     }
     let built = started.elapsed();
+    let started = Instant::now();
+    store.flush().await.unwrap();
+    let store = restart(store, &dir);
     let label = format!(
         "{size:>7} incidents{}",
         if backlog { " + 10k backlog" } else { "" }
     );
     println!(
-        "{label}: store built in {built:.1?} ({} effects waiting)",
+        "{label}: store built in {built:.1?}, settled (checkpoint, sled flushed, restart) in {:.1?} ({} effects waiting)",
+        started.elapsed(),
         store.outbox_len()
     );
-    let mut figures = Figures {
-        open: Duration::ZERO,
-        answer: Duration::ZERO,
-        status: Duration::ZERO,
-        again: Duration::ZERO,
-        random: Duration::ZERO,
-        missed: 0,
-        cold: Duration::ZERO,
-        per_effect: Duration::ZERO,
-    };
-    let mut interaction = 5_000_000_000u64;
-    if sections.iter().any(|s| s == "commands") {
+    Built {
+        label,
+        dir,
+        store,
+        old,
+        interaction: 5_000_000_000,
+        rng: support::rng::Rng(size ^ 7),
+    }
+}
+
+impl Built {
+    /// One command, timed, its console output dropped.
+    async fn timed(
+        &mut self,
+        bot: &Running,
+        port: &socbot::console::ConsolePort,
+        command: Invocation,
+    ) -> Duration {
+        self.interaction += 1;
+        let took = timed(&bot.service, command, self.interaction).await;
+        port.take();
+        took
+    }
+
+    /// `/incident status` of each of `ids`, timed; and how many read events from sled.
+    async fn statuses(
+        &mut self,
+        bot: &Running,
+        port: &socbot::console::ConsolePort,
+        ids: &[u64],
+    ) -> (Vec<Duration>, usize) {
+        let mut took = Vec::with_capacity(ids.len());
+        let mut missed = 0;
+        for id in ids {
+            let reads = self.store.events_read();
+            let status = line(&format!("/incident status INC-{id}"));
+            took.push(self.timed(bot, port, status).await);
+            missed += usize::from(self.store.events_read() > reads);
+        }
+        (took, missed)
+    }
+
+    /// `n` incidents of the whole store, at random.
+    fn random_ids(&mut self, n: usize) -> Vec<u64> {
+        let all = self.store.incident_counts().unwrap().0 as u64;
+        (0..n).map(|_| 1 + self.rng.below_u64(all.max(1))).collect()
+    }
+
+    /// One round of the `commands` section: opens, answers and status reads on the warm
+    /// store, then a restart and the cold reads. Samples are added to `s`.
+    async fn commands_round(&mut self, s: &mut Samples) {
         let port = Arc::new(socbot::console::ConsolePort::default());
-        let bot = start(&store, &dir.join("store"), port.clone());
+        let bot = start(&self.store, &self.dir.join("store"), port.clone());
         // Warm up (first fold, first outbox pass: the worker's index is built here).
         for i in 0..5 {
-            interaction += 1;
-            timed(
-                &bot.service,
-                line(&format!("/incident open T1583.006 warm-up {i}")),
-                interaction,
-            )
-            .await;
-            port.take();
+            let open = line(&format!("/incident open T1583.006 warm-up {i}"));
+            self.timed(&bot, &port, open).await;
         }
-        let mut opens = Vec::new();
-        let mut opened = Vec::new();
+        let (mut opens, mut opened) = (Vec::new(), Vec::new());
         for i in 0..COMMANDS {
-            interaction += 1;
-            let before = store.incident_counts().unwrap().0;
-            opens.push(
-                timed(
-                    &bot.service,
-                    line(&format!("/incident open T1583.006 scale {i}")),
-                    interaction,
-                )
-                .await,
-            );
-            assert_eq!(store.incident_counts().unwrap().0, before + 1);
-            opened.push(store.incident_ids_desc(None, 1, false).unwrap()[0]);
-            port.take();
+            let before = self.store.incident_counts().unwrap().0;
+            let open = line(&format!("/incident open T1583.006 scale {i}"));
+            opens.push(self.timed(&bot, &port, open).await);
+            assert_eq!(self.store.incident_counts().unwrap().0, before + 1);
+            opened.push(self.store.incident_ids_desc(None, 1, false).unwrap()[0]);
         }
         let mut answers = Vec::new();
         for (i, id) in opened.iter().enumerate() {
-            interaction += 1;
             let finding = [Finding::Clear, Finding::Unknown][i % 2];
-            answers.push(
-                timed(
-                    &bot.service,
-                    Invocation::answer(IncidentId(*id), 2, finding, None).pressed(true),
-                    interaction,
-                )
-                .await,
-            );
-            port.take();
+            let answer = Invocation::answer(IncidentId(*id), 2, finding, None).pressed(true);
+            answers.push(self.timed(&bot, &port, answer).await);
         }
-        // Status of the incidents just worked on (what analysts ask about), and of a random
-        // one of all (a cold read from disk on a big store).
-        let mut statuses = Vec::new();
-        let reads = store.events_read();
-        for id in &opened {
-            interaction += 1;
-            statuses.push(
-                timed(
-                    &bot.service,
-                    line(&format!("/incident status INC-{id}")),
-                    interaction,
-                )
-                .await,
-            );
-            port.take();
-        }
-        let status_reads = store.events_read() - reads;
-        // The same incidents again: what the lookups cost with the incident's data fresh in
-        // the CPU's caches (the first read comes after 99 other incidents' answers).
-        let mut again = Vec::new();
-        for id in &opened {
-            interaction += 1;
-            let status = line(&format!("/incident status INC-{id}"));
-            again.push(timed(&bot.service, status, interaction).await);
-            port.take();
-        }
-        let mut random = Vec::new();
-        let mut rng = support::rng::Rng(size ^ 7);
-        let all = store.incident_counts().unwrap().0 as u64;
-        // Reads that read events from sled: the incident was not kept folded.
-        let mut missed = 0;
-        for _ in 0..COMMANDS {
-            interaction += 1;
-            let id = 1 + rng.below_u64(all.max(1));
-            let reads = store.events_read();
-            random.push(
-                timed(
-                    &bot.service,
-                    line(&format!("/incident status INC-{id}")),
-                    interaction,
-                )
-                .await,
-            );
-            missed += usize::from(store.events_read() > reads);
-            port.take();
-        }
-        figures.open = stats::report(&format!("  {label}: open"), 44, 4, opens).p50;
-        figures.answer = stats::report(&format!("  {label}: answer"), 44, 4, answers).p50;
-        figures.status = stats::report(&format!("  {label}: status"), 44, 4, statuses).p50;
-        figures.again = stats::report(&format!("  {label}: status, again"), 44, 4, again).p50;
-        figures.random = stats::report(&format!("  {label}: status, random"), 44, 4, random).p50;
-        figures.missed = missed;
-        println!(
-            "  {label}: status of the incidents just worked on read {status_reads} events from sled; {missed} of {COMMANDS} random ones were not kept (read from sled)"
-        );
+        // Status of the incidents just worked on (what analysts ask about); the same again
+        // (the same lookups with the incident's data fresh in the CPU's caches: the first
+        // read comes after 99 other incidents' answers); random ones of the whole store.
+        let reads = self.store.events_read();
+        let (statuses, _) = self.statuses(&bot, &port, &opened).await;
+        s.status_reads += self.store.events_read() - reads;
+        let (again, _) = self.statuses(&bot, &port, &opened).await;
+        let random = self.random_ids(COMMANDS);
+        let (random, missed) = self.statuses(&bot, &port, &random).await;
+        s.missed += missed;
         bot.stop().await;
-        // Old incidents on a store just opened: a restart, then each read once.
-        drop(store);
-        store = Store::open(&dir.join("store")).unwrap();
-        let bot = start(&store, &dir.join("store"), port.clone());
-        let mut order = old.clone();
-        for i in (1..order.len()).rev() {
-            order.swap(i, rng.below(i + 1));
-        }
-        let mut cold = Vec::new();
-        for id in order {
-            interaction += 1;
-            let status = line(&format!("/incident status INC-{id}"));
-            cold.push(timed(&bot.service, status, interaction).await);
-            port.take();
-        }
-        figures.cold = stats::report(&format!("  {label}: status, old, cold"), 44, 4, cold).p50;
-        // Then incidents of the whole store, each once, before its cache fills.
-        let mut spread = Vec::new();
-        for _ in 0..COMMANDS {
-            interaction += 1;
-            let id = 1 + rng.below_u64(all.max(1));
-            let status = line(&format!("/incident status INC-{id}"));
-            spread.push(timed(&bot.service, status, interaction).await);
-            port.take();
-        }
-        stats::report(&format!("  {label}: status, random, cold"), 44, 4, spread);
-        bot.stop().await;
+        let cold = self.cold_round(&port, s).await;
+        s.rounds.push([&opens, &answers, &statuses, &cold].map(|v| p50(v)));
+        s.opens.extend(opens);
+        s.answers.extend(answers);
+        s.statuses.extend(statuses);
+        s.again.extend(again);
+        s.random.extend(random);
+        s.cold.extend(cold);
     }
-    if sections.iter().any(|s| s == "outbox") {
-        // 500 incidents with 10 notices each, delivered by a worker started afresh (its index
-        // is built once at start, as at a daemon start).
-        let ids = build(&store, playbook, 500, false, 0);
+
+    /// Old incidents on a store just opened: a restart, then each read once in a random
+    /// order; then incidents of the whole store, each once, before its cache fills.
+    async fn cold_round(
+        &mut self,
+        port: &Arc<socbot::console::ConsolePort>,
+        s: &mut Samples,
+    ) -> Vec<Duration> {
+        let store = std::mem::replace(&mut self.store, Store::temporary().unwrap());
+        self.store = restart(store, &self.dir);
+        let bot = start(&self.store, &self.dir.join("store"), port.clone());
+        let mut order = self.old.clone();
+        for i in (1..order.len()).rev() {
+            order.swap(i, self.rng.below(i + 1));
+        }
+        let (cold, _) = self.statuses(&bot, port, &order).await;
+        let spread = self.random_ids(COMMANDS);
+        let (spread, _) = self.statuses(&bot, port, &spread).await;
+        s.spread.extend(spread);
+        bot.stop().await;
+        cold
+    }
+
+    /// The `outbox` section: 500 incidents with 10 notices each, delivered by a worker
+    /// started afresh (its index is built once at start, as at a daemon start).
+    async fn outbox(&mut self, playbook: &Playbook) -> Duration {
+        let ids = build(&self.store, playbook, 500, false, 0);
         let mut batch = Batch::default();
         for n in 0..DELIVERIES {
             batch.effects.push(OutboxEntry::encode(Effect::PostNotice {
@@ -439,41 +459,112 @@ async fn measure(size: u64, backlog: bool, playbook: &Playbook, sections: &[Stri
                 text: format!("notice {n}"),
             }));
         }
-        store.commit_blocking(batch).unwrap();
-        let waiting = store.outbox_len();
-        let outbox = socbot::effects::Outbox::new(store.clone(), Arc::new(Accepting));
+        self.store.commit_blocking(batch).unwrap();
+        let waiting = self.store.outbox_len();
+        let outbox = socbot::effects::Outbox::new(self.store.clone(), Arc::new(Accepting));
         let started = Instant::now();
         outbox.drain().await.unwrap();
         let took = started.elapsed();
         // Everything due went (the console's mirrored effects too); a backlog backing off stays.
-        let delivered = waiting - store.outbox_len();
+        let delivered = waiting - self.store.outbox_len();
         assert!(delivered >= DELIVERIES, "{delivered} delivered");
-        figures.per_effect = took / delivered as u32;
+        let per_effect = took / delivered as u32;
         println!(
-            "  {label}: outbox {delivered} effects delivered in {took:.2?}: {:.1?} per effect",
-            figures.per_effect
+            "  {}: outbox {delivered} effects delivered in {took:.2?}: {per_effect:.1?} per effect",
+            self.label
         );
+        per_effect
     }
-    drop(store);
-    let _ = std::fs::remove_dir_all(&dir);
-    figures
+}
+
+fn p50(samples: &[Duration]) -> Duration {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    stats::percentile(&sorted, 0.5)
+}
+
+impl Samples {
+    /// Prints the pooled figures of every round; returns their p50s.
+    fn report(self, label: &str) -> Figures {
+        let line = |what: &str, v: Vec<Duration>| {
+            stats::report(&format!("  {label}: {what}"), 44, 4, v).p50
+        };
+        let rounds: Vec<String> = self
+            .rounds
+            .iter()
+            .map(|r| format!("{:.2?} / {:.2?} / {:.2?} / {:.2?}", r[0], r[1], r[2], r[3]))
+            .collect();
+        println!(
+            "  {label}: p50 by round (open / answer / status / old, cold): {}",
+            rounds.join(";  ")
+        );
+        let figures = Figures {
+            open: line("open", self.opens),
+            answer: line("answer", self.answers),
+            status: line("status", self.statuses),
+            again: line("status, again", self.again),
+            random: line("status, random", self.random),
+            missed: self.missed,
+            cold: line("status, old, cold", self.cold),
+            per_effect: Duration::ZERO,
+        };
+        line("status, random, cold", self.spread);
+        println!(
+            "  {label}: status of the incidents just worked on read {} events from sled; {} of {} random ones were not kept (read from sled)",
+            self.status_reads,
+            self.missed,
+            COMMANDS * ROUNDS
+        );
+        figures
+    }
 }
 
 fn ratio(a: Duration, b: Duration) -> f64 {
     a.as_secs_f64() / b.as_secs_f64().max(1e-9)
 }
 
+/// The stores of every size are built first and the `commands` section runs [`ROUNDS`]
+/// rounds over them in turn (0, 10k, 100k, 0, …): a spell of load on the shared machine falls
+/// on every size alike. Each figure is the p50 of all rounds' samples.
+async fn measure_all(backlog: bool, playbook: &Playbook, sections: &[String]) -> Vec<Figures> {
+    let mut built = Vec::new();
+    for size in SIZES {
+        built.push(build_settled(size, backlog, playbook).await);
+    }
+    let mut samples: Vec<Samples> = SIZES.iter().map(|_| Samples::default()).collect();
+    let mut figures = Vec::new();
+    if sections.iter().any(|s| s == "commands") {
+        for _ in 0..ROUNDS {
+            for (b, s) in built.iter_mut().zip(&mut samples) {
+                b.commands_round(s).await;
+            }
+        }
+    }
+    for (b, s) in built.iter().zip(samples) {
+        figures.push(if s.rounds.is_empty() {
+            Figures::default()
+        } else {
+            s.report(&b.label)
+        });
+    }
+    if sections.iter().any(|s| s == "outbox") {
+        for (b, f) in built.iter_mut().zip(&mut figures) {
+            f.per_effect = b.outbox(playbook).await;
+        }
+    }
+    for b in built {
+        drop(b.store);
+        let _ = std::fs::remove_dir_all(&b.dir);
+    }
+    figures
+}
+
 async fn flat_cost(sections: &[String]) {
     let playbook = playbook();
     let mut rows = Vec::new();
     for backlog in [false, true] {
-        for size in SIZES {
-            rows.push((
-                size,
-                backlog,
-                measure(size, backlog, &playbook, sections).await,
-            ));
-        }
+        let figures = measure_all(backlog, &playbook, sections).await;
+        rows.extend(SIZES.iter().zip(figures).map(|(&size, f)| (size, backlog, f)));
     }
     println!("\nflat cost, p50 (target: 100,000 within 1.5× of 0):");
     for backlog in [false, true] {
