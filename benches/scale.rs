@@ -6,7 +6,14 @@
 //! - `commands`: per-command latency of `/incident open`, `answer` and `status` through the
 //!   service, each followed by an outbox pass as `socbot console` does, on stores of 0, 10,000
 //!   and 100,000 incidents, without and with a backlog of 10,000 undelivered effects (an
-//!   outage's worth, backing off). The 100,000 figure against the empty one. Status is read
+//!   outage's worth, backing off). The 100,000 figure against the empty one. Each store is
+//!   settled before anything is timed, as a restarted daemon finds it: the build's log
+//!   checkpointed, sled flushed to disk and the store opened again (else the build's last
+//!   background checkpoint, and sled flushing what the build left, land in the first timed
+//!   opens of the biggest store only). The three stores are built first and measured in
+//!   [`ROUNDS`] rounds, the sizes in turn (0, 10k, 100k, 0, …), so a spell of others' load on
+//!   the shared machine falls on every size alike; each figure is the p50 of all rounds'
+//!   samples, and each round's p50 is printed beside it (how far a round strays). Status is read
 //!   of the 100 incidents just opened (warm), and of an old incident on a store just opened
 //!   (cold: nothing of it in any cache): every store gets 100 such incidents first (opened,
 //!   answered, closed as the bulk is), then its 0, 10,000 or 100,000 others; they are read in
@@ -16,7 +23,8 @@
 //!   not kept and read from sled) and 100 random ones after the restart. The summary says
 //!   which old-incident comparison is like for like: cold against cold (read from sled at
 //!   every size); warm random is a read from memory at 0 and one from sled at 100,000 (the
-//!   store keeps 1,024 incidents folded at any size, so its memory stays bounded).
+//!   store keeps 1,024 incidents folded at any size, so its memory stays bounded). Every round
+//!   ends with such a restart, so each round's commands start on a store just opened.
 //! - `outbox`: the outbox's cost per delivered effect (5,000 effects into a port that accepts
 //!   at once) on the same stores.
 //! - `catchup`: 10,000 and 20,000 queued effects (incidents opened while Discord was away)
@@ -628,10 +636,11 @@ fn old_status(rows: &[(u64, bool, Figures)]) {
             pair(empty.cold, big.cold)
         );
         println!(
-            "    random, warm {} (not a like-for-like pair: not kept and read from sled {} → {} of {COMMANDS}; memory keeps {} incidents at any size); a read from sled on a warm 100,000 store against one at 0 (cold): {:.2}×",
+            "    random, warm {} (not a like-for-like pair: not kept and read from sled {} → {} of {}; memory keeps {} incidents at any size); a read from sled on a warm 100,000 store against one at 0 (cold): {:.2}×",
             pair(empty.random, big.random),
             empty.missed,
             big.missed,
+            COMMANDS * ROUNDS,
             socbot::store::folded::CAPACITY,
             ratio(big.random, empty.cold)
         );
