@@ -425,7 +425,8 @@ impl Built {
         s.missed += missed;
         bot.stop().await;
         let cold = self.cold_round(&port, s).await;
-        s.rounds.push([&opens, &answers, &statuses, &cold].map(|v| p50(v)));
+        s.rounds
+            .push([&opens, &answers, &statuses, &cold].map(|v| p50(v)));
         s.opens.extend(opens);
         s.answers.extend(answers);
         s.statuses.extend(statuses);
@@ -572,7 +573,12 @@ async fn flat_cost(sections: &[String]) {
     let mut rows = Vec::new();
     for backlog in [false, true] {
         let figures = measure_all(backlog, &playbook, sections).await;
-        rows.extend(SIZES.iter().zip(figures).map(|(&size, f)| (size, backlog, f)));
+        rows.extend(
+            SIZES
+                .iter()
+                .zip(figures)
+                .map(|(&size, f)| (size, backlog, f)),
+        );
     }
     println!("\nflat cost, p50 (target: 100,000 within 1.5× of 0):");
     for backlog in [false, true] {
