@@ -170,12 +170,12 @@ pub fn apply_edit(
 ) {
     for key in ["content", "embeds", "components", "flags"] {
         if let Some(value) = body.get(key) {
-            message[key] = match (key, value) {
-                ("content", Value::Null) => json!(""),
-                ("embeds" | "components", Value::Null) => json!([]),
-                ("flags", Value::Null) => json!(0),
-                _ => value.clone(),
-            };
+            match (key, value) {
+                ("content", Value::Null) => message[key] = json!(""),
+                ("embeds" | "components", Value::Null) => message[key] = json!([]),
+                ("flags", Value::Null) => message[key] = json!(0),
+                _ => assign(&mut message[key], value),
+            }
         }
     }
     for embed in message["embeds"].as_array_mut().into_iter().flatten() {
@@ -196,6 +196,35 @@ pub fn apply_edit(
     message["mention_roles"] = json!(roles);
     message["mention_everyone"] = json!(everyone);
     message["edited_timestamp"] = json!(now());
+}
+
+/// Makes `target` equal to `source`, reusing what `target` already holds: an edit of a
+/// message into nearly the same message (a button redrawing its question) copies text into the
+/// strings, maps and arrays it has instead of dropping the old tree and cloning a new one.
+pub fn assign(target: &mut Value, source: &Value) {
+    match (target, source) {
+        (Value::String(t), Value::String(s)) => t.clone_from(s),
+        (Value::Array(t), Value::Array(s)) => {
+            t.truncate(s.len());
+            let kept = t.len();
+            for (t, s) in t.iter_mut().zip(s) {
+                assign(t, s);
+            }
+            t.extend(s[kept..].iter().cloned());
+        }
+        (Value::Object(t), Value::Object(s)) => {
+            t.retain(|key, _| s.contains_key(key));
+            for (key, s) in s {
+                match t.get_mut(key) {
+                    Some(t) => assign(t, s),
+                    None => {
+                        t.insert(key.clone(), s.clone());
+                    }
+                }
+            }
+        }
+        (target, source) => *target = source.clone(),
+    }
 }
 
 pub fn text_channel(id: u64, guild_id: u64, name: &str) -> Value {
