@@ -7,8 +7,9 @@
 //!   interaction id in one sled transaction and makes it durable (one `write` + `fdatasync` of
 //!   the store's redo log), then renders the question message and calls back.
 //! - After each press, on the same disk: the same write to a store of our own
-//!   (`Store::commit`), and a bare `write` + `sync_all` (and `sync_data`) of as many bytes, so
-//!   all three see the same disk weather. Ratios to the bare write + fsync at p50 and p99.
+//!   (`Store::commit`), and a bare `write` + `sync_all` (and `sync_data`) of as many bytes
+//!   appended to a file, and written over a preallocated one (as the store's log is) +
+//!   `sync_data`, so all of them see the same disk weather. Ratios to the bare write + fsync at p50 and p99.
 //! - For scale: a read-only `/incident status` through the same loop (no write).
 //! - REST calls per `/incident open` (thread + card + question messages), 3 and 10 questions.
 //! - The loopback Discord's own share: it checks each callback body against Discord's OpenAPI
@@ -68,11 +69,16 @@ async fn open(fake: &FakeDiscord, technique: &str, questions: usize) -> (u64, u6
     (n, thread, calls)
 }
 
-/// Bare write + fsync (`sync_all`, or `sync_data`) of `size` bytes, appended to a file.
+/// Bare write + fsync (`sync_all`, or `sync_data`) of `size` bytes, appended to a file; and
+/// the same bytes written over a preallocated file (zeros written and synced first, as the
+/// store's log files are) + `sync_data`.
 struct Baseline {
     file: std::fs::File,
     path: std::path::PathBuf,
     bytes: Vec<u8>,
+    prepared: std::fs::File,
+    prepared_path: std::path::PathBuf,
+    offset: u64,
 }
 
 impl Baseline {
@@ -83,11 +89,31 @@ impl Baseline {
             .append(true)
             .open(&path)
             .expect("baseline file");
+        let prepared_path = dir.join("fsync-baseline-prepared.bin");
+        let mut prepared = std::fs::File::create(&prepared_path).expect("baseline file");
+        prepared
+            .write_all(&vec![0; (WARM_UP + ANSWERS) * size])
+            .and_then(|()| prepared.sync_all())
+            .expect("baseline file zero-filled");
         Self {
             file,
             path,
             bytes: vec![b'x'; size],
+            prepared,
+            prepared_path,
+            offset: 0,
         }
+    }
+
+    fn overwrite(&mut self) -> Duration {
+        use std::os::unix::fs::FileExt;
+        let started = Instant::now();
+        self.prepared
+            .write_all_at(&self.bytes, self.offset)
+            .expect("write");
+        self.prepared.sync_data().expect("fdatasync");
+        self.offset += self.bytes.len() as u64;
+        started.elapsed()
     }
 
     fn once(&mut self, data_only: bool) -> Duration {
@@ -104,6 +130,7 @@ impl Baseline {
 
 impl Drop for Baseline {
     fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.prepared_path);
         let _ = std::fs::remove_file(&self.path);
     }
 }
@@ -166,6 +193,7 @@ async fn main() {
     let mut commits = Vec::with_capacity(ANSWERS);
     let mut bare = Vec::with_capacity(ANSWERS);
     let mut bare_data = Vec::with_capacity(ANSWERS);
+    let mut bare_over = Vec::with_capacity(ANSWERS);
 
     HANDLED.lock().unwrap().clear();
     let codes = ["c", "k", "u"];
@@ -192,11 +220,13 @@ async fn main() {
         store.commit(batch).await.expect("commit");
         let commit = started.elapsed();
         let (all, data) = (baseline.once(false), baseline.once(true));
+        let over = baseline.overwrite();
         if i >= WARM_UP {
             samples.push(took);
             commits.push(commit);
             bare.push(all);
             bare_data.push(data);
+            bare_over.push(over);
         }
     }
     drop(store);
@@ -243,6 +273,10 @@ async fn main() {
     let disk_data = report(
         &format!("  bare write + sync_data of {size} bytes"),
         bare_data,
+    );
+    report(
+        &format!("  bare overwrite + sync_data, {size} bytes"),
+        bare_over,
     );
     // Part of each measured round trip is the loopback Discord's own work: it checks every
     // callback body against Discord's OpenAPI spec before it accepts it. The same check of the

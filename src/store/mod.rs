@@ -240,10 +240,22 @@ impl Unreadable {
 struct Durability {
     /// Transactions known to be on disk.
     synced: AtomicU64,
-    /// One flush + fdatasync at a time; whoever takes it next covers everything written.
+    /// Syncs made by a waiter (no sync thread: a temporary store; or the log failed), one at
+    /// a time; whoever takes it next covers everything written.
     flusher: tokio::sync::Mutex<()>,
     /// How many flushes ran (for the benchmarks: commits per flush).
     flushes: AtomicU64,
+}
+
+/// A sync made everything up to `target` durable: counted (when it got further) and the
+/// outbox worker woken for the effects it made deliverable.
+fn synced(d: &Durability, feed: &EffectFeed, target: u64) {
+    let before = d.synced.fetch_max(target, Ordering::SeqCst);
+    if target > before {
+        d.flushes.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::store_flushed(target - before);
+        feed.notify.notify_one();
+    }
 }
 
 /// New effects, for the outbox worker's index (only recorded once someone watches), each with
@@ -438,13 +450,16 @@ impl Store {
                 found,
             });
         }
+        let durability: Arc<Durability> = Arc::default();
+        let feed: Arc<EffectFeed> = Arc::default();
         let (journal, db_file) = match dir {
             Some(dir) => {
                 let journal = wal::Journal::open(dir, &all)?;
                 let db_file = std::fs::File::open(dir.join("db")).ok();
                 journal.checkpoint(&db, db_file.as_ref())?;
                 let journal = Arc::new(journal);
-                wal::Journal::sync_lazily(&journal);
+                let (d, f) = (Arc::clone(&durability), Arc::clone(&feed));
+                wal::Journal::start_syncing(&journal, move |seq| synced(&d, &f, seq));
                 (journal, db_file.map(Arc::new))
             }
             None => (
@@ -473,8 +488,8 @@ impl Store {
             db_file,
             db,
             writes: Arc::default(),
-            durability: Arc::default(),
-            feed: Arc::default(),
+            durability,
+            feed,
             high_water: None,
             kept: Arc::default(),
         };
@@ -553,8 +568,9 @@ impl Store {
         Ok(out)
     }
 
-    /// Makes every write so far durable (one `write` + `fdatasync` of the log) in one blocking
-    /// task. Returns the sequence number it covers.
+    /// Makes every write so far durable (one `write` + `fdatasync` of the log, or a checkpoint
+    /// when the log failed; sled's flush for a temporary store) in one blocking task, without
+    /// the sync thread. Returns the sequence number it covers.
     async fn sync_journal(&self) -> Result<u64, StoreError> {
         let store = self.clone();
         let synced = tokio::task::spawn_blocking(move || store.sync_blocking()).await;
@@ -773,6 +789,12 @@ impl Store {
         if ticket == 0 || d.synced.load(Ordering::SeqCst) >= ticket {
             return Ok(());
         }
+        // The log's sync thread; without one (a temporary store), or when the log could not
+        // be written, a sync (or checkpoint) here.
+        if self.journal.wait_synced(ticket).await {
+            self.checkpoint_if_due();
+            return Ok(());
+        }
         let _flushing = d.flusher.lock().await;
         if d.synced.load(Ordering::SeqCst) >= ticket {
             return Ok(());
@@ -785,11 +807,7 @@ impl Store {
 
     /// Everything up to `target` is on disk.
     fn synced(&self, target: u64) {
-        let d = &self.durability;
-        d.flushes.fetch_add(1, Ordering::Relaxed);
-        let before = d.synced.fetch_max(target, Ordering::SeqCst);
-        crate::metrics::store_flushed(target.saturating_sub(before));
-        self.feed.notify.notify_one();
+        synced(&self.durability, &self.feed, target);
     }
 
     /// How many flush + sync rounds ran in this process (commits / flushes = the group size).

@@ -6,18 +6,33 @@
 //! under the same lock, appended as one record to the pending buffer, so records are in the
 //! order sled applied them. The transaction also sets `wal/applied` in `meta` to the record's
 //! sequence number: sled, after a crash, holds a prefix of what was applied, and says how far
-//! it got. [`Journal::sync`] writes the pending records to `<store>/wal/<n>.log` and syncs it:
-//! one sync covers every record that arrived before it (group commit).
+//! it got. A sync writes the pending records to `<store>/wal/<n>.log` and syncs it: one sync
+//! covers every record that arrived before it (group commit). Syncs are made by one thread
+//! ([`Journal::start_syncing`]): a commit asks it for its record and awaits the news that it
+//! is on disk ([`Journal::wait_synced`]); while it syncs, the commits that arrive meanwhile
+//! ask, and its next sync covers them all. A record nobody waits for is synced by the same
+//! thread [`LAZY_SYNC_MS`] later. [`Journal::sync`] is the same sync in the caller's thread
+//! (outside a runtime, or when the log failed: then a checkpoint).
+//!
+//! Log files are preallocated: zeros are written over [`LOG_FILE_BYTES`] and synced (data,
+//! size and the directory entry) by a background thread before the file is needed, so a sync
+//! overwrites blocks the file already has and `fdatasync` commits no change of size. A
+//! checkpoint switches to the prepared file; with none ready (at open, or the prepared one not
+//! yet done) a new empty file is used and the prepared one replaces it as soon as it is ready.
+//! Records are written at the file's current offset; a group bigger than what is left of the
+//! file is written past its end (the file grows: still correct, only slower).
 //!
 //! On open, [`replay`] applies the records after sled's `wal/applied`, in order, each in one
-//! transaction: sled is then at the last durable record exactly. A record that is torn (short,
-//! or its CRC does not match) or leaves a gap ends the replay. When sled got further than the
+//! transaction: sled is then at the last durable record exactly. A zero length word where a
+//! record would start is the clean end of a file (the unused, zero-filled rest of it). A
+//! record that is torn (short, or its CRC does not match) or leaves a gap ends the replay. When sled got further than the
 //! log (its own flusher ran after the last sync), sled's state is the newer one and nothing is
 //! replayed.
 //!
 //! [`Journal::checkpoint`] (in the background when the log file grows, at open and at a clean
 //! shutdown) moves on to a new log file, flushes sled and syncs its file, then deletes the older
-//! log files: the log stays small.
+//! log files: the log stays small (the current file, the prepared next one and, during a
+//! checkpoint, the one before: about three times [`LOG_FILE_BYTES`] on disk at most).
 //!
 //! Record: `body length (u32 LE) ‖ CRC-32 of body (u32 LE) ‖ body`; body: `seq (u64 LE)` then
 //! changes, each `tree (u8) ‖ 1: set, 0: remove (u8) ‖ key length (u32 LE) ‖ key` and for a set
@@ -26,8 +41,11 @@
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::{IVec, Transactional, Tree};
@@ -62,12 +80,16 @@ pub(super) const UNREADABLE: usize = 9;
 pub(super) const K_APPLIED: &[u8] = b"wal/applied";
 
 /// A write nobody waits for (an effect completed "lightly", a retry's state) is synced at most
-/// this long after it is applied, by a background thread: what sled's own flusher did every
+/// this long after it is applied, by the sync thread: what sled's own flusher did every
 /// 500 ms before the log.
 pub const LAZY_SYNC_MS: u64 = 20;
 
 /// A log file this big is checkpointed (in the background) after the sync that grew it.
 pub const CHECKPOINT_BYTES: u64 = 4 * 1024 * 1024;
+
+/// A prepared log file's size: zeros written and synced before its first record (see the
+/// module). The slack past [`CHECKPOINT_BYTES`] takes what is written while a checkpoint starts.
+pub const LOG_FILE_BYTES: u64 = CHECKPOINT_BYTES + 512 * 1024;
 
 pub(super) type TxResult<T> = Result<T, ConflictableTransactionError<()>>;
 
@@ -128,7 +150,108 @@ impl Tx<'_> {
 struct LogFile {
     number: u64,
     file: Arc<File>,
+    /// Bytes of records in it: where the next record is written.
     len: u64,
+    /// Zero-filled and synced to [`LOG_FILE_BYTES`] before use (else an empty file, replaced
+    /// by a prepared one as soon as one is ready).
+    prepared: bool,
+}
+
+/// The next log file, zero-filled in the background (see the module).
+#[derive(Debug)]
+struct Spares {
+    dir: PathBuf,
+    /// Held while a file is prepared: a rotation that finds none ready waits for it.
+    preparing: Mutex<()>,
+    /// A prepared file, ready to be switched to.
+    ready: Mutex<Option<LogFile>>,
+    /// The highest file number asked for: each is prepared once (a failed one is not retried;
+    /// the next rotation asks for the next).
+    asked: AtomicU64,
+}
+
+impl Spares {
+    /// Prepares log file `number` in a background thread, unless it was asked for before.
+    fn ask(self: &Arc<Self>, number: u64) {
+        if self.asked.fetch_max(number, Ordering::SeqCst) >= number {
+            return;
+        }
+        let spares = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name("socbot-store-log-prep".into())
+            .spawn(move || spares.prepare(number));
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "no thread to prepare the store's next log file; the log grows its files instead");
+        }
+    }
+
+    fn prepare(&self, number: u64) {
+        let _preparing = lock(&self.preparing);
+        if lock(&self.ready)
+            .as_ref()
+            .is_some_and(|f| f.number >= number)
+        {
+            return;
+        }
+        let path = self.dir.join(format!("{number}.log"));
+        match prepared_file(&self.dir, &path) {
+            Ok(file) => {
+                *lock(&self.ready) = Some(LogFile {
+                    number,
+                    file: Arc::new(file),
+                    len: 0,
+                    prepared: true,
+                });
+            }
+            // A rotation that found nothing ready used the number meanwhile: nothing to do.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                tracing::debug!(file = %path.display(), "the next log file exists already");
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                tracing::warn!(file = %path.display(), error = %e, "the store's next log file could not be prepared; the log grows its files instead");
+            }
+        }
+    }
+
+    /// The prepared file numbered `number`, if it is ready. A rotation passes `wait`: it
+    /// waits for one being prepared.
+    fn take(&self, number: u64, wait: bool) -> Option<LogFile> {
+        let _preparing = if wait {
+            Some(lock(&self.preparing))
+        } else {
+            None
+        };
+        let mut ready = lock(&self.ready);
+        match ready.take() {
+            Some(f) if f.number == number => Some(f),
+            // For a later file: kept. (One numbered below is never written: dropped, and
+            // deleted with the files before the next checkpoint.)
+            Some(later) if later.number > number => {
+                *ready = Some(later);
+                None
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Creates `path` (it must not exist), writes [`LOG_FILE_BYTES`] of zeros, syncs it and `dir`.
+fn prepared_file(dir: &Path, path: &Path) -> std::io::Result<File> {
+    let file = std::fs::OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .open(path)?;
+    let zeros = vec![0u8; 256 * 1024];
+    let mut left = LOG_FILE_BYTES;
+    while left > 0 {
+        let n = left.min(zeros.len() as u64);
+        (&file).write_all(&zeros[..n as usize])?;
+        left -= n;
+    }
+    file.sync_all()?;
+    File::open(dir)?.sync_all()?;
+    Ok(file)
 }
 
 #[derive(Debug, Default)]
@@ -147,52 +270,153 @@ struct State {
 #[derive(Debug)]
 pub(super) struct Journal {
     dir: Option<PathBuf>,
+    /// The next log file, prepared in the background (None without a directory).
+    spares: Option<Arc<Spares>>,
     state: Mutex<State>,
     /// One writer of the log file at a time, in order (held across write + sync).
     io: Mutex<()>,
     /// A background checkpoint is running.
     checkpointing: std::sync::atomic::AtomicBool,
-    /// Wakes the thread that syncs what nobody waits for (see [`Journal::sync_lazily`]).
-    lazy: Arc<Lazy>,
+    /// The thread that syncs the log (see [`Journal::start_syncing`]).
+    syncer: Arc<Syncer>,
 }
 
-/// The lazy syncer's bell: rung when records start to wait in the buffer, closed when the
-/// journal is dropped. The thread sleeps on it, so an idle store costs no wake-ups.
-#[derive(Debug, Default)]
-struct Lazy {
-    /// (rung and not yet answered, closed)
-    state: Mutex<(bool, bool)>,
+/// How far the sync thread got, published to the waiters.
+#[derive(Debug, Clone, Copy, Default)]
+struct Progress {
+    /// Every record up to this one is on disk.
+    synced: u64,
+    /// The log could not make the records up to this one durable: their waiters make the
+    /// store durable themselves ([`Journal::sync`] checkpoints).
+    failed: u64,
+}
+
+/// The sync thread's bell and what it publishes. Waiters ask for a record ([`Syncer::want`]);
+/// a record nobody waits for rings it ([`Syncer::ring`]) and is synced [`LAZY_SYNC_MS`]
+/// later. Asleep otherwise: an idle store costs no wake-ups.
+#[derive(Debug)]
+struct Syncer {
+    want: Mutex<Want>,
     bell: Condvar,
+    progress: tokio::sync::watch::Sender<Progress>,
 }
 
-impl Lazy {
+#[derive(Debug, Default)]
+struct Want {
+    /// The highest record someone waits for.
+    wanted: u64,
+    /// How far the thread got (synced or failed): it syncs again while `wanted` is past it.
+    done: u64,
+    /// Since when records wait in the buffer (nobody may wait for them).
+    rung: Option<Instant>,
+    /// The thread sleeps with no deadline: a ring wakes it.
+    idle: bool,
+    /// The thread runs (not for a store without a log file).
+    running: bool,
+    /// The journal was dropped: the thread ends.
+    closed: bool,
+}
+
+impl Default for Syncer {
+    fn default() -> Self {
+        Self {
+            want: Mutex::default(),
+            bell: Condvar::new(),
+            progress: tokio::sync::watch::Sender::new(Progress::default()),
+        }
+    }
+}
+
+impl Syncer {
+    /// Records started to wait in the buffer.
     fn ring(&self) {
-        lock(&self.state).0 = true;
-        self.bell.notify_one();
+        let mut want = lock(&self.want);
+        if want.rung.is_none() {
+            want.rung = Some(Instant::now());
+            if want.idle {
+                self.bell.notify_one();
+            }
+        }
+    }
+
+    /// Someone waits for record `seq`. False when no thread runs.
+    fn want(&self, seq: u64) -> bool {
+        let mut want = lock(&self.want);
+        if !want.running {
+            return false;
+        }
+        want.wanted = want.wanted.max(seq);
+        if want.wanted > want.done {
+            self.bell.notify_one();
+        }
+        true
     }
 
     fn close(&self) {
-        lock(&self.state).1 = true;
+        lock(&self.want).closed = true;
         self.bell.notify_one();
     }
 
-    /// Waits for a ring: true when rung, false once closed.
-    fn wait(&self) -> bool {
-        let mut state = lock(&self.state);
-        while !state.0 && !state.1 {
-            state = self
-                .bell
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
+    /// The thread's wait for work: true when a sync is due (someone waits, or records have
+    /// waited [`LAZY_SYNC_MS`]), false once closed. After a sync the thread stays awake (a
+    /// timed wait) for [`LAZY_SYNC_MS`] before it sleeps with no deadline: a busy store's
+    /// records then ring no sleeper, only an idle store's first one does.
+    fn next(&self) -> bool {
+        let lazy = std::time::Duration::from_millis(LAZY_SYNC_MS);
+        let mut awake_until = Some(Instant::now() + lazy);
+        let mut want = lock(&self.want);
+        loop {
+            if want.closed {
+                return false;
+            }
+            let now = Instant::now();
+            let due = want.rung.map(|since| since + lazy);
+            if want.wanted > want.done || due.is_some_and(|due| due <= now) {
+                want.rung = None;
+                return true;
+            }
+            awake_until = awake_until.filter(|until| *until > now);
+            want = match due.or(awake_until) {
+                Some(until) => {
+                    let waited = self.bell.wait_timeout(want, until - now);
+                    waited.unwrap_or_else(PoisonError::into_inner).0
+                }
+                None => {
+                    want.idle = true;
+                    let mut want = self.bell.wait(want).unwrap_or_else(PoisonError::into_inner);
+                    want.idle = false;
+                    want
+                }
+            };
         }
-        state.0 = false;
-        !state.1
+    }
+
+    /// The thread got to record `seq`: on disk (`ok`) or not.
+    fn publish(&self, seq: u64, ok: bool) {
+        {
+            let mut want = lock(&self.want);
+            want.done = want.done.max(seq);
+        }
+        self.progress.send_modify(|p| {
+            let reached = if ok { &mut p.synced } else { &mut p.failed };
+            *reached = (*reached).max(seq);
+        });
     }
 }
 
 impl Drop for Journal {
     fn drop(&mut self) {
-        self.lazy.close();
+        self.syncer.close();
+    }
+}
+
+/// Dropped when the sync thread ends: it no longer runs, and whoever waits for it syncs.
+struct Ended(Arc<Syncer>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        lock(&self.0.want).running = false;
+        self.0.progress.send_modify(|p| p.failed = u64::MAX);
     }
 }
 
@@ -221,15 +445,24 @@ impl Journal {
     }
 
     fn new(dir: Option<PathBuf>, seq: u64) -> Self {
+        let spares = dir.as_ref().map(|dir| {
+            Arc::new(Spares {
+                dir: dir.clone(),
+                preparing: Mutex::new(()),
+                ready: Mutex::new(None),
+                asked: AtomicU64::new(0),
+            })
+        });
         Self {
             dir,
+            spares,
             state: Mutex::new(State {
                 seq,
                 ..State::default()
             }),
             io: Mutex::new(()),
             checkpointing: false.into(),
-            lazy: Arc::default(),
+            syncer: Arc::default(),
         }
     }
 
@@ -277,7 +510,7 @@ impl Journal {
             body.extend_from_slice(&ops);
             let pending = &mut state.pending;
             if pending.is_empty() {
-                self.lazy.ring();
+                self.syncer.ring();
             }
             pending.extend_from_slice(&(body_len as u32).to_le_bytes());
             pending.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
@@ -306,52 +539,86 @@ impl Journal {
         }
     }
 
-    /// Starts the thread that syncs what nobody waits for (see [`LAZY_SYNC_MS`]): it sleeps
-    /// until records wait in the buffer, and ends once the journal is dropped.
-    pub fn sync_lazily(journal: &Arc<Self>) {
+    /// Starts the thread that syncs the log: at once for records someone waits for
+    /// ([`Journal::wait_synced`]), one sync covering every record written before it (group
+    /// commit), and [`LAZY_SYNC_MS`] after a record nobody waits for. `on_synced(seq)` is
+    /// called after each sync, before the waiters are woken. The thread ends once the
+    /// journal is dropped.
+    pub fn start_syncing(journal: &Arc<Self>, on_synced: impl Fn(u64) + Send + 'static) {
         let weak = Arc::downgrade(journal);
-        let lazy = Arc::clone(&journal.lazy);
+        let syncer = Arc::clone(&journal.syncer);
+        lock(&syncer.want).running = true;
         let spawned = std::thread::Builder::new()
             .name("socbot-store-log".into())
             .spawn(move || {
-                // Asleep until records wait; then a short pause gathers what follows them.
-                while lazy.wait() {
-                    std::thread::sleep(std::time::Duration::from_millis(LAZY_SYNC_MS));
+                // However the thread ends, waiters then sync for themselves.
+                let _ended = Ended(Arc::clone(&syncer));
+                while syncer.next() {
                     let Some(journal) = weak.upgrade() else {
                         return;
                     };
-                    if lock(&journal.state).pending.is_empty() {
-                        continue;
-                    }
-                    let _io = lock(&journal.io);
-                    if let Err(e) = journal.write_pending() {
-                        // The next commit's sync sees the log broken and checkpoints.
-                        tracing::warn!(error = %e, "the store's log could not be written");
-                    }
+                    let (seq, ok) = journal.sync_once(&on_synced);
+                    drop(journal);
+                    syncer.publish(seq, ok);
                 }
             });
         if let Err(e) = spawned {
-            tracing::warn!(error = %e, "no thread to sync the store's log lazily; commits still sync it");
+            lock(&journal.syncer.want).running = false;
+            tracing::warn!(error = %e, "no thread to sync the store's log; each commit syncs it");
         }
     }
 
-    /// Under `io`: writes the pending records to the log file and syncs it. None when there is
-    /// no log file to write (or it is broken).
+    /// The sync thread's sync: the record it got to, and whether that is on disk.
+    fn sync_once(&self, on_synced: &impl Fn(u64)) -> (u64, bool) {
+        let _io = lock(&self.io);
+        match self.write_pending() {
+            Ok(Some(seq)) => {
+                on_synced(seq);
+                (seq, true)
+            }
+            Ok(None) => (self.seq(), false),
+            Err(e) => {
+                // Its waiters (and the next commit's) find the log broken and checkpoint.
+                tracing::warn!(error = %e, "the store's log could not be written");
+                (self.seq(), false)
+            }
+        }
+    }
+
+    /// Waits until the sync thread has synced record `seq`: true then; false when no thread
+    /// runs or the log could not be written (the caller syncs with [`Journal::sync`]).
+    pub async fn wait_synced(&self, seq: u64) -> bool {
+        let mut progress = self.syncer.progress.subscribe();
+        if !self.syncer.want(seq) {
+            return false;
+        }
+        let reached = progress
+            .wait_for(|p| p.synced >= seq || p.failed >= seq)
+            .await
+            .map(|p| p.synced >= seq);
+        reached.unwrap_or(false)
+    }
+
+    /// Under `io`: writes the pending records to the log file (at its current offset) and
+    /// syncs it. None when there is no log file to write (or it is broken).
     fn write_pending(&self) -> std::io::Result<Option<u64>> {
-        let (seq, bytes, file) = {
+        self.switch_to_prepared();
+        let (seq, bytes, file, offset) = {
             let mut state = lock(&self.state);
             let Some(log) = state.file.as_ref().filter(|_| !state.broken) else {
                 return Ok(None);
             };
-            let file = Arc::clone(&log.file);
-            (state.seq, std::mem::take(&mut state.pending), file)
+            let (file, offset) = (Arc::clone(&log.file), log.len);
+            (state.seq, std::mem::take(&mut state.pending), file, offset)
         };
         if bytes.is_empty() {
             return Ok(Some(seq));
         }
         // Only the holder of `io` writes the file; `state` is not held across the I/O, so
         // commits go on being applied meanwhile.
-        let written = (&*file).write_all(&bytes).and_then(|()| file.sync_data());
+        let written = file
+            .write_all_at(&bytes, offset)
+            .and_then(|()| file.sync_data());
         let mut state = lock(&self.state);
         if let Err(e) = written {
             state.broken = true;
@@ -361,6 +628,29 @@ impl Journal {
             log.len += bytes.len() as u64;
         }
         Ok(Some(seq))
+    }
+
+    /// Under `io`: an empty (not prepared) log file is replaced by the prepared next one once
+    /// it is ready, and the preparation of that one is asked for when it was not yet. The
+    /// empty file's records stay (replayed before the next file's) until the next checkpoint.
+    fn switch_to_prepared(&self) {
+        let Some(spares) = &self.spares else {
+            return;
+        };
+        let next = {
+            let state = lock(&self.state);
+            match &state.file {
+                Some(f) if !f.prepared && !state.broken => f.number + 1,
+                _ => return,
+            }
+        };
+        match spares.take(next, false) {
+            Some(file) => {
+                lock(&self.state).file = Some(file);
+                spares.ask(next + 1);
+            }
+            None => spares.ask(next),
+        }
     }
 
     /// Whether the log file has grown past [`CHECKPOINT_BYTES`] and no checkpoint runs: the
@@ -434,8 +724,8 @@ impl Journal {
         Ok(seq)
     }
 
-    /// Under `io`: creates the next log file, syncs the directory and makes it current.
-    /// Returns its number.
+    /// Under `io`: makes the next log file current: the prepared one (waiting for it when it
+    /// is being prepared), else a new empty file (the directory synced). Returns its number.
     fn rotate(&self, dir: &Path) -> Result<u64, StoreError> {
         let number = {
             let state = lock(&self.state);
@@ -444,20 +734,43 @@ impl Journal {
                 None => log_files(dir).last().map_or(1, |(n, _)| n + 1),
             }
         };
-        let file = std::fs::OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(dir.join(format!("{number}.log")))
-            .map_err(io_err)?;
-        File::open(dir).and_then(|d| d.sync_all()).map_err(io_err)?;
-        let mut state = lock(&self.state);
-        state.file = Some(LogFile {
-            number,
-            file: Arc::new(file),
-            len: 0,
-        });
+        let prepared = self.spares.as_ref().and_then(|s| s.take(number, true));
+        let file = match prepared {
+            Some(file) => file,
+            None => empty_file(dir, number)?,
+        };
+        let (number, prepared) = (file.number, file.prepared);
+        lock(&self.state).file = Some(file);
+        // The next one now; after an empty file, at its first write (a store opened and only
+        // read prepares nothing).
+        if let Some(spares) = self.spares.as_ref().filter(|_| prepared) {
+            spares.ask(number + 1);
+        }
         Ok(number)
     }
+}
+
+/// A new empty log file numbered `number` or, when that exists (a file prepared by a store
+/// closed a moment ago), the next free number; the directory synced.
+fn empty_file(dir: &Path, mut number: u64) -> Result<LogFile, StoreError> {
+    let file = loop {
+        let opened = std::fs::OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .open(dir.join(format!("{number}.log")));
+        match opened {
+            Ok(file) => break file,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => number += 1,
+            Err(e) => return Err(io_err(e)),
+        }
+    };
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err)?;
+    Ok(LogFile {
+        number,
+        file: Arc::new(file),
+        len: 0,
+        prepared: false,
+    })
 }
 
 /// The log files in `dir`, by number.
@@ -496,7 +809,8 @@ struct Record<'a> {
 /// The next record of `bytes` at `at`: Ok(None) at a clean end, Err at a torn one.
 fn next_record(bytes: &[u8], at: usize) -> Result<Option<(Record<'_>, usize)>, String> {
     let rest = &bytes[at..];
-    if rest.is_empty() {
+    // The end of the file, or of its records: the zero-filled rest of a prepared file.
+    if rest.iter().take(4).all(|&b| b == 0) {
         return Ok(None);
     }
     if rest.len() < 8 {
@@ -736,31 +1050,149 @@ mod tests {
         let _ = std::fs::remove_dir_all(&crashed);
     }
 
+    /// The current log file after switching to a prepared one (zero-filled and synced, as
+    /// the background makes it): where the next record goes.
+    fn into_prepared(s: &Store) -> PathBuf {
+        let j = &s.journal;
+        let _io = super::lock(&j.io);
+        let next = super::lock(&j.state).file.as_ref().unwrap().number + 1;
+        let spares = j.spares.as_ref().unwrap();
+        spares.prepare(next);
+        super::lock(&j.state).file = Some(spares.take(next, true).unwrap());
+        current_log(s)
+    }
+
+    fn current_log(s: &Store) -> PathBuf {
+        let state = super::lock(&s.journal.state);
+        let number = state.file.as_ref().unwrap().number;
+        s.journal
+            .dir
+            .as_ref()
+            .unwrap()
+            .join(format!("{number}.log"))
+    }
+
+    /// Where the records of a log file end.
+    fn records_end(bytes: &[u8]) -> usize {
+        let mut at = 0;
+        while let Some((_, next)) = super::next_record(bytes, at).unwrap() {
+            at = next;
+        }
+        at
+    }
+
     #[test]
     fn a_torn_record_ends_the_replay_and_what_came_before_it_stays() {
-        let (live, crashed) = (dir("torn"), dir("torn-copy"));
+        // In an empty file the crash leaves the torn record short; in a prepared one, its
+        // last bytes still zeros.
+        for prepared in [false, true] {
+            let (live, crashed) = (dir("torn"), dir("torn-copy"));
+            let s = Store::open(&live).unwrap();
+            s.checkpoint_blocking().unwrap();
+            copy_dir(&live, &crashed);
+            let log = if prepared {
+                into_prepared(&s)
+            } else {
+                current_log(&s)
+            };
+            s.commit_blocking(answer(7, 1)).unwrap();
+            let expected = what_a_user_sees(&s);
+            let whole = records_end(&std::fs::read(&log).unwrap());
+            s.commit_blocking(answer(7, 2)).unwrap();
+            // The empty file may have been replaced by the prepared one meanwhile.
+            let (log, whole) = match current_log(&s) {
+                now if now == log => (log, whole),
+                now => (now, 0),
+            };
+            let mut bytes = std::fs::read(&log).unwrap();
+            let end = records_end(&bytes);
+            assert!(end > whole);
+            // The second record half written, as a crash during its write leaves it.
+            let torn = whole + (end - whole) / 2;
+            if bytes.len() > end {
+                assert_eq!(bytes.len() as u64, super::LOG_FILE_BYTES);
+                bytes[torn..end].fill(0);
+            } else {
+                assert!(!prepared);
+                bytes.truncate(torn);
+            }
+            drop(s);
+            // The log as the crash leaves it (all of its files: the records may span two).
+            copy_dir(&live.join("wal"), &crashed.join("wal"));
+            std::fs::write(crashed.join("wal").join(log.file_name().unwrap()), &bytes).unwrap();
+
+            let s = Store::open(&crashed).unwrap();
+            assert_eq!(what_a_user_sees(&s), expected, "prepared: {prepared}");
+            assert_eq!(s.events_raw(7).unwrap().len(), 1);
+            assert_eq!(s.outbox_len(), 1);
+            drop(s);
+            let _ = std::fs::remove_dir_all(&crashed);
+            let _ = std::fs::remove_dir_all(&live);
+        }
+    }
+
+    /// Opens `live`, checkpoints, copies sled's files as a crash leaves them, runs `work`,
+    /// then copies the log as synced: the store a crash right after `work` leaves.
+    fn crashed_after(name: &str, work: impl FnOnce(&Store)) -> (PathBuf, Seen) {
+        let (live, crashed) = (dir(name), dir(&format!("{name}-copy")));
         let s = Store::open(&live).unwrap();
         s.checkpoint_blocking().unwrap();
         copy_dir(&live, &crashed);
-        s.commit_blocking(answer(7, 1)).unwrap();
-        let expected = what_a_user_sees(&s);
-        let (_, log) = log_bytes(&live).pop().unwrap();
-        let whole = std::fs::metadata(&log).unwrap().len();
-        s.commit_blocking(answer(7, 2)).unwrap();
-        let mut bytes = std::fs::read(&log).unwrap();
-        // The second record half written, as a crash during its write leaves it.
-        let torn = whole as usize + (bytes.len() - whole as usize) / 2;
-        bytes.truncate(torn);
+        std::fs::remove_dir_all(crashed.join("wal")).unwrap();
+        work(&s);
+        let seen = what_a_user_sees(&s);
+        copy_dir(&live.join("wal"), &crashed.join("wal"));
         drop(s);
-        std::fs::write(crashed.join("wal").join(log.file_name().unwrap()), &bytes).unwrap();
+        let _ = std::fs::remove_dir_all(&live);
+        (crashed, seen)
+    }
 
+    #[test]
+    fn the_zero_filled_rest_of_a_prepared_file_is_its_clean_end() {
+        let (crashed, expected) = crashed_after("zeros", |s| {
+            let first = into_prepared(s);
+            s.commit_blocking(answer(4, 1)).unwrap();
+            s.commit_blocking(answer(4, 2)).unwrap();
+            // The next file: replay goes on there after the first one's zeros.
+            let second = into_prepared(s);
+            assert_ne!(first, second);
+            s.commit_blocking(answer(5, 3)).unwrap();
+            let bytes = std::fs::read(&first).unwrap();
+            assert_eq!(bytes.len() as u64, super::LOG_FILE_BYTES);
+            assert!(bytes[records_end(&bytes)..].iter().all(|&b| b == 0));
+        });
         let s = Store::open(&crashed).unwrap();
         assert_eq!(what_a_user_sees(&s), expected);
-        assert_eq!(s.events_raw(7).unwrap().len(), 1);
-        assert_eq!(s.outbox_len(), 1);
+        assert_eq!(s.events_raw(4).unwrap().len(), 2);
+        assert_eq!(s.events_raw(5).unwrap().len(), 1);
         drop(s);
         let _ = std::fs::remove_dir_all(&crashed);
-        let _ = std::fs::remove_dir_all(&live);
+    }
+
+    #[test]
+    fn a_record_bigger_than_what_is_left_of_a_prepared_file_grows_it() {
+        let big = "y".repeat(super::LOG_FILE_BYTES as usize);
+        let (crashed, expected) = crashed_after("outgrown", |s| {
+            let log = into_prepared(s);
+            s.commit_blocking(answer(6, 1)).unwrap();
+            // Written and synced, not yet checkpointed (a commit would start one now).
+            let _ = s
+                .write(&Batch {
+                    events: vec![(6, Store::encode(&serde_json::json!({ "big": big })))],
+                    ..Batch::default()
+                })
+                .unwrap();
+            s.sync_blocking().unwrap();
+            let size = std::fs::metadata(&log).unwrap().len();
+            assert!(size > super::LOG_FILE_BYTES, "{size}");
+        });
+        let s = Store::open(&crashed).unwrap();
+        assert_eq!(what_a_user_sees(&s), expected);
+        let events = s.events_raw(6).unwrap();
+        assert_eq!(events.len(), 2);
+        assert!(events[1].len() > big.len());
+        drop(s);
+        let _ = std::fs::remove_dir_all(&crashed);
     }
 
     #[test]
@@ -770,7 +1202,7 @@ mod tests {
         let (live, crashed) = (dir("ahead"), dir("ahead-copy"));
         let s = Store::open(&live).unwrap();
         s.commit_blocking(answer(3, 1)).unwrap();
-        let (_, log) = log_bytes(&live).pop().unwrap();
+        let log = current_log(&s);
         let synced = std::fs::read(&log).unwrap();
         let _ = s.write(&answer(3, 2)).unwrap();
         s.db.flush().unwrap();
@@ -807,11 +1239,16 @@ mod tests {
             })
             .unwrap();
         }
+        let current = current_log(&s);
         let now = log_bytes(&d);
-        assert_eq!(now.len(), 1, "old files deleted: {now:?}");
-        assert!(now[0].0 > first[0].0, "a new file: {now:?}");
-        let size = std::fs::metadata(&now[0].1).unwrap().len();
-        assert!(size < super::CHECKPOINT_BYTES, "{size}");
+        // The current file and perhaps the next one, prepared.
+        assert!(
+            now.iter().all(|(n, _)| *n > first[0].0) && (1..=2).contains(&now.len()),
+            "old files deleted: {now:?}"
+        );
+        assert!(now.iter().any(|(_, p)| *p == current), "{now:?}");
+        let held = records_end(&std::fs::read(&current).unwrap()) as u64;
+        assert!(held < super::CHECKPOINT_BYTES, "{held}");
         drop(s);
         let s = Store::open(&d).unwrap();
         assert_eq!(s.events_raw(1).unwrap().len() as u64, commits);
@@ -823,10 +1260,13 @@ mod tests {
     async fn commits_written_before_a_sync_share_it() {
         let d = dir("group");
         let s = Store::open(&d).unwrap();
+        // No sync starts while the 32 are written (not even the lazy one of a slow run).
+        let io = super::lock(&s.journal.io);
         let written: Vec<_> = (0..32)
             .map(|n| s.write(&answer(n + 1, n)).unwrap())
             .collect();
         let before = s.flushes();
+        drop(io);
         let waits = written.into_iter().map(|w| {
             let s = s.clone();
             tokio::spawn(async move { s.durable(w).await })
