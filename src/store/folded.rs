@@ -2,7 +2,9 @@
 //!
 //! An incident is the fold of its events. [`Store::incident`] and [`Store::incident_history`]
 //! keep the fold of the [`CAPACITY`] incidents used last, each with the event count it covers
-//! and its history (shared, never copied per read). A read compares that count with the
+//! and its history. Both are shared with whoever reads them ([`Shared`], [`History`]), never
+//! copied per read: a status of a kept incident touches none of its data (a write copies the
+//! fold only when a reader still holds the one it replaces). A read compares that count with the
 //! store's (kept in memory for every incident written or read lately: see `versions`): equal,
 //! it answers from memory without reading sled; else it reads and folds only the events after
 //! it. Every event is written by [`Store::write`], which raises the count before it returns, so
