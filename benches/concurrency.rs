@@ -7,6 +7,7 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -20,8 +21,8 @@ const INCIDENTS: usize = 32;
 const SERIAL: usize = 320;
 const ROUNDS: usize = 50;
 
-/// Opens an incident; returns its number and its q3 question message.
-async fn open(fake: &FakeDiscord, i: usize) -> (u64, Value) {
+/// Opens an incident; returns its number and its q3 question message (shared by its presses).
+async fn open(fake: &FakeDiscord, i: usize) -> (u64, Arc<Value>) {
     let card = fake
         .interact(
             Interaction::subcommand(
@@ -40,15 +41,15 @@ async fn open(fake: &FakeDiscord, i: usize) -> (u64, Value) {
     let message = fake
         .wait_for_message(|m| custom_ids(m).contains(&want))
         .await;
-    (n, message)
+    (n, Arc::new(message))
 }
 
-fn press(n: u64, message: &Value, i: usize) -> Interaction {
+fn press(n: u64, message: &Arc<Value>, i: usize) -> Interaction {
     // q3 cycles Concerning → Clear → Unknown: with q1 and q2 unanswered the rule stays pending,
     // so each press is one durable answer and one type 7 update.
     let code = ["c", "k", "u"][i % 3];
     let thread: u64 = message["channel_id"].as_str().unwrap().parse().unwrap();
-    Interaction::button(&format!("ans:{n}:3:{code}"), message)
+    Interaction::button_on(&format!("ans:{n}:3:{code}"), Arc::clone(message))
         .roles(&[L1_ROLE])
         .username("analyst")
         .channel(thread)

@@ -38,8 +38,8 @@ enum Outgoing {
 /// A dispatch frame as Discord sends it (`op` 0), serialized straight from the event's data:
 /// neither the data nor the frame is copied into another `Value` on the way.
 #[derive(serde::Serialize)]
-struct DispatchFrame<'a> {
-    d: &'a Value,
+struct DispatchFrame<'a, D: serde::Serialize + ?Sized> {
+    d: &'a D,
     op: u8,
     s: u64,
     t: &'a str,
@@ -48,9 +48,8 @@ struct DispatchFrame<'a> {
 #[derive(Debug)]
 struct Session {
     seq: u64,
-    /// The frames sent, with their sequence numbers (a RESUME replays those it missed);
-    /// shared with the interaction records that keep their INTERACTION_CREATE frame.
-    events: Vec<(u64, Arc<str>)>,
+    /// The frames sent, with their sequence numbers (a RESUME replays those it missed).
+    events: Vec<(u64, String)>,
     /// The live connection carrying this session: its id and writer.
     conn: Option<(u64, mpsc::UnboundedSender<Outgoing>)>,
     invalid: bool,
@@ -78,19 +77,14 @@ impl GatewayState {
     }
 
     /// Sends a dispatch on the active session; returns its sequence number.
-    pub fn dispatch(&mut self, cost: &Cost, event: &str, d: &Value) -> Option<u64> {
-        self.dispatch_kept(cost, event, d).map(|(seq, _)| seq)
-    }
-
-    /// As [`GatewayState::dispatch`], also returning the frame as sent (shared, not copied).
-    pub fn dispatch_kept(
+    pub fn dispatch(
         &mut self,
         cost: &Cost,
         event: &str,
-        d: &Value,
-    ) -> Option<(u64, Arc<str>)> {
+        d: &(impl serde::Serialize + ?Sized),
+    ) -> Option<u64> {
         let session = self.sessions.get_mut(self.active.as_ref()?)?;
-        Some(push_kept(session, cost, event, d))
+        Some(push(session, cost, event, d))
     }
 
     /// Closes the active connection with `code` (4000: the bot resumes), or with an invalid
@@ -116,12 +110,12 @@ impl GatewayState {
     }
 }
 
-fn push(session: &mut Session, cost: &Cost, event: &str, d: &Value) -> u64 {
-    push_kept(session, cost, event, d).0
-}
-
-/// Sends a dispatch frame and keeps it for a RESUME; returns its sequence number and the frame.
-fn push_kept(session: &mut Session, cost: &Cost, event: &str, d: &Value) -> (u64, Arc<str>) {
+fn push(
+    session: &mut Session,
+    cost: &Cost,
+    event: &str,
+    d: &(impl serde::Serialize + ?Sized),
+) -> u64 {
     let started = std::time::Instant::now();
     session.seq += 1;
     let frame = DispatchFrame {
@@ -130,16 +124,15 @@ fn push_kept(session: &mut Session, cost: &Cost, event: &str, d: &Value) -> (u64
         s: session.seq,
         t: event,
     };
-    let text = serde_json::to_string(&frame).expect("a JSON value serializes");
-    let kept: Arc<str> = Arc::from(text.as_str());
+    let text = serde_json::to_string(&frame).expect("a JSON payload serializes");
     if let Some((_, conn)) = &session.conn {
-        let _ = conn.send(Outgoing::Frame(text));
+        let _ = conn.send(Outgoing::Frame(text.clone()));
     }
-    session.events.push((session.seq, Arc::clone(&kept)));
+    session.events.push((session.seq, text));
     cost.frames
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Cost::add(&cost.gateway_ns, started);
-    (session.seq, kept)
+    session.seq
 }
 
 /// Accepts gateway connections until the runtime ends.
@@ -302,7 +295,7 @@ fn resume(
     };
     session.conn = Some((conn_id, tx.clone()));
     for (_, frame) in session.events.iter().filter(|(s, _)| *s > after) {
-        let _ = tx.send(Outgoing::Frame(frame.to_string()));
+        let _ = tx.send(Outgoing::Frame(frame.clone()));
     }
     push(session, cost, "RESUMED", &json!({}));
     gateway.resumes += 1;

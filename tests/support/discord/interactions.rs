@@ -109,7 +109,8 @@ pub fn callback(
             adopt(record, &message);
         }
         6 | 7 => {
-            let Some(message_id) = record.message else {
+            let (Some(message_id), Some(used)) = (record.message_id(), record.message.clone())
+            else {
                 return Err(Reply::error(
                     400,
                     50035,
@@ -117,21 +118,18 @@ pub fn callback(
                     "update callback for an interaction without a message",
                 ));
             };
-            // The message as the interaction carried it, when the fake does not store it.
-            let used = || record.sent_payload()["message"].take();
             if kind == 6 || fills(data) {
                 // Nothing to refuse: edited where it is stored, without a copy.
-                let message = messages.entry(message_id).or_insert_with(used);
+                let message = messages
+                    .entry(message_id)
+                    .or_insert_with(|| (*used).clone());
                 if kind == 7 {
                     objects::apply_edit(message, data, files, || ids.next());
                 }
                 adopt(record, message);
             } else {
                 // An edit that may empty the message: made on a copy, kept only if it does not.
-                let mut message = match messages.get(&message_id) {
-                    Some(stored) => stored.clone(),
-                    None => used(),
-                };
+                let mut message = messages.get(&message_id).unwrap_or(&used).clone();
                 objects::apply_edit(&mut message, data, files, || ids.next());
                 if is_empty(&message) {
                     return Err(empty_message());
@@ -175,7 +173,7 @@ fn stamp(record: &InteractionRecord, message: &mut Value) {
         metadata["authorizing_integration_owners"]["0"] = json!(guild);
     }
     if record.kind == 3
-        && let Some(interacted) = record.message
+        && let Some(interacted) = record.message_id()
     {
         metadata["interacted_message_id"] = json!(interacted.to_string());
     }

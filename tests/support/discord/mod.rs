@@ -272,13 +272,12 @@ impl FakeDiscord {
 
     /// Dispatches INTERACTION_CREATE built from `interaction`; returns its `(id, token)`.
     /// The payload is built once and the frame written from it; the interaction's record keeps
-    /// that frame (shared with the session's replay log) and the payload without the whole
-    /// message a button carries, so that message is not kept twice per interaction.
+    /// the payload and, apart, the message a component was used on, shared with the sender's.
     pub async fn send_interaction(&self, interaction: Interaction) -> (u64, String) {
         let cfg = &self.shared.config;
         let kind = interaction.kind();
         let user = interaction.acting_user(cfg);
-        let (id, token, payload) = {
+        let (id, token, (payload, message)) = {
             let mut state = self.shared.lock();
             let id = state.ids.next();
             let token = format!("fake-interaction-token-{id}");
@@ -292,8 +291,11 @@ impl FakeDiscord {
                 .find(|c| c["name"] == name);
             let command_id = registered.and_then(|c| c["id"].as_str()?.parse().ok());
             let command_id = command_id.unwrap_or_else(|| state.ids.next());
-            let payload = interaction.build(id, &token, command_id, cfg, &channel);
-            (id, token, payload)
+            (
+                id,
+                token.clone(),
+                interaction.build(id, &token, command_id, cfg, &channel),
+            )
         };
         let mut member = (objects::snowflake_of(&payload["guild_id"]) == Some(cfg.guild_id))
             .then(|| payload["member"].clone())
@@ -301,47 +303,41 @@ impl FakeDiscord {
         if let Some(m) = member.as_mut().and_then(Value::as_object_mut) {
             m.remove("permissions");
         }
-        let channel_id = payload["channel_id"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let mut payload = Some(payload);
+        let mut record = Some(InteractionRecord {
+            id,
+            token: token.clone(),
+            kind,
+            channel_id: payload["channel_id"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0),
+            payload,
+            message,
+            sent_at: Instant::now(),
+            acked: None,
+            original: None,
+            webhook_messages: Vec::new(),
+        });
         let what = "a connected gateway session to dispatch INTERACTION_CREATE";
         self.shared
             .wait_until(what, cfg.wait_timeout, |state| {
                 if !state.gateway.connected() {
                     return None;
                 }
-                let mut payload = payload.take()?;
-                let sent_at = Instant::now();
-                let (seq, frame) = state.gateway.dispatch_kept(
-                    &self.shared.cost,
-                    "INTERACTION_CREATE",
-                    &payload,
-                )?;
-                // The message a component carries is kept in the frame only.
-                let message = payload
-                    .as_object_mut()
-                    .and_then(|p| p.remove("message"))
-                    .map(|m| objects::snowflake_of(&m["id"]).unwrap_or(0));
-                let record = InteractionRecord {
-                    id,
-                    token: token.clone(),
-                    kind,
-                    channel_id,
-                    payload,
-                    message,
-                    frame,
-                    sent_at,
-                    acked: None,
-                    original: None,
-                    webhook_messages: Vec::new(),
+                let mut record = record.take()?;
+                record.sent_at = Instant::now();
+                let sent = payloads::WithMessage {
+                    payload: &record.payload,
+                    message: record.message.as_deref(),
                 };
+                let seq = state
+                    .gateway
+                    .dispatch(&self.shared.cost, "INTERACTION_CREATE", &sent);
                 state.interactions.insert(id, record);
                 if let Some(member) = member.take() {
                     state.members.insert(user, member);
                 }
-                Some(seq)
+                seq
             })
             .await;
         (id, token)

@@ -131,13 +131,11 @@ pub struct InteractionRecord {
     pub token: String,
     pub kind: u8,
     pub channel_id: u64,
-    /// The payload as dispatched, without the message a component interaction carries (a
-    /// whole message: kept once, in `frame`, not as a second tree per interaction).
+    /// The payload as dispatched, but for `message`.
     pub payload: Value,
-    /// The id of the message the interaction was used on, when it carries one.
-    pub message: Option<u64>,
-    /// The INTERACTION_CREATE frame as sent (shared with the gateway session's replay log).
-    pub frame: std::sync::Arc<str>,
+    /// The message a component or modal was used on, as the payload carried it: shared with
+    /// the sender's (a bench pressing buttons on one message keeps no copy per press).
+    pub message: Option<std::sync::Arc<Value>>,
     pub sent_at: Instant,
     /// Callback type of the accepted response.
     pub acked: Option<u8>,
@@ -148,11 +146,19 @@ pub struct InteractionRecord {
 }
 
 impl InteractionRecord {
-    /// The whole payload as dispatched, message included (read back from the frame sent).
+    /// The id of the message the interaction was used on, when it was used on one.
+    pub fn message_id(&self) -> Option<u64> {
+        let message = self.message.as_deref()?;
+        Some(super::objects::snowflake_of(&message["id"]).unwrap_or(0))
+    }
+
+    /// The whole payload as dispatched, message included.
     pub fn sent_payload(&self) -> Value {
-        let mut frame: Value =
-            serde_json::from_str(&self.frame).expect("fake-discord: a frame it wrote is JSON");
-        frame["d"].take()
+        let mut whole = self.payload.clone();
+        if let Some(message) = self.message.as_deref() {
+            whole["message"] = message.clone();
+        }
+        whole
     }
 }
 
