@@ -247,14 +247,27 @@ struct Durability {
     flushes: AtomicU64,
 }
 
-/// A sync made everything up to `target` durable: counted (when it got further) and the
-/// outbox worker woken for the effects it made deliverable.
+/// A sync made everything up to `target` durable: counted (when it got further), and the
+/// outbox worker woken when it made effects deliverable (only then: a commit without effects
+/// wakes nobody but its own waiter).
 fn synced(d: &Durability, feed: &EffectFeed, target: u64) {
     let before = d.synced.fetch_max(target, Ordering::SeqCst);
     if target > before {
         d.flushes.fetch_add(1, Ordering::Relaxed);
         crate::metrics::store_flushed(target - before);
-        feed.notify.notify_one();
+        if feed.deliverable(target) {
+            feed.notify.notify_one();
+        }
+    }
+}
+
+impl EffectFeed {
+    /// Whether effects of commits up to `synced` wait to be taken.
+    fn deliverable(&self, synced: u64) -> bool {
+        let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        queue
+            .as_ref()
+            .is_some_and(|q| q.iter().any(|(ticket, _)| *ticket <= synced))
     }
 }
 
@@ -766,6 +779,11 @@ impl Store {
             let mut feed = self.feed.queue.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(q) = feed.as_mut() {
                 q.extend(queued.into_iter().map(|e| (ticket, e)));
+                drop(feed);
+                // Synced before they were fed (the sync found nothing to wake for): woken here.
+                if self.durability.synced.load(Ordering::SeqCst) >= ticket {
+                    self.feed.notify.notify_one();
+                }
             }
         }
         Ok(Written { ticket, committed })
@@ -1649,6 +1667,40 @@ mod tests {
         // Every commit returned after a sync that covered it.
         let d = &s.durability;
         assert!(d.synced.load(Ordering::SeqCst) >= s.journal.seq());
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn the_outbox_worker_is_woken_by_a_sync_only_for_the_effects_it_made_deliverable() {
+        let dir = std::env::temp_dir().join(format!("socbot-store-{}-w", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = Store::open(&dir).unwrap();
+        let fed = s.watch_effects();
+        let woken = || async {
+            tokio::select! {
+                biased;
+                () = fed.notified() => true,
+                () = std::future::ready(()) => false,
+            }
+        };
+        s.commit(Batch {
+            events: vec![(1, ev("answer"))],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+        assert!(!woken().await, "nothing to deliver");
+        let written = s
+            .write(&Batch {
+                effects: vec![effect(1, ev("refresh"))],
+                ..Batch::default()
+            })
+            .unwrap();
+        assert!(s.take_new_effects().is_empty(), "not before it is durable");
+        s.durable(written).await.unwrap();
+        assert!(woken().await);
+        assert_eq!(s.take_new_effects().len(), 1);
         drop(s);
         let _ = std::fs::remove_dir_all(&dir);
     }
