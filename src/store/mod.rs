@@ -240,8 +240,7 @@ impl Unreadable {
 struct Durability {
     /// Transactions known to be on disk.
     synced: AtomicU64,
-    /// Syncs made by a waiter (no sync thread: a temporary store; or the log failed), one at
-    /// a time; whoever takes it next covers everything written.
+    /// One flush + fdatasync at a time; whoever takes it next covers everything written.
     flusher: tokio::sync::Mutex<()>,
     /// How many flushes ran (for the benchmarks: commits per flush).
     flushes: AtomicU64,
@@ -471,8 +470,7 @@ impl Store {
                 let db_file = std::fs::File::open(dir.join("db")).ok();
                 journal.checkpoint(&db, db_file.as_ref())?;
                 let journal = Arc::new(journal);
-                let (d, f) = (Arc::clone(&durability), Arc::clone(&feed));
-                wal::Journal::start_syncing(&journal, move |seq| synced(&d, &f, seq));
+                wal::Journal::sync_lazily(&journal);
                 (journal, db_file.map(Arc::new))
             }
             None => (
@@ -582,8 +580,8 @@ impl Store {
     }
 
     /// Makes every write so far durable (one `write` + `fdatasync` of the log, or a checkpoint
-    /// when the log failed; sled's flush for a temporary store) in one blocking task, without
-    /// the sync thread. Returns the sequence number it covers.
+    /// when the log failed; sled's flush for a temporary store) in one blocking task. Returns
+    /// the sequence number it covers.
     async fn sync_journal(&self) -> Result<u64, StoreError> {
         let store = self.clone();
         let synced = tokio::task::spawn_blocking(move || store.sync_blocking()).await;
@@ -805,12 +803,6 @@ impl Store {
     async fn sync_to_inner(&self, ticket: u64) -> Result<(), StoreError> {
         let d = &self.durability;
         if ticket == 0 || d.synced.load(Ordering::SeqCst) >= ticket {
-            return Ok(());
-        }
-        // The log's sync thread; without one (a temporary store), or when the log could not
-        // be written, a sync (or checkpoint) here.
-        if self.journal.wait_synced(ticket).await {
-            self.checkpoint_if_due();
             return Ok(());
         }
         let _flushing = d.flusher.lock().await;

@@ -6,13 +6,8 @@
 //! under the same lock, appended as one record to the pending buffer, so records are in the
 //! order sled applied them. The transaction also sets `wal/applied` in `meta` to the record's
 //! sequence number: sled, after a crash, holds a prefix of what was applied, and says how far
-//! it got. A sync writes the pending records to `<store>/wal/<n>.log` and syncs it: one sync
-//! covers every record that arrived before it (group commit). Syncs are made by one thread
-//! ([`Journal::start_syncing`]): a commit asks it for its record and awaits the news that it
-//! is on disk ([`Journal::wait_synced`]); while it syncs, the commits that arrive meanwhile
-//! ask, and its next sync covers them all. A record nobody waits for is synced by the same
-//! thread [`LAZY_SYNC_MS`] later. [`Journal::sync`] is the same sync in the caller's thread
-//! (outside a runtime, or when the log failed: then a checkpoint).
+//! it got. [`Journal::sync`] writes the pending records to `<store>/wal/<n>.log` and syncs it:
+//! one sync covers every record that arrived before it (group commit).
 //!
 //! Log files are preallocated: zeros are written over [`LOG_FILE_BYTES`] and synced (data,
 //! size and the directory entry) by a background thread before the file is needed, so a sync
@@ -45,7 +40,6 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
 
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::{IVec, Transactional, Tree};
@@ -80,7 +74,7 @@ pub(super) const UNREADABLE: usize = 9;
 pub(super) const K_APPLIED: &[u8] = b"wal/applied";
 
 /// A write nobody waits for (an effect completed "lightly", a retry's state) is synced at most
-/// this long after it is applied, by the sync thread: what sled's own flusher did every
+/// this long after it is applied, by a background thread: what sled's own flusher did every
 /// 500 ms before the log.
 pub const LAZY_SYNC_MS: u64 = 20;
 
@@ -277,146 +271,47 @@ pub(super) struct Journal {
     io: Mutex<()>,
     /// A background checkpoint is running.
     checkpointing: std::sync::atomic::AtomicBool,
-    /// The thread that syncs the log (see [`Journal::start_syncing`]).
-    syncer: Arc<Syncer>,
+    /// Wakes the thread that syncs what nobody waits for (see [`Journal::sync_lazily`]).
+    lazy: Arc<Lazy>,
 }
 
-/// How far the sync thread got, published to the waiters.
-#[derive(Debug, Clone, Copy, Default)]
-struct Progress {
-    /// Every record up to this one is on disk.
-    synced: u64,
-    /// The log could not make the records up to this one durable: their waiters make the
-    /// store durable themselves ([`Journal::sync`] checkpoints).
-    failed: u64,
-}
-
-/// The sync thread's bell and what it publishes. Waiters ask for a record ([`Syncer::want`]);
-/// a record nobody waits for rings it ([`Syncer::ring`]) and is synced [`LAZY_SYNC_MS`]
-/// later. Asleep otherwise: an idle store costs no wake-ups.
-#[derive(Debug)]
-struct Syncer {
-    want: Mutex<Want>,
-    bell: Condvar,
-    progress: tokio::sync::watch::Sender<Progress>,
-}
-
+/// The lazy syncer's bell: rung when records start to wait in the buffer, closed when the
+/// journal is dropped. The thread sleeps on it, so an idle store costs no wake-ups.
 #[derive(Debug, Default)]
-struct Want {
-    /// The highest record someone waits for.
-    wanted: u64,
-    /// How far the thread got (synced or failed): it syncs again while `wanted` is past it.
-    done: u64,
-    /// Since when records wait in the buffer (nobody may wait for them).
-    rung: Option<Instant>,
-    /// The thread sleeps with no deadline: a ring wakes it.
-    idle: bool,
-    /// The thread runs (not for a store without a log file).
-    running: bool,
-    /// The journal was dropped: the thread ends.
-    closed: bool,
+struct Lazy {
+    /// (rung and not yet answered, closed)
+    state: Mutex<(bool, bool)>,
+    bell: Condvar,
 }
 
-impl Default for Syncer {
-    fn default() -> Self {
-        Self {
-            want: Mutex::default(),
-            bell: Condvar::new(),
-            progress: tokio::sync::watch::Sender::new(Progress::default()),
-        }
-    }
-}
-
-impl Syncer {
-    /// Records started to wait in the buffer.
+impl Lazy {
     fn ring(&self) {
-        let mut want = lock(&self.want);
-        if want.rung.is_none() {
-            want.rung = Some(Instant::now());
-            if want.idle {
-                self.bell.notify_one();
-            }
-        }
-    }
-
-    /// Someone waits for record `seq`. False when no thread runs.
-    fn want(&self, seq: u64) -> bool {
-        let mut want = lock(&self.want);
-        if !want.running {
-            return false;
-        }
-        want.wanted = want.wanted.max(seq);
-        if want.wanted > want.done {
-            self.bell.notify_one();
-        }
-        true
-    }
-
-    fn close(&self) {
-        lock(&self.want).closed = true;
+        lock(&self.state).0 = true;
         self.bell.notify_one();
     }
 
-    /// The thread's wait for work: true when a sync is due (someone waits, or records have
-    /// waited [`LAZY_SYNC_MS`]), false once closed. After a sync the thread stays awake (a
-    /// timed wait) for [`LAZY_SYNC_MS`] before it sleeps with no deadline: a busy store's
-    /// records then ring no sleeper, only an idle store's first one does.
-    fn next(&self) -> bool {
-        let lazy = std::time::Duration::from_millis(LAZY_SYNC_MS);
-        let mut awake_until = Some(Instant::now() + lazy);
-        let mut want = lock(&self.want);
-        loop {
-            if want.closed {
-                return false;
-            }
-            let now = Instant::now();
-            let due = want.rung.map(|since| since + lazy);
-            if want.wanted > want.done || due.is_some_and(|due| due <= now) {
-                want.rung = None;
-                return true;
-            }
-            awake_until = awake_until.filter(|until| *until > now);
-            want = match due.or(awake_until) {
-                Some(until) => {
-                    let waited = self.bell.wait_timeout(want, until - now);
-                    waited.unwrap_or_else(PoisonError::into_inner).0
-                }
-                None => {
-                    want.idle = true;
-                    let mut want = self.bell.wait(want).unwrap_or_else(PoisonError::into_inner);
-                    want.idle = false;
-                    want
-                }
-            };
-        }
+    fn close(&self) {
+        lock(&self.state).1 = true;
+        self.bell.notify_one();
     }
 
-    /// The thread got to record `seq`: on disk (`ok`) or not.
-    fn publish(&self, seq: u64, ok: bool) {
-        {
-            let mut want = lock(&self.want);
-            want.done = want.done.max(seq);
+    /// Waits for a ring: true when rung, false once closed.
+    fn wait(&self) -> bool {
+        let mut state = lock(&self.state);
+        while !state.0 && !state.1 {
+            state = self
+                .bell
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
         }
-        self.progress.send_modify(|p| {
-            let reached = if ok { &mut p.synced } else { &mut p.failed };
-            *reached = (*reached).max(seq);
-        });
+        state.0 = false;
+        !state.1
     }
 }
 
 impl Drop for Journal {
     fn drop(&mut self) {
-        self.syncer.close();
-    }
-}
-
-/// Dropped when the sync thread ends: it no longer runs, and whoever waits for it syncs.
-struct Ended(Arc<Syncer>);
-
-impl Drop for Ended {
-    fn drop(&mut self) {
-        lock(&self.0.want).running = false;
-        self.0.progress.send_modify(|p| p.failed = u64::MAX);
+        self.lazy.close();
     }
 }
 
@@ -462,7 +357,7 @@ impl Journal {
             }),
             io: Mutex::new(()),
             checkpointing: false.into(),
-            syncer: Arc::default(),
+            lazy: Arc::default(),
         }
     }
 
@@ -510,7 +405,7 @@ impl Journal {
             body.extend_from_slice(&ops);
             let pending = &mut state.pending;
             if pending.is_empty() {
-                self.syncer.ring();
+                self.lazy.ring();
             }
             pending.extend_from_slice(&(body_len as u32).to_le_bytes());
             pending.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
@@ -539,64 +434,33 @@ impl Journal {
         }
     }
 
-    /// Starts the thread that syncs the log: at once for records someone waits for
-    /// ([`Journal::wait_synced`]), one sync covering every record written before it (group
-    /// commit), and [`LAZY_SYNC_MS`] after a record nobody waits for. `on_synced(seq)` is
-    /// called after each sync, before the waiters are woken. The thread ends once the
-    /// journal is dropped.
-    pub fn start_syncing(journal: &Arc<Self>, on_synced: impl Fn(u64) + Send + 'static) {
+    /// Starts the thread that syncs what nobody waits for (see [`LAZY_SYNC_MS`]): it sleeps
+    /// until records wait in the buffer, and ends once the journal is dropped.
+    pub fn sync_lazily(journal: &Arc<Self>) {
         let weak = Arc::downgrade(journal);
-        let syncer = Arc::clone(&journal.syncer);
-        lock(&syncer.want).running = true;
+        let lazy = Arc::clone(&journal.lazy);
         let spawned = std::thread::Builder::new()
             .name("socbot-store-log".into())
             .spawn(move || {
-                // However the thread ends, waiters then sync for themselves.
-                let _ended = Ended(Arc::clone(&syncer));
-                while syncer.next() {
+                // Asleep until records wait; then a short pause gathers what follows them.
+                while lazy.wait() {
+                    std::thread::sleep(std::time::Duration::from_millis(LAZY_SYNC_MS));
                     let Some(journal) = weak.upgrade() else {
                         return;
                     };
-                    let (seq, ok) = journal.sync_once(&on_synced);
-                    drop(journal);
-                    syncer.publish(seq, ok);
+                    if lock(&journal.state).pending.is_empty() {
+                        continue;
+                    }
+                    let _io = lock(&journal.io);
+                    if let Err(e) = journal.write_pending() {
+                        // The next commit's sync sees the log broken and checkpoints.
+                        tracing::warn!(error = %e, "the store's log could not be written");
+                    }
                 }
             });
         if let Err(e) = spawned {
-            lock(&journal.syncer.want).running = false;
-            tracing::warn!(error = %e, "no thread to sync the store's log; each commit syncs it");
+            tracing::warn!(error = %e, "no thread to sync the store's log lazily; commits still sync it");
         }
-    }
-
-    /// The sync thread's sync: the record it got to, and whether that is on disk.
-    fn sync_once(&self, on_synced: &impl Fn(u64)) -> (u64, bool) {
-        let _io = lock(&self.io);
-        match self.write_pending() {
-            Ok(Some(seq)) => {
-                on_synced(seq);
-                (seq, true)
-            }
-            Ok(None) => (self.seq(), false),
-            Err(e) => {
-                // Its waiters (and the next commit's) find the log broken and checkpoint.
-                tracing::warn!(error = %e, "the store's log could not be written");
-                (self.seq(), false)
-            }
-        }
-    }
-
-    /// Waits until the sync thread has synced record `seq`: true then; false when no thread
-    /// runs or the log could not be written (the caller syncs with [`Journal::sync`]).
-    pub async fn wait_synced(&self, seq: u64) -> bool {
-        let mut progress = self.syncer.progress.subscribe();
-        if !self.syncer.want(seq) {
-            return false;
-        }
-        let reached = progress
-            .wait_for(|p| p.synced >= seq || p.failed >= seq)
-            .await
-            .map(|p| p.synced >= seq);
-        reached.unwrap_or(false)
     }
 
     /// Under `io`: writes the pending records to the log file (at its current offset) and
@@ -1260,13 +1124,10 @@ mod tests {
     async fn commits_written_before_a_sync_share_it() {
         let d = dir("group");
         let s = Store::open(&d).unwrap();
-        // No sync starts while the 32 are written (not even the lazy one of a slow run).
-        let io = super::lock(&s.journal.io);
         let written: Vec<_> = (0..32)
             .map(|n| s.write(&answer(n + 1, n)).unwrap())
             .collect();
         let before = s.flushes();
-        drop(io);
         let waits = written.into_iter().map(|w| {
             let s = s.clone();
             tokio::spawn(async move { s.durable(w).await })
