@@ -872,7 +872,7 @@ impl Outbox {
     }
 
     /// Takes effect `id` out of the outbox without waiting for the disk: only for what is
-    /// harmless to do again (the store's log syncs it within 20 ms, or the next commit's sync does).
+    /// harmless to do again (the store's log syncs it within 20 ms, a commit's sync sooner).
     fn complete_lightly(&self, id: u64) -> Result<(), StoreError> {
         let _written = self.store.write(&Batch {
             complete_effects: vec![id],
