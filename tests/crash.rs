@@ -518,7 +518,9 @@ fn current_answers(stored: &Stored) -> HashMap<(u64, usize), Option<Finding>> {
 }
 
 /// Waits until the outbox has nothing left (the process delivered everything), then stops the
-/// process with SIGKILL and reads the store.
+/// process cleanly (SIGTERM) and reads the store. Not SIGKILL: a refresh's removal waits for no
+/// sync (the store's log syncs it within 20 ms; lost, the refresh is only sent again), so a
+/// SIGKILL right after the outbox emptied may leave that refresh in it; a clean stop syncs.
 async fn read_store_while_running(fake: &FakeDiscord, dirs: &BotDirs, child: &mut Child) -> Stored {
     // The bot's own gauge says when the outbox is empty; re-asked whenever Discord sees a
     // request (or at least every 250 ms).
@@ -530,8 +532,7 @@ async fn read_store_while_running(fake: &FakeDiscord, dirs: &BotDirs, child: &mu
         assert!(Instant::now() < deadline, "the outbox never emptied");
         fake.wait_change(Duration::from_millis(250)).await;
     }
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reaped");
+    stop_cleanly(fake, child).await;
     let stored = read_store(dirs);
     let pending: Vec<String> = Store::open(&dirs.store)
         .unwrap()
@@ -542,6 +543,24 @@ async fn read_store_while_running(fake: &FakeDiscord, dirs: &BotDirs, child: &mu
         .collect();
     assert!(pending.is_empty(), "effects left undelivered: {pending:#?}");
     stored
+}
+
+/// SIGTERM, and waits for the process to exit (SIGKILL and a failure after 60 s).
+async fn stop_cleanly(fake: &FakeDiscord, child: &mut Child) {
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(term.success(), "kill -TERM failed");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reaped");
+            panic!("socbot did not stop within 60 s of SIGTERM");
+        }
+        fake.wait_change(Duration::from_millis(100)).await;
+    }
 }
 
 /// SIGKILL right after Discord created an incident's thread, before the bot can record it: the
