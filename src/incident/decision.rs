@@ -302,12 +302,7 @@ pub fn decide(
     policy: DefaultPolicy,
     answers: &[Option<Answer>],
 ) -> Decision {
-    let answer = |q: usize| -> Option<&Answer> {
-        if q == 0 || q > questions {
-            return None;
-        }
-        answers.get(q - 1).and_then(Option::as_ref)
-    };
+    let answer = |q: usize| answer_of(questions, answers, q);
     match rule {
         Some(rule) => by_rule(questions, rule, &answer),
         None => by_policy(questions, policy, &answer),
@@ -322,33 +317,41 @@ pub fn decide_kind(
     policy: DefaultPolicy,
     answers: &[Option<Answer>],
 ) -> DecisionKind {
-    let answer = |q: usize| -> Option<&Answer> {
-        if q == 0 || q > questions {
-            return None;
-        }
-        answers.get(q - 1).and_then(Option::as_ref)
-    };
+    let answer = |q: usize| answer_of(questions, answers, q);
     let value = |q: usize| answer(q).and_then(|a| a.finding.truth());
     let settled = match rule {
         Some(rule) => rule.eval(&value),
         None if questions == 0 => None,
         None => {
-            let need = policy.needed(questions);
             let concerning = (1..=questions).filter(|&q| value(q) == Some(true)).count();
             let open = (1..=questions).filter(|&q| value(q).is_none()).count();
-            if concerning >= need {
-                Some(true)
-            } else if concerning + open < need {
-                Some(false)
-            } else {
-                None
-            }
+            policy_settles(policy.needed(questions), concerning, open)
         }
     };
     match settled {
         Some(true) => DecisionKind::Escalate,
         Some(false) => DecisionKind::RecommendClose,
         None => DecisionKind::Pending,
+    }
+}
+
+/// Question `q`'s latest answer, when `q` is one of the incident's `questions`.
+fn answer_of(questions: usize, answers: &[Option<Answer>], q: usize) -> Option<&Answer> {
+    if q == 0 || q > questions {
+        return None;
+    }
+    answers.get(q - 1).and_then(Option::as_ref)
+}
+
+/// What the default policy settles, needing `need` Concerning answers, with `concerning` of
+/// them given and `open` questions still open: escalate (true), close (false), or not yet.
+fn policy_settles(need: usize, concerning: usize, open: usize) -> Option<bool> {
+    if concerning >= need {
+        Some(true)
+    } else if concerning + open < need {
+        Some(false)
+    } else {
+        None
     }
 }
 
@@ -439,11 +442,12 @@ fn by_policy<'a>(
             .filter_map(|&q| answer(q).map(|a| answer_line(q, a)))
             .collect()
     };
-    if concerning.len() >= need {
+    let settled = policy_settles(need, concerning.len(), open.len());
+    if settled == Some(true) {
         let mut reasons = vec![policy_line];
         reasons.extend(lines(&concerning));
         Decision::Escalate { reasons }
-    } else if concerning.len() + open.len() < need {
+    } else if settled == Some(false) {
         let why = if clear.len() == questions {
             format!(
                 "all {questions} question{} answered Clear",
