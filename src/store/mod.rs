@@ -246,20 +246,6 @@ struct Durability {
     flushes: AtomicU64,
 }
 
-/// A sync made everything up to `target` durable: counted (when it got further), and the
-/// outbox worker woken when it made effects deliverable (only then: a commit without effects
-/// wakes nobody but its own waiter).
-fn synced(d: &Durability, feed: &EffectFeed, target: u64) {
-    let before = d.synced.fetch_max(target, Ordering::SeqCst);
-    if target > before {
-        d.flushes.fetch_add(1, Ordering::Relaxed);
-        crate::metrics::store_flushed(target - before);
-        if feed.deliverable(target) {
-            feed.notify.notify_one();
-        }
-    }
-}
-
 impl EffectFeed {
     /// Whether effects of commits up to `synced` wait to be taken.
     fn deliverable(&self, synced: u64) -> bool {
@@ -815,9 +801,19 @@ impl Store {
         Ok(())
     }
 
-    /// Everything up to `target` is on disk.
+    /// A sync made everything up to `target` durable: counted (when it got further), and the
+    /// outbox worker woken when it made effects deliverable (only then: a commit without
+    /// effects wakes nobody but its own waiter).
     fn synced(&self, target: u64) {
-        synced(&self.durability, &self.feed, target);
+        let (d, feed) = (&self.durability, &self.feed);
+        let before = d.synced.fetch_max(target, Ordering::SeqCst);
+        if target > before {
+            d.flushes.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::store_flushed(target - before);
+            if feed.deliverable(target) {
+                feed.notify.notify_one();
+            }
+        }
     }
 
     /// How many flush + sync rounds ran in this process (commits / flushes = the group size).

@@ -20,9 +20,9 @@
 //! On open, [`replay`] applies the records after sled's `wal/applied`, in order, each in one
 //! transaction: sled is then at the last durable record exactly. A zero length word where a
 //! record would start is the clean end of a file (the unused, zero-filled rest of it). A
-//! record that is torn (short, or its CRC does not match) or leaves a gap ends the replay. When sled got further than the
-//! log (its own flusher ran after the last sync), sled's state is the newer one and nothing is
-//! replayed.
+//! record that is torn (short, or its CRC does not match) or leaves a gap ends the replay.
+//! When sled got further than the log (its own flusher ran after the last sync), sled's state
+//! is the newer one and nothing is replayed.
 //!
 //! [`Journal::checkpoint`] (in the background when the log file grows, at open and at a clean
 //! shutdown) moves on to a new log file, flushes sled and syncs its file, then deletes the older
@@ -38,7 +38,7 @@ use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
@@ -270,7 +270,7 @@ pub(super) struct Journal {
     /// One writer of the log file at a time, in order (held across write + sync).
     io: Mutex<()>,
     /// A background checkpoint is running.
-    checkpointing: std::sync::atomic::AtomicBool,
+    checkpointing: AtomicBool,
     /// Wakes the thread that syncs what nobody waits for (see [`Journal::sync_lazily`]).
     lazy: Arc<Lazy>,
 }
@@ -520,7 +520,6 @@ impl Journal {
     /// Whether the log file has grown past [`CHECKPOINT_BYTES`] and no checkpoint runs: the
     /// caller starts one (and it clears this).
     pub fn wants_checkpoint(&self) -> bool {
-        use std::sync::atomic::Ordering;
         let big = lock(&self.state)
             .file
             .as_ref()
@@ -532,8 +531,7 @@ impl Journal {
     /// log files. Returns the sequence number durable at the end. Blocking.
     pub fn checkpoint(&self, db: &sled::Db, db_file: Option<&File>) -> Result<u64, StoreError> {
         let result = self.checkpoint_inner(db, db_file);
-        self.checkpointing
-            .store(false, std::sync::atomic::Ordering::SeqCst);
+        self.checkpointing.store(false, Ordering::SeqCst);
         result
     }
 
