@@ -40,7 +40,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sled::Tree;
-use sled::transaction::TransactionError;
 use wal::{Rec, TxResult};
 
 /// The layout version this build writes. A store from a newer build is refused.
@@ -375,16 +374,6 @@ fn add(meta: &Rec<'_>, key: &[u8], delta: i64) -> TxResult<()> {
     Ok(())
 }
 
-fn tx_error(e: TransactionError<()>) -> StoreError {
-    match e {
-        TransactionError::Abort(()) => StoreError::Corrupt {
-            tree: "transaction",
-            message: "aborted".into(),
-        },
-        TransactionError::Storage(e) => StoreError::Sled(e),
-    }
-}
-
 impl Store {
     /// Opens (creating when missing) the store at `path`, checking its schema version.
     ///
@@ -604,12 +593,16 @@ impl Store {
         }
     }
 
-    /// Runs `f` as one transaction over every tree, its changes recorded in the log (see
+    /// Runs `f` as one write over every tree (all of it or nothing, for readers and after a
+    /// crash), its changes recorded in the log (see
     /// [`wal`]). Returns what `f` returned and the ticket to wait for with
     /// [`Store::sync_to`] (0: nothing was changed).
-    fn logged<R>(&self, f: impl Fn(&wal::Tx<'_>) -> TxResult<R>) -> Result<(R, u64), StoreError> {
+    fn logged<R>(
+        &self,
+        f: impl FnOnce(&wal::Tx<'_>) -> TxResult<R>,
+    ) -> Result<(R, u64), StoreError> {
         let _writing = self.writing();
-        self.journal.apply(&self.all, f).map_err(tx_error)
+        self.journal.apply(&self.all, f)
     }
 
     /// The schema version recorded in the store.
@@ -735,6 +728,7 @@ impl Store {
 
     /// Resolved alerts that matched no incident, oldest first (JSON records).
     pub fn unmatched_alerts(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let _whole = self.journal.reading();
         self.meta
             .scan_prefix(UNMATCHED)
             .values()
@@ -909,6 +903,7 @@ impl Store {
 
     /// Every event of one incident, in order, as stored JSON.
     pub fn events_raw(&self, incident: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        let _whole = self.journal.reading();
         self.events
             .scan_prefix(be(incident))
             .values()
@@ -937,12 +932,20 @@ impl Store {
         from: u64,
         decode: impl Fn(&[u8]) -> serde_json::Result<T>,
     ) -> Result<(Vec<T>, u64), StoreError> {
-        let mut out = Vec::new();
-        let mut next = from;
         let end = event_key(incident, u64::MAX);
-        for kv in self.events.range(event_key(incident, from)..=end) {
-            let (key, value) = kv?;
-            self.kept.events_read.fetch_add(1, Ordering::Relaxed);
+        let read = {
+            let _whole = self.journal.reading();
+            self.events
+                .range(event_key(incident, from)..=end)
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        self.kept
+            .events_read
+            .fetch_add(read.len() as u64, Ordering::Relaxed);
+        let mut out = Vec::with_capacity(read.len());
+        let mut next = from;
+        // Decoded once the read is done: setting an event aside writes.
+        for (key, value) in read {
             let seq = key
                 .get(8..16)
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
@@ -988,6 +991,7 @@ impl Store {
 
     /// The ids of every incident, ascending.
     pub fn incident_ids(&self) -> Result<Vec<u64>, StoreError> {
+        let _whole = self.journal.reading();
         let mut ids = Vec::new();
         for k in self.meta.scan_prefix(b"seq/").keys() {
             let k = k?;
@@ -1006,6 +1010,7 @@ impl Store {
         limit: usize,
         open_only: bool,
     ) -> Result<Vec<u64>, StoreError> {
+        let _whole = self.journal.reading();
         let mut ids = Vec::new();
         if open_only {
             let end = be(before.unwrap_or(u64::MAX));
@@ -1033,6 +1038,7 @@ impl Store {
 
     /// The open incidents (not closed), ascending.
     pub fn open_incident_ids(&self) -> Result<Vec<u64>, StoreError> {
+        let _whole = self.journal.reading();
         self.open
             .iter()
             .keys()
@@ -1051,6 +1057,7 @@ impl Store {
     /// Effects waiting for delivery, oldest first (the worker reads this once, at start).
     pub fn outbox(&self) -> Result<Vec<OutboxRecord>, StoreError> {
         self.feed.whole_reads.fetch_add(1, Ordering::Relaxed);
+        let _whole = self.journal.reading();
         self.outbox
             .iter()
             .map(|kv| {
@@ -1113,6 +1120,7 @@ impl Store {
 
     /// The dead letters, oldest first.
     pub fn dead_letters(&self) -> Result<Vec<(u64, DeadLetter)>, StoreError> {
+        let _whole = self.journal.reading();
         let mut out = Vec::new();
         for kv in self.dead.iter() {
             let (k, v) = kv?;
@@ -1205,6 +1213,7 @@ impl Store {
 
     /// How many timers are armed (index entries skipped).
     pub fn timer_count(&self) -> Result<usize, StoreError> {
+        let _whole = self.journal.reading();
         Ok(self.timers.scan_prefix(TIMER_INDEX).count())
     }
 
@@ -1216,6 +1225,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<Result<TimerRecord, Unreadable>>, StoreError> {
         let end = timer_key(now_ms, u64::MAX, u8::MAX);
+        let _whole = self.journal.reading();
         let mut out = Vec::new();
         for kv in self.timers.range(..=end.as_slice()) {
             let (k, v) = kv?;
@@ -1232,6 +1242,7 @@ impl Store {
 
     /// When the earliest timer is due.
     pub fn next_timer_due(&self) -> Result<Option<i64>, StoreError> {
+        let _whole = self.journal.reading();
         for k in self.timers.iter().keys() {
             let k = k?;
             if k.starts_with(TIMER_INDEX) {
@@ -1313,9 +1324,10 @@ impl Store {
         Ok((trees, self.db.checksum()?))
     }
 
-    /// CRC-32 of every tree's name, keys and values (by name, then key), taken while sled holds
-    /// every writer off, so it is the checksum of one moment's state.
+    /// CRC-32 of every tree's name, keys and values (by name, then key), taken while writes
+    /// wait, so it is the checksum of one moment's state.
     pub fn checksum(&self) -> Result<u32, StoreError> {
+        let _alone = self.writes.write().unwrap_or_else(|e| e.into_inner());
         Ok(self.db.checksum()?)
     }
 
