@@ -502,6 +502,7 @@ impl Incidents {
         Batch {
             interaction: origin.interaction,
             events: events.iter().map(|e| (id.0, Store::encode(e))).collect(),
+            decoded: events.clone(),
             effects,
             timers: paging.timers,
             cancel_timers: paging.cancel,

@@ -170,25 +170,42 @@ impl Kept {
         self.interactions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// After a write appended `events` (incident, JSON), each with the incident's event count
-    /// after it: every kept incident the write started from is kept current (the next read
-    /// reads nothing), and an incident the write opened is kept. Any other is left as it is
-    /// for the next read to bring up to date (a write that raced another).
-    pub(super) fn written(&self, events: &[(u64, Vec<u8>)], counts: &[(u64, u64)]) {
-        // (incident, count before, count after, its events' JSON), in the write's order.
-        let mut by: Vec<(u64, u64, u64, Vec<&[u8]>)> = Vec::new();
-        for ((inc, json), &(_, after)) in events.iter().zip(counts) {
+    /// After a write appended `events` (incident, JSON; `decoded` the same, decoded, or empty),
+    /// each with the incident's event count after it: every kept incident the write started
+    /// from is kept current (the next read reads nothing), and an incident the write opened is
+    /// kept. Any other is left as it is for the next read to bring up to date (a write that
+    /// raced another).
+    pub(super) fn written(
+        &self,
+        events: &[(u64, Vec<u8>)],
+        decoded: &[Event],
+        counts: &[(u64, u64)],
+    ) {
+        let decoded = (decoded.len() == events.len()).then_some(decoded);
+        // (incident, count before, count after, its events), in the write's order; None once
+        // one of them does not decode (left for a read to set aside).
+        let mut by: Vec<(u64, u64, u64, Option<Vec<Event>>)> = Vec::new();
+        for (i, ((inc, json), &(_, after))) in events.iter().zip(counts).enumerate() {
+            let event = match decoded {
+                Some(d) => Some(d[i].clone()),
+                None => Event::from_json(json).ok(),
+            };
             match by.iter_mut().find(|g| g.0 == *inc) {
                 Some(g) => {
                     g.2 = after;
-                    g.3.push(json);
+                    g.3 = g.3.take().zip(event).map(|(mut all, e)| {
+                        all.push(e);
+                        all
+                    });
                 }
-                None => by.push((*inc, after.saturating_sub(1), after, vec![json])),
+                None => by.push((*inc, after.saturating_sub(1), after, event.map(|e| vec![e]))),
             }
         }
         let mut cache = self.cache();
-        for (inc, before, after, json) in by {
-            cache.advance(inc, before, after, &json);
+        for (inc, before, after, new) in by {
+            if let Some(new) = new {
+                cache.advance(inc, before, after, new);
+            }
         }
     }
 }
@@ -196,7 +213,7 @@ impl Kept {
 impl Lru {
     /// Applies the events an incident's count went from `before` to `after` with, when what is
     /// kept of it covers exactly `before` (nothing kept: when the incident is new).
-    fn advance(&mut self, id: u64, before: u64, after: u64, json: &[&[u8]]) {
+    fn advance(&mut self, id: u64, before: u64, after: u64, new: Vec<Event>) {
         let current = self
             .entries
             .get(&id)
@@ -205,14 +222,6 @@ impl Lru {
             return;
         }
         let kept = self.take(id);
-        // An event that does not decode is left for a read to set aside.
-        let Some(new) = json
-            .iter()
-            .map(|j| Event::from_json(j).ok())
-            .collect::<Option<Vec<Event>>>()
-        else {
-            return;
-        };
         let entry = match kept {
             Some(mut e) => {
                 if Arc::make_mut(&mut e.incident).apply_all(&new).is_err() {

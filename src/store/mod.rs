@@ -163,6 +163,10 @@ pub struct Batch {
     pub interaction: Option<u64>,
     /// (incident, JSON event), appended in order.
     pub events: Vec<(u64, Vec<u8>)>,
+    /// The same events decoded, when the writer has them (one per event, in order): the kept
+    /// incidents are brought up to date from them instead of decoding the JSON again. Empty:
+    /// decoded from `events`.
+    pub decoded: Vec<crate::incident::Event>,
     /// Effects for the outbox, delivered in order within their lane.
     pub effects: Vec<NewEffect>,
     /// (due ms since epoch, incident, kind, JSON) timers to set; same (incident, kind) replaces.
@@ -872,7 +876,7 @@ impl Store {
                 for &(inc, next) in &counts {
                     self.kept.versions.raise(inc, next);
                 }
-                self.kept.written(&batch.events, &counts);
+                self.kept.written(&batch.events, &batch.decoded, &counts);
                 queued.into_inner()
             }
             Committed::Duplicate => Vec::new(),
@@ -1311,6 +1315,8 @@ impl Store {
         // What is copied is on disk too: nothing in a backup can be lost by a crash after it.
         let seq = self.sync_blocking()?;
         self.durability.synced.fetch_max(seq, Ordering::SeqCst);
+        // The copy's last write is whole: a store restored from it rolls nothing back.
+        self.journal.mark_whole()?;
         let mut trees = Vec::new();
         for name in self.db.tree_names() {
             let tree = self.db.open_tree(&name)?;

@@ -12,10 +12,13 @@
 //! (group commit).
 //!
 //! A crash in the middle: sled recovers a prefix of the changes made in it, in their order
-//! (its log is one sequence). Each write puts first its undo (`wal/undo` in `meta`: the values
-//! it replaces), then its changes, then `wal/applied` (its sequence number): sled, after a
-//! crash, says how far it got, and a write it holds in part is rolled back from its undo at
-//! open, before the log is replayed (which puts it back whole when its record was synced).
+//! (its log is one sequence). Each write puts first its undo (`wal/undo` in `meta`: its
+//! sequence number and the values it replaces), then its changes: after a crash, every write
+//! before the undo sled holds is whole in it, and that last one may be cut short. It is rolled
+//! back at open, then the log is replayed from it (putting it back whole when its record was
+//! synced; a write never synced was never acknowledged). A checkpoint records, before it
+//! flushes sled, that every write so far is whole (`wal/applied`): the log files it deletes
+//! could not replay one rolled back.
 //!
 //! Log files are preallocated: zeros are written over [`LOG_FILE_BYTES`] and synced (data,
 //! size and the directory entry) by a background thread before the file is needed, so a sync
@@ -25,12 +28,12 @@
 //! Records are written at the file's current offset; a group bigger than what is left of the
 //! file is written past its end (the file grows: still correct, only slower).
 //!
-//! On open, [`replay`] rolls back a write cut short (above), then applies the records after
-//! sled's `wal/applied`, in order: sled is then at the last durable record exactly. A zero
+//! On open, [`replay`] rolls back the last write (above), then applies the records after it,
+//! in order: sled is then at the last durable record exactly. A zero
 //! length word where a record would start is the clean end of a file (the unused,
 //! zero-filled rest of it). A record that is torn (short, or its CRC does not match) or leaves
 //! a gap ends the replay. When sled got further than the log (its own flusher ran after the
-//! last sync), sled's state is the newer one and nothing is replayed.
+//! last sync), sled's state (but its last write) is the newer one and nothing is replayed.
 //!
 //! [`Journal::checkpoint`] (in the background when the log file grows, at open and at a clean
 //! shutdown) moves on to a new log file, flushes sled and syncs its file, then deletes the older
@@ -78,7 +81,8 @@ pub(super) const THREADS: usize = 7;
 pub(super) const OPEN: usize = 8;
 pub(super) const UNREADABLE: usize = 9;
 
-/// In `meta`: the sequence number of the last record sled applied.
+/// In `meta`: every write up to this sequence number is whole in sled (set by checkpoints,
+/// backups and replay; writes after it are told by the last write's undo, [`K_UNDO`]).
 pub(super) const K_APPLIED: &[u8] = b"wal/applied";
 
 /// A write nobody waits for (an effect completed "lightly", a retry's state) is synced at most
@@ -104,6 +108,8 @@ pub(super) const K_UNDO: &[u8] = b"wal/undo";
 struct Touched {
     before: Option<IVec>,
     after: Option<IVec>,
+    /// Written by the write (else only read: kept so a change after the read reads nothing).
+    changed: bool,
 }
 
 /// The changes of one write, gathered before any of them reaches sled.
@@ -131,6 +137,7 @@ impl WriteSet {
             .iter()
             .enumerate()
             .flat_map(|(tree, keys)| keys.iter().map(move |(k, t)| (tree, k.as_slice(), t)))
+            .filter(|(_, _, t)| t.changed)
     }
 
     /// The undo record: `seq (u64 LE)`, then a change per key back to its value before.
@@ -162,10 +169,21 @@ pub(super) struct Rec<'a> {
 impl Rec<'_> {
     pub fn get(&self, key: impl AsRef<[u8]>) -> TxResult<Option<IVec>> {
         let key = key.as_ref();
-        if let Some(t) = self.set.borrow().touched[self.id as usize].get(key) {
+        let mut set = self.set.borrow_mut();
+        let keys = &mut set.touched[self.id as usize];
+        if let Some(t) = keys.get(key) {
             return Ok(t.after.clone());
         }
-        self.tree.get(key)
+        let value = self.tree.get(key)?;
+        keys.insert(
+            key.to_vec(),
+            Touched {
+                before: value.clone(),
+                after: value.clone(),
+                changed: false,
+            },
+        );
+        Ok(value)
     }
 
     pub fn insert(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> TxResult<Option<IVec>> {
@@ -184,6 +202,7 @@ impl Rec<'_> {
         let after = value.map(IVec::from);
         let keys = &mut touched[self.id as usize];
         if let Some(t) = keys.get_mut(key) {
+            t.changed = true;
             return Ok(std::mem::replace(&mut t.after, after));
         }
         let before = self.tree.get(key)?;
@@ -192,6 +211,7 @@ impl Rec<'_> {
             Touched {
                 before: before.clone(),
                 after,
+                changed: true,
             },
         );
         Ok(before)
@@ -368,6 +388,8 @@ pub(super) struct Journal {
     state: Mutex<State>,
     /// One writer of the log file at a time, in order (held across write + sync).
     io: Mutex<()>,
+    /// sled's `meta` tree, where a checkpoint records how far sled is whole (`wal/applied`).
+    meta: Option<Tree>,
     /// Held (exclusively) while a write's changes are put in sled, and by readers of more
     /// than one key ([`Journal::reading`]): no reader sees half a write.
     shown: RwLock<()>,
@@ -458,6 +480,7 @@ impl Journal {
                 ..State::default()
             }),
             io: Mutex::new(()),
+            meta: None,
             shown: RwLock::new(()),
             checkpointing: false.into(),
             lazy: Arc::default(),
@@ -471,7 +494,9 @@ impl Journal {
         let dir = store.join("wal");
         std::fs::create_dir_all(&dir).map_err(io_err)?;
         let seq = replay(&dir, trees)?;
-        Ok(Self::new(Some(dir), seq))
+        let mut journal = Self::new(Some(dir), seq);
+        journal.meta = Some(trees[META].clone());
+        Ok(journal)
     }
 
     /// Runs `f` over `trees`, gathering its changes, then puts them in sled as one write (see
@@ -510,21 +535,20 @@ impl Journal {
     }
 
     /// Puts write `seq`'s changes in sled, readers waiting meanwhile: first its undo (what
-    /// each key held before), then each key's new value, then `wal/applied`. sled recovers
-    /// from a crash a prefix of the changes made in it, in order: a write found there without
-    /// its `wal/applied` has its undo, and [`replay`] rolls it back before replaying the log.
+    /// each key held before), then each key's new value. sled recovers from a crash a prefix
+    /// of the changes made in it, in order: every write before the last undo there is whole,
+    /// and [`replay`] rolls the last one back (it may be cut short) before replaying the log.
     /// A failed change rolls the others back (best effort: sled fails only when its disk does).
     fn show(&self, trees: &[Tree], seq: u64, set: &WriteSet) -> Result<(), StoreError> {
         let _readers_wait = self.shown.write().unwrap_or_else(PoisonError::into_inner);
-        let put = || {
+        let put = || -> Result<(), sled::Error> {
             trees[META].insert(K_UNDO, set.undo(seq))?;
             #[cfg(test)]
             if let Some(left_out) = tests::CUT_SHORT.take() {
                 let n = set.each().count().saturating_sub(left_out);
-                return set.put(trees, true, n).map(|()| None);
+                return set.put(trees, true, n);
             }
-            set.put(trees, true, usize::MAX)?;
-            trees[META].insert(K_APPLIED, &seq.to_be_bytes())
+            set.put(trees, true, usize::MAX)
         };
         if let Err(e) = put() {
             if let Err(back) = set.put(trees, false, usize::MAX) {
@@ -681,9 +705,23 @@ impl Journal {
         };
         let number = self.rotate(dir)?;
         drop(io);
+        self.mark_whole()?;
         flush_db(db, db_file)?;
         remove_before(dir, number);
         Ok(seq)
+    }
+
+    /// Records in sled that every write applied so far is whole there (`wal/applied`), so
+    /// that the next open rolls none of them back: before sled's flush in a checkpoint (the
+    /// log records it deletes afterwards could not replay them) and before a backup's copy.
+    pub fn mark_whole(&self) -> Result<(), StoreError> {
+        let Some(meta) = &self.meta else {
+            return Ok(());
+        };
+        // Under `state`: no write is half put in sled meanwhile.
+        let state = lock(&self.state);
+        meta.insert(K_APPLIED, &state.seq.to_be_bytes())?;
+        Ok(())
     }
 
     /// Under `io`, when the log cannot be trusted: what is pending is dropped (sled's flush
@@ -700,6 +738,7 @@ impl Journal {
             state.pending.clear();
             state.seq
         };
+        self.mark_whole()?;
         let number = match &self.dir {
             Some(dir) => Some(self.rotate(dir)?),
             None => None,
@@ -850,8 +889,7 @@ fn changes(mut ops: &[u8]) -> Option<Vec<Change<'_>>> {
 /// Applies the log in `dir` to `trees` (see the module). Returns the last sequence number
 /// sled now holds.
 pub(super) fn replay(dir: &Path, trees: &[Tree]) -> Result<u64, StoreError> {
-    let applied = super::read_u64(trees[META].get(K_APPLIED)?);
-    undo_interrupted(trees, applied)?;
+    let applied = undo_last(trees, super::read_u64(trees[META].get(K_APPLIED)?))?;
     let mut at = applied;
     let mut replayed = 0u64;
     'files: for (number, path) in log_files(dir) {
@@ -913,34 +951,39 @@ fn apply_record(trees: &[Tree], record: &Record<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Rolls back the write a crash interrupted while it was put in sled (see
-/// [`Journal::show`]): its undo is there, for the write after `applied`. The undo is then
-/// removed (after the rollback: a crash before that rolls back again, to the same values).
-fn undo_interrupted(trees: &[Tree], applied: u64) -> Result<(), StoreError> {
+/// Rolls back the last write put in sled when it is after `applied` (the last write a
+/// checkpoint found whole): a crash may have cut it short (see [`Journal::show`]); every write
+/// before it is whole. Returns the last write sled now holds whole; the log replays what
+/// follows (the rolled-back write among it, when its record was synced). The undo is removed
+/// after `wal/applied` is set: a crash before that rolls back again, to the same values.
+fn undo_last(trees: &[Tree], applied: u64) -> Result<u64, StoreError> {
     let Some(undo) = trees[META].get(K_UNDO)? else {
-        return Ok(());
+        return Ok(applied);
     };
     let seq = undo
         .get(..8)
         .and_then(|b| b.try_into().ok())
-        .map(u64::from_le_bytes);
-    if seq == Some(applied + 1) {
-        let Some(changes) = changes(&undo[8..]) else {
-            return Err(StoreError::Corrupt {
-                tree: "meta",
-                message: format!("the undo of write {} does not decode", applied + 1),
-            });
-        };
-        for change in changes {
-            put_change(trees, change)?;
-        }
-        tracing::warn!(
-            write = applied + 1,
-            "a store write a crash interrupted was rolled back; the log replays it when it was synced"
-        );
+        .map_or(0, u64::from_le_bytes);
+    if seq <= applied {
+        trees[META].remove(K_UNDO)?;
+        return Ok(applied);
     }
+    let Some(changes) = changes(&undo[8..]) else {
+        return Err(StoreError::Corrupt {
+            tree: "meta",
+            message: format!("the undo of write {seq} does not decode"),
+        });
+    };
+    for change in changes {
+        put_change(trees, change)?;
+    }
+    trees[META].insert(K_APPLIED, &(seq - 1).to_be_bytes())?;
     trees[META].remove(K_UNDO)?;
-    Ok(())
+    tracing::info!(
+        write = seq,
+        "the store's last write before the stop was rolled back in sled; the log replays it when it was synced"
+    );
+    Ok(seq - 1)
 }
 
 #[cfg(test)]
@@ -1019,6 +1062,26 @@ mod tests {
         )
     }
 
+    /// CRC-32 of every tree's keys and values but the log's own bookkeeping in `meta` (the
+    /// last write's undo, how far sled is whole), which a reopened store sets anew.
+    fn data_checksum(s: &Store) -> u32 {
+        let mut crc = crc32fast::Hasher::new();
+        let mut names = s.db.tree_names();
+        names.sort();
+        for name in names {
+            crc.update(&name);
+            for kv in s.db.open_tree(&name).unwrap().iter() {
+                let (k, v) = kv.unwrap();
+                if &*name == b"meta" && k.starts_with(b"wal/") {
+                    continue;
+                }
+                crc.update(&k);
+                crc.update(&v);
+            }
+        }
+        crc.finalize()
+    }
+
     #[test]
     fn a_store_that_lost_sleds_unflushed_state_is_brought_back_by_the_log() {
         let (live, crashed) = (dir("live"), dir("crashed"));
@@ -1042,9 +1105,7 @@ mod tests {
         })
         .unwrap();
         let expected = what_a_user_sees(&s);
-        // The last write's undo is kept until the next write; a reopened store drops it.
-        s.meta.remove(super::K_UNDO).unwrap();
-        let checksum = s.checksum().unwrap();
+        let checksum = data_checksum(&s);
         // ...and the log as synced.
         copy_dir(&live.join("wal"), &crashed.join("wal"));
         drop(s);
@@ -1053,7 +1114,7 @@ mod tests {
         assert_eq!(what_a_user_sees(&s), expected);
         assert_eq!(s.effect(2).unwrap(), Some(b"{\"progress\":1}".to_vec()));
         assert_eq!(s.open_incident_ids().unwrap(), vec![id]);
-        assert_eq!(s.checksum().unwrap(), checksum, "every tree as it was");
+        assert_eq!(data_checksum(&s), checksum, "every tree as it was");
         assert_eq!(
             s.allocate_incident_id().unwrap(),
             second + 1,
@@ -1214,23 +1275,30 @@ mod tests {
     }
 
     #[test]
-    fn sled_ahead_of_the_log_is_kept_as_it_is() {
-        // sled's own flusher may write a transaction whose record was not synced yet: sled's
-        // state is then newer than the log, and is what the store opens with.
+    fn sled_ahead_of_the_log_is_kept_as_it_is_but_its_last_write() {
+        // sled's own flusher may write writes whose records were not synced yet: sled's state
+        // is then newer than the log, and is what the store opens with, but its last write
+        // (which may be cut short: it is rolled back; never synced, it was never acknowledged).
         let (live, crashed) = (dir("ahead"), dir("ahead-copy"));
         let s = Store::open(&live).unwrap();
         s.commit_blocking(answer(3, 1)).unwrap();
         let log = current_log(&s);
         let synced = std::fs::read(&log).unwrap();
         let _ = s.write(&answer(3, 2)).unwrap();
-        s.db.flush().unwrap();
         let expected = what_a_user_sees(&s);
+        let last = s.write(&answer(3, 3)).unwrap();
+        s.db.flush().unwrap();
         copy_dir(&live, &crashed);
         drop(s);
         std::fs::write(crashed.join("wal").join(log.file_name().unwrap()), &synced).unwrap();
         let s = Store::open(&crashed).unwrap();
         assert_eq!(what_a_user_sees(&s), expected);
         assert_eq!(s.events_raw(3).unwrap().len(), 2);
+        assert_eq!(
+            s.write(&answer(3, 3)).unwrap(),
+            last,
+            "the same write again"
+        );
         drop(s);
         let _ = std::fs::remove_dir_all(&live);
         let _ = std::fs::remove_dir_all(&crashed);
@@ -1245,8 +1313,7 @@ mod tests {
             let id = s.allocate_incident_id().unwrap();
             s.commit_blocking(answer(id, 1)).unwrap();
             let before = what_a_user_sees(&s);
-            s.meta.remove(super::K_UNDO).unwrap();
-            let checksum = s.checksum().unwrap();
+            let checksum = data_checksum(&s);
             let log = current_log(&s);
             let log_before = std::fs::read(&log).unwrap();
             // Its last changes (by tree: the interaction's time, the open index) left out.
@@ -1280,7 +1347,7 @@ mod tests {
                 );
             } else {
                 assert_eq!(what_a_user_sees(&s), before);
-                assert_eq!(s.checksum().unwrap(), checksum, "every tree as before it");
+                assert_eq!(data_checksum(&s), checksum, "every tree as before it");
                 assert_eq!(
                     s.write(&answer(id, 2)).unwrap(),
                     written,
@@ -1291,6 +1358,27 @@ mod tests {
             let _ = std::fs::remove_dir_all(&live);
             let _ = std::fs::remove_dir_all(&crashed);
         }
+    }
+
+    #[test]
+    fn a_crash_right_after_a_checkpoint_rolls_nothing_back() {
+        // The checkpoint deleted the log records of the last write: it must not be taken for
+        // one cut short.
+        let (live, crashed) = (dir("after-checkpoint"), dir("after-checkpoint-copy"));
+        let s = Store::open(&live).unwrap();
+        let id = s.allocate_incident_id().unwrap();
+        s.commit_blocking(answer(id, 1)).unwrap();
+        s.commit_blocking(answer(id, 2)).unwrap();
+        s.checkpoint_blocking().unwrap();
+        let expected = what_a_user_sees(&s);
+        copy_dir(&live, &crashed);
+        drop(s);
+        let s = Store::open(&crashed).unwrap();
+        assert_eq!(what_a_user_sees(&s), expected);
+        assert_eq!(s.events_raw(id).unwrap().len(), 2);
+        drop(s);
+        let _ = std::fs::remove_dir_all(&live);
+        let _ = std::fs::remove_dir_all(&crashed);
     }
 
     #[test]
