@@ -434,8 +434,13 @@ impl Lazy {
 }
 
 impl Drop for Journal {
+    /// The store's last handle is gone: no write is under way, every one is whole in sled
+    /// (sled flushes as it closes), so the next open rolls none back.
     fn drop(&mut self) {
         self.lazy.close();
+        if let Err(e) = self.mark_whole() {
+            tracing::debug!(error = %e, "closing store not marked whole; its next open rolls its last write back and replays it");
+        }
     }
 }
 
@@ -1379,6 +1384,30 @@ mod tests {
         drop(s);
         let _ = std::fs::remove_dir_all(&live);
         let _ = std::fs::remove_dir_all(&crashed);
+    }
+
+    #[test]
+    fn a_store_closed_is_marked_whole_and_its_next_open_rolls_nothing_back() {
+        let d = dir("closed");
+        let s = Store::open(&d).unwrap();
+        s.commit_blocking(answer(5, 1)).unwrap();
+        s.commit_blocking(answer(5, 2)).unwrap();
+        let last = s.journal.seq();
+        drop(s);
+        // sled as the next open finds it (its lock is let go a moment after the close).
+        let db = loop {
+            match sled::Config::new().path(&d).open() {
+                Ok(db) => break db,
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            }
+        };
+        let meta = db.open_tree("meta").unwrap();
+        let undo = meta.get(super::K_UNDO).unwrap().unwrap();
+        assert_eq!(undo[..8], last.to_le_bytes(), "the last write's undo");
+        let whole = super::super::read_u64(meta.get(super::K_APPLIED).unwrap());
+        assert_eq!(whole, last, "marked whole: nothing to roll back");
+        drop((meta, db));
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
