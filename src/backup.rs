@@ -712,6 +712,30 @@ mod tests {
     }
 
     #[test]
+    fn a_backup_restores_with_its_last_write() {
+        // A store opened from a copy rolls back a last write not marked whole: the copy of a
+        // store without a log (temporary) must be marked too.
+        let store = Store::temporary().unwrap();
+        for n in 1..=2 {
+            store
+                .commit_blocking(Batch {
+                    events: vec![(7, format!("{{\"n\":{n}}}").into_bytes())],
+                    ..Batch::default()
+                })
+                .unwrap();
+        }
+        let snapshot = Snapshot::take(&store).unwrap();
+        let dir = std::env::temp_dir().join(format!("socbot-last-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("store");
+        restore(&snapshot, &path).unwrap();
+        let restored = Store::open(&path).unwrap();
+        assert_eq!(restored.events_raw(7).unwrap().len(), 2, "both writes");
+        drop(restored);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn snapshots_taken_during_writes_are_each_one_moment() {
         // Every commit writes one event and one thread entry together, so a copy of one
         // moment has as many of each; a copy that straddled a commit would not.

@@ -887,6 +887,13 @@ pub(crate) mod tests {
             .map(|s| serde_json::from_str(s).unwrap())
             .collect();
         assert_eq!(back, events);
+        // The store's own decoding too: the kept incidents take the events as written for
+        // what a read from the store would decode.
+        let decoded: Vec<Event> = stored
+            .iter()
+            .map(|s| Event::from_json(s.as_bytes()).unwrap())
+            .collect();
+        assert_eq!(decoded, events);
         assert_eq!(
             Incident::from_events(&back).unwrap(),
             Incident::from_events(&events).unwrap()

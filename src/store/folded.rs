@@ -182,38 +182,46 @@ impl Kept {
         counts: &[(u64, u64)],
     ) {
         let decoded = (decoded.len() == events.len()).then_some(decoded);
-        // (incident, count before, count after, its events), in the write's order; None once
-        // one of them does not decode (left for a read to set aside).
-        let mut by: Vec<(u64, u64, u64, Option<Vec<Event>>)> = Vec::new();
-        for (i, ((inc, json), &(_, after))) in events.iter().zip(counts).enumerate() {
-            let event = match decoded {
-                Some(d) => Some(d[i].clone()),
-                None => Event::from_json(json).ok(),
-            };
+        // (incident, count before, count after, its events' places in `events`), in order.
+        let mut by: Vec<(u64, u64, u64, Vec<usize>)> = Vec::new();
+        for (i, ((inc, _), &(_, after))) in events.iter().zip(counts).enumerate() {
             match by.iter_mut().find(|g| g.0 == *inc) {
                 Some(g) => {
                     g.2 = after;
-                    g.3 = g.3.take().zip(event).map(|(mut all, e)| {
-                        all.push(e);
-                        all
-                    });
+                    g.3.push(i);
                 }
-                None => by.push((*inc, after.saturating_sub(1), after, event.map(|e| vec![e]))),
+                None => by.push((*inc, after.saturating_sub(1), after, vec![i])),
             }
         }
         let mut cache = self.cache();
-        for (inc, before, after, new) in by {
-            if let Some(new) = new {
-                cache.advance(inc, before, after, new);
-            }
+        for (inc, before, after, places) in by {
+            // Decoded only for an incident kept current; an event that does not decode is
+            // left for a read to set aside.
+            let new = || -> Option<Vec<Event>> {
+                places
+                    .iter()
+                    .map(|&i| match decoded {
+                        Some(d) => Some(d[i].clone()),
+                        None => Event::from_json(&events[i].1).ok(),
+                    })
+                    .collect()
+            };
+            cache.advance(inc, before, after, new);
         }
     }
 }
 
 impl Lru {
-    /// Applies the events an incident's count went from `before` to `after` with, when what is
-    /// kept of it covers exactly `before` (nothing kept: when the incident is new).
-    fn advance(&mut self, id: u64, before: u64, after: u64, new: Vec<Event>) {
+    /// Applies the events an incident's count went from `before` to `after` with (`new`
+    /// gives them), when what is kept of it covers exactly `before` (nothing kept: when the
+    /// incident is new).
+    fn advance(
+        &mut self,
+        id: u64,
+        before: u64,
+        after: u64,
+        new: impl FnOnce() -> Option<Vec<Event>>,
+    ) {
         let current = self
             .entries
             .get(&id)
@@ -222,6 +230,9 @@ impl Lru {
             return;
         }
         let kept = self.take(id);
+        let Some(new) = new() else {
+            return;
+        };
         let entry = match kept {
             Some(mut e) => {
                 if Arc::make_mut(&mut e.incident).apply_all(&new).is_err() {

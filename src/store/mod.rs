@@ -43,7 +43,10 @@ use sled::Tree;
 use wal::{Rec, TxResult};
 
 /// The layout version this build writes. A store from a newer build is refused.
-pub const SCHEMA_VERSION: u64 = 1;
+///
+/// 2: a write puts its undo in sled and no longer marks itself whole (see [`wal`]); a build
+/// of schema 1 would replay such a store without rolling back a write a crash cut short.
+pub const SCHEMA_VERSION: u64 = 2;
 
 const K_SCHEMA: &[u8] = b"schema_version";
 const K_NEXT_INCIDENT: &[u8] = b"next_incident";
@@ -453,7 +456,10 @@ impl Store {
                 (journal, db_file.map(Arc::new))
             }
             None => (
-                Arc::new(wal::Journal::memory(read_u64(meta.get(wal::K_APPLIED)?))),
+                Arc::new(wal::Journal::memory(
+                    read_u64(meta.get(wal::K_APPLIED)?),
+                    meta.clone(),
+                )),
                 None,
             ),
         };

@@ -463,9 +463,12 @@ pub(super) fn flush_db(db: &sled::Db, db_file: Option<&File>) -> Result<(), Stor
 }
 
 impl Journal {
-    /// A journal without a file (temporary stores): durability is sled's flush.
-    pub fn memory(seq: u64) -> Self {
-        Self::new(None, seq)
+    /// A journal without a file (temporary stores): durability is sled's flush. `meta` is
+    /// marked whole like a store's on disk (a backup of a temporary store restores whole).
+    pub fn memory(seq: u64, meta: Tree) -> Self {
+        let mut journal = Self::new(None, seq);
+        journal.meta = Some(meta);
+        journal
     }
 
     fn new(dir: Option<PathBuf>, seq: u64) -> Self {
