@@ -253,7 +253,9 @@ fn replaced_marks(target: &Path) -> anyhow::Result<(u64, u64)> {
     let mut replaced = (1, 0);
     let mut exact = false;
     if target.exists() {
-        match Store::open_now(target) {
+        // A store closed a moment ago (a socbot that just stopped) may stay locked while
+        // sled's threads finish: a running socbot holds it for longer than this.
+        match Store::open_within(target, std::time::Duration::from_secs(1)) {
             Err(e) if e.is_locked() => bail!(
                 "the store at {} is in use by a running socbot; stop it first (systemctl stop socbot, docker compose stop socbot, or scale the StatefulSet to 0), then restore",
                 target.display()

@@ -388,7 +388,12 @@ impl Store {
     /// threads finish (a restart, `restore`): a lock conflict is retried for up to 5 s before it
     /// is reported. [`Store::open_now`] does not wait.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        Self::open_within(path, std::time::Duration::from_secs(5))
+    }
+
+    /// As [`Store::open`], a lock conflict retried for up to `wait`.
+    pub fn open_within(path: &Path, wait: std::time::Duration) -> Result<Self, StoreError> {
+        let deadline = std::time::Instant::now() + wait;
         loop {
             match Self::open_now(path) {
                 Err(e) if e.is_locked() && std::time::Instant::now() < deadline => {
