@@ -402,6 +402,13 @@ impl Service {
     }
 }
 
+/// Records in a command's span the incident and technique of `incident`.
+fn record_incident(span: &tracing::Span, incident: &Incident) {
+    use tracing::field::display;
+    span.record("incident", display(incident.id));
+    span.record("technique", display(incident.technique));
+}
+
 /// Records in a command's span the incident and technique its reply concerns.
 fn record(span: &tracing::Span, reply: &Reply) {
     use tracing::field::display;
@@ -415,14 +422,8 @@ fn record(span: &tracing::Span, reply: &Reply) {
         Reply::IncidentOpened { incident, .. }
         | Reply::Answered { incident, .. }
         | Reply::Export { incident, .. }
-        | Reply::Acknowledged { incident, .. } => {
-            span.record("incident", display(incident.id));
-            span.record("technique", display(incident.technique));
-        }
-        Reply::Status { incident, .. } => {
-            span.record("incident", display(incident.id));
-            span.record("technique", display(incident.technique));
-        }
+        | Reply::Acknowledged { incident, .. } => record_incident(span, incident),
+        Reply::Status { incident, .. } => record_incident(span, incident),
         Reply::Recorded(r) => {
             if let Some(id) = r.incident() {
                 span.record("incident", display(id));

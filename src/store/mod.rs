@@ -449,8 +449,6 @@ impl Store {
                 found,
             });
         }
-        let durability: Arc<Durability> = Arc::default();
-        let feed: Arc<EffectFeed> = Arc::default();
         let (journal, db_file) = match dir {
             Some(dir) => {
                 let journal = wal::Journal::open(dir, &all)?;
@@ -489,8 +487,8 @@ impl Store {
             db_file,
             db,
             writes: Arc::default(),
-            durability,
-            feed,
+            durability: Arc::default(),
+            feed: Arc::default(),
             high_water: None,
             kept: Arc::default(),
         };

@@ -29,10 +29,9 @@
 //! file is written past its end (the file grows: still correct, only slower).
 //!
 //! On open, [`replay`] rolls back the last write (above), then applies the records after it,
-//! in order: sled is then at the last durable record exactly. A zero
-//! length word where a record would start is the clean end of a file (the unused,
-//! zero-filled rest of it). A record that is torn (short, or its CRC does not match) or leaves
-//! a gap ends the replay. When sled got further than the log (its own flusher ran after the
+//! in order: sled is then at the last durable record exactly. A zero length word where a
+//! record would start is the clean end of a file (the unused, zero-filled rest of it). A
+//! record that is torn (short, or its CRC does not match) or leaves a gap ends the replay. When sled got further than the log (its own flusher ran after the
 //! last sync), sled's state (but its last write) is the newer one and nothing is replayed.
 //!
 //! [`Journal::checkpoint`] (in the background when the log file grows, at open and at a clean
@@ -168,22 +167,8 @@ pub(super) struct Rec<'a> {
 
 impl Rec<'_> {
     pub fn get(&self, key: impl AsRef<[u8]>) -> TxResult<Option<IVec>> {
-        let key = key.as_ref();
         let mut set = self.set.borrow_mut();
-        let keys = &mut set.touched[self.id as usize];
-        if let Some(t) = keys.get(key) {
-            return Ok(t.after.clone());
-        }
-        let value = self.tree.get(key)?;
-        keys.insert(
-            key.to_vec(),
-            Touched {
-                before: value.clone(),
-                after: value.clone(),
-                changed: false,
-            },
-        );
-        Ok(value)
+        Ok(self.touch(&mut set, key.as_ref())?.after.clone())
     }
 
     pub fn insert(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> TxResult<Option<IVec>> {
@@ -197,24 +182,26 @@ impl Rec<'_> {
     /// Records setting `key` to `value` (None: removing it); returns its value until now.
     fn change(&self, key: &[u8], value: Option<&[u8]>) -> TxResult<Option<IVec>> {
         let mut set = self.set.borrow_mut();
-        let WriteSet { touched, ops } = &mut *set;
-        encode_change(ops, self.id, key, value);
-        let after = value.map(IVec::from);
-        let keys = &mut touched[self.id as usize];
-        if let Some(t) = keys.get_mut(key) {
-            t.changed = true;
-            return Ok(std::mem::replace(&mut t.after, after));
+        encode_change(&mut set.ops, self.id, key, value);
+        let t = self.touch(&mut set, key)?;
+        t.changed = true;
+        Ok(std::mem::replace(&mut t.after, value.map(IVec::from)))
+    }
+
+    /// `key` as this write has it: read from sled the first time (its value before the
+    /// write), from the write-set after.
+    fn touch<'s>(&self, set: &'s mut WriteSet, key: &[u8]) -> TxResult<&'s mut Touched> {
+        let keys = &mut set.touched[self.id as usize];
+        if !keys.contains_key(key) {
+            let before = self.tree.get(key)?;
+            let t = Touched {
+                after: before.clone(),
+                before,
+                changed: false,
+            };
+            keys.insert(key.to_vec(), t);
         }
-        let before = self.tree.get(key)?;
-        keys.insert(
-            key.to_vec(),
-            Touched {
-                before: before.clone(),
-                after,
-                changed: true,
-            },
-        );
-        Ok(before)
+        Ok(keys.get_mut(key).expect("inserted above"))
     }
 }
 
@@ -389,7 +376,7 @@ pub(super) struct Journal {
     /// One writer of the log file at a time, in order (held across write + sync).
     io: Mutex<()>,
     /// sled's `meta` tree, where a checkpoint records how far sled is whole (`wal/applied`).
-    meta: Option<Tree>,
+    meta: Tree,
     /// Held (exclusively) while a write's changes are put in sled, and by readers of more
     /// than one key ([`Journal::reading`]): no reader sees half a write.
     shown: RwLock<()>,
@@ -466,12 +453,10 @@ impl Journal {
     /// A journal without a file (temporary stores): durability is sled's flush. `meta` is
     /// marked whole like a store's on disk (a backup of a temporary store restores whole).
     pub fn memory(seq: u64, meta: Tree) -> Self {
-        let mut journal = Self::new(None, seq);
-        journal.meta = Some(meta);
-        journal
+        Self::new(None, seq, meta)
     }
 
-    fn new(dir: Option<PathBuf>, seq: u64) -> Self {
+    fn new(dir: Option<PathBuf>, seq: u64, meta: Tree) -> Self {
         let spares = dir.as_ref().map(|dir| {
             Arc::new(Spares {
                 dir: dir.clone(),
@@ -488,7 +473,7 @@ impl Journal {
                 ..State::default()
             }),
             io: Mutex::new(()),
-            meta: None,
+            meta,
             shown: RwLock::new(()),
             checkpointing: false.into(),
             lazy: Arc::default(),
@@ -502,9 +487,7 @@ impl Journal {
         let dir = store.join("wal");
         std::fs::create_dir_all(&dir).map_err(io_err)?;
         let seq = replay(&dir, trees)?;
-        let mut journal = Self::new(Some(dir), seq);
-        journal.meta = Some(trees[META].clone());
-        Ok(journal)
+        Ok(Self::new(Some(dir), seq, trees[META].clone()))
     }
 
     /// Runs `f` over `trees`, gathering its changes, then puts them in sled as one write (see
@@ -723,12 +706,9 @@ impl Journal {
     /// that the next open rolls none of them back: before sled's flush in a checkpoint (the
     /// log records it deletes afterwards could not replay them) and before a backup's copy.
     pub fn mark_whole(&self) -> Result<(), StoreError> {
-        let Some(meta) = &self.meta else {
-            return Ok(());
-        };
         // Under `state`: no write is half put in sled meanwhile.
         let state = lock(&self.state);
-        meta.insert(K_APPLIED, &state.seq.to_be_bytes())?;
+        self.meta.insert(K_APPLIED, &state.seq.to_be_bytes())?;
         Ok(())
     }
 
@@ -946,16 +926,30 @@ pub(super) fn replay(dir: &Path, trees: &[Tree]) -> Result<u64, StoreError> {
 /// Replays one record: its changes in order, then `wal/applied`. A crash part way leaves
 /// `wal/applied` before it, and the next open replays it again over what it changed.
 fn apply_record(trees: &[Tree], record: &Record<'_>) -> Result<(), StoreError> {
-    let Some(changes) = changes(record.ops) else {
+    put_changes(trees, record.ops, "wal", || {
+        format!("record {} does not decode", record.seq)
+    })?;
+    trees[META].insert(K_APPLIED, &record.seq.to_be_bytes())?;
+    Ok(())
+}
+
+/// Makes the changes encoded in `ops` in sled, in order; ops that do not decode are a
+/// corrupt record of `tree`, `why` saying which.
+fn put_changes(
+    trees: &[Tree],
+    ops: &[u8],
+    tree: &'static str,
+    why: impl FnOnce() -> String,
+) -> Result<(), StoreError> {
+    let Some(changes) = changes(ops) else {
         return Err(StoreError::Corrupt {
-            tree: "wal",
-            message: format!("record {} does not decode", record.seq),
+            tree,
+            message: why(),
         });
     };
     for change in changes {
         put_change(trees, change)?;
     }
-    trees[META].insert(K_APPLIED, &record.seq.to_be_bytes())?;
     Ok(())
 }
 
@@ -976,15 +970,9 @@ fn undo_last(trees: &[Tree], applied: u64) -> Result<u64, StoreError> {
         trees[META].remove(K_UNDO)?;
         return Ok(applied);
     }
-    let Some(changes) = changes(&undo[8..]) else {
-        return Err(StoreError::Corrupt {
-            tree: "meta",
-            message: format!("the undo of write {seq} does not decode"),
-        });
-    };
-    for change in changes {
-        put_change(trees, change)?;
-    }
+    put_changes(trees, &undo[8..], "meta", || {
+        format!("the undo of write {seq} does not decode")
+    })?;
     trees[META].insert(K_APPLIED, &(seq - 1).to_be_bytes())?;
     trees[META].remove(K_UNDO)?;
     tracing::info!(
@@ -1001,8 +989,8 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     thread_local! {
-        /// The next write on this thread leaves out its last this many changes, and
-        /// `wal/applied`: what a crash part way through putting it in sled leaves there.
+        /// The next write on this thread leaves out its last this many changes: what a crash
+        /// part way through putting it in sled leaves there.
         pub(super) static CUT_SHORT: Cell<Option<usize>> = const { Cell::new(None) };
     }
 

@@ -118,12 +118,22 @@ impl Interaction {
         values: &[&str],
         message: &Value,
     ) -> Self {
+        Self::component_on(custom_id, component_type, values, Arc::new(message.clone()))
+    }
+
+    /// As [`Interaction::component`], on a message held shared (not copied per use).
+    fn component_on(
+        custom_id: &str,
+        component_type: u8,
+        values: &[&str],
+        message: Arc<Value>,
+    ) -> Self {
         let mut data = json!({ "custom_id": custom_id, "component_type": component_type });
         if component_type != 2 {
             data["values"] = json!(values);
         }
         let mut it = Self::new(3, data);
-        it.message = Some(Arc::new(message.clone()));
+        it.message = Some(message);
         it
     }
 
@@ -135,9 +145,7 @@ impl Interaction {
     /// A button press on a message held shared: the same payload as [`Interaction::button`],
     /// without a copy of the message per press (the benches press thousands).
     pub fn button_on(custom_id: &str, message: Arc<Value>) -> Self {
-        let mut it = Self::new(3, json!({ "custom_id": custom_id, "component_type": 2 }));
-        it.message = Some(message);
-        it
+        Self::component_on(custom_id, 2, &[], message)
     }
 
     /// A modal submit: `fields` are `(custom_id, value)` of its text inputs, one per row.
