@@ -447,3 +447,20 @@ async fn raw_http_keeps_alive_and_reads_chunked_bodies() {
     assert_eq!(fake.messages_in(channel)[0]["content"], "chunked");
     fake.assert_clean();
 }
+
+/// Loopback's 64 KiB segments let a sender wait out its 200 ms persist timer whenever the
+/// receiver's window shrinks below half its largest (seen: every gateway event stalled for
+/// 210 ms, a few runs in ten of the concurrency bench). Discord's segments are Ethernet-sized.
+#[tokio::test]
+async fn connections_carry_segments_of_an_internet_path_not_of_loopback() {
+    let fake = FakeDiscord::start().await;
+    for url in [fake.api_base(), fake.gateway_url()] {
+        let address = url.split("://").nth(1).expect("a URL with a scheme");
+        let tcp = std::net::TcpStream::connect(address).expect("connect");
+        let mss = socket2::SockRef::from(&tcp).tcp_mss().expect("TCP_MAXSEG");
+        assert!(
+            (536..=1460).contains(&mss),
+            "{url}: segments of {mss} bytes"
+        );
+    }
+}

@@ -93,6 +93,27 @@ impl Default for FakeConfig {
     }
 }
 
+/// The segment size of a path across Ethernet: the bot's connections to Discord have it.
+const INTERNET_MSS: u32 = 1460;
+
+/// A listener on 127.0.0.1 whose connections carry segments no larger than an Internet path's
+/// ([`INTERNET_MSS`]), not loopback's 64 KiB. With loopback's, a receiver whose window shrinks
+/// below half its largest (serenity's gateway socket, its buffer never grown) leaves the
+/// sender holding a segment that no longer fits, until its 200 ms persist timer: every event
+/// after it waits, an artefact a connection to Discord never has.
+fn listen() -> std::io::Result<TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::IPV4,
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_tcp_mss(INTERNET_MSS)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
+}
+
 /// A running fake Discord. Cheap to clone; its tasks end with the test's runtime.
 #[derive(Clone, Debug)]
 pub struct FakeDiscord {
@@ -107,12 +128,8 @@ impl FakeDiscord {
 
     /// Binds the REST and gateway listeners on 127.0.0.1 and serves them.
     pub async fn start_with(config: FakeConfig) -> Self {
-        let rest = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("fake-discord: bind REST listener");
-        let gateway = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("fake-discord: bind gateway listener");
+        let rest = listen().expect("fake-discord: bind REST listener");
+        let gateway = listen().expect("fake-discord: bind gateway listener");
         let addrs = (
             rest.local_addr().expect("REST address"),
             gateway.local_addr().expect("gateway address"),
