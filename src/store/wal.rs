@@ -1001,6 +1001,13 @@ mod tests {
         d
     }
 
+    /// Removes a test's store directories (the live one and its crashed copy).
+    fn remove_dirs(dirs: &[&Path]) {
+        for d in dirs {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+
     /// Copies the files of a store directory (sled's and the log), as a crash leaves them.
     fn copy_dir(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).unwrap();
@@ -1121,8 +1128,7 @@ mod tests {
             Committed::Duplicate
         );
         drop(s);
-        let _ = std::fs::remove_dir_all(&live);
-        let _ = std::fs::remove_dir_all(&crashed);
+        remove_dirs(&[&live, &crashed]);
     }
 
     /// The current log file after switching to a prepared one (zero-filled and synced, as
@@ -1201,8 +1207,7 @@ mod tests {
             assert_eq!(s.events_raw(7).unwrap().len(), 1);
             assert_eq!(s.outbox_len(), 1);
             drop(s);
-            let _ = std::fs::remove_dir_all(&crashed);
-            let _ = std::fs::remove_dir_all(&live);
+            remove_dirs(&[&live, &crashed]);
         }
     }
 
@@ -1296,8 +1301,7 @@ mod tests {
             "the same write again"
         );
         drop(s);
-        let _ = std::fs::remove_dir_all(&live);
-        let _ = std::fs::remove_dir_all(&crashed);
+        remove_dirs(&[&live, &crashed]);
     }
 
     #[test]
@@ -1351,8 +1355,7 @@ mod tests {
                 );
             }
             drop(s);
-            let _ = std::fs::remove_dir_all(&live);
-            let _ = std::fs::remove_dir_all(&crashed);
+            remove_dirs(&[&live, &crashed]);
         }
     }
 
@@ -1373,8 +1376,7 @@ mod tests {
         assert_eq!(what_a_user_sees(&s), expected);
         assert_eq!(s.events_raw(id).unwrap().len(), 2);
         drop(s);
-        let _ = std::fs::remove_dir_all(&live);
-        let _ = std::fs::remove_dir_all(&crashed);
+        remove_dirs(&[&live, &crashed]);
     }
 
     #[test]
